@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# Builds a native InfluxDB 2.x server (influxd) from the Go module proxy and caches the binary:
+#   ${LETHE_CACHE:-$HOME/.cache/lethe}/influxdb/<version>/influxd
+#
+# There is no Docker and no release-tarball download here, only package registries, so:
+#   1. the influxdb module source comes from the Go module proxy (go mod download);
+#   2. Flux's cgo library (libflux, Rust) is compiled by InfluxData's pkg-config wrapper
+#      (github.com/influxdata/pkg-config), which go build invokes as $PKG_CONFIG for "flux"
+#      and which runs `cargo build --release` on the flux module source (crates from crates.io);
+#   3. go build ./cmd/influxd without the `assets` tag (no UI; the API works without it).
+#
+# Rust quirks handled here:
+#   - flux pins Rust 1.72 in rust-toolchain.toml -> RUSTUP_TOOLCHAIN=stable overrides it;
+#   - libflux has #![deny(warnings)], which newer rustc turns into hard errors -> a tiny
+#     RUSTC_WRAPPER adds --cap-lints=warn (RUSTFLAGS alone misses host/build-script crates).
+#
+# Idempotent: a cached binary that answers `influxd version` is reused (exit 0 quickly).
+# Cold build takes tens of minutes on 2 cores. Prints the binary path on stdout at the end.
+set -euo pipefail
+
+INFLUXDB_VERSION="2.7.12"
+MODULE="github.com/influxdata/influxdb/v2"
+BUILD_TAGS="sqlite_foreign_keys,sqlite_json"   # upstream COMMON_TAGS, minus `assets` (UI)
+
+CACHE_ROOT="${LETHE_CACHE:-$HOME/.cache/lethe}/influxdb"
+DEST="$CACHE_ROOT/$INFLUXDB_VERSION"
+BIN="$DEST/influxd"
+
+log() { echo "[install-influxdb] $*" >&2; }
+die() { echo "[install-influxdb] ERROR: $*" >&2; exit 1; }
+
+is_cached() {
+  [ -x "$BIN" ] && "$BIN" version 2>/dev/null | grep -q "v$INFLUXDB_VERSION"
+}
+
+if is_cached; then
+  log "influxd $INFLUXDB_VERSION cached"
+  echo "$BIN"
+  exit 0
+fi
+
+# ---------------------------------------------------------------- prerequisites
+command -v go >/dev/null 2>&1 || die "go is not on PATH. Install Go >= 1.23 (https://go.dev/dl or the Go module proxy toolchain) and retry."
+command -v cargo >/dev/null 2>&1 || die "cargo is not on PATH. Install Rust via rustup (stable toolchain, >= 1.72) and retry; try: source \$HOME/.cargo/env"
+command -v cc >/dev/null 2>&1 || command -v gcc >/dev/null 2>&1 || die "no C compiler (cc/gcc) found; install one (apt-get install -y build-essential)."
+command -v pkg-config >/dev/null 2>&1 || die "the system pkg-config is missing (InfluxData's wrapper delegates to it); install it: apt-get install -y pkg-config"
+
+export RUSTUP_TOOLCHAIN="${RUSTUP_TOOLCHAIN:-stable}"
+rustc_ver="$(rustc --version 2>/dev/null | awk '{print $2}')" \
+  || die "rustc for toolchain '$RUSTUP_TOOLCHAIN' does not run; install it: rustup toolchain install $RUSTUP_TOOLCHAIN"
+[ -n "$rustc_ver" ] || die "rustc for toolchain '$RUSTUP_TOOLCHAIN' does not run; install it: rustup toolchain install $RUSTUP_TOOLCHAIN"
+if [ "$(printf '%s\n' "1.72.0" "$rustc_ver" | sort -V | head -1)" != "1.72.0" ]; then
+  die "rustc $rustc_ver is too old for libflux (needs >= 1.72); use rustup's stable toolchain"
+fi
+log "using $(go version | awk '{print $3}'), rustc $rustc_ver ($RUSTUP_TOOLCHAIN), $(nproc 2>/dev/null || echo '?') cores"
+
+# ---------------------------------------------------------------- lock (concurrent callers)
+mkdir -p "$CACHE_ROOT"
+exec 9>"$CACHE_ROOT/.install-$INFLUXDB_VERSION.lock"
+if command -v flock >/dev/null 2>&1; then
+  if ! flock -n 9; then
+    log "another install of influxd $INFLUXDB_VERSION is running; waiting for it..."
+    flock 9
+  fi
+  if is_cached; then log "influxd $INFLUXDB_VERSION cached"; echo "$BIN"; exit 0; fi
+fi
+
+T0=$(date +%s)
+phase_start=$T0
+phase() {  # phase <message>: close the previous phase (with its duration) and start a new one
+  local now; now=$(date +%s)
+  [ "${PHASE:-}" = "" ] || log "  done: $PHASE ($((now - phase_start))s)"
+  PHASE="$1"; phase_start=$now
+  [ "$PHASE" = "" ] || log "==> $PHASE"
+}
+
+mkdir -p "$DEST"
+WORK="$(mktemp -d "$CACHE_ROOT/.build-$INFLUXDB_VERSION.XXXXXX")"
+BUILD_LOG="$DEST/build.log"
+: >"$BUILD_LOG"
+cleanup() { rm -rf "$WORK"; }
+trap cleanup EXIT
+
+export GOFLAGS="-buildvcs=false"
+export GO111MODULE=on
+export CGO_ENABLED=1
+
+# ---------------------------------------------------------------- 1. source
+phase "downloading $MODULE@v$INFLUXDB_VERSION from the Go module proxy"
+src_dir="$(cd "$WORK" && go mod download -json "$MODULE@v$INFLUXDB_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+[ -n "$src_dir" ] && [ -d "$src_dir" ] || die "go mod download $MODULE@v$INFLUXDB_VERSION failed (is the Go module proxy reachable? GOPROXY=$(go env GOPROXY))"
+# Build it as the main module (honours its replace directives and go.sum) from a writable copy.
+cp -r "$src_dir" "$WORK/src"
+chmod -R u+w "$WORK/src"
+SRC="$WORK/src"
+
+phase "downloading Go dependencies (go mod download)"
+(cd "$SRC" && go mod download) >>"$BUILD_LOG" 2>&1 || { tail -20 "$BUILD_LOG" >&2; die "go mod download failed (log: $BUILD_LOG)"; }
+
+# ---------------------------------------------------------------- 2. pkg-config wrapper
+PKGCFG_VERSION="$(cd "$SRC" && go list -m -f '{{.Version}}' github.com/influxdata/pkg-config)"
+FLUX_VERSION="$(cd "$SRC" && go list -m -f '{{.Version}}' github.com/influxdata/flux)"
+phase "installing github.com/influxdata/pkg-config@$PKGCFG_VERSION (builds libflux for flux $FLUX_VERSION)"
+mkdir -p "$WORK/bin"
+GOBIN="$WORK/bin" go install "github.com/influxdata/pkg-config@$PKGCFG_VERSION" >>"$BUILD_LOG" 2>&1 \
+  || { tail -20 "$BUILD_LOG" >&2; die "go install github.com/influxdata/pkg-config failed (log: $BUILD_LOG)"; }
+
+# rustc wrapper: cap lints at "warn" so libflux's #![deny(warnings)] survives newer rustc lints.
+cat >"$WORK/bin/rustc-cap-lints" <<'EOF'
+#!/bin/sh
+cap=1; crate=0
+for a in "$@"; do
+  case "$a" in --cap-lints*) cap=0 ;; --crate-name) crate=1 ;; esac
+done
+if [ "$cap" = 1 ] && [ "$crate" = 1 ]; then exec "$@" --cap-lints=warn; fi
+exec "$@"
+EOF
+chmod +x "$WORK/bin/rustc-cap-lints"
+
+# ---------------------------------------------------------------- 3. fetch crates (so failures are clear)
+FLUX_DIR="$(cd "$WORK" && go mod download -json "github.com/influxdata/flux@$FLUX_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+phase "fetching libflux crates from crates.io (cargo fetch)"
+(cd "$FLUX_DIR/libflux" && CARGO_TARGET_DIR="$WORK/cargo-fetch-target" cargo fetch) >>"$BUILD_LOG" 2>&1 \
+  || { tail -20 "$BUILD_LOG" >&2; die "cargo fetch for libflux failed (is crates.io reachable?) (log: $BUILD_LOG)"; }
+
+# ---------------------------------------------------------------- 4. build
+phase "building influxd (go build ./cmd/influxd; libflux via cargo) -- tens of minutes on 2 cores"
+BUILD_DATE="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+(
+  cd "$SRC"
+  # go build runs $PKG_CONFIG for libflux's `#cgo pkg-config: flux`; the wrapper builds
+  # libflux with cargo into $GOCACHE/pkgconfig and hands anything else to the system pkg-config.
+  export PKG_CONFIG="$WORK/bin/pkg-config"
+  export PKG_CONFIG_LOG="$DEST/pkg-config.log"
+  export RUSTC_WRAPPER="$WORK/bin/rustc-cap-lints"
+  exec go build -v -tags "$BUILD_TAGS" \
+    -ldflags "-s -w -X main.version=v$INFLUXDB_VERSION -X main.commit=modproxy -X main.date=$BUILD_DATE" \
+    -o "$DEST/influxd.tmp" ./cmd/influxd
+) >>"$BUILD_LOG" 2>&1 &
+build_pid=$!
+while kill -0 "$build_pid" 2>/dev/null; do
+  for _ in $(seq 1 60); do kill -0 "$build_pid" 2>/dev/null || break; sleep 1; done
+  kill -0 "$build_pid" 2>/dev/null || break
+  cargo_state=""
+  if pgrep -x cargo >/dev/null 2>&1; then cargo_state=" (cargo is compiling libflux)"; fi
+  log "  ... still building: $(( $(date +%s) - phase_start ))s elapsed${cargo_state}; last: $(tail -1 "$BUILD_LOG" | cut -c1-90)"
+done
+if ! wait "$build_pid"; then
+  echo "----- last 40 lines of $BUILD_LOG -----" >&2
+  tail -40 "$BUILD_LOG" >&2
+  die "go build of influxd failed (full log: $BUILD_LOG, pkg-config log: $DEST/pkg-config.log)"
+fi
+
+phase "verifying binary"
+"$DEST/influxd.tmp" version >>"$BUILD_LOG" 2>&1 || die "built influxd does not run (log: $BUILD_LOG)"
+mv -f "$DEST/influxd.tmp" "$BIN"
+phase ""
+
+log "influxd $INFLUXDB_VERSION built in $(( $(date +%s) - T0 ))s: $("$BIN" version) ($(du -h "$BIN" | cut -f1))"
+echo "$BIN"

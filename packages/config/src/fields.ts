@@ -1,0 +1,30 @@
+// Reusable environment-variable field types, so every service reads them the same way.
+import { z } from 'zod';
+
+/** `a,b , c` → ['a', 'b', 'c']; rejects an empty list. */
+export const commaList = () =>
+  z
+    .string()
+    .transform((s) => s.split(',').map((part) => part.trim()).filter(Boolean))
+    .pipe(z.array(z.string()).min(1, 'must list at least one value'));
+
+export const port = () => z.coerce.number().int().min(0).max(65_535);
+
+export const positiveInt = () => z.coerce.number().int().positive();
+
+export const logLevel = () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info');
+
+export const url = () => z.url();
+
+/** "true"/"false"/"1"/"0" → boolean. */
+export const flag = () =>
+  z
+    .enum(['true', 'false', '1', '0'])
+    .transform((s) => s === 'true' || s === '1');
+
+/** Shared by every service. */
+export const commonFields = {
+  LOG_LEVEL: logLevel(),
+  HTTP_HOST: z.string().default('0.0.0.0'),
+  HTTP_PORT: port().default(9464),
+};

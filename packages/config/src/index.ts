@@ -1,0 +1,3 @@
+export { ConfigError, loadConfig } from './load-config.ts';
+export { commaList, commonFields, flag, logLevel, port, positiveInt, url } from './fields.ts';
+export { devicePassword, generateSecret, mosquittoPasswordLine } from './credentials.ts';

@@ -1,0 +1,42 @@
+// A kafkajs client whose logs go to the service's pino logger. kafkajs is CommonJS: in ESM
+// import the default export and destructure (named imports fail at runtime).
+import kafkajs from 'kafkajs';
+import type { Kafka as KafkaType, KafkaConfig, logCreator } from 'kafkajs';
+import type { Logger } from 'pino';
+
+const { Kafka, logLevel } = kafkajs;
+
+export interface KafkaClientOptions {
+  brokers: string[];
+  clientId: string;
+  logger: Logger;
+  /** Extra kafkajs options (SASL, SSL, retry). */
+  overrides?: Partial<KafkaConfig>;
+}
+
+function pinoLogCreator(logger: Logger): logCreator {
+  const child = logger.child({ component: 'kafkajs' });
+  return () => ({ level, log }) => {
+    const { message, ...extra } = log;
+    // kafkajs logs broker metadata and errors, never message values, so the extra fields are safe to keep.
+    const target =
+      level === logLevel.ERROR ? child.error.bind(child)
+      : level === logLevel.WARN ? child.warn.bind(child)
+      : level === logLevel.INFO ? child.info.bind(child)
+      : child.debug.bind(child);
+    target(extra, message);
+  };
+}
+
+export function createKafka({ brokers, clientId, logger, overrides }: KafkaClientOptions): KafkaType {
+  return new Kafka({
+    clientId,
+    brokers,
+    logLevel: logLevel.WARN,
+    logCreator: pinoLogCreator(logger),
+    retry: { initialRetryTime: 300, retries: 10 },
+    ...overrides,
+  });
+}
+
+export type { Kafka, Consumer, Producer, Admin, EachBatchPayload, KafkaMessage } from 'kafkajs';

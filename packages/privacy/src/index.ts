@@ -1,0 +1,17 @@
+export { createAggregator, measurementOf, SIGHTING_MEASUREMENTS } from './aggregator.ts';
+export type { AddOutcome, Aggregator, AggregatorOptions } from './aggregator.ts';
+export { ManualClock, systemClock } from './clock.ts';
+export type { Clock } from './clock.ts';
+export { formatDuration, parseDuration } from './duration.ts';
+export { createIngestStage, SIGHTING_FIELDS } from './ingest.ts';
+export type { IngestOptions, IngestResult, IngestStage, OutRecord } from './ingest.ts';
+export { createInMemoryKeyProvider, epochOf } from './key-provider.ts';
+export type { InMemoryKeyProviderOptions, PseudonymKeyProvider } from './key-provider.ts';
+export { AGGREGATIONS, DEFAULT_POLICY_PATH, FIELD_CLASSES, loadPolicy, parsePolicy, PolicyError, PolicySchema, TREATMENTS } from './policy.ts';
+export type { FieldClass, FieldPolicy, KindPolicy, Policy } from './policy.ts';
+export { createPseudonymizer, normalizeIdentifier } from './pseudonymizer.ts';
+export type { Pseudonymizer } from './pseudonymizer.ts';
+export { describeStructure, redactedExcerpt } from './redact.ts';
+export { aggregateRetentionSeconds, isPersonalTopic, topicSpecs } from './topic-configs.ts';
+export type { TopicPartitions, TopicSpec } from './topic-configs.ts';
+export { snakeCase, windowStart } from './windows.ts';

@@ -1,0 +1,163 @@
+// The gateway's stage, transport-free: validate an MQTT message, minimize it as the policy
+// says, and replace direct identifiers by epoch pseudonyms. What comes out is either Kafka
+// records that hold no raw identifier, or a refusal with a reason and a redacted excerpt.
+import {
+  parseReadingTopic,
+  READING_SCHEMAS,
+  TOPICS,
+  type DeviceKind,
+  type Fleet,
+  type ReadingRecord,
+  type RejectReason,
+  type RejectedRecord,
+  type SightingRecord,
+  type SightingSource,
+} from '@lethe/schemas';
+import { systemClock, type Clock } from './clock.ts';
+import type { Policy } from './policy.ts';
+import type { Pseudonymizer } from './pseudonymizer.ts';
+import { redactedExcerpt } from './redact.ts';
+
+/** Array fields whose elements are sightings of a person's device or vehicle. */
+export const SIGHTING_FIELDS: Readonly<Record<string, { source: SightingSource; identifier: string }>> = {
+  wifiProbes: { source: 'wifi', identifier: 'mac' },
+  plateReads: { source: 'plate', identifier: 'plate' },
+};
+
+const OPERATIONAL = new Set(['deviceId', 'seq', 'ts']);
+
+export interface IngestOptions {
+  policy: Policy;
+  fleet: Fleet;
+  pseudonymizers: Readonly<Record<DeviceKind, Pseudonymizer>>;
+  clock?: Clock;
+  /** Largest accepted payload. */
+  maxPayloadBytes?: number;
+  /** How far ahead of our clock a device's clock may run. */
+  maxFutureSkewMs?: number;
+}
+
+export interface OutRecord {
+  topic: string;
+  key: string;
+  value: string;
+}
+
+export type IngestResult =
+  | { ok: true; kind: DeviceKind; records: OutRecord[]; sightings: number; droppedFields: number }
+  | { ok: false; rejected: RejectedRecord; record: OutRecord };
+
+export interface IngestStage {
+  ingest(topic: string, payload: Buffer): Promise<IngestResult>;
+}
+
+export function createIngestStage({
+  policy,
+  fleet,
+  pseudonymizers,
+  clock = systemClock,
+  maxPayloadBytes = 64 * 1024,
+  maxFutureSkewMs = 30_000,
+}: IngestOptions): IngestStage {
+  const knownKeys = new Set(Object.values(policy.kinds).flatMap((k) => Object.keys(k.fields).flatMap((f) => f.split('.'))));
+
+  function reject(reason: RejectReason, detail: string, topic: string, payload: Buffer): IngestResult {
+    const receivedAt = clock.now();
+    const rejected: RejectedRecord = {
+      v: 1,
+      reason,
+      detail,
+      // A topic that is not one of ours is attacker-controlled text: say only how long it was.
+      topic: parseReadingTopic(topic) ? topic : `<invalid topic, ${topic.length} chars>`,
+      excerpt: reason === 'OVERSIZED' ? `<${payload.length} bytes>` : redactedExcerpt(payload, knownKeys),
+      bytes: payload.length,
+      receivedAt,
+    };
+    return { ok: false, rejected, record: { topic: TOPICS.rejected, key: reason, value: JSON.stringify(rejected) } };
+  }
+
+  return {
+    async ingest(topic, payload) {
+      const route = parseReadingTopic(topic);
+      if (!route) return reject('INVALID_TOPIC', 'topic must be lethe/v1/<kind>/<deviceId>/reading', topic, payload);
+      if (payload.length > maxPayloadBytes) return reject('OVERSIZED', `payload is ${payload.length} bytes, limit ${maxPayloadBytes}`, topic, payload);
+
+      let json: unknown;
+      try {
+        json = JSON.parse(payload.toString('utf8'));
+      } catch {
+        return reject('NOT_JSON', 'payload is not valid UTF-8 JSON', topic, payload);
+      }
+      const device = fleet.get(route.deviceId);
+      if (!device) return reject('UNKNOWN_DEVICE', 'device is not in the fleet registry', topic, payload);
+      if (device.kind !== route.kind) return reject('TOPIC_DEVICE_MISMATCH', `device is a ${device.kind}, topic says ${route.kind}`, topic, payload);
+
+      const parsed = READING_SCHEMAS[route.kind].safeParse(json);
+      if (!parsed.success) {
+        const detail = parsed.error.issues
+          .slice(0, 5)
+          .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
+          .join('; ');
+        return reject('SCHEMA_VIOLATION', detail, topic, payload);
+      }
+      const reading = parsed.data as Record<string, unknown> & { deviceId: string; seq: number; ts: string };
+      if (reading.deviceId !== route.deviceId) return reject('TOPIC_DEVICE_MISMATCH', 'deviceId in the payload differs from the topic', topic, payload);
+
+      const now = clock.now();
+      const ts = Date.parse(reading.ts);
+      if (ts > now + maxFutureSkewMs) return reject('TIMESTAMP_IN_FUTURE', `timestamp is ${Math.round((ts - now) / 1000)} s ahead of the gateway clock`, topic, payload);
+      if (ts < now - policy.rawData.ttl) return reject('TIMESTAMP_TOO_OLD', `timestamp is older than the raw-data TTL (${policy.rawData.ttl / 1000} s)`, topic, payload);
+
+      const kindPolicy = policy.kinds[route.kind];
+      const values: ReadingRecord['values'] = {};
+      const records: OutRecord[] = [];
+      let droppedFields = 0;
+      let sightings = 0;
+      for (const [field, value] of Object.entries(reading)) {
+        if (OPERATIONAL.has(field)) continue;
+        const sighting = SIGHTING_FIELDS[field];
+        if (sighting) {
+          const out = await toSightings(route.kind, field, sighting, value as Array<Record<string, unknown>>, device, reading.seq, ts);
+          records.push(...out);
+          sightings += out.length;
+          continue;
+        }
+        // Default deny: a field the policy does not name is not forwarded.
+        const rule = kindPolicy.fields[field];
+        if (rule?.treatment === 'keep' && (rule.class === 'environmental' || rule.class === 'person-derived')) {
+          values[field] = value as number | boolean | string;
+        } else {
+          droppedFields++;
+        }
+      }
+      const record: ReadingRecord = { v: 1, kind: route.kind, deviceId: device.id, district: device.district, seq: reading.seq, ts, values };
+      records.unshift({ topic: TOPICS.readings, key: device.id, value: JSON.stringify(record) });
+      return { ok: true, kind: route.kind, records, sightings, droppedFields };
+    },
+  };
+
+  async function toSightings(
+    kind: DeviceKind,
+    field: string,
+    { source, identifier }: { source: SightingSource; identifier: string },
+    items: Array<Record<string, unknown>>,
+    device: { id: string; district: string },
+    seq: number,
+    ts: number,
+  ): Promise<OutRecord[]> {
+    const fields = policy.kinds[kind].fields;
+    if (items.length === 0 || fields[`${field}.${identifier}`]?.treatment !== 'pseudonymize') return [];
+    const result = await pseudonymizers[kind].pseudonymize(source, ts, items.map((item) => String(item[identifier])));
+    // The epoch's key is gone: the sightings can no longer be pseudonymized, so they are not kept at all.
+    if (!result) return [];
+    return items.map((item, index) => {
+      const sighting: SightingRecord = { v: 1, source, pseudonym: result.pseudonyms[index]!, epoch: result.epoch, kind, deviceId: device.id, district: device.district, seq, index, ts };
+      return { topic: TOPICS.sightings, key: sighting.pseudonym, value: JSON.stringify(withKept(sighting, field, item, fields)) };
+    });
+  }
+}
+
+function withKept(sighting: SightingRecord, field: string, item: Record<string, unknown>, fields: Policy['kinds'][DeviceKind]['fields']): SightingRecord {
+  if (fields[`${field}.speedKmh`]?.treatment === 'keep' && typeof item.speedKmh === 'number') sighting.speedKmh = item.speedKmh;
+  return sighting;
+}

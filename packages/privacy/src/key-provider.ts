@@ -1,0 +1,69 @@
+// Where pseudonym keys live. A key exists for one epoch; once the epoch (plus a grace
+// period for records still in flight) is over, the key is zeroed and dropped, and from then
+// on nobody — the operator included — can recompute that epoch's pseudonyms (forward
+// security). The in-memory provider is right for one gateway; N gateways need a shared
+// provider with the same contract (see docs: a Vault transit HMAC key per epoch, deleted at
+// rotation), plugged in through this interface.
+import { createHmac, randomBytes } from 'node:crypto';
+import { systemClock, type Clock } from './clock.ts';
+
+export interface PseudonymKeyProvider {
+  /** HMAC-SHA-256 of each message under the epoch's key, or undefined if that key no longer (or not yet) exists. */
+  hmac(epoch: number, messages: readonly string[]): Promise<Buffer[] | undefined>;
+  /** Destroys keys whose epoch is over; returns the epochs destroyed. */
+  rotate(): number[];
+  /** Epochs whose keys currently exist (for metrics and tests; never the keys). */
+  liveEpochs(): number[];
+  /** Zeroes and drops every key, e.g. at shutdown. */
+  destroyAll(): void;
+}
+
+export interface InMemoryKeyProviderOptions {
+  epochMs: number;
+  /** How long after its epoch ends a key may still be used for late records. */
+  graceMs: number;
+  clock?: Clock;
+  /** Told about every destroyed epoch, e.g. to write the audit log. */
+  onDestroy?: (epoch: number) => void;
+}
+
+export function epochOf(ts: number, epochMs: number): number {
+  return Math.floor(ts / epochMs);
+}
+
+export function createInMemoryKeyProvider({ epochMs, graceMs, clock = systemClock, onDestroy }: InMemoryKeyProviderOptions): PseudonymKeyProvider {
+  const keys = new Map<number, Buffer>();
+
+  /** The range of epochs for which a key may exist now. */
+  function usable(epoch: number): boolean {
+    const now = clock.now();
+    return epoch >= epochOf(now - graceMs, epochMs) && epoch <= epochOf(now, epochMs) + 1;
+  }
+
+  function destroy(keep: (epoch: number) => boolean): number[] {
+    const destroyed: number[] = [];
+    for (const [epoch, key] of keys) {
+      if (!keep(epoch)) {
+        key.fill(0);
+        keys.delete(epoch);
+        destroyed.push(epoch);
+        onDestroy?.(epoch);
+      }
+    }
+    return destroyed;
+  }
+  const rotate = () => destroy(usable);
+
+  return {
+    async hmac(epoch, messages) {
+      rotate();
+      if (!usable(epoch)) return undefined;
+      let key = keys.get(epoch);
+      if (!key) keys.set(epoch, (key = randomBytes(32)));
+      return messages.map((m) => createHmac('sha256', key).update(m).digest());
+    },
+    rotate,
+    liveEpochs: () => [...keys.keys()].sort((a, b) => a - b),
+    destroyAll: () => void destroy(() => false),
+  };
+}

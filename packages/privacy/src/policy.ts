@@ -1,0 +1,125 @@
+// The privacy policy: the one file (seeds/policy.yaml) from which minimization, pseudonym
+// epochs, windows, thresholds, topic retention, bucket retention and the public register
+// are all derived. Loading validates it and lists every problem with its location.
+import { readFileSync } from 'node:fs';
+import { DEVICE_KINDS, type DeviceKind } from '@lethe/schemas';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { DURATION_PATTERN, parseDuration } from './duration.ts';
+
+export const FIELD_CLASSES = ['operational', 'environmental', 'person-derived', 'quasi-identifier', 'direct-identifier'] as const;
+export const TREATMENTS = ['keep', 'pseudonymize', 'drop'] as const;
+export const AGGREGATIONS = ['mean', 'max', 'min', 'sum', 'count_true'] as const;
+
+const duration = z
+  .string()
+  .regex(DURATION_PATTERN, 'must be a duration like 90s, 15m, 1h or 30d')
+  .transform(parseDuration);
+
+const FieldPolicySchema = z
+  .object({
+    class: z.enum(FIELD_CLASSES),
+    treatment: z.enum(TREATMENTS),
+    unit: z.string().optional(),
+    description: z.string().optional(),
+    /** How the field is summarised per window; defaults: numbers → mean and max, booleans → count_true. */
+    aggregate: z.array(z.enum(AGGREGATIONS)).optional(),
+  })
+  .strict()
+  .superRefine((field, ctx) => {
+    if (field.class === 'direct-identifier' && field.treatment === 'keep') {
+      ctx.addIssue({ code: 'custom', message: 'a direct identifier must be pseudonymized or dropped, never kept' });
+    }
+    if (field.class === 'quasi-identifier' && field.treatment !== 'drop') {
+      ctx.addIssue({ code: 'custom', message: 'a quasi-identifier must be dropped (generalization is not supported for it yet)' });
+    }
+    if (field.treatment === 'pseudonymize' && field.class !== 'direct-identifier') {
+      ctx.addIssue({ code: 'custom', message: 'only direct identifiers are pseudonymized' });
+    }
+  });
+
+const KindPolicySchema = z
+  .object({
+    title: z.string().min(1),
+    description: z.string().min(1),
+    purposes: z.array(z.string().min(1)).min(1),
+    legalBasis: z.string().min(1),
+    window: duration,
+    epoch: duration,
+    k: z.number().int().min(2),
+    epsilonPerRelease: z.number().positive(),
+    epsilonPerDay: z.number().positive(),
+    fields: z.record(z.string(), FieldPolicySchema),
+  })
+  .strict()
+  .superRefine((kind, ctx) => {
+    if (kind.epsilonPerRelease > kind.epsilonPerDay) {
+      ctx.addIssue({ code: 'custom', path: ['epsilonPerRelease'], message: 'cannot exceed epsilonPerDay' });
+    }
+    if (kind.epoch % kind.window !== 0) {
+      ctx.addIssue({ code: 'custom', path: ['epoch'], message: 'must be a whole number of windows, so no window spans two pseudonym epochs' });
+    }
+  });
+
+export const PolicySchema = z
+  .object({
+    version: z.number().int().positive(),
+    id: z.string().min(1),
+    controller: z.string().min(1),
+    contact: z.string().min(1),
+    aggregates: z.object({ retention: duration }).strict(),
+    rawData: z.object({ ttl: duration, segment: duration }).strict(),
+    kinds: z.object(Object.fromEntries(DEVICE_KINDS.map((k) => [k, KindPolicySchema])) as Record<DeviceKind, typeof KindPolicySchema>).strict(),
+  })
+  .strict()
+  .superRefine((policy, ctx) => {
+    if (policy.rawData.segment > policy.rawData.ttl) {
+      ctx.addIssue({ code: 'custom', path: ['rawData', 'segment'], message: 'must not exceed rawData.ttl (Kafka only deletes closed segments)' });
+    }
+    for (const kind of DEVICE_KINDS) {
+      if (policy.kinds[kind].epoch > policy.rawData.ttl) {
+        ctx.addIssue({ code: 'custom', path: ['kinds', kind, 'epoch'], message: 'must not exceed rawData.ttl' });
+      }
+    }
+  });
+
+export type Policy = z.infer<typeof PolicySchema>;
+export type KindPolicy = Policy['kinds'][DeviceKind];
+export type FieldPolicy = KindPolicy['fields'][string];
+export type FieldClass = (typeof FIELD_CLASSES)[number];
+
+export class PolicyError extends Error {
+  readonly problems: readonly string[];
+  constructor(source: string, problems: readonly string[]) {
+    super(`Invalid privacy policy ${source}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'PolicyError';
+    this.problems = problems;
+  }
+}
+
+export function parsePolicy(document: unknown, source = '(inline)'): Policy {
+  const result = PolicySchema.safeParse(document);
+  if (!result.success) {
+    throw new PolicyError(source, result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));
+  }
+  return result.data;
+}
+
+export function loadPolicy(path: string): Policy {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new PolicyError(path, [`cannot read the file (${(err as NodeJS.ErrnoException).code ?? String(err)})`]);
+  }
+  let document: unknown;
+  try {
+    document = parseYaml(text);
+  } catch (err) {
+    throw new PolicyError(path, [`not valid YAML: ${(err as Error).message}`]);
+  }
+  return parsePolicy(document, path);
+}
+
+/** The default policy shipped in seeds/. */
+export const DEFAULT_POLICY_PATH = new URL('../../../seeds/policy.yaml', import.meta.url).pathname;

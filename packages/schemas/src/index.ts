@@ -1,0 +1,41 @@
+export {
+  DEVICE_KINDS,
+  DEVICE_ID_PATTERN,
+  READING_TOPIC_FILTER,
+  isDeviceKind,
+  kindOfDeviceId,
+  parseReadingTopic,
+  readingTopic,
+} from './device-kinds.ts';
+export type { DeviceKind } from './device-kinds.ts';
+export {
+  LamppostReadingSchema,
+  PlateReadSchema,
+  READING_SCHEMAS,
+  SewerReadingSchema,
+  TrafficLightReadingSchema,
+  WifiProbeSchema,
+} from './readings.ts';
+export type {
+  LamppostReading,
+  LamppostReadingInput,
+  Reading,
+  ReadingInput,
+  SewerReading,
+  SewerReadingInput,
+  TrafficLightReading,
+  TrafficLightReadingInput,
+} from './readings.ts';
+export {
+  AggregateRecordSchema,
+  ReadingRecordSchema,
+  REJECT_REASONS,
+  RejectedRecordSchema,
+  SIGHTING_SOURCES,
+  SightingRecordSchema,
+} from './records.ts';
+export type { AggregateRecord, ReadingRecord, RejectReason, RejectedRecord, SightingRecord, SightingSource } from './records.ts';
+export { PERSONAL_TOPICS, TOPICS } from './topics.ts';
+export type { TopicName } from './topics.ts';
+export { DEFAULT_FLEET_PATH, DeviceSchema, FleetSchema, createFleet, loadFleet } from './fleet.ts';
+export type { Device, Fleet } from './fleet.ts';

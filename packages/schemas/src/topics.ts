@@ -1,0 +1,18 @@
+// Kafka topics between the services. Names use dots and carry a version; the retention of
+// the ones that carry per-person records is derived from the privacy policy (see
+// packages/privacy/src/topic-configs.ts), never set here.
+export const TOPICS = {
+  /** Minimized readings without any personal data, keyed by device id. */
+  readings: 'lethe.readings.v1',
+  /** Pseudonymized sightings of people's devices and vehicles, keyed by pseudonym. Personal data: short TTL. */
+  sightings: 'lethe.sightings.v1',
+  /** Anonymous aggregates, keyed by series; the only thing that leaves the stream processor. */
+  aggregates: 'lethe.aggregates.v1',
+  /** Messages the gateway refused, with a reason and a redacted excerpt. May hold personal data: short TTL. */
+  rejected: 'lethe.rejected.v1',
+} as const;
+
+export type TopicName = (typeof TOPICS)[keyof typeof TOPICS];
+
+/** Topics that may carry per-person records (even pseudonymized) and so live only for the raw-data TTL. */
+export const PERSONAL_TOPICS: readonly TopicName[] = [TOPICS.sightings, TOPICS.rejected];

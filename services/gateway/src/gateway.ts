@@ -1,0 +1,38 @@
+// Wires the ingest stage (validation, minimization, pseudonymization) to Kafka. A reading's
+// records and a refusal both go through the same batching producer, so a message is
+// acknowledged to MQTT only when whatever it became is safely in Kafka.
+import type { BatchingProducer } from '@lethe/kafka';
+import type { Logger } from '@lethe/observability';
+import type { IngestStage } from '@lethe/privacy';
+import type { GatewayMetrics } from './metrics.ts';
+
+export interface GatewayDeps {
+  ingest: IngestStage;
+  producer: BatchingProducer;
+  metrics: GatewayMetrics;
+  logger: Logger;
+}
+
+export function createGateway({ ingest, producer, metrics, logger }: GatewayDeps) {
+  return async function handle(topic: string, payload: Buffer): Promise<void> {
+    const started = performance.now();
+    metrics.received.inc();
+    const result = await ingest.ingest(topic, payload);
+    try {
+      await producer.send(result.ok ? result.records : [result.record]);
+    } catch (err) {
+      metrics.kafkaErrors.inc();
+      throw err;
+    }
+    if (result.ok) {
+      metrics.forwarded.labels(result.kind).inc();
+      metrics.sightings.inc(result.sightings);
+      metrics.droppedFields.inc(result.droppedFields);
+    } else {
+      metrics.rejected.labels(result.rejected.reason).inc();
+      // The refusal's detail and excerpt hold no input values; the topic is ours or replaced.
+      logger.warn({ reason: result.rejected.reason, detail: result.rejected.detail, topic: result.rejected.topic }, 'rejected a message');
+    }
+    metrics.ackLatency.observe((performance.now() - started) / 1000);
+  };
+}

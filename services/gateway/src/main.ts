@@ -1,0 +1,97 @@
+// Gateway entry point: read config, build the ingest stage from the policy and fleet,
+// connect Kafka then MQTT, and shut down in order (stop input → flush Kafka → close HTTP).
+import { createBatchingProducer, createKafka, ensureTopics } from '@lethe/kafka';
+import { createLifecycle, createLogger, createMetricsRegistry, startHealthServer } from '@lethe/observability';
+import {
+  createInMemoryKeyProvider,
+  createIngestStage,
+  createPseudonymizer,
+  DEFAULT_POLICY_PATH,
+  loadPolicy,
+  topicSpecs,
+  type Pseudonymizer,
+} from '@lethe/privacy';
+import { DEFAULT_FLEET_PATH, DEVICE_KINDS, loadFleet, READING_TOPIC_FILTER, type DeviceKind } from '@lethe/schemas';
+import { loadGatewayConfig } from './config.ts';
+import { createGateway } from './gateway.ts';
+import { createGatewayMetrics } from './metrics.ts';
+import { startMqttSource } from './mqtt-source.ts';
+
+async function main(): Promise<void> {
+  const config = loadGatewayConfig();
+  const logger = createLogger({ service: 'gateway', level: config.LOG_LEVEL });
+  const registry = createMetricsRegistry('gateway');
+  const metrics = createGatewayMetrics(registry);
+  const lifecycle = createLifecycle({ logger });
+  lifecycle.handleSignals();
+  const health = await startHealthServer({ host: config.HTTP_HOST, port: config.HTTP_PORT, registry, lifecycle });
+
+  const policy = loadPolicy(config.POLICY_FILE ?? DEFAULT_POLICY_PATH);
+  const fleet = loadFleet(config.FLEET_FILE ?? DEFAULT_FLEET_PATH);
+  const providers = DEVICE_KINDS.map((kind) => {
+    const provider = createInMemoryKeyProvider({
+      epochMs: policy.kinds[kind].epoch,
+      graceMs: config.KEY_GRACE_SECONDS * 1000,
+      onDestroy: (epoch) => {
+        metrics.keysDestroyed.inc();
+        logger.info({ kind, epoch }, 'pseudonym key destroyed');
+      },
+    });
+    return [kind, provider] as const;
+  });
+  const pseudonymizers = Object.fromEntries(
+    providers.map(([kind, provider]) => [kind, createPseudonymizer(provider, policy.kinds[kind].epoch)]),
+  ) as Record<DeviceKind, Pseudonymizer>;
+  // Keys are destroyed on time even when no traffic arrives to trigger a rotation.
+  const rotation = setInterval(() => {
+    for (const [, provider] of providers) provider.rotate();
+    metrics.liveKeys.set(providers.reduce((n, [, p]) => n + p.liveEpochs().length, 0));
+  }, 1000);
+
+  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID, logger });
+  const admin = kafka.admin();
+  await admin.connect();
+  await ensureTopics(admin, topicSpecs(policy), logger);
+  await admin.disconnect();
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const batching = createBatchingProducer({ producer, lingerMs: config.KAFKA_LINGER_MS });
+
+  const ingest = createIngestStage({
+    policy,
+    fleet,
+    pseudonymizers,
+    maxPayloadBytes: config.MAX_PAYLOAD_BYTES,
+    maxFutureSkewMs: config.MAX_FUTURE_SKEW_SECONDS * 1000,
+  });
+  const source = await startMqttSource({
+    url: config.MQTT_URL,
+    username: config.MQTT_USERNAME,
+    password: config.MQTT_PASSWORD,
+    clientIdPrefix: config.MQTT_CLIENT_ID,
+    connections: config.MQTT_CONNECTIONS,
+    topicFilter: READING_TOPIC_FILTER,
+    shareGroup: 'lethe-gateway',
+    logger: logger.child({ component: 'mqtt' }),
+    handle: createGateway({ ingest, producer: batching, metrics, logger }),
+  });
+
+  lifecycle.onShutdown('stop MQTT input', () => source.stop());
+  lifecycle.onShutdown('flush Kafka', async () => {
+    await batching.flush();
+    await producer.disconnect();
+  });
+  lifecycle.onShutdown('stop key rotation', () => {
+    clearInterval(rotation);
+    // Keys die with the process; zero them first so no copy lingers in a core dump.
+    for (const [, provider] of providers) provider.destroyAll();
+  });
+  lifecycle.onShutdown('close HTTP', () => health.close());
+  lifecycle.markReady();
+  logger.info({ http: health.port, kinds: DEVICE_KINDS.length, devices: fleet.devices.length }, 'gateway started');
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

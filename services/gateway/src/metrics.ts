@@ -1,0 +1,30 @@
+import { REJECT_REASONS } from '@lethe/schemas';
+import { Counter, Gauge, Histogram, type Registry } from '@lethe/observability';
+
+export function createGatewayMetrics(registry: Registry) {
+  const rejected = new Counter({
+    name: 'lethe_gateway_messages_rejected_total',
+    help: 'MQTT messages refused, by reason; each went to the rejected-messages topic',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  for (const reason of REJECT_REASONS) rejected.labels(reason).inc(0);
+  return {
+    received: new Counter({ name: 'lethe_gateway_messages_received_total', help: 'MQTT messages received', registers: [registry] }),
+    forwarded: new Counter({ name: 'lethe_gateway_messages_forwarded_total', help: 'Readings forwarded to Kafka, by device kind', labelNames: ['kind'] as const, registers: [registry] }),
+    rejected,
+    sightings: new Counter({ name: 'lethe_gateway_sightings_pseudonymized_total', help: 'Direct identifiers replaced by epoch pseudonyms', registers: [registry] }),
+    droppedFields: new Counter({ name: 'lethe_gateway_fields_dropped_total', help: 'Fields removed by data minimization', registers: [registry] }),
+    kafkaErrors: new Counter({ name: 'lethe_gateway_kafka_send_errors_total', help: 'Failed Kafka sends (retried; the MQTT message stays unacknowledged)', registers: [registry] }),
+    keysDestroyed: new Counter({ name: 'lethe_gateway_pseudonym_keys_destroyed_total', help: 'Epoch keys zeroed and dropped', registers: [registry] }),
+    liveKeys: new Gauge({ name: 'lethe_gateway_pseudonym_keys_live', help: 'Epoch keys currently held in memory', registers: [registry] }),
+    ackLatency: new Histogram({
+      name: 'lethe_gateway_ack_latency_seconds',
+      help: 'From MQTT message arrival to Kafka acknowledgement (when the PUBACK is sent)',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+  };
+}
+
+export type GatewayMetrics = ReturnType<typeof createGatewayMetrics>;

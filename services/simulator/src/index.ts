@@ -1,0 +1,10 @@
+export { createCity, hongKongHour, profiles } from './city.ts';
+export type { City, CityOptions, SimulatedReading } from './city.ts';
+export { createFleetPublisher } from './publisher.ts';
+export type { FleetPublisher, FleetPublisherOptions } from './publisher.ts';
+export { createRandom } from './random.ts';
+export type { Random } from './random.ts';
+export { DEFAULT_SCENARIOS_PATH, loadScenario, loadScenarios, ScenarioSchema } from './scenarios.ts';
+export type { Scenario } from './scenarios.ts';
+export { runSimulation } from './run.ts';
+export type { RunOptions, RunSummary } from './run.ts';

@@ -1,0 +1,50 @@
+// Writer entry point: Kafka aggregates in, InfluxDB points out, offsets committed after each write.
+import { InfluxDB } from '@influxdata/influxdb-client';
+import { createKafka } from '@lethe/kafka';
+import { createLifecycle, createLogger, createMetricsRegistry, startHealthServer } from '@lethe/observability';
+import { TOPICS } from '@lethe/schemas';
+import { loadWriterConfig } from './config.ts';
+import { createWriterMetrics } from './metrics.ts';
+import { createWriter, writeApiSink } from './writer.ts';
+
+async function main(): Promise<void> {
+  const config = loadWriterConfig();
+  const logger = createLogger({ service: 'writer', level: config.LOG_LEVEL });
+  const registry = createMetricsRegistry('writer');
+  const metrics = createWriterMetrics(registry);
+  const lifecycle = createLifecycle({ logger });
+  lifecycle.handleSignals();
+  const health = await startHealthServer({ host: config.HTTP_HOST, port: config.HTTP_PORT, registry, lifecycle });
+
+  const influx = new InfluxDB({ url: config.INFLUX_URL, token: config.INFLUX_TOKEN, timeout: 10_000 });
+  // The client's own batching (60 s flush, internal retry buffer that can drop lines) is
+  // switched off: we flush per Kafka batch and retry ourselves before committing.
+  const writeApi = influx.getWriteApi(config.INFLUX_ORG, config.INFLUX_BUCKET, 'ms', {
+    batchSize: config.INFLUX_BATCH_SIZE,
+    flushInterval: 0,
+    maxRetries: 0,
+    maxBufferLines: 1_000_000,
+  });
+  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID, logger });
+  const consumer = kafka.consumer({ groupId: config.KAFKA_GROUP_ID, allowAutoTopicCreation: false });
+  const writer = createWriter({
+    sink: writeApiSink(writeApi),
+    commit: (topic, partition, offset) => consumer.commitOffsets([{ topic, partition, offset }]),
+    metrics,
+    logger,
+  });
+  await consumer.connect();
+  await consumer.subscribe({ topics: [TOPICS.aggregates], fromBeginning: true });
+  await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: writer.eachBatch });
+
+  lifecycle.onShutdown('stop consuming', () => consumer.disconnect());
+  lifecycle.onShutdown('close InfluxDB writer', () => writeApi.close());
+  lifecycle.onShutdown('close HTTP', () => health.close());
+  lifecycle.markReady();
+  logger.info({ http: health.port }, 'writer started');
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});
