@@ -5,5 +5,5 @@ export function windowStart(ts: number, sizeMs: number): number {
 }
 
 export function snakeCase(name: string): string {
-  return name.replace(/[A-Z0-9]+/g, (m, offset: number) => (offset > 0 ? '_' : '') + m.toLowerCase());
+  return name.replace(/[A-Z]+/g, (m, offset: number) => (offset > 0 ? '_' : '') + m.toLowerCase());
 }

@@ -3,7 +3,9 @@
 // override `handleMessage`, whose callback is what releases the PUBACK. mqtt.js processes a
 // connection's packets one at a time, so several connections share one subscription
 // ($share/<group>/…) to keep throughput up. Sessions are persistent (clean: false) so
-// Mosquitto queues readings while the gateway is down.
+// Mosquitto queues readings while the gateway is down. Client ids must therefore stay the
+// same across restarts (prefix + index): a persistent session of an id no longer used stays
+// in the shared group and keeps receiving its share of the readings.
 import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from '@lethe/observability';
 

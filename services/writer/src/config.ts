@@ -6,6 +6,7 @@ const WriterConfigSchema = z.object({
   KAFKA_BROKERS: commaList(),
   KAFKA_CLIENT_ID: z.string().default('lethe-writer'),
   KAFKA_GROUP_ID: z.string().default('lethe-writer'),
+  POLICY_FILE: z.string().optional(),
   INFLUX_URL: z.url(),
   INFLUX_ORG: z.string().min(1),
   INFLUX_BUCKET: z.string().min(1),

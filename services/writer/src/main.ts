@@ -1,7 +1,8 @@
 // Writer entry point: Kafka aggregates in, InfluxDB points out, offsets committed after each write.
 import { InfluxDB } from '@influxdata/influxdb-client';
-import { createKafka } from '@lethe/kafka';
+import { createKafka, ensureTopics } from '@lethe/kafka';
 import { createLifecycle, createLogger, createMetricsRegistry, startHealthServer } from '@lethe/observability';
+import { DEFAULT_POLICY_PATH, loadPolicy, topicSpecs } from '@lethe/privacy';
 import { TOPICS } from '@lethe/schemas';
 import { loadWriterConfig } from './config.ts';
 import { createWriterMetrics } from './metrics.ts';
@@ -26,6 +27,11 @@ async function main(): Promise<void> {
     maxBufferLines: 1_000_000,
   });
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID, logger });
+  // Whichever service starts first creates the topics, configured from the policy.
+  const admin = kafka.admin();
+  await admin.connect();
+  await ensureTopics(admin, topicSpecs(loadPolicy(config.POLICY_FILE ?? DEFAULT_POLICY_PATH)), logger);
+  await admin.disconnect();
   const consumer = kafka.consumer({ groupId: config.KAFKA_GROUP_ID, allowAutoTopicCreation: false });
   const writer = createWriter({
     sink: writeApiSink(writeApi),

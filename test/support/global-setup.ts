@@ -1,0 +1,84 @@
+// Real infrastructure for integration and e2e tests, started once. In order of preference:
+//   1. explicit endpoints from the environment (LETHE_TEST_MQTT_URL, LETHE_TEST_KAFKA_BROKERS,
+//      LETHE_TEST_INFLUX_URL, LETHE_TEST_INFLUX_ADMIN_TOKEN, LETHE_TEST_SECRETS_DIR);
+//   2. the native servers of infra/local (Mosquitto, Kafka, InfluxDB on loopback), started
+//      here with infra/local/up.sh, which installs them into the cache when missing.
+// There is no silent skip: if neither works the run fails and says how to get them.
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { initInflux } from '../../scripts/influx-init.ts';
+
+export interface TestInfra {
+  mqttUrl: string;
+  kafkaBrokers: string[];
+  influx: { url: string; org: string; bucket: string; adminToken: string; writerToken: string; readerToken: string };
+  fleetSecret: string;
+  gatewayPassword: string;
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    infra: TestInfra;
+  }
+}
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+
+function readEnvFile(path: string): Record<string, string> {
+  return Object.fromEntries(
+    readFileSync(path, 'utf8')
+      .split('\n')
+      .filter((l) => /^[A-Z_]+=/.test(l))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
+}
+
+function nativeInfra(): { mqttUrl: string; kafkaBrokers: string; influxUrl: string; adminToken: string; secretsDir: string } {
+  const localDir = process.env.LETHE_LOCAL_DIR ?? join(ROOT, '.local');
+  try {
+    execFileSync('bash', [join(ROOT, 'infra/local/up.sh')], { stdio: ['ignore', 'inherit', 'inherit'] });
+  } catch {
+    throw new Error(
+      'Integration tests need real Mosquitto, Kafka and InfluxDB, and infra/local/up.sh could not start them (see its output above).\n' +
+        'Either fix that (it needs apt for mosquitto, Maven Central for Kafka, the Go proxy and crates.io for InfluxDB),\n' +
+        'or point the tests at running servers with LETHE_TEST_MQTT_URL, LETHE_TEST_KAFKA_BROKERS, LETHE_TEST_INFLUX_URL,\n' +
+        'LETHE_TEST_INFLUX_ADMIN_TOKEN and LETHE_TEST_SECRETS_DIR (holding fleet-secret and mqtt-gateway-password).',
+    );
+  }
+  const endpoints = readEnvFile(join(localDir, 'endpoints.env'));
+  const influx = readEnvFile(join(localDir, 'secrets/influxdb.env'));
+  return {
+    mqttUrl: endpoints.MQTT_URL!,
+    kafkaBrokers: endpoints.KAFKA_BROKERS!,
+    influxUrl: influx.INFLUX_URL!,
+    adminToken: influx.INFLUX_ADMIN_TOKEN!,
+    secretsDir: join(localDir, 'secrets'),
+  };
+}
+
+export default async function setup(project: TestProject): Promise<void> {
+  const env = process.env;
+  const explicit = env.LETHE_TEST_MQTT_URL && env.LETHE_TEST_KAFKA_BROKERS && env.LETHE_TEST_INFLUX_URL && env.LETHE_TEST_INFLUX_ADMIN_TOKEN && env.LETHE_TEST_SECRETS_DIR;
+  const found = explicit
+    ? {
+        mqttUrl: env.LETHE_TEST_MQTT_URL!,
+        kafkaBrokers: env.LETHE_TEST_KAFKA_BROKERS!,
+        influxUrl: env.LETHE_TEST_INFLUX_URL!,
+        adminToken: env.LETHE_TEST_INFLUX_ADMIN_TOKEN!,
+        secretsDir: env.LETHE_TEST_SECRETS_DIR!,
+      }
+    : nativeInfra();
+  const org = env.LETHE_TEST_INFLUX_ORG ?? 'lethe';
+  const bucket = env.LETHE_TEST_INFLUX_BUCKET ?? 'aggregates';
+  const tokens = await initInflux({ url: found.influxUrl, adminToken: found.adminToken, org, bucket });
+  const secret = (name: string) => readFileSync(join(found.secretsDir, name), 'utf8').trim();
+  project.provide('infra', {
+    mqttUrl: found.mqttUrl,
+    kafkaBrokers: found.kafkaBrokers.split(','),
+    influx: { url: found.influxUrl, org, bucket, adminToken: found.adminToken, writerToken: tokens.writerToken, readerToken: tokens.readerToken },
+    fleetSecret: secret('fleet-secret'),
+    gatewayPassword: secret('mqtt-gateway-password'),
+  });
+}

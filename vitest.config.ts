@@ -1,0 +1,21 @@
+// Test projects: `unit` (pure logic, no servers), `integration` and `e2e` (real Mosquitto,
+// Kafka and InfluxDB, provided once by test/support/global-setup.ts).
+import { defineConfig } from 'vitest/config';
+
+const realServers = {
+  globalSetup: ['test/support/global-setup.ts'],
+  testTimeout: 120_000,
+  hookTimeout: 180_000,
+  // The servers are shared; suites run one file at a time so they do not interfere.
+  fileParallelism: false,
+};
+
+export default defineConfig({
+  test: {
+    projects: [
+      { test: { name: 'unit', include: ['packages/*/test/**/*.test.ts', 'services/*/test/**/*.test.ts', 'test/unit/**/*.test.ts'] } },
+      { test: { name: 'integration', include: ['test/integration/**/*.test.ts'], ...realServers } },
+      { test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], ...realServers } },
+    ],
+  },
+});
