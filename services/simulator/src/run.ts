@@ -36,7 +36,10 @@ export async function runSimulation({ city, publisher, tickSeconds, ticks, signa
     const tickStart = performance.now();
     const readings = city.tick(now());
     const results = await Promise.allSettled(readings.map((r) => publisher.publish(r.deviceId, r.topic, r.payload).then(() => onPublished?.(r))));
-    for (const r of results) r.status === 'fulfilled' ? published++ : failed++;
+    for (const r of results) {
+      if (r.status === 'fulfilled') published++;
+      else failed++;
+    }
     done++;
     if (performance.now() - lastReport >= 5000) {
       lastReport = performance.now();

@@ -1,0 +1,85 @@
+import { createFleet, TOPICS, type ReadingRecord, type SightingRecord } from '@lethe/schemas';
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../src/clock.ts';
+import { createIngestStage } from '../src/ingest.ts';
+import { createInMemoryKeyProvider } from '../src/key-provider.ts';
+import { DEFAULT_POLICY_PATH, loadPolicy } from '../src/policy.ts';
+import { createPseudonymizer } from '../src/pseudonymizer.ts';
+
+const NOW = Date.UTC(2026, 0, 1, 8, 0, 0);
+const MAC = '02:AA:BB:CC:DD:EE';
+const PLATE = 'XY 9876';
+
+function stage() {
+  const policy = loadPolicy(DEFAULT_POLICY_PATH);
+  const clock = new ManualClock(NOW);
+  const pseudonymizer = (kind: keyof typeof policy.kinds) =>
+    createPseudonymizer(createInMemoryKeyProvider({ epochMs: policy.kinds[kind].epoch, graceMs: 60_000, clock }), policy.kinds[kind].epoch);
+  const fleet = createFleet([
+    { id: 'LP-0001', kind: 'lamppost', district: 'wan-chai', lat: 22.28, lon: 114.18 },
+    { id: 'TL-0001', kind: 'traffic-light', district: 'wan-chai', lat: 22.28, lon: 114.18 },
+  ]);
+  return createIngestStage({
+    policy,
+    fleet,
+    clock,
+    pseudonymizers: { lamppost: pseudonymizer('lamppost'), 'traffic-light': pseudonymizer('traffic-light'), sewer: pseudonymizer('sewer') },
+  });
+}
+
+const lamppost = (extra: Record<string, unknown> = {}) => ({
+  deviceId: 'LP-0001', seq: 7, ts: new Date(NOW).toISOString(), pm25: 12, pm10: 20, no2: 30, noiseDba: 60, lux: 100,
+  temperatureC: 25, humidityPct: 70, dimmingPct: 0, energyWh: 0,
+  wifiProbes: [{ mac: MAC, rssi: -60, ssids: ['HomeNet'] }], ...extra,
+});
+const buf = (v: unknown) => Buffer.from(JSON.stringify(v));
+
+describe('the gateway ingest stage', () => {
+  it('forwards a minimized reading and a pseudonymous sighting, and no raw identifier', async () => {
+    const result = await stage().ingest('lethe/v1/lamppost/LP-0001/reading', buf(lamppost({ ownerName: 'Alice' })));
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    const [reading, sighting] = result.records;
+    expect(reading!.topic).toBe(TOPICS.readings);
+    const r = JSON.parse(reading!.value) as ReadingRecord;
+    expect(r).toMatchObject({ deviceId: 'LP-0001', district: 'wan-chai', seq: 7, ts: NOW });
+    expect(r.values).not.toHaveProperty('ownerName');
+    expect(sighting!.topic).toBe(TOPICS.sightings);
+    const s = JSON.parse(sighting!.value) as SightingRecord;
+    expect(s.source).toBe('wifi');
+    expect(sighting!.key).toBe(s.pseudonym);
+    const everything = result.records.map((x) => x.key + x.value).join();
+    for (const secret of [MAC, MAC.replaceAll(':', ''), 'HomeNet', '-60', 'Alice']) expect(everything).not.toContain(secret);
+  });
+
+  it('drops the ANPR image reference and keeps only the plate pseudonym and speed', async () => {
+    const reading = {
+      deviceId: 'TL-0001', seq: 1, ts: new Date(NOW).toISOString(), phase: 'green', vehicleCount: 3, occupancyPct: 10,
+      queueLength: 0, meanSpeedKmh: 40, plateReads: [{ plate: PLATE, speedKmh: 42, imageRef: 'cam/1.jpg' }],
+    };
+    const result = await stage().ingest('lethe/v1/traffic-light/TL-0001/reading', buf(reading));
+    if (!result.ok) throw new Error(result.rejected.detail);
+    const sighting = JSON.parse(result.records[1]!.value) as SightingRecord;
+    expect(sighting.speedKmh).toBe(42);
+    expect(result.records.map((x) => x.value).join()).not.toMatch(/XY ?9876|cam\/1/);
+  });
+
+  it.each([
+    ['INVALID_TOPIC', 'lethe/v1/lamppost/AA:BB:CC:DD:EE:FF/reading', buf(lamppost())],
+    ['NOT_JSON', 'lethe/v1/lamppost/LP-0001/reading', Buffer.from(`{"mac":"${MAC}"`)],
+    ['UNKNOWN_DEVICE', 'lethe/v1/lamppost/LP-0999/reading', buf(lamppost({ deviceId: 'LP-0999' }))],
+    ['TOPIC_DEVICE_MISMATCH', 'lethe/v1/sewer/LP-0001/reading', buf(lamppost())],
+    ['SCHEMA_VIOLATION', 'lethe/v1/lamppost/LP-0001/reading', buf(lamppost({ wifiProbes: [{ mac: `${MAC}X` }] }))],
+    ['TIMESTAMP_IN_FUTURE', 'lethe/v1/lamppost/LP-0001/reading', buf(lamppost({ ts: new Date(NOW + 3_600_000).toISOString() }))],
+    ['TIMESTAMP_TOO_OLD', 'lethe/v1/lamppost/LP-0001/reading', buf(lamppost({ ts: new Date(NOW - 3_600_000).toISOString() }))],
+    ['OVERSIZED', 'lethe/v1/lamppost/LP-0001/reading', Buffer.alloc(70_000, 32)],
+  ])('refuses %s with a reason and an excerpt that repeats no value', async (reason, topic, payload) => {
+    const result = await stage().ingest(topic, payload);
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.rejected.reason).toBe(reason);
+    expect(result.record.topic).toBe(TOPICS.rejected);
+    expect(result.record.value).not.toContain(MAC);
+    expect(result.record.value).not.toContain('AA:BB:CC:DD:EE:FF');
+  });
+});
