@@ -16,7 +16,9 @@ mkdirSync(dir, { recursive: true, mode: 0o700 });
 function secret(name: string, make: () => string = generateSecret): string {
   const path = join(dir, name);
   if (!existsSync(path)) {
-    writeFileSync(path, make(), { mode: 0o600 });
+    // 0644 inside a 0700 directory: compose mounts single files into containers whose users
+    // (grafana 472, node 1000) are not the host user; the directory keeps other host users out.
+    writeFileSync(path, make(), { mode: 0o644 });
     console.log(`generated ${name}`);
   }
   return readFileSync(path, 'utf8').trim();

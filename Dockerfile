@@ -1,0 +1,57 @@
+# syntax=docker/dockerfile:1
+# One image for every Lethe service (gateway, processor, writer, api, simulator) and the
+# one-shot scripts (influx-init). Node 24 strips TypeScript types at run time, so there is
+# no build step: the image holds the sources and the installed dependencies.
+#
+#   docker build --build-arg SERVICE=gateway -t lethe .
+#   docker run -e SERVICE=writer lethe      # SERVICE can also be chosen at run time
+ARG NODE_IMAGE=node:24.21.0-bookworm-slim
+
+# ---- dependencies + sources -------------------------------------------------------------
+FROM ${NODE_IMAGE} AS build
+ENV CI=true \
+    PNPM_HOME=/pnpm \
+    PATH=/pnpm:$PATH
+RUN npm install --global --no-audit --no-fund pnpm@10.34.9
+WORKDIR /app
+
+# Manifests first, so the dependency layer is cached until a manifest or the lockfile changes.
+COPY package.json pnpm-lock.yaml pnpm-workspace.yaml ./
+COPY packages/config/package.json packages/config/
+COPY packages/kafka/package.json packages/kafka/
+COPY packages/observability/package.json packages/observability/
+COPY packages/privacy/package.json packages/privacy/
+COPY packages/schemas/package.json packages/schemas/
+COPY services/api/package.json services/api/
+COPY services/gateway/package.json services/gateway/
+COPY services/processor/package.json services/processor/
+COPY services/simulator/package.json services/simulator/
+COPY services/writer/package.json services/writer/
+COPY test/package.json test/
+# Dev dependencies stay: scripts/ (influx-init) resolves @lethe/* through the root's devDependencies.
+RUN --mount=type=cache,id=lethe-pnpm-store,target=/pnpm/store \
+    pnpm config set store-dir /pnpm/store && \
+    pnpm install --frozen-lockfile --prod=false
+
+COPY tsconfig.base.json ./
+COPY seeds seeds
+COPY packages packages
+COPY scripts scripts
+COPY services services
+
+# ---- runtime ----------------------------------------------------------------------------
+FROM ${NODE_IMAGE} AS runtime
+ARG SERVICE=gateway
+ENV NODE_ENV=production \
+    SERVICE=${SERVICE}
+WORKDIR /app
+# The code is owned by root and only readable by the service user. /tokens is the mount point
+# of the influx-tokens volume: a new named volume takes this directory's owner, so the
+# influx-init job (running as node) can write the tokens there.
+COPY --from=build /app /app
+RUN mkdir -p /tokens && chown node:node /tokens
+USER node
+EXPOSE 9464 8080
+STOPSIGNAL SIGTERM
+# exec: node becomes PID 1's only child-free process and receives SIGTERM directly.
+CMD ["/bin/sh", "-c", "exec node \"services/${SERVICE}/src/main.ts\""]

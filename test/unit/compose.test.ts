@@ -1,0 +1,292 @@
+// Static checks of the docker compose stack (no Docker needed): pinned images, healthchecks,
+// ordered start-up, every required service variable set, no secrets in plain text, Grafana
+// hardening, loopback-only ports, and dashboards that query measurements the writer writes.
+import { readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Ajv } from 'ajv';
+import { parse } from 'yaml';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+const read = (path: string): string => readFileSync(join(ROOT, path), 'utf8');
+
+interface Service {
+  image?: string;
+  build?: unknown;
+  command?: string | string[];
+  environment?: Record<string, string | number | boolean | null> | string[];
+  healthcheck?: { test?: string | string[]; disable?: boolean };
+  depends_on?: string[] | Record<string, { condition?: string }>;
+  ports?: Array<string | { host_ip?: string; published?: string | number }>;
+  restart?: string;
+  secrets?: Array<string | { source: string; target?: string }>;
+  volumes?: Array<string | { source?: string; target?: string }>;
+}
+interface Compose {
+  services: Record<string, Service>;
+  secrets?: Record<string, { file?: string; environment?: string }>;
+  volumes?: Record<string, unknown>;
+}
+
+const composeText = read('docker-compose.yml');
+const compose = parse(composeText, { merge: true }) as Compose;
+const services = Object.entries(compose.services);
+
+/** The Lethe services and the directory of their sources. */
+const LETHE_SERVICES = ['gateway', 'processor', 'writer', 'api', 'simulator'] as const;
+/** Jobs that run once and exit; everything else runs until stopped. */
+const ONE_SHOT = new Set(['influx-init']);
+
+function env(service: Service): Record<string, string> {
+  const e = service.environment ?? {};
+  if (Array.isArray(e)) return Object.fromEntries(e.map((kv) => [kv.split('=')[0]!, kv.slice(kv.indexOf('=') + 1)]));
+  return Object.fromEntries(Object.entries(e).map(([k, v]) => [k, v === null ? '' : String(v)]));
+}
+
+/** Keys of the zod object in a service's config.ts that have neither a default nor are optional. */
+function requiredConfigKeys(service: string): string[] {
+  const source = read(`services/${service}/src/config.ts`);
+  const keys: string[] = [];
+  for (const match of source.matchAll(/^\s+([A-Z][A-Z0-9_]+):\s*(.*)$/gm)) {
+    const [, key, definition] = match;
+    if (!/\.default\(|\.optional\(\)/.test(definition!)) keys.push(key!);
+  }
+  return keys;
+}
+
+/** Variables the simulator reads without a fallback (it has no zod config). */
+const SIMULATOR_REQUIRED = [['FLEET_SECRET', 'FLEET_SECRET_FILE']];
+
+const MEASUREMENT_FIELDS: Record<string, string[]> = {
+  lamppost: ['readings', 'pm25_mean', 'pm25_max', 'pm10_mean', 'pm10_max', 'no2_mean', 'no2_max', 'noise_dba_mean', 'noise_dba_max', 'lux_mean', 'temperature_c_mean', 'humidity_pct_mean', 'dimming_pct_mean', 'energy_wh_sum'],
+  traffic_light: ['readings', 'vehicle_count_sum', 'mean_speed_kmh_mean', 'occupancy_pct_mean', 'queue_length_mean', 'queue_length_max'],
+  sewer: ['readings', 'level_cm_mean', 'level_cm_max', 'flow_lps_mean', 'h2s_ppm_mean', 'h2s_ppm_max', 'temperature_c_mean', 'overflow_count_true'],
+  pedestrians: ['distinct', 'sightings'],
+  vehicles: ['distinct', 'sightings', 'speed_p85_kmh'],
+};
+
+describe('docker-compose.yml', () => {
+  it('defines the infrastructure, the Lethe services and the init job', () => {
+    for (const name of ['mosquitto', 'kafka', 'influxdb', 'influx-init', 'grafana', 'prometheus', ...LETHE_SERVICES]) {
+      expect(compose.services, name).toHaveProperty(name);
+    }
+  });
+
+  it('pins every image to a tag other than latest', () => {
+    for (const [name, service] of services) {
+      if (service.image === undefined) {
+        expect(service.build, `${name} has neither image nor build`).toBeDefined();
+        continue;
+      }
+      if (service.build !== undefined) continue; // built locally, the tag names the local build
+      const image = service.image;
+      expect(image, name).not.toContain('${'); // not chosen by the environment
+      const lastSegment = image.split('/').pop()!;
+      const tag = lastSegment.includes('@') ? undefined : lastSegment.split(':')[1];
+      expect(tag ?? lastSegment.split('@')[1], `${name}: ${image} has no tag`).toBeTruthy();
+      expect(tag, `${name}: ${image}`).not.toBe('latest');
+      // A version, not a floating major like "2" (mosquitto:2.0.21, influxdb:2.7.12, v3.5.0 ...).
+      if (tag) expect(tag, `${name}: ${image}`).toMatch(/^v?\d+\.\d+(\.\d+)?/);
+    }
+  });
+
+  it('builds the Lethe services from the Dockerfile and selects each by SERVICE', () => {
+    for (const name of LETHE_SERVICES) {
+      const service = compose.services[name]!;
+      expect(service.build, name).toBeDefined();
+      expect(env(service).SERVICE, name).toBe(name);
+    }
+    expect(compose.services['influx-init']!.command).toEqual(['node', 'scripts/influx-init.ts', '--out', '/tokens']);
+  });
+
+  it('gives every long-running service a healthcheck', () => {
+    for (const [name, service] of services) {
+      if (ONE_SHOT.has(name)) {
+        expect(service.restart, `${name} is a one-shot job`).toBe('no');
+        continue;
+      }
+      expect(service.healthcheck?.test, `${name} has no healthcheck`).toBeDefined();
+      expect(service.healthcheck?.disable, name).not.toBe(true);
+    }
+  });
+
+  it('checks the Lethe services through /readyz on their HTTP port', () => {
+    for (const name of ['gateway', 'processor', 'writer', 'api'] as const) {
+      const test = JSON.stringify(compose.services[name]!.healthcheck!.test);
+      const port = name === 'api' ? '8080' : '9464';
+      expect(test, name).toContain(`127.0.0.1:${port}/readyz`);
+    }
+  });
+
+  it('orders start-up with conditions on every dependency', () => {
+    for (const [name, service] of services) {
+      if (service.depends_on === undefined) continue;
+      expect(Array.isArray(service.depends_on), `${name}: depends_on must be a map with conditions`).toBe(false);
+      for (const [dependency, spec] of Object.entries(service.depends_on as Record<string, { condition?: string }>)) {
+        expect(compose.services, `${name} depends on unknown ${dependency}`).toHaveProperty(dependency);
+        const expected = ONE_SHOT.has(dependency) ? 'service_completed_successfully' : 'service_healthy';
+        expect(spec.condition, `${name} → ${dependency}`).toBe(expected);
+      }
+    }
+  });
+
+  it('sets every variable a Lethe service requires (directly or as NAME_FILE)', () => {
+    for (const name of ['gateway', 'processor', 'writer', 'api'] as const) {
+      const required = requiredConfigKeys(name);
+      expect(required.length, `${name}: no required keys parsed from config.ts`).toBeGreaterThan(0);
+      const vars = env(compose.services[name]!);
+      for (const key of required) {
+        const set = key in vars || `${key}_FILE` in vars;
+        expect(set, `${name} needs ${key} or ${key}_FILE`).toBe(true);
+        expect(key in vars && `${key}_FILE` in vars, `${name}: both ${key} and ${key}_FILE`).toBe(false);
+      }
+    }
+    const simulator = env(compose.services.simulator!);
+    for (const alternatives of SIMULATOR_REQUIRED) {
+      expect(alternatives.some((k) => k in simulator), `simulator needs one of ${alternatives.join(', ')}`).toBe(true);
+    }
+    expect(simulator.MQTT_URL).toBe('mqtt://mosquitto:1883');
+  });
+
+  it('points *_FILE variables at mounted secrets or the token volume', () => {
+    for (const [name, service] of services) {
+      const mountedSecrets = new Set(
+        (service.secrets ?? []).map((s) => (typeof s === 'string' ? `/run/secrets/${s}` : (s.target?.startsWith('/') ? s.target : `/run/secrets/${s.target ?? s.source}`))),
+      );
+      const volumeTargets = (service.volumes ?? []).map((v) => (typeof v === 'string' ? v.split(':')[1]! : v.target!));
+      for (const [key, value] of Object.entries(env(service))) {
+        if (!/_FILE$|__FILE$/.test(key)) continue;
+        const ok = mountedSecrets.has(value) || volumeTargets.some((t) => value.startsWith(`${t}/`));
+        expect(ok, `${name}: ${key}=${value} is not mounted`).toBe(true);
+      }
+    }
+  });
+
+  it('uses the least-privilege InfluxDB tokens: write for the writer, read for the api', () => {
+    expect(env(compose.services.writer!).INFLUX_TOKEN_FILE).toBe('/tokens/influxdb-writer-token');
+    expect(env(compose.services.api!).INFLUX_TOKEN_FILE).toBe('/tokens/influxdb-reader-token');
+    expect(compose.volumes).toHaveProperty('influx-tokens');
+  });
+
+  it('holds no plain-text passwords, tokens or keys', () => {
+    const secretish = /(PASSWORD|TOKEN|SECRET|_KEY)(?!_FILE$|__FILE$)/;
+    for (const [name, service] of services) {
+      for (const [key, value] of Object.entries(env(service))) {
+        if (secretish.test(key) && !/(_FILE|__FILE)$/.test(key)) {
+          expect.fail(`${name}: ${key} must be given as a file (${key}_FILE), not as a value (${value.length} chars)`);
+        }
+      }
+    }
+    // Top-level secrets come from files under ./secrets (generated by `pnpm run secrets`).
+    for (const [name, secret] of Object.entries(compose.secrets ?? {})) {
+      expect(secret.file, name).toMatch(/^\.\/secrets\/[a-z0-9-]+$/);
+    }
+    for (const file of ['fleet-secret', 'mqtt-gateway-password', 'influxdb-admin-password', 'influxdb-admin-token', 'grafana-admin-password', 'grafana-secret-key', 'mosquitto-passwd']) {
+      expect(Object.values(compose.secrets ?? {}).map((s) => s.file)).toContain(`./secrets/${file}`);
+    }
+    // Long random-looking literals anywhere in the file (a token pasted in by mistake).
+    const randomLooking = [...composeText.matchAll(/[A-Za-z0-9_+/=-]{32,}/g)]
+      .map((m) => m[0])
+      .filter((s) => /[a-z]/.test(s) && /[A-Z]/.test(s) && /[0-9]/.test(s));
+    expect(randomLooking).toEqual([]);
+  });
+
+  it('hardens Grafana', () => {
+    const grafana = env(compose.services.grafana!);
+    expect(grafana.GF_SECURITY_ADMIN_PASSWORD__FILE).toBe('/run/secrets/grafana-admin-password');
+    expect(grafana.GF_SECURITY_SECRET_KEY__FILE).toBe('/run/secrets/grafana-secret-key');
+    expect(grafana.GF_SNAPSHOTS_EXTERNAL_ENABLED).toBe('false');
+    expect(grafana.GF_AUTH_ANONYMOUS_ENABLED).toBe('false');
+  });
+
+  it('publishes only the api and Grafana, on 127.0.0.1', () => {
+    const published: string[] = [];
+    for (const [name, service] of services) {
+      for (const port of service.ports ?? []) {
+        published.push(name);
+        if (typeof port === 'string') expect(port, name).toMatch(/^127\.0\.0\.1:/);
+        else expect(port.host_ip, name).toBe('127.0.0.1');
+      }
+    }
+    expect(published.sort()).toEqual(['api', 'grafana']);
+  });
+
+  it('is valid against the Compose Specification schema', () => {
+    // The schema ships with the docker-compose npm package (pinned in test/package.json).
+    const schemaPath = createRequire(import.meta.url).resolve('docker-compose/schema/compose-spec.json');
+    const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false, validateSchema: false });
+    const validate = ajv.compile(JSON.parse(readFileSync(schemaPath, 'utf8')) as object);
+    const valid = validate(compose);
+    expect(validate.errors ?? [], JSON.stringify(validate.errors, null, 2)).toEqual([]);
+    expect(valid).toBe(true);
+  });
+});
+
+describe('Prometheus', () => {
+  it('scrapes the Lethe services with an HTTP server', () => {
+    const config = parse(read('infra/prometheus/prometheus.yml')) as { scrape_configs: Array<{ static_configs: Array<{ targets: string[] }> }> };
+    const targets = config.scrape_configs.flatMap((j) => j.static_configs.flatMap((s) => s.targets));
+    expect(targets).toEqual(expect.arrayContaining(['gateway:9464', 'processor:9464', 'writer:9464', 'api:8080']));
+    for (const target of targets) {
+      const host = target.split(':')[0]!;
+      if (host !== '127.0.0.1') expect(compose.services, target).toHaveProperty(host);
+    }
+  });
+});
+
+describe('Grafana provisioning', () => {
+  it('provisions the InfluxDB (Flux, read token from file) and Prometheus datasources', () => {
+    const { datasources } = parse(read('infra/grafana/provisioning/datasources/datasources.yaml')) as {
+      datasources: Array<{ uid: string; type: string; url: string; jsonData?: Record<string, unknown>; secureJsonData?: Record<string, string> }>;
+    };
+    const influx = datasources.find((d) => d.uid === 'influxdb')!;
+    expect(influx.type).toBe('influxdb');
+    expect(influx.jsonData?.version).toBe('Flux');
+    expect(influx.jsonData?.organization).toBe('lethe');
+    expect(influx.secureJsonData?.token).toBe('$__file{/tokens/influxdb-reader-token}');
+    const prometheus = datasources.find((d) => d.uid === 'prometheus')!;
+    expect(prometheus.type).toBe('prometheus');
+    expect(prometheus.url).toBe('http://prometheus:9090');
+  });
+
+  const dashboardDir = 'infra/grafana/dashboards';
+  const dashboards = readdirSync(join(ROOT, dashboardDir)).filter((f) => f.endsWith('.json'));
+
+  it('has the city overview dashboard', () => {
+    expect(dashboards).toContain('city-overview.json');
+  });
+
+  it.each(dashboards)('%s: every panel queries a written measurement and field in "aggregates"', (file) => {
+    const dashboard = JSON.parse(read(`${dashboardDir}/${file}`)) as {
+      uid: string;
+      panels: Array<{ title: string; type: string; panels?: unknown[]; datasource?: { uid?: string }; targets?: Array<{ query?: string; expr?: string; datasource?: { uid?: string } }> }>;
+    };
+    expect(dashboard.uid).toBeTruthy();
+    const panels = dashboard.panels.filter((p) => p.type !== 'row');
+    expect(panels.length).toBeGreaterThan(0);
+    for (const panel of panels) {
+      expect(panel.targets?.length, panel.title).toBeGreaterThan(0);
+      for (const target of panel.targets!) {
+        const uid = target.datasource?.uid ?? panel.datasource?.uid;
+        if (uid === 'prometheus') {
+          expect(target.expr, panel.title).toMatch(/lethe_(gateway|processor|writer)_/);
+          continue;
+        }
+        expect(uid, panel.title).toBe('influxdb');
+        const query = target.query ?? '';
+        expect(query, panel.title).toContain('from(bucket: "aggregates")');
+        expect(query, panel.title).toContain('range(start: v.timeRangeStart, stop: v.timeRangeStop)');
+        expect(query, panel.title).toContain('v.windowPeriod');
+        const measurements = [...query.matchAll(/_measurement\s*==\s*"([^"]+)"/g)].map((m) => m[1]!);
+        const fields = [...query.matchAll(/_field\s*==\s*"([^"]+)"/g)].map((m) => m[1]!);
+        expect(measurements.length, `${panel.title}: no measurement`).toBeGreaterThan(0);
+        expect(fields.length, `${panel.title}: no field`).toBeGreaterThan(0);
+        for (const m of measurements) expect(Object.keys(MEASUREMENT_FIELDS), panel.title).toContain(m);
+        for (const f of fields) {
+          expect(measurements.some((m) => MEASUREMENT_FIELDS[m]!.includes(f)), `${panel.title}: field ${f} is not written for ${measurements.join(', ')}`).toBe(true);
+        }
+      }
+    }
+  });
+});
