@@ -19,7 +19,7 @@ describe('epoch pseudonyms', () => {
     const b = await pseudonymizer.pseudonymize('plate', clock.now(), ['AB 1234', 'AB1234']);
     expect(a!.pseudonyms[0]).toBe(a!.pseudonyms[1]);
     expect(b!.pseudonyms[0]).toBe(b!.pseudonyms[1]);
-    expect(a!.pseudonyms[0]).not.toContain('1A');
+    expect(a!.pseudonyms[0]!.toUpperCase()).not.toContain('1A2B3C4D5E');
     expect(a!.pseudonyms[0]).toMatch(/^[A-Za-z0-9_-]{22}$/);
   });
 
