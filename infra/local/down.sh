@@ -14,15 +14,11 @@ REVERSE=(influxdb kafka mosquitto)
 
 case "${1:-}" in -h | --help) print_header_doc "$0" 2>&1; exit 0 ;; esac
 
-want=("$@")
-[ ${#want[@]} -gt 0 ] || want=("${REVERSE[@]}")
-for s in "${want[@]}"; do
-  case " ${REVERSE[*]} " in *" $s "*) ;; *) die "unknown service '$s' (known: ${REVERSE[*]})" ;; esac
-done
+parse_services "${REVERSE[*]}" "$@"
 
 rc=0
 for s in "${REVERSE[@]}"; do
-  case " ${want[*]} " in *" $s "*) ;; *) continue ;; esac
+  wants "$s" || continue
   if [ ! -f "$HERE/$s.sh" ]; then
     warn "$HERE/$s.sh does not exist; skipping $s"
     continue

@@ -118,3 +118,16 @@ status_line() {
 print_header_doc() {
   awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$1" >&2
 }
+
+# parse_services "<known services>" [args...]: sets WANT to the services named in args (all
+# known ones when none are named); dies on an unknown name. `wants NAME` tests membership.
+parse_services() {
+  local known="$1" s
+  shift
+  WANT=("$@")
+  [ ${#WANT[@]} -gt 0 ] || read -ra WANT <<<"$known"
+  for s in "${WANT[@]}"; do
+    case " $known " in *" $s "*) ;; *) die "unknown service '$s' (known: $known)" ;; esac
+  done
+}
+wants() { case " ${WANT[*]} " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }

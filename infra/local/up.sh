@@ -16,19 +16,14 @@ ALL=(mosquitto kafka influxdb)
 
 case "${1:-}" in -h | --help) print_header_doc "$0" 2>&1; exit 0 ;; esac
 
-want=("$@")
-[ ${#want[@]} -gt 0 ] || want=("${ALL[@]}")
-for s in "${want[@]}"; do
-  case " ${ALL[*]} " in *" $s "*) ;; *) die "unknown service '$s' (known: ${ALL[*]})" ;; esac
-done
-selected() { case " ${want[*]} " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+parse_services "${ALL[*]}" "$@"
 
 start_all=$(now_s)
 ensure_run_dirs
 
 # 1. installs (each is a fast no-op when cached); stdout of installers is not ours to print
 for s in "${ALL[@]}"; do
-  selected "$s" || continue
+  wants "$s" || continue
   if [ -f "$HERE/install-$s.sh" ]; then
     bash "$HERE/install-$s.sh" >/dev/null
   fi
@@ -36,7 +31,7 @@ done
 
 # 2. Mosquitto's users (one per device, plus the gateway) and ACL, generated from the
 #    fleet with fresh secrets in $LETHE_LOCAL_DIR/secrets (kept across runs)
-if selected mosquitto; then
+if wants mosquitto; then
   eval "$(bash "$HERE/install-node.sh" --env)"
   (cd "$LETHE_ROOT" && [ -d node_modules ] || pnpm install --frozen-lockfile >/dev/null)
   node "$LETHE_ROOT/scripts/setup-secrets.ts" --dir "$LETHE_LOCAL_DIR/secrets" >/dev/null
@@ -47,7 +42,7 @@ fi
 
 # 3. starts, in a fixed order (mosquitto, kafka, influxdb)
 for s in "${ALL[@]}"; do
-  selected "$s" || continue
+  wants "$s" || continue
   if [ ! -f "$HERE/$s.sh" ]; then
     warn "$HERE/$s.sh does not exist; skipping $s"
     continue
@@ -65,4 +60,4 @@ KAFKA_BROKERS=127.0.0.1:${LETHE_KAFKA_PORT:-19092}
 # InfluxDB: see $LETHE_LOCAL_DIR/secrets/influxdb.env (written by infra/local/influxdb.sh)
 EOT
 mv "$tmp" "$endpoints"
-info "up (${want[*]}) in $(elapsed "$start_all"); endpoints in $endpoints"
+info "up (${WANT[*]}) in $(elapsed "$start_all"); endpoints in $endpoints"
