@@ -3,6 +3,7 @@
 // and only fills in missing ones, so it is safe to run before every `docker compose up`.
 //
 //   node scripts/setup-secrets.ts [--dir secrets]
+import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -30,6 +31,8 @@ secret('influxdb-admin-password');
 secret('influxdb-admin-token');
 secret('grafana-admin-password');
 secret('grafana-secret-key');
+// The differential-privacy noise key: hex, because the processor reads raw key bytes.
+secret('processor-noise-key', () => randomBytes(32).toString('hex'));
 
 // The password file is rewritten every time (it is derived; fresh salts are harmless).
 const fleet = loadFleet(values.fleet ?? DEFAULT_FLEET_PATH);

@@ -2,11 +2,12 @@
 // through Mosquitto as the devices; gateway, processor and writer run as real processes; the
 // aggregates that land in InfluxDB must equal figures computed independently from the
 // published readings (exactly for counts, to float precision for means).
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InfluxDB } from '@influxdata/influxdb-client';
-import { DEFAULT_POLICY_PATH } from '@lethe/privacy';
+import { createNoiseSource, DEFAULT_POLICY_PATH, figureId, loadPolicy, noisyCount } from '@lethe/privacy';
 import { DEFAULT_FLEET_PATH, loadFleet, type LamppostReadingInput, type SewerReadingInput, type TrafficLightReadingInput } from '@lethe/schemas';
 import { createCity, createFleetPublisher, loadScenario, runSimulation, type SimulatedReading } from '@lethe/simulator';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -14,14 +15,31 @@ import { parse, stringify } from 'yaml';
 import { startService, type RunningService } from '../support/services.ts';
 
 const WINDOW_SECONDS = 5;
+const TICKS = 12;
+/** Tags that identify a person-derived series, in the order the reference model keys them. */
+const PERSON_TAGS: Record<string, string[]> = {
+  pedestrians: ['scope', 'district', 'device'],
+  vehicles: ['scope', 'district', 'device'],
+  travel_times: ['from', 'to'],
+  traffic_light: ['district', 'device'],
+};
+/** Pseudonym epoch of the test policy: two windows, so trips, dwell times and key rotation all happen during the test. */
+const EPOCH_SECONDS = 10;
 const infra = inject('infra');
+const policy = loadPolicy(DEFAULT_POLICY_PATH);
+const K = policy.kinds.lamppost.k;
+const NOISE_KEY = randomBytes(32);
+const noise = createNoiseSource(NOISE_KEY);
 
-/** The shipped policy with short windows, so the test sees windows close in seconds. */
+/** The shipped policy with short windows and epochs, so the test sees them close in seconds. */
 function testPolicyFile(): string {
-  const policy = parse(readFileSync(DEFAULT_POLICY_PATH, 'utf8')) as { kinds: Record<string, { window: string }> };
-  for (const kind of Object.values(policy.kinds)) kind.window = `${WINDOW_SECONDS}s`;
+  const doc = parse(readFileSync(DEFAULT_POLICY_PATH, 'utf8')) as { kinds: Record<string, { window: string; epoch: string }> };
+  for (const kind of Object.values(doc.kinds)) {
+    kind.window = `${WINDOW_SECONDS}s`;
+    kind.epoch = `${EPOCH_SECONDS}s`;
+  }
   const path = join(mkdtempSync(join(tmpdir(), 'lethe-e2e-')), 'policy.yaml');
-  writeFileSync(path, stringify(policy));
+  writeFileSync(path, stringify(doc));
   return path;
 }
 
@@ -30,18 +48,17 @@ interface Expected {
   sums: Record<string, number>;
   max: Record<string, number>;
   trues: Record<string, number>;
-  distinct: Set<string>;
-  sightings: number;
 }
 
-/** Reference model, independent of the pipeline's code: group the published readings by window. */
-function expectedFigures(published: readonly SimulatedReading[]): Map<string, Expected> {
+const windowOf = (ts: number, seconds: number) => Math.floor(ts / (seconds * 1000)) * seconds * 1000;
+
+/** Environmental reference: group the published readings by device and window. */
+function expectedReadings(published: readonly SimulatedReading[]): Map<string, Expected> {
   const out = new Map<string, Expected>();
   const get = (measurement: string, device: string, ts: string) => {
-    const start = Math.floor(Date.parse(ts) / (WINDOW_SECONDS * 1000)) * WINDOW_SECONDS * 1000;
-    const key = `${measurement}|${device}|${start}`;
+    const key = `${measurement}|${device}|${windowOf(Date.parse(ts), WINDOW_SECONDS)}`;
     let e = out.get(key);
-    if (!e) out.set(key, (e = { readings: 0, sums: {}, max: {}, trues: {}, distinct: new Set(), sightings: 0 }));
+    if (!e) out.set(key, (e = { readings: 0, sums: {}, max: {}, trues: {} }));
     return e;
   };
   const add = (e: Expected, name: string, value: number) => {
@@ -55,21 +72,12 @@ function expectedFigures(published: readonly SimulatedReading[]): Map<string, Ex
       e.readings++;
       add(e, 'pm25', p.pm25);
       add(e, 'energyWh', p.energyWh);
-      if (p.wifiProbes && p.wifiProbes.length > 0) {
-        const s = get('pedestrians', r.deviceId, p.ts);
-        for (const probe of p.wifiProbes) s.distinct.add(probe.mac.toUpperCase());
-        s.sightings += p.wifiProbes.length;
-      }
     } else if (r.kind === 'traffic-light') {
       const p = r.payload as TrafficLightReadingInput;
       const e = get('traffic_light', r.deviceId, p.ts);
       e.readings++;
       add(e, 'vehicleCount', p.vehicleCount);
-      if (p.plateReads && p.plateReads.length > 0) {
-        const s = get('vehicles', r.deviceId, p.ts);
-        for (const read of p.plateReads) s.distinct.add(read.plate.replaceAll(' ', ''));
-        s.sightings += p.plateReads.length;
-      }
+      add(e, 'occupancyPct', p.occupancyPct);
     } else {
       const p = r.payload as SewerReadingInput;
       const e = get('sewer', r.deviceId, p.ts);
@@ -77,6 +85,99 @@ function expectedFigures(published: readonly SimulatedReading[]): Map<string, Ex
       add(e, 'levelCm', p.levelCm);
       e.trues.overflow = (e.trues.overflow ?? 0) + (p.overflow ? 1 : 0);
     }
+  }
+  return out;
+}
+
+interface Sighting {
+  person: string;
+  device: string;
+  district: string;
+  ts: number;
+}
+
+/** Person-derived reference, written apart from the pipeline: true figures, the k and differencing rules, then the key's noise. */
+function expectedPersonFigures(published: readonly SimulatedReading[], district: (device: string) => string): Map<string, number> {
+  const wifi: Sighting[] = [];
+  const plates: Sighting[] = [];
+  const loops = new Map<string, number>();
+  for (const r of published) {
+    const p = r.payload as Partial<LamppostReadingInput & TrafficLightReadingInput>;
+    const ts = Date.parse(p.ts!);
+    for (const probe of p.wifiProbes ?? []) wifi.push({ person: probe.mac.toUpperCase(), device: r.deviceId, district: district(r.deviceId), ts });
+    for (const read of p.plateReads ?? []) plates.push({ person: read.plate.replaceAll(' ', ''), device: r.deviceId, district: district(r.deviceId), ts });
+    if (r.kind === 'traffic-light') {
+      const key = `${r.deviceId}|${windowOf(ts, WINDOW_SECONDS)}`;
+      loops.set(key, (loops.get(key) ?? 0) + p.vehicleCount!);
+    }
+  }
+  const out = new Map<string, number>();
+  const release = (stream: string, start: number, measurement: string, tags: Record<string, string>, field: string, value: number, share: number) => {
+    const key = `${measurement}|${PERSON_TAGS[measurement]!.map((t) => tags[t]).filter((v) => v !== undefined).join('|')}|${start}|${field}`;
+    out.set(key, noisyCount(noise, figureId(stream, start, measurement, tags, field), value, policy.kinds.lamppost.epsilonPerRelease * share));
+  };
+  const byWindow = <T extends Sighting>(list: readonly T[], seconds: number) => {
+    const m = new Map<number, T[]>();
+    for (const s of list) {
+      const w = windowOf(s.ts, seconds);
+      m.set(w, [...(m.get(w) ?? []), s]);
+    }
+    return m;
+  };
+  const mainCells = (list: readonly Sighting[]) => {
+    const perPerson = new Map<string, Sighting[]>();
+    for (const s of list) perPerson.set(s.person, [...(perPerson.get(s.person) ?? []), s]);
+    const cells = new Map<string, number>();
+    for (const seen of perPerson.values()) {
+      const n = (d: string) => seen.filter((s) => s.device === d).length;
+      const first = (d: string) => Math.min(...seen.filter((s) => s.device === d).map((s) => s.ts));
+      const best = [...new Set(seen.map((s) => s.device))].sort((a, b) => n(b) - n(a) || first(a) - first(b) || a.localeCompare(b))[0]!;
+      cells.set(best, (cells.get(best) ?? 0) + 1);
+    }
+    return cells;
+  };
+  const people = (stream: string, measurement: string, list: readonly Sighting[], share: number) => {
+    for (const [start, inWindow] of byWindow(list, WINDOW_SECONDS)) {
+      const districts = new Map<string, { total: number; hidden: number }>();
+      for (const [device, n] of mainCells(inWindow)) {
+        const d = districts.get(district(device)) ?? { total: 0, hidden: 0 };
+        d.total += n;
+        if (n >= K) release(stream, start, measurement, { scope: 'cell', district: district(device), device }, 'people', n, share);
+        else d.hidden += n;
+        districts.set(district(device), d);
+      }
+      for (const [name, d] of districts) {
+        if (d.total >= K && (d.hidden === 0 || d.hidden >= K)) release(stream, start, measurement, { scope: 'district', district: name }, 'people', d.total, share);
+      }
+    }
+  };
+  people('pedestrians', 'pedestrians', wifi, 1 / 2);
+  people('vehicles', 'vehicles', plates, 1 / 3);
+
+  // Trips: consecutive sightings of a plate at two different junctions within one epoch, the first arriving in each window.
+  const trips = new Map<string, number>();
+  for (const [, inEpoch] of byWindow(plates, EPOCH_SECONDS)) {
+    const perPlate = new Map<string, Sighting[]>();
+    for (const s of inEpoch) perPlate.set(s.person, [...(perPlate.get(s.person) ?? []), s]);
+    for (const seen of perPlate.values()) {
+      seen.sort((a, b) => a.ts - b.ts || a.device.localeCompare(b.device));
+      const counted = new Set<number>();
+      for (let i = 1; i < seen.length; i++) {
+        const w = windowOf(seen[i]!.ts, WINDOW_SECONDS);
+        if (seen[i]!.device === seen[i - 1]!.device || counted.has(w)) continue;
+        counted.add(w);
+        const key = `${seen[i - 1]!.device}|${seen[i]!.device}|${w}`;
+        trips.set(key, (trips.get(key) ?? 0) + 1);
+      }
+    }
+  }
+  for (const [key, n] of trips) {
+    const [from, to, start] = key.split('|') as [string, string, string];
+    if (n >= K) release('travel_times', Number(start), 'travel_times', { from, from_district: district(from), to, to_district: district(to) }, 'trips', n, 1 / 2);
+  }
+  for (const [key, n] of loops) {
+    const [device, start] = key.split('|') as [string, string];
+    if (n >= K) release('traffic_light.vehicle_count_sum', Number(start), 'traffic_light', { district: district(device), device }, 'vehicle_count_sum', n, 1);
   }
   return out;
 }
@@ -98,7 +199,7 @@ describe('pipeline end to end on real Mosquitto, Kafka and InfluxDB', () => {
       INFLUX_BUCKET: infra.influx.bucket,
       INFLUX_TOKEN: infra.influx.writerToken,
     }));
-    services.push(await startService('processor', { ...kafka, KAFKA_GROUP_ID: `e2e-processor-${run}`, WINDOW_GRACE_SECONDS: '1', TICK_MS: '200' }));
+    services.push(await startService('processor', { ...kafka, KAFKA_GROUP_ID: `e2e-processor-${run}`, WINDOW_GRACE_SECONDS: '1', TICK_MS: '200', NOISE_KEY: NOISE_KEY.toString('hex') }));
     services.push(await startService('gateway', {
       ...kafka,
       MQTT_URL: infra.mqttUrl,
@@ -115,55 +216,73 @@ describe('pipeline end to end on real Mosquitto, Kafka and InfluxDB', () => {
 
   it('publishes a deterministic rush-hour scenario and finds exactly the expected aggregates in InfluxDB', async () => {
     const fleet = loadFleet(DEFAULT_FLEET_PATH);
-    const city = createCity({ devices: fleet.devices, scenario: loadScenario('rush-hour'), seed: 'e2e', tickSeconds: 1 });
+    const city = createCity({ devices: fleet.devices, scenario: loadScenario('rush-hour'), seed: 'e2e', tickSeconds: 1, travelTimeScale: 0.01 });
     const publisher = createFleetPublisher({ url: infra.mqttUrl, fleetSecret: infra.fleetSecret, clientIdPrefix: `e2e-${Date.now()}` });
     firstPublish = Date.now();
-    const summary = await runSimulation({ city, publisher, tickSeconds: 1, ticks: 8, onPublished: (r) => published.push(r) });
+    const summary = await runSimulation({ city, publisher, tickSeconds: 1, ticks: TICKS, onPublished: (r) => published.push(r) });
     await publisher.close();
     expect(summary.failed).toBe(0);
-    expect(published).toHaveLength(8 * fleet.devices.length);
+    expect(published).toHaveLength(TICKS * fleet.devices.length);
 
-    const expected = expectedFigures(published);
-    expect([...expected.keys()].some((k) => k.startsWith('pedestrians|'))).toBe(true);
-    expect([...expected.keys()].some((k) => k.startsWith('vehicles|'))).toBe(true);
+    const expected = expectedReadings(published);
+    const person = expectedPersonFigures(published, (id) => fleet.get(id)!.district);
+    for (const m of ['pedestrians', 'vehicles', 'travel_times', 'traffic_light']) {
+      expect([...person.keys()].some((k) => k.startsWith(`${m}|`)), `the scenario releases ${m}`).toBe(true);
+    }
 
     const queryApi = new InfluxDB({ url: infra.influx.url, token: infra.influx.adminToken }).getQueryApi(infra.influx.org);
     const query = `from(bucket: "${infra.influx.bucket}")
       |> range(start: ${new Date(firstPublish - 60_000).toISOString()})
       |> filter(fn: (r) => r.window == "${WINDOW_SECONDS}s")`;
-    let actual = new Map<string, Record<string, number>>();
+    type Row = { _measurement: string; _time: string; _field: string; _value: number; [tag: string]: string | number };
+    let env = new Map<string, Record<string, number>>();
+    let released = new Map<string, number>();
     const deadline = Date.now() + 60_000;
+    const lastWindow = windowOf(Date.parse((published.at(-1)!.payload as { ts: string }).ts), WINDOW_SECONDS);
     for (;;) {
-      actual = new Map();
-      for (const row of await queryApi.collectRows<{ _measurement: string; device: string; _time: string; _field: string; _value: number }>(query)) {
-        const key = `${row._measurement}|${row.device}|${Date.parse(row._time)}`;
-        actual.set(key, { ...actual.get(key), [row._field]: row._value });
+      env = new Map();
+      released = new Map();
+      let privacyForLast = false;
+      for (const row of await queryApi.collectRows<Row>(query)) {
+        const time = Date.parse(row._time);
+        if (row._measurement === 'privacy') {
+          privacyForLast ||= time === lastWindow;
+          continue;
+        }
+        const tags = PERSON_TAGS[row._measurement];
+        if (tags && (row._measurement !== 'traffic_light' || row._field === 'vehicle_count_sum')) {
+          if (['people', 'trips', 'vehicle_count_sum'].includes(row._field)) released.set(`${row._measurement}|${tags.map((t) => row[t]).filter((v) => v !== undefined).join('|')}|${time}|${row._field}`, row._value);
+          continue;
+        }
+        const key = `${row._measurement}|${row.device}|${time}`;
+        env.set(key, { ...env.get(key), [row._field]: row._value });
       }
-      if ([...expected.keys()].every((k) => actual.has(k)) || Date.now() > deadline) break;
+      if (([...expected.keys()].every((k) => env.has(k)) && privacyForLast) || Date.now() > deadline) break;
       await new Promise((r) => setTimeout(r, 1000));
     }
 
-    const missing = [...expected.keys()].filter((k) => !actual.has(k));
+    const missing = [...expected.keys()].filter((k) => !env.has(k));
     expect(missing, `series-windows missing from InfluxDB (of ${expected.size})`).toEqual([]);
     for (const [key, e] of expected) {
-      const fields = actual.get(key)!;
+      const fields = env.get(key)!;
       const [measurement] = key.split('|');
-      if (measurement === 'pedestrians' || measurement === 'vehicles') {
-        expect(fields.distinct, key).toBe(e.distinct.size);
-        expect(fields.sightings, key).toBe(e.sightings);
-      } else {
-        expect(fields.readings, key).toBe(e.readings);
-      }
+      expect(fields.readings, key).toBe(e.readings);
       if (measurement === 'lamppost') {
         expect(fields.pm25_mean, key).toBeCloseTo(e.sums.pm25! / e.readings, 9);
         expect(fields.energy_wh_sum, key).toBeCloseTo(e.sums.energyWh!, 9);
       }
-      if (measurement === 'traffic_light') expect(fields.vehicle_count_sum, key).toBe(e.sums.vehicleCount);
+      if (measurement === 'traffic_light') {
+        expect(fields.occupancy_pct_mean, key).toBeCloseTo(e.sums.occupancyPct! / e.readings, 9);
+        expect(fields, `${key}: a person-derived count never leaves un-noised`).not.toHaveProperty('vehicle_count_sum');
+      }
       if (measurement === 'sewer') {
         expect(fields.level_cm_max, key).toBe(e.max.levelCm);
         expect(fields.overflow_count_true, key).toBe(e.trues.overflow);
       }
     }
+    // Person-derived figures: exactly the series the k and differencing rules allow, each
+    // equal to its true value plus the noise the processor's key derives for it.
+    expect(new Map([...released].sort()), 'released person-derived figures').toEqual(new Map([...person].sort()));
   });
 
   it('never writes a raw MAC or plate to any service log', () => {

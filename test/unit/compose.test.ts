@@ -60,10 +60,13 @@ const SIMULATOR_REQUIRED = [['FLEET_SECRET', 'FLEET_SECRET_FILE']];
 
 const MEASUREMENT_FIELDS: Record<string, string[]> = {
   lamppost: ['readings', 'pm25_mean', 'pm25_max', 'pm10_mean', 'pm10_max', 'no2_mean', 'no2_max', 'noise_dba_mean', 'noise_dba_max', 'lux_mean', 'temperature_c_mean', 'humidity_pct_mean', 'dimming_pct_mean', 'energy_wh_sum'],
-  traffic_light: ['readings', 'vehicle_count_sum', 'mean_speed_kmh_mean', 'occupancy_pct_mean', 'queue_length_mean', 'queue_length_max'],
+  traffic_light: ['readings', 'vehicle_count_sum', 'occupancy_pct_mean', 'queue_length_mean', 'queue_length_max'],
   sewer: ['readings', 'level_cm_mean', 'level_cm_max', 'flow_lps_mean', 'h2s_ppm_mean', 'h2s_ppm_max', 'temperature_c_mean', 'overflow_count_true'],
-  pedestrians: ['distinct', 'sightings'],
-  vehicles: ['distinct', 'sightings', 'speed_p85_kmh'],
+  pedestrians: ['people'],
+  vehicles: ['people', 'speed_mean_kmh', 'speed_p85_kmh'],
+  travel_times: ['trips', 'median_s'],
+  dwell: ['people_dwell_lt_1m', 'people_dwell_1m_5m', 'people_dwell_5m_10m', 'people_dwell_ge_10m'],
+  privacy: ['epsilon_spent_today', 'epsilon_budget_today', 'released', 'suppressed_below_k', 'suppressed_differencing', 'suppressed_budget'],
 };
 
 describe('docker-compose.yml', () => {

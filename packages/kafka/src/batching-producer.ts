@@ -8,6 +8,9 @@ export interface OutgoingRecord {
   topic: string;
   key: string;
   value: string;
+  /** Record timestamp in ms (CreateTime). Personal records carry their event time, so topic
+   * retention (which compares record timestamps) counts from when the data was measured. */
+  timestamp?: number;
 }
 
 export interface BatchingProducerOptions {
@@ -51,7 +54,7 @@ export function createBatchingProducer({ producer, lingerMs = 5, maxBatchRecords
       for (const r of records) {
         let messages = byTopic.get(r.topic);
         if (!messages) byTopic.set(r.topic, (messages = []));
-        messages.push({ key: r.key, value: r.value });
+        messages.push({ key: r.key, value: r.value, ...(r.timestamp === undefined ? {} : { timestamp: String(r.timestamp) }) });
       }
     }
     const started = performance.now();

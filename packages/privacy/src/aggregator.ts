@@ -1,10 +1,16 @@
 // The processor's stage, transport-free: folds minimized readings and pseudonymous sightings
-// into tumbling windows and, when a window closes, turns it into anonymous aggregates. All
-// per-pseudonym state lives inside a window and is dropped when the window closes; windows
-// never span two pseudonym epochs (the policy requires epoch % window == 0).
+// into tumbling windows and, when a window closes, turns it into anonymous aggregates.
+// Environmental figures are summarized per device; person-derived figures go through the
+// anonymizer (k-anonymity, differencing protection, differential privacy, budget ledger).
+// Records older than the raw-data TTL are refused, and per-pseudonym state never outlives
+// its pseudonym epoch (person-windows.ts).
 import type { AggregateRecord, DeviceKind, ReadingRecord, SightingRecord } from '@lethe/schemas';
+import { createAnonymizer, type ReleaseReport, type StreamBudget } from './anonymizer.ts';
 import { systemClock, type Clock } from './clock.ts';
-import type { Policy } from './policy.ts';
+import { utcDay, type BudgetLedger } from './ledger.ts';
+import type { NoiseSource } from './noise.ts';
+import { createPersonWindows } from './person-windows.ts';
+import type { KindPolicy, Policy } from './policy.ts';
 import { snakeCase, windowStart } from './windows.ts';
 
 export type AddOutcome = 'accepted' | 'duplicate' | 'late' | 'expired';
@@ -23,41 +29,45 @@ interface DeviceAcc {
   trues: Map<string, number>;
 }
 
-interface SightingAcc {
-  district: string;
-  sightings: number;
-  pseudonyms: Set<string>;
-  speeds: number[];
-}
-
 interface WindowState {
   kind: DeviceKind;
   start: number;
   end: number;
-  /** deviceId:seq[:index] already counted, so redelivered messages are not counted twice. */
+  /** deviceId:seq already counted, so redelivered messages are not counted twice. */
   seen: Set<string>;
   devices: Map<string, DeviceAcc>;
-  sightings: Map<string, SightingAcc>;
 }
 
 export interface AggregatorOptions {
   policy: Policy;
+  /** Keyed source of the differential-privacy noise. */
+  noise: NoiseSource;
+  /** The ε ledger; restored from the last committed state by the caller. */
+  ledger: BudgetLedger;
   clock?: Clock;
   /** How long after its end a window waits for stragglers before it is closed. */
   graceMs?: number;
 }
 
+export interface ClosedWindows {
+  /** Anonymous aggregates, including one `privacy` record per release with the ε spent. */
+  records: AggregateRecord[];
+  reports: ReleaseReport[];
+}
+
 export interface Aggregator {
   addReading(record: ReadingRecord): AddOutcome;
   addSighting(record: SightingRecord): AddOutcome;
-  /** Closes every window whose end + grace has passed and returns its aggregates. */
-  closeDue(now?: number): AggregateRecord[];
+  /** Closes every window whose end + grace has passed and returns its releases. */
+  closeDue(now?: number): ClosedWindows;
   /** All windows ending at or before this time have been emitted; their records are late. */
   readonly closedUpTo: number;
   /** Used after a restart: windows up to this time were emitted by the previous run. */
   restoreClosedUpTo(ms: number): void;
+  /** End of the window (or epoch) that holds a record, i.e. when it stops being needed. */
+  heldUntil(kind: DeviceKind, ts: number, sighting: boolean): number;
   openWindows(): number;
-  /** Number of pseudonyms held in memory across all open windows. */
+  /** Number of pseudonyms held in memory (per-person state). */
   pseudonymsHeld(): number;
 }
 
@@ -66,50 +76,89 @@ export function measurementOf(kind: DeviceKind): string {
   return snakeCase(kind.replace('-', '_'));
 }
 
-export const SIGHTING_MEASUREMENTS = { wifi: 'pedestrians', plate: 'vehicles' } as const;
+const SOURCE_KIND = { wifi: 'lamppost', plate: 'traffic-light' } as const satisfies Record<string, DeviceKind>;
 
-export function createAggregator({ policy, clock = systemClock, graceMs = 5_000 }: AggregatorOptions): Aggregator {
+function budgetOf(kind: KindPolicy): StreamBudget {
+  return { k: kind.k, epsilonPerRelease: kind.epsilonPerRelease, epsilonPerDay: kind.epsilonPerDay };
+}
+
+export function createAggregator({ policy, noise, ledger, clock = systemClock, graceMs = 5_000 }: AggregatorOptions): Aggregator {
   const windows = new Map<string, WindowState>();
+  const people = createPersonWindows();
+  const anonymizer = createAnonymizer({ noise, ledger });
   let closedUpTo = 0;
 
-  function windowFor(kind: DeviceKind, ts: number): WindowState | 'late' {
+  function isLate(kind: DeviceKind, ts: number): boolean {
+    const size = policy.kinds[kind].window;
+    return windowStart(ts, size) + size <= closedUpTo;
+  }
+
+  function windowFor(kind: DeviceKind, ts: number): WindowState {
     const size = policy.kinds[kind].window;
     const start = windowStart(ts, size);
-    if (start + size <= closedUpTo) return 'late';
     const id = `${kind}|${start}`;
     let w = windows.get(id);
-    if (!w) windows.set(id, (w = { kind, start, end: start + size, seen: new Set(), devices: new Map(), sightings: new Map() }));
+    if (!w) windows.set(id, (w = { kind, start, end: start + size, seen: new Set(), devices: new Map() }));
     return w;
   }
 
-  function summarize(w: WindowState): AggregateRecord[] {
-    const out: AggregateRecord[] = [];
-    const fieldsPolicy = policy.kinds[w.kind].fields;
+  /** Environmental summaries per device, and the person-derived counts for the anonymizer. */
+  function summarize(w: WindowState, out: ClosedWindows): void {
+    const kind = policy.kinds[w.kind];
+    const measurement = measurementOf(w.kind);
+    const personCounts = new Map<string, Array<{ deviceId: string; district: string; count: number }>>();
     for (const [deviceId, acc] of w.devices) {
       const fields: Record<string, number> = { readings: acc.readings };
       for (const [name, num] of acc.numeric) {
-        for (const how of fieldsPolicy[name]?.aggregate ?? ['mean', 'max']) {
+        const rule = kind.fields[name];
+        if (rule?.class === 'person-derived') {
+          // Validated by the policy schema: a person-derived reading field is a count (sum).
+          const field = `${snakeCase(name)}_sum`;
+          let list = personCounts.get(field);
+          if (!list) personCounts.set(field, (list = []));
+          list.push({ deviceId, district: acc.district, count: num.sum });
+          continue;
+        }
+        for (const how of rule?.aggregate ?? ['mean', 'max']) {
           const value = how === 'mean' ? num.sum / num.n : how === 'max' ? num.max : how === 'min' ? num.min : how === 'sum' ? num.sum : undefined;
           if (value !== undefined) fields[`${snakeCase(name)}_${how}`] = value;
         }
       }
       for (const [name, n] of acc.trues) fields[`${snakeCase(name)}_count_true`] = n;
-      out.push(point(measurementOf(w.kind), { district: acc.district, device: deviceId }, fields, w));
+      out.records.push({ v: 1, measurement, tags: { district: acc.district, device: deviceId }, fields, windowStart: w.start, windowEnd: w.end });
     }
-    for (const [key, acc] of w.sightings) {
-      const [source, deviceId] = key.split('|') as [keyof typeof SIGHTING_MEASUREMENTS, string];
-      const fields: Record<string, number> = { distinct: acc.pseudonyms.size, sightings: acc.sightings };
-      if (acc.speeds.length > 0) fields.speed_p85_kmh = percentile(acc.speeds, 0.85);
-      out.push(point(SIGHTING_MEASUREMENTS[source], { district: acc.district, device: deviceId }, fields, w));
+    for (const [field, counts] of [...personCounts].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      publish(out, anonymizer.deviceCounts({ measurement, field }, counts, w.start, w.end, budgetOf(kind)));
     }
-    return out;
+  }
+
+  function publish(out: ClosedWindows, release: { records: AggregateRecord[]; report: ReleaseReport }): void {
+    out.records.push(...release.records);
+    out.reports.push(release.report);
+    const { report } = release;
+    const entry = ledger.entries(utcDay(report.windowStart)).find((e) => e.stream === report.stream);
+    out.records.push({
+      v: 1,
+      measurement: 'privacy',
+      tags: { stream: report.stream },
+      fields: {
+        epsilon_spent_today: entry?.spent ?? 0,
+        epsilon_budget_today: entry?.budget ?? 0,
+        released: report.released,
+        suppressed_below_k: report.suppressed.below_k,
+        suppressed_differencing: report.suppressed.differencing,
+        suppressed_budget: report.suppressed.budget,
+      },
+      windowStart: report.windowStart,
+      windowEnd: report.windowEnd,
+    });
   }
 
   return {
     addReading(record) {
       if (record.ts < clock.now() - policy.rawData.ttl) return 'expired';
+      if (isLate(record.kind, record.ts)) return 'late';
       const w = windowFor(record.kind, record.ts);
-      if (w === 'late') return 'late';
       const id = `${record.deviceId}:${record.seq}`;
       if (w.seen.has(id)) return 'duplicate';
       w.seen.add(id);
@@ -136,27 +185,32 @@ export function createAggregator({ policy, clock = systemClock, graceMs = 5_000 
 
     addSighting(record) {
       if (record.ts < clock.now() - policy.rawData.ttl) return 'expired';
-      const w = windowFor(record.kind, record.ts);
-      if (w === 'late') return 'late';
-      const id = `${record.deviceId}:${record.seq}:${record.index}`;
-      if (w.seen.has(id)) return 'duplicate';
-      w.seen.add(id);
-      const key = `${record.source}|${record.deviceId}`;
-      let acc = w.sightings.get(key);
-      if (!acc) w.sightings.set(key, (acc = { district: record.district, sightings: 0, pseudonyms: new Set(), speeds: [] }));
-      acc.sightings++;
-      acc.pseudonyms.add(record.pseudonym);
-      if (record.speedKmh !== undefined) acc.speeds.push(record.speedKmh);
-      return 'accepted';
+      // A sighting serves its window and its epoch (dwell times, trips): it is late only once
+      // the epoch is closed. Windows already emitted are not emitted again (see add()).
+      const kind = policy.kinds[record.kind];
+      if (windowStart(record.ts, kind.epoch) + kind.epoch <= closedUpTo) return 'late';
+      return people.add(record, kind.window, kind.epoch, closedUpTo);
     },
 
     closeDue(now = clock.now()) {
       const cutoff = now - graceMs;
-      const out: AggregateRecord[] = [];
-      const due = [...windows.entries()].filter(([, w]) => w.end <= cutoff).sort(([, a], [, b]) => a.end - b.end);
+      const out: ClosedWindows = { records: [], reports: [] };
+      const due = [...windows.entries()].filter(([, w]) => w.end <= cutoff).sort(([, a], [, b]) => a.end - b.end || (a.kind < b.kind ? -1 : 1));
       for (const [id, w] of due) {
-        out.push(...summarize(w));
+        summarize(w, out);
         windows.delete(id);
+      }
+      const closed = people.closeDue(cutoff);
+      for (const f of closed.windows) {
+        const budget = budgetOf(policy.kinds[SOURCE_KIND[f.source]]);
+        if (f.source === 'wifi') publish(out, anonymizer.pedestrians(f, budget));
+        else {
+          publish(out, anonymizer.vehicles(f, budget));
+          if (f.trips.length > 0) publish(out, anonymizer.travelTimes(f, budget));
+        }
+      }
+      for (const e of closed.epochs) {
+        if (e.source === 'wifi') publish(out, anonymizer.dwell(e, budgetOf(policy.kinds.lamppost)));
       }
       closedUpTo = Math.max(closedUpTo, cutoff);
       return out;
@@ -168,17 +222,11 @@ export function createAggregator({ policy, clock = systemClock, graceMs = 5_000 
     restoreClosedUpTo(ms) {
       closedUpTo = Math.max(closedUpTo, ms);
     },
-    openWindows: () => windows.size,
-    pseudonymsHeld: () => [...windows.values()].reduce((n, w) => n + [...w.sightings.values()].reduce((m, s) => m + s.pseudonyms.size, 0), 0),
+    heldUntil(kind, ts, sighting) {
+      const size = sighting ? policy.kinds[kind].epoch : policy.kinds[kind].window;
+      return windowStart(ts, size) + size;
+    },
+    openWindows: () => windows.size + people.openEpochs(),
+    pseudonymsHeld: () => people.pseudonymsHeld(),
   };
-}
-
-function point(measurement: string, tags: Record<string, string>, fields: Record<string, number>, w: WindowState): AggregateRecord {
-  return { v: 1, measurement, tags, fields, windowStart: w.start, windowEnd: w.end };
-}
-
-/** Nearest-rank percentile. */
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.max(0, Math.ceil(p * sorted.length) - 1)]!;
 }

@@ -1,5 +1,13 @@
-export { createAggregator, measurementOf, SIGHTING_MEASUREMENTS } from './aggregator.ts';
-export type { AddOutcome, Aggregator, AggregatorOptions } from './aggregator.ts';
+export { createAggregator, measurementOf } from './aggregator.ts';
+export type { AddOutcome, Aggregator, AggregatorOptions, ClosedWindows } from './aggregator.ts';
+export { createAnonymizer, DWELL_BUCKETS, figureId, histogramStats, noisyCount, SIGHTING_STREAMS, SPEED_BINS, TRAVEL_BINS } from './anonymizer.ts';
+export type { Anonymizer, PersonStream, Release, ReleaseReport, StreamBudget, SuppressionReason } from './anonymizer.ts';
+export { createBudgetLedger, utcDay } from './ledger.ts';
+export type { BudgetLedger, ChargeOutcome, LedgerEntry } from './ledger.ts';
+export { createNoiseSource, discreteLaplace, discreteLaplaceBound, discreteLaplaceStdDev } from './noise.ts';
+export type { NoiseSource, UniformStream } from './noise.ts';
+export { createPersonWindows } from './person-windows.ts';
+export type { CellFigure, DwellFigure, EpochFigures, PersonWindowFigures, PersonWindows, TripFigure, Visit } from './person-windows.ts';
 export { ManualClock, systemClock } from './clock.ts';
 export type { Clock } from './clock.ts';
 export { formatDuration, parseDuration } from './duration.ts';

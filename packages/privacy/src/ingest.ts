@@ -41,6 +41,8 @@ export interface OutRecord {
   topic: string;
   key: string;
   value: string;
+  /** Event time (ms): Kafka's time-based retention then counts from the measurement. */
+  timestamp?: number;
 }
 
 export type IngestResult =
@@ -131,7 +133,7 @@ export function createIngestStage({
         }
       }
       const record: ReadingRecord = { v: 1, kind: route.kind, deviceId: device.id, district: device.district, seq: reading.seq, ts, values };
-      records.unshift({ topic: TOPICS.readings, key: device.id, value: JSON.stringify(record) });
+      records.unshift({ topic: TOPICS.readings, key: device.id, value: JSON.stringify(record), timestamp: ts });
       return { ok: true, kind: route.kind, records, sightings, droppedFields };
     },
   };
@@ -152,7 +154,7 @@ export function createIngestStage({
     if (!result) return [];
     return items.map((item, index) => {
       const sighting: SightingRecord = { v: 1, source, pseudonym: result.pseudonyms[index]!, epoch: result.epoch, kind, deviceId: device.id, district: device.district, seq, index, ts };
-      return { topic: TOPICS.sightings, key: sighting.pseudonym, value: JSON.stringify(withKept(sighting, field, item, fields)) };
+      return { topic: TOPICS.sightings, key: sighting.pseudonym, value: JSON.stringify(withKept(sighting, field, item, fields)), timestamp: ts };
     });
   }
 }

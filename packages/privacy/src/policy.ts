@@ -56,6 +56,13 @@ const KindPolicySchema = z
     if (kind.epsilonPerRelease > kind.epsilonPerDay) {
       ctx.addIssue({ code: 'custom', path: ['epsilonPerRelease'], message: 'cannot exceed epsilonPerDay' });
     }
+    for (const [name, field] of Object.entries(kind.fields)) {
+      // A person-derived reading field reaches the anonymizer as a count of people or vehicles
+      // (sensitivity 1); a mean or maximum over people has no such bound.
+      if (!name.includes('.') && field.class === 'person-derived' && field.treatment === 'keep' && (field.aggregate ?? ['sum']).join() !== 'sum') {
+        ctx.addIssue({ code: 'custom', path: ['fields', name, 'aggregate'], message: 'a person-derived reading field must be a count aggregated as [sum] (or be dropped)' });
+      }
+    }
     if (kind.epoch % kind.window !== 0) {
       ctx.addIssue({ code: 'custom', path: ['epoch'], message: 'must be a whole number of windows, so no window spans two pseudonym epochs' });
     }

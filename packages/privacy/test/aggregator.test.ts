@@ -2,47 +2,88 @@ import type { ReadingRecord, SightingRecord } from '@lethe/schemas';
 import { describe, expect, it } from 'vitest';
 import { createAggregator } from '../src/aggregator.ts';
 import { ManualClock } from '../src/clock.ts';
+import { createBudgetLedger } from '../src/ledger.ts';
+import { createNoiseSource } from '../src/noise.ts';
 import { DEFAULT_POLICY_PATH, loadPolicy } from '../src/policy.ts';
 
 const T0 = Date.UTC(2026, 0, 1, 8, 0, 0);
 const policy = loadPolicy(DEFAULT_POLICY_PATH);
+const noise = createNoiseSource(Buffer.alloc(32, 7));
 
-const reading = (seq: number, ts: number, values: ReadingRecord['values']): ReadingRecord => ({ v: 1, kind: 'sewer', deviceId: 'SW-0001', district: 'north', seq, ts, values });
-const sighting = (seq: number, index: number, pseudonym: string, ts: number): SightingRecord => ({
-  v: 1, source: 'wifi', pseudonym, epoch: 0, kind: 'lamppost', deviceId: 'LP-0001', district: 'north', seq, index, ts,
+const aggregator = (clock: ManualClock) => createAggregator({ policy, clock, graceMs: 5_000, noise, ledger: createBudgetLedger() });
+const reading = (seq: number, ts: number, values: ReadingRecord['values'], deviceId = 'SW-0001', kind: ReadingRecord['kind'] = 'sewer'): ReadingRecord => ({
+  v: 1, kind, deviceId, district: 'north', seq, ts, values,
+});
+const sighting = (seq: number, index: number, pseudonym: string, ts: number, deviceId = 'LP-0001'): SightingRecord => ({
+  v: 1, source: 'wifi', pseudonym: pseudonym.padEnd(22, 'x'), epoch: 0, kind: 'lamppost', deviceId, district: 'north', seq, index, ts,
 });
 
 describe('the windowed aggregator', () => {
   it('summarizes a window per device once it closes, counting redelivered readings once', () => {
     const clock = new ManualClock(T0 + 30_000);
-    const agg = createAggregator({ policy, clock, graceMs: 5_000 });
+    const agg = aggregator(clock);
     expect(agg.addReading(reading(0, T0 + 1_000, { levelCm: 10, overflow: false }))).toBe('accepted');
     expect(agg.addReading(reading(1, T0 + 2_000, { levelCm: 30, overflow: true }))).toBe('accepted');
     expect(agg.addReading(reading(1, T0 + 2_000, { levelCm: 30, overflow: true }))).toBe('duplicate');
-    expect(agg.closeDue(T0 + 64_000)).toEqual([]);
-    const [point] = agg.closeDue(T0 + 65_000);
+    expect(agg.closeDue(T0 + 64_000).records).toEqual([]);
+    const [point] = agg.closeDue(T0 + 65_000).records;
     expect(point).toMatchObject({ measurement: 'sewer', tags: { district: 'north', device: 'SW-0001' }, windowStart: T0, windowEnd: T0 + 60_000 });
     expect(point!.fields).toMatchObject({ readings: 2, level_cm_mean: 20, level_cm_max: 30, overflow_count_true: 1 });
   });
 
-  it('counts distinct pseudonyms and then forgets them when the window closes', () => {
+  it('releases person-derived reading counts only through the anonymizer: k-suppressed and noised', () => {
     const clock = new ManualClock(T0 + 30_000);
-    const agg = createAggregator({ policy, clock });
-    agg.addSighting(sighting(0, 0, 'aaaaaaaaaaaaaaaaaaaaaa', T0 + 1_000));
-    agg.addSighting(sighting(0, 1, 'bbbbbbbbbbbbbbbbbbbbbb', T0 + 1_000));
-    agg.addSighting(sighting(1, 0, 'aaaaaaaaaaaaaaaaaaaaaa', T0 + 5_000));
-    expect(agg.pseudonymsHeld()).toBe(2);
-    const [point] = agg.closeDue(T0 + 120_000);
-    expect(point).toMatchObject({ measurement: 'pedestrians', fields: { distinct: 2, sightings: 3 } });
+    const agg = aggregator(clock);
+    agg.addReading(reading(0, T0 + 1_000, { vehicleCount: 40, occupancyPct: 10 }, 'TL-0001', 'traffic-light'));
+    agg.addReading(reading(0, T0 + 1_000, { vehicleCount: 3, occupancyPct: 10 }, 'TL-0002', 'traffic-light'));
+    const { records, reports } = agg.closeDue(T0 + 65_000);
+    const env = records.filter((r) => r.measurement === 'traffic_light' && 'readings' in r.fields);
+    expect(env).toHaveLength(2);
+    for (const r of env) expect(r.fields).not.toHaveProperty('vehicle_count_sum');
+    const counts = records.filter((r) => r.measurement === 'traffic_light' && 'vehicle_count_sum' in r.fields);
+    expect(counts.map((r) => r.tags.device)).toEqual(['TL-0001']);
+    expect(Math.abs(counts[0]!.fields.vehicle_count_sum! - 40)).toBeLessThan(20);
+    expect(reports).toEqual([expect.objectContaining({ stream: 'traffic_light.vehicle_count_sum', outcome: 'granted', released: 1, suppressed: { below_k: 1, differencing: 0, budget: 0 } })]);
+    expect(records.find((r) => r.measurement === 'privacy')).toMatchObject({ tags: { stream: 'traffic_light.vehicle_count_sum' }, fields: { epsilon_spent_today: 1, released: 1, suppressed_below_k: 1 } });
+  });
+
+  it('counts people per cell, suppresses cells under k, and forgets every pseudonym when the epoch ends', () => {
+    const clock = new ManualClock(T0 + 30_000);
+    const agg = aggregator(clock);
+    for (let p = 0; p < 8; p++) agg.addSighting(sighting(0, p, `crowd${p}`, T0 + 1_000));
+    for (let p = 0; p < 2; p++) agg.addSighting(sighting(0, p, `pair${p}`, T0 + 1_000, 'LP-0002'));
+    expect(agg.addSighting(sighting(0, 0, 'crowd0', T0 + 1_000))).toBe('duplicate');
+    expect(agg.pseudonymsHeld()).toBe(10);
+    const { records } = agg.closeDue(T0 + 65_000);
+    const pedestrians = records.filter((r) => r.measurement === 'pedestrians');
+    // LP-0002 holds 2 < k people: suppressed, and then the district total (10) would expose it.
+    expect(pedestrians.map((r) => r.tags)).toEqual([{ scope: 'cell', district: 'north', device: 'LP-0001' }]);
+    // Per-person state stays until the epoch ends (dwell times need it), then it is gone.
+    expect(agg.pseudonymsHeld()).toBe(10);
+    agg.closeDue(T0 + policy.kinds.lamppost.epoch + 5_000);
     expect(agg.pseudonymsHeld()).toBe(0);
     expect(agg.openWindows()).toBe(0);
   });
 
   it('refuses records for windows already emitted, and records older than the raw-data TTL', () => {
     const clock = new ManualClock(T0 + 120_000);
-    const agg = createAggregator({ policy, clock });
+    const agg = aggregator(clock);
     agg.closeDue();
     expect(agg.addReading(reading(5, T0 + 10_000, { levelCm: 1 }))).toBe('late');
     expect(agg.addReading(reading(6, T0 + 120_000 - policy.rawData.ttl - 1, { levelCm: 1 }))).toBe('expired');
+    expect(agg.addSighting(sighting(6, 0, 'old', T0 + 120_000 - policy.rawData.ttl - 1))).toBe('expired');
+  });
+
+  it('after a restart rebuilds an epoch from replayed sightings without re-releasing its emitted windows', () => {
+    const clock = new ManualClock(T0 + 30_000);
+    const first = aggregator(clock);
+    for (let p = 0; p < 6; p++) first.addSighting(sighting(0, p, `p${p}`, T0 + 1_000));
+    expect(first.closeDue(T0 + 65_000).records.filter((r) => r.measurement === 'pedestrians').map((r) => r.tags.scope)).toEqual(['cell', 'district']);
+
+    const second = aggregator(clock);
+    second.restoreClosedUpTo(first.closedUpTo);
+    for (let p = 0; p < 6; p++) expect(second.addSighting(sighting(0, p, `p${p}`, T0 + 1_000))).toBe('accepted');
+    expect(second.closeDue(T0 + 66_000).records.filter((r) => r.measurement === 'pedestrians')).toEqual([]);
+    expect(second.pseudonymsHeld()).toBe(6);
   });
 });

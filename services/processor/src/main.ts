@@ -2,7 +2,7 @@
 // emitting, then consume readings and sightings and emit aggregates as windows close.
 import { createBatchingProducer, createKafka, ensureTopics } from '@lethe/kafka';
 import { createLifecycle, createLogger, createMetricsRegistry, startHealthServer } from '@lethe/observability';
-import { DEFAULT_POLICY_PATH, loadPolicy, systemClock, topicSpecs } from '@lethe/privacy';
+import { createNoiseSource, DEFAULT_POLICY_PATH, loadPolicy, systemClock, topicSpecs } from '@lethe/privacy';
 import { TOPICS } from '@lethe/schemas';
 import { loadProcessorConfig } from './config.ts';
 import { createProcessorMetrics } from './metrics.ts';
@@ -30,12 +30,14 @@ async function main(): Promise<void> {
   await producer.connect();
   const batching = createBatchingProducer({ producer });
   const consumer = kafka.consumer({ groupId: config.KAFKA_GROUP_ID, allowAutoTopicCreation: false });
-  const processor = createProcessor({ policy, consumer, producer: batching, metrics, logger, graceMs: config.WINDOW_GRACE_SECONDS * 1000, clock: systemClock });
+  const noise = createNoiseSource(config.NOISE_KEY);
+  const processor = createProcessor({ policy, consumer, producer: batching, metrics, logger, graceMs: config.WINDOW_GRACE_SECONDS * 1000, clock: systemClock, noise });
 
-  // Windows the previous run emitted must not be emitted again from replayed records.
+  // Windows the previous run emitted must not be emitted again from replayed records, and
+  // the ε it spent today stays spent.
   const previous = committed.flatMap((t) => t.partitions.filter((p) => p.offset !== '-1').map((p) => decodeMetadata(p.metadata)));
   if (previous.length > 0) {
-    processor.restoreClosedUpTo(Math.min(...previous));
+    processor.restore(previous);
     logger.info({ closedUpTo: new Date(processor.closedUpTo).toISOString() }, 'resuming after the last emitted windows');
   }
 

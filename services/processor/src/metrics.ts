@@ -10,7 +10,22 @@ export function createProcessorMetrics(registry: Registry) {
     }),
     aggregates: new Counter({ name: 'lethe_processor_aggregates_emitted_total', help: 'Anonymous aggregates emitted', labelNames: ['measurement'] as const, registers: [registry] }),
     openWindows: new Gauge({ name: 'lethe_processor_open_windows', help: 'Windows currently open', registers: [registry] }),
-    pseudonymsHeld: new Gauge({ name: 'lethe_processor_pseudonyms_held', help: 'Pseudonyms held in memory across open windows (per-person state)', registers: [registry] }),
+    pseudonymsHeld: new Gauge({ name: 'lethe_processor_pseudonyms_held', help: 'Pseudonyms held in memory (per-person state, dropped when its epoch ends)', registers: [registry] }),
+    releases: new Counter({
+      name: 'lethe_processor_releases_total',
+      help: 'Windows of person-derived streams released, by stream and ledger outcome (granted, replay, exhausted)',
+      labelNames: ['stream', 'outcome'] as const,
+      registers: [registry],
+    }),
+    figuresReleased: new Counter({ name: 'lethe_processor_figures_released_total', help: 'Person-derived figures released (noised)', labelNames: ['stream'] as const, registers: [registry] }),
+    figuresSuppressed: new Counter({
+      name: 'lethe_processor_figures_suppressed_total',
+      help: 'Person-derived figures withheld, by stream and reason (below_k, differencing, budget)',
+      labelNames: ['stream', 'reason'] as const,
+      registers: [registry],
+    }),
+    epsilonSpent: new Gauge({ name: 'lethe_processor_epsilon_spent', help: 'Differential-privacy budget spent today (UTC) per stream', labelNames: ['stream'] as const, registers: [registry] }),
+    epsilonBudget: new Gauge({ name: 'lethe_processor_epsilon_budget', help: 'Differential-privacy budget per day per stream', labelNames: ['stream'] as const, registers: [registry] }),
     closeLag: new Histogram({
       name: 'lethe_processor_window_emit_lag_seconds',
       help: 'From a window end to its aggregates being acknowledged by Kafka',

@@ -1,12 +1,12 @@
 // Wires the aggregation stage to Kafka: records in through `eachBatch`, aggregates out when
 // windows close, and offsets committed only after the aggregates they produced are in
-// Kafka. The commit carries `closedUpTo` as metadata, so after a crash the next run knows
-// which replayed records belong to windows already emitted and must not emit them again
-// as a partial (smaller) figure.
+// Kafka. The commit carries `closedUpTo` and the ε ledger as metadata, so after a crash the
+// next run knows which replayed records belong to windows already emitted (and must not emit
+// them again as a partial, smaller figure) and how much budget today's releases have spent.
 import type { BatchingProducer, Consumer, EachBatchPayload } from '@lethe/kafka';
 import type { Logger } from '@lethe/observability';
-import { createAggregator, windowStart, type AddOutcome, type Clock, type Policy } from '@lethe/privacy';
-import { ReadingRecordSchema, SightingRecordSchema, TOPICS, type AggregateRecord } from '@lethe/schemas';
+import { createAggregator, createBudgetLedger, utcDay, type AddOutcome, type Clock, type LedgerEntry, type NoiseSource, type Policy } from '@lethe/privacy';
+import { ReadingRecordSchema, SightingRecordSchema, TOPICS } from '@lethe/schemas';
 import { OffsetTracker } from './offset-tracker.ts';
 import type { ProcessorMetrics } from './metrics.ts';
 
@@ -18,28 +18,36 @@ export interface ProcessorDeps {
   logger: Logger;
   graceMs: number;
   clock: Clock;
+  noise: NoiseSource;
 }
 
-interface CommitMetadata {
+export interface CommitMetadata {
   closedUpTo: number;
+  /** Ledger entries of today and yesterday (UTC): small enough for Kafka's 4 KiB metadata limit. */
+  ledger: LedgerEntry[];
 }
 
-export function encodeMetadata(closedUpTo: number): string {
-  return JSON.stringify({ closedUpTo } satisfies CommitMetadata);
+export function encodeMetadata(metadata: CommitMetadata): string {
+  return JSON.stringify(metadata);
 }
 
-export function decodeMetadata(metadata: string | null | undefined): number {
-  if (!metadata) return 0;
+export function decodeMetadata(metadata: string | null | undefined): CommitMetadata {
+  const empty: CommitMetadata = { closedUpTo: 0, ledger: [] };
+  if (!metadata) return empty;
   try {
-    const value = (JSON.parse(metadata) as Partial<CommitMetadata>).closedUpTo;
-    return typeof value === 'number' ? value : 0;
+    const value = JSON.parse(metadata) as Partial<CommitMetadata>;
+    return {
+      closedUpTo: typeof value.closedUpTo === 'number' ? value.closedUpTo : 0,
+      ledger: Array.isArray(value.ledger) ? value.ledger : [],
+    };
   } catch {
-    return 0;
+    return empty;
   }
 }
 
-export function createProcessor({ policy, consumer, producer, metrics, logger, graceMs, clock }: ProcessorDeps) {
-  const aggregator = createAggregator({ policy, clock, graceMs });
+export function createProcessor({ policy, consumer, producer, metrics, logger, graceMs, clock, noise }: ProcessorDeps) {
+  const ledger = createBudgetLedger();
+  const aggregator = createAggregator({ policy, clock, graceMs, noise, ledger });
   const tracker = new OffsetTracker();
   let ticking = false;
 
@@ -54,17 +62,13 @@ export function createProcessor({ policy, consumer, producer, metrics, logger, g
       const parsed = ReadingRecordSchema.safeParse(json);
       if (!parsed.success) return { outcome: 'invalid' };
       const outcome = aggregator.addReading(parsed.data);
-      return { outcome, windowEnd: endOf(parsed.data.kind, parsed.data.ts) };
+      return { outcome, windowEnd: aggregator.heldUntil(parsed.data.kind, parsed.data.ts, false) };
     }
     const parsed = SightingRecordSchema.safeParse(json);
     if (!parsed.success) return { outcome: 'invalid' };
     const outcome = aggregator.addSighting(parsed.data);
-    return { outcome, windowEnd: endOf(parsed.data.kind, parsed.data.ts) };
-  }
-
-  function endOf(kind: keyof Policy['kinds'], ts: number): number {
-    const size = policy.kinds[kind].window;
-    return windowStart(ts, size) + size;
+    // A sighting is needed until its epoch ends (dwell times, trips), not only its window.
+    return { outcome, windowEnd: aggregator.heldUntil(parsed.data.kind, parsed.data.ts, true) };
   }
 
   async function eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
@@ -84,7 +88,7 @@ export function createProcessor({ policy, consumer, producer, metrics, logger, g
     if (ticking) return;
     ticking = true;
     try {
-      const aggregates: AggregateRecord[] = aggregator.closeDue();
+      const { records: aggregates, reports } = aggregator.closeDue();
       if (aggregates.length > 0) {
         await producer.send(
           aggregates.map((a) => ({
@@ -100,9 +104,20 @@ export function createProcessor({ policy, consumer, producer, metrics, logger, g
         }
         logger.debug({ aggregates: aggregates.length }, 'emitted aggregates');
       }
+      for (const r of reports) {
+        metrics.releases.labels(r.stream, r.outcome).inc();
+        metrics.figuresReleased.labels(r.stream).inc(r.released);
+        for (const [reason, n] of Object.entries(r.suppressed)) if (n > 0) metrics.figuresSuppressed.labels(r.stream, reason).inc(n);
+      }
+      const today = utcDay(clock.now());
+      for (const e of ledger.entries(today)) {
+        metrics.epsilonSpent.labels(e.stream).set(e.spent);
+        metrics.epsilonBudget.labels(e.stream).set(e.budget);
+      }
       const offsets = tracker.committable(aggregator.closedUpTo);
       if (offsets.length > 0) {
-        const metadata = encodeMetadata(aggregator.closedUpTo);
+        const yesterday = utcDay(clock.now() - 86_400_000);
+        const metadata = encodeMetadata({ closedUpTo: aggregator.closedUpTo, ledger: ledger.entries().filter((e) => e.day >= yesterday) });
         await consumer.commitOffsets(offsets.map((o) => ({ ...o, metadata })));
         tracker.markCommitted(offsets);
       }
@@ -116,7 +131,12 @@ export function createProcessor({ policy, consumer, producer, metrics, logger, g
   return {
     eachBatch,
     tick,
-    restoreClosedUpTo: (ms: number) => aggregator.restoreClosedUpTo(ms),
+    /** Continues where the last committed run stopped: emitted windows and ε spent. */
+    restore(previous: readonly CommitMetadata[]) {
+      if (previous.length === 0) return;
+      aggregator.restoreClosedUpTo(Math.min(...previous.map((m) => m.closedUpTo)));
+      for (const m of previous) ledger.restore(m.ledger);
+    },
     resetOffsets: () => tracker.reset(),
     get closedUpTo() {
       return aggregator.closedUpTo;

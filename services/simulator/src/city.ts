@@ -21,6 +21,8 @@ export interface CityOptions {
   seed: string;
   /** Seconds between two readings of the same device; scales per-reading counts. */
   tickSeconds: number;
+  /** Multiplies simulated travel times between junctions (tests use < 1 to see trips in seconds). */
+  travelTimeScale?: number;
 }
 
 export interface City {
@@ -52,9 +54,29 @@ function randomPlate(random: Random): string {
 }
 
 const round = (x: number, digits = 1) => Number(x.toFixed(digits));
+
+/** Great-circle distance in km. */
+function distanceKm(a: Device, b: Device): number {
+  const rad = Math.PI / 180;
+  const h = Math.sin(((b.lat - a.lat) * rad) / 2) ** 2 + Math.cos(a.lat * rad) * Math.cos(b.lat * rad) * Math.sin(((b.lon - a.lon) * rad) / 2) ** 2;
+  return 2 * 6371 * Math.asin(Math.sqrt(h));
+}
+
+/** Where a car can drive next from each junction: the other junctions of its district and the two nearest elsewhere. */
+function junctionGraph(devices: readonly Device[]): Map<string, Device[]> {
+  const junctions = devices.filter((d) => d.kind === 'traffic-light');
+  return new Map(
+    junctions.map((j) => {
+      const others = junctions.filter((o) => o.id !== j.id);
+      const local = others.filter((o) => o.district === j.district);
+      const nearest = others.filter((o) => o.district !== j.district).sort((a, b) => distanceKm(j, a) - distanceKm(j, b)).slice(0, 2);
+      return [j.id, [...local, ...nearest]];
+    }),
+  );
+}
 const clamp = (x: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, x));
 
-export function createCity({ devices, scenario, seed, tickSeconds }: CityOptions): City {
+export function createCity({ devices, scenario, seed, tickSeconds, travelTimeScale = 1 }: CityOptions): City {
   const random = createRandom(seed);
   const seq = new Map<string, number>();
   const districts = [...new Set(devices.map((d) => d.district))];
@@ -62,6 +84,11 @@ export function createCity({ devices, scenario, seed, tickSeconds }: CityOptions
   const phones = new Map(districts.map((d) => [d, Array.from({ length: 400 }, () => randomMac(random))]));
   const cars = new Map(districts.map((d) => [d, Array.from({ length: 150 }, () => randomPlate(random))]));
   const roamingCars = Array.from({ length: 500 }, () => randomPlate(random));
+  // Cars drive from junction to junction: a plate read at one is often read again at the
+  // next after the driving time, which is what travel-time figures are made of.
+  const byId = new Map(devices.map((d) => [d.id, d]));
+  const routes = junctionGraph(devices);
+  const inTransit = new Map<string, Array<{ plate: string; arriveAt: number }>>();
   /** Phones currently near each lamppost, with the ticks they will stay. */
   const present = new Map<string, Map<string, number>>();
   const sewerLevel = new Map<string, number>();
@@ -111,17 +138,32 @@ export function createCity({ devices, scenario, seed, tickSeconds }: CityOptions
     };
   }
 
-  function trafficLight(device: Device, ts: string, hour: number): TrafficLightReadingInput {
+  function trafficLight(device: Device, ts: string, nowMs: number, hour: number): TrafficLightReadingInput {
     const traffic = profiles.traffic(hour) * (applies(device) ? scenario.traffic : 1);
-    const vehicleCount = random.poisson(12 * traffic * scale);
     const congestion = clamp(traffic, 0, 1.5);
     const meanSpeed = clamp(55 - 25 * congestion, 5, 80);
     const local = cars.get(device.district)!;
-    const plateReads = Array.from({ length: Math.round(vehicleCount * 0.6) }, () => ({
-      plate: random.next() < 0.8 ? random.pick(local) : random.pick(roamingCars),
+    const waiting = inTransit.get(device.id) ?? [];
+    const arrived = waiting.filter((c) => c.arriveAt <= nowMs).map((c) => c.plate);
+    inTransit.set(device.id, waiting.filter((c) => c.arriveAt > nowMs));
+    // The ANPR camera reads about 60 % of the vehicles the loop counts.
+    const fresh = Math.max(0, Math.round(random.poisson(12 * traffic * scale) * 0.6) - arrived.length);
+    const plates = [...arrived, ...Array.from({ length: fresh }, () => (random.next() < 0.8 ? random.pick(local) : random.pick(roamingCars)))];
+    const vehicleCount = Math.max(random.poisson(12 * traffic * scale), Math.ceil(plates.length / 0.6));
+    const plateReads = plates.map((plate) => ({
+      plate,
       speedKmh: round(clamp(random.normal(meanSpeed, 8), 0, 250)),
       imageRef: `cam/${device.id}/${random.int(0, 1e9)}.jpg`,
     }));
+    for (const { plate } of plateReads) {
+      const next = routes.get(device.id) ?? [];
+      if (next.length === 0 || random.next() >= 0.6) continue;
+      const to = random.pick(next);
+      const seconds = (distanceKm(device, byId.get(to.id)!) / Math.max(5, random.normal(meanSpeed * 0.7, 5))) * 3600 + random.int(10, 60);
+      const queue = inTransit.get(to.id) ?? [];
+      queue.push({ plate, arriveAt: nowMs + seconds * 1000 * travelTimeScale });
+      inTransit.set(to.id, queue);
+    }
     return {
       deviceId: device.id,
       seq: nextSeq(device.id),
@@ -161,7 +203,7 @@ export function createCity({ devices, scenario, seed, tickSeconds }: CityOptions
       return devices.map((device) => {
         const payload =
           device.kind === 'lamppost' ? lamppost(device, ts, hour)
-          : device.kind === 'traffic-light' ? trafficLight(device, ts, hour)
+          : device.kind === 'traffic-light' ? trafficLight(device, ts, now.getTime(), hour)
           : sewer(device, ts);
         return { kind: device.kind, deviceId: device.id, topic: readingTopic(device.kind, device.id), payload };
       });

@@ -1,0 +1,241 @@
+// Turns the true person-derived figures of one window into what may be released:
+//   1. k-anonymity: a count of fewer than k people (true value) is suppressed, and so is
+//      anything derived from those people (their speeds, their travel times);
+//   2. differencing: a district total is released only if the people it adds beyond the
+//      released cells (the suppressed cells' sum) are 0 or at least k, so "district minus
+//      cells" never exposes a small group; windows of a stream are disjoint and never
+//      re-aggregated, so "hour minus minutes" has nothing to subtract;
+//   3. differential privacy: every released count gets discrete Laplace noise for its share
+//      of the stream's ε per release; statistics (mean, percentiles) are computed from noisy
+//      histograms, i.e. post-processing, which costs no extra ε;
+//   4. the ledger: each release is paid for from the stream's daily budget; when the budget
+//      is spent the stream releases nothing until the next UTC day.
+// Sensitivity is 1 for every count: person-windows.ts bounds each person to one cell, one
+// speed, one trip per window and one dwell time per epoch.
+import type { AggregateRecord } from '@lethe/schemas';
+import type { BudgetLedger } from './ledger.ts';
+import { discreteLaplace, type NoiseSource } from './noise.ts';
+import type { CellFigure, EpochFigures, PersonWindowFigures, TripFigure } from './person-windows.ts';
+
+/**
+ * Person-derived streams, each with its own line in the budget ledger. Person-derived fields
+ * of readings (e.g. a loop's vehicle count) are streams too, named `<measurement>.<field>`.
+ */
+export const SIGHTING_STREAMS = ['pedestrians', 'vehicles', 'travel_times', 'dwell'] as const;
+export type PersonStream = string;
+
+export type SuppressionReason = 'below_k' | 'differencing' | 'budget';
+
+export interface StreamBudget {
+  k: number;
+  epsilonPerRelease: number;
+  epsilonPerDay: number;
+}
+
+/** What happened to one stream's window, for metrics and the privacy measurement. */
+export interface ReleaseReport {
+  stream: PersonStream;
+  windowStart: number;
+  windowEnd: number;
+  outcome: 'granted' | 'replay' | 'exhausted';
+  released: number;
+  suppressed: Record<SuppressionReason, number>;
+}
+
+export interface Release {
+  records: AggregateRecord[];
+  report: ReleaseReport;
+}
+
+/** Histogram bins: speeds in 10 km/h steps to 150 km/h, travel times in 30 s steps to 15 min. */
+export const SPEED_BINS = { width: 10, count: 15 } as const;
+export const TRAVEL_BINS = { width: 30, count: 30 } as const;
+/** Dwell-time buckets (seconds, lower bound inclusive) and their field names. */
+export const DWELL_BUCKETS = [
+  { field: 'people_dwell_lt_1m', from: 0 },
+  { field: 'people_dwell_1m_5m', from: 60 },
+  { field: 'people_dwell_5m_10m', from: 300 },
+  { field: 'people_dwell_ge_10m', from: 600 },
+] as const;
+
+export interface Anonymizer {
+  pedestrians(figures: PersonWindowFigures, budget: StreamBudget): Release;
+  vehicles(figures: PersonWindowFigures, budget: StreamBudget): Release;
+  travelTimes(figures: PersonWindowFigures, budget: StreamBudget): Release;
+  dwell(figures: EpochFigures, budget: StreamBudget): Release;
+  /** A person-derived count a device reports (a loop's vehicles: one vehicle crosses a loop once per window). */
+  deviceCounts(
+    target: { measurement: string; field: string },
+    counts: ReadonlyArray<{ deviceId: string; district: string; count: number }>,
+    windowStart: number,
+    windowEnd: number,
+    budget: StreamBudget,
+  ): Release;
+}
+
+function histogram(values: readonly number[], { width, count }: { width: number; count: number }): number[] {
+  const bins = Array.from({ length: count }, () => 0);
+  for (const v of values) bins[Math.min(count - 1, Math.max(0, Math.floor(v / width)))]!++;
+  return bins;
+}
+
+/** Mean and a percentile from histogram bins (bin midpoints; the percentile is a bin's upper edge). */
+export function histogramStats(bins: readonly number[], width: number, p: number): { total: number; mean: number; percentile: number } | undefined {
+  const total = bins.reduce((a, b) => a + b, 0);
+  if (total <= 0) return undefined;
+  const mean = bins.reduce((sum, n, i) => sum + n * (i + 0.5) * width, 0) / total;
+  let cumulative = 0;
+  let index = bins.length - 1;
+  for (let i = 0; i < bins.length; i++) {
+    cumulative += bins[i]!;
+    if (cumulative >= p * total) {
+      index = i;
+      break;
+    }
+  }
+  return { total, mean, percentile: (index + 1) * width };
+}
+
+/** The identity of one released figure: its noise is drawn from the stream of this id. */
+export function figureId(stream: PersonStream, windowStart: number, measurement: string, tags: Record<string, string>, field: string): string {
+  return `${stream}|${windowStart}|${measurement}|${Object.entries(tags).map(([k, v]) => `${k}=${v}`).join(',')}|${field}`;
+}
+
+/** A count with its deterministic noise; negative results are clamped to 0 (post-processing). */
+export function noisyCount(noise: NoiseSource, id: string, value: number, epsilon: number): number {
+  return Math.max(0, value + discreteLaplace(noise.stream(id), epsilon, 1));
+}
+
+export function createAnonymizer({ noise, ledger }: { noise: NoiseSource; ledger: BudgetLedger }): Anonymizer {
+  /** One window of one stream: collects released fields per series and counts suppressions. */
+  function begin(stream: PersonStream, windowStart: number, windowEnd: number, budget: StreamBudget) {
+    const outcome = ledger.charge(stream, windowStart, budget.epsilonPerRelease, budget.epsilonPerDay);
+    const series = new Map<string, AggregateRecord>();
+    const report: ReleaseReport = { stream, windowStart, windowEnd, outcome, released: 0, suppressed: { below_k: 0, differencing: 0, budget: 0 } };
+    const open = outcome !== 'exhausted';
+    const seriesKey = (measurement: string, tags: Record<string, string>) => figureId(stream, windowStart, measurement, tags, '');
+
+    return {
+      open,
+      /** Noisy count for a share of ε; negative noise results are clamped to 0 (post-processing). */
+      noisy(measurement: string, tags: Record<string, string>, field: string, value: number, share: number): number {
+        return noisyCount(noise, figureId(stream, windowStart, measurement, tags, field), value, budget.epsilonPerRelease * share);
+      },
+      suppress(reason: SuppressionReason, n = 1) {
+        report.suppressed[open ? reason : 'budget'] += n;
+      },
+      set(measurement: string, tags: Record<string, string>, field: string, value: number) {
+        const key = seriesKey(measurement, tags);
+        let record = series.get(key);
+        if (!record) series.set(key, (record = { v: 1, measurement, tags, fields: {}, windowStart, windowEnd }));
+        record.fields[field] = value;
+        report.released++;
+      },
+      finish(): Release {
+        return { records: [...series.values()], report };
+      },
+    };
+  }
+
+  /** Cells and district totals of distinct people, with the k and differencing rules. */
+  function peopleCounts(release: ReturnType<typeof begin>, measurement: string, cells: readonly CellFigure[], k: number, share: number, onCell?: (cell: CellFigure, tags: Record<string, string>) => void) {
+    const districts = new Map<string, { total: number; suppressed: number }>();
+    for (const cell of cells) {
+      let d = districts.get(cell.district);
+      if (!d) districts.set(cell.district, (d = { total: 0, suppressed: 0 }));
+      d.total += cell.people;
+      if (!release.open) {
+        release.suppress('budget');
+        continue;
+      }
+      if (cell.people < k) {
+        d.suppressed += cell.people;
+        release.suppress('below_k');
+        continue;
+      }
+      const tags = { scope: 'cell', district: cell.district, device: cell.deviceId };
+      release.set(measurement, tags, 'people', release.noisy(measurement, tags, 'people', cell.people, share));
+      onCell?.(cell, tags);
+    }
+    for (const [district, d] of [...districts].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      if (!release.open) release.suppress('budget');
+      else if (d.total < k) release.suppress('below_k');
+      else if (d.suppressed > 0 && d.suppressed < k) release.suppress('differencing');
+      else {
+        const tags = { scope: 'district', district };
+        release.set(measurement, tags, 'people', release.noisy(measurement, tags, 'people', d.total, share));
+      }
+    }
+  }
+
+  function noisyHistogram(release: ReturnType<typeof begin>, measurement: string, tags: Record<string, string>, field: string, bins: readonly number[], share: number): number[] {
+    // One person adds 1 to one bin: the whole histogram has sensitivity 1.
+    return bins.map((n, i) => release.noisy(measurement, tags, `${field}[${i}]`, n, share));
+  }
+
+  return {
+    pedestrians(f, budget) {
+      const release = begin('pedestrians', f.windowStart, f.windowEnd, budget);
+      peopleCounts(release, 'pedestrians', f.cells, budget.k, 1 / 2);
+      return release.finish();
+    },
+
+    vehicles(f, budget) {
+      const release = begin('vehicles', f.windowStart, f.windowEnd, budget);
+      peopleCounts(release, 'vehicles', f.cells, budget.k, 1 / 3, (cell, tags) => {
+        const bins = noisyHistogram(release, 'vehicles', tags, 'speed', histogram(cell.speeds, SPEED_BINS), 1 / 3);
+        const stats = histogramStats(bins, SPEED_BINS.width, 0.85);
+        if (stats) {
+          release.set('vehicles', tags, 'speed_mean_kmh', stats.mean);
+          release.set('vehicles', tags, 'speed_p85_kmh', stats.percentile);
+        }
+      });
+      return release.finish();
+    },
+
+    travelTimes(f, budget) {
+      const release = begin('travel_times', f.windowStart, f.windowEnd, budget);
+      for (const trip of f.trips as readonly TripFigure[]) {
+        if (!release.open) release.suppress('budget');
+        else if (trip.durations.length < budget.k) release.suppress('below_k');
+        else {
+          const tags = { from: trip.from, from_district: trip.fromDistrict, to: trip.to, to_district: trip.toDistrict };
+          release.set('travel_times', tags, 'trips', release.noisy('travel_times', tags, 'trips', trip.durations.length, 1 / 2));
+          const stats = histogramStats(noisyHistogram(release, 'travel_times', tags, 'duration', histogram(trip.durations, TRAVEL_BINS), 1 / 2), TRAVEL_BINS.width, 0.5);
+          if (stats) release.set('travel_times', tags, 'median_s', stats.percentile);
+        }
+      }
+      return release.finish();
+    },
+
+    dwell(f, budget) {
+      const release = begin('dwell', f.epochStart, f.epochEnd, budget);
+      for (const cell of f.dwell) {
+        const tags = { scope: 'cell', district: cell.district, device: cell.deviceId };
+        // Each bucket is its own count of people; the cell total is not released, so buckets
+        // cannot be differenced against it.
+        for (let b = 0; b < DWELL_BUCKETS.length; b++) {
+          const from = DWELL_BUCKETS[b]!.from;
+          const to = DWELL_BUCKETS[b + 1]?.from ?? Infinity;
+          const n = cell.dwells.filter((d) => d >= from && d < to).length;
+          if (n === 0) continue;
+          if (!release.open) release.suppress('budget');
+          else if (n < budget.k) release.suppress('below_k');
+          else release.set('dwell', tags, DWELL_BUCKETS[b]!.field, release.noisy('dwell', tags, DWELL_BUCKETS[b]!.field, n, 1));
+        }
+      }
+      return release.finish();
+    },
+
+    deviceCounts({ measurement, field }, counts, windowStart, windowEnd, budget) {
+      const release = begin(`${measurement}.${field}`, windowStart, windowEnd, budget);
+      for (const c of counts) {
+        const tags = { district: c.district, device: c.deviceId };
+        if (!release.open) release.suppress('budget');
+        else if (c.count < budget.k) release.suppress('below_k');
+        else release.set(measurement, tags, field, release.noisy(measurement, tags, field, c.count, 1));
+      }
+      return release.finish();
+    },
+  };
+}
