@@ -1,5 +1,6 @@
-// Test projects: `unit` (pure logic, no servers), `integration` and `e2e` (real Mosquitto,
-// Kafka and InfluxDB, provided once by test/support/global-setup.ts).
+// Test projects: `unit` (pure logic, no servers), `integration`, `e2e` and `privacy` (real
+// Mosquitto, Kafka and InfluxDB, provided once by test/support/global-setup.ts). `privacy`
+// holds guarantees P1–P8 as executable checks.
 import { defineConfig } from 'vitest/config';
 
 const realServers = {
@@ -16,6 +17,7 @@ export default defineConfig({
       { test: { name: 'unit', include: ['packages/*/test/**/*.test.ts', 'services/*/test/**/*.test.ts', 'test/unit/**/*.test.ts'] } },
       { test: { name: 'integration', include: ['test/integration/**/*.test.ts'], ...realServers } },
       { test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], ...realServers } },
+      { test: { name: 'privacy', include: ['test/privacy/**/*.test.ts'], ...realServers } },
     ],
   },
 });

@@ -1,14 +1,17 @@
 // Real infrastructure for integration and e2e tests, started once. In order of preference:
 //   1. explicit endpoints from the environment (LETHE_TEST_MQTT_URL, LETHE_TEST_KAFKA_BROKERS,
 //      LETHE_TEST_INFLUX_URL, LETHE_TEST_INFLUX_ADMIN_TOKEN, LETHE_TEST_SECRETS_DIR);
-//   2. the native servers of infra/local (Mosquitto, Kafka, InfluxDB on loopback), started
+//   2. testcontainers, when a Docker engine answers (test/support/testcontainers-infra.ts;
+//      LETHE_TEST_INFRA=native skips it);
+//   3. the native servers of infra/local (Mosquitto, Kafka, InfluxDB on loopback), started
 //      here with infra/local/up.sh, which installs them into the cache when missing.
-// There is no silent skip: if neither works the run fails and says how to get them.
+// There is no silent skip: if none works the run fails and says how to get them.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { initInflux } from '../../scripts/influx-init.ts';
+import { testcontainersInfra } from './testcontainers-infra.ts';
 
 export interface TestInfra {
   mqttUrl: string;
@@ -58,9 +61,10 @@ function nativeInfra(): { mqttUrl: string; kafkaBrokers: string; influxUrl: stri
   };
 }
 
-export default async function setup(project: TestProject): Promise<void> {
+export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
   const env = process.env;
   const explicit = env.LETHE_TEST_MQTT_URL && env.LETHE_TEST_KAFKA_BROKERS && env.LETHE_TEST_INFLUX_URL && env.LETHE_TEST_INFLUX_ADMIN_TOKEN && env.LETHE_TEST_SECRETS_DIR;
+  const containers = explicit ? undefined : await testcontainersInfra(ROOT);
   const found = explicit
     ? {
         mqttUrl: env.LETHE_TEST_MQTT_URL!,
@@ -69,7 +73,9 @@ export default async function setup(project: TestProject): Promise<void> {
         adminToken: env.LETHE_TEST_INFLUX_ADMIN_TOKEN!,
         secretsDir: env.LETHE_TEST_SECRETS_DIR!,
       }
-    : nativeInfra();
+    : (containers ?? nativeInfra());
+  const source = explicit ? 'LETHE_TEST_* endpoints' : containers ? `testcontainers (${containers.engine})` : 'native infra/local servers';
+  console.log(`[global-setup] ${project.name}: real infrastructure from ${source}`);
   const org = env.LETHE_TEST_INFLUX_ORG ?? 'lethe';
   const bucket = env.LETHE_TEST_INFLUX_BUCKET ?? 'aggregates';
   const tokens = await initInflux({ url: found.influxUrl, adminToken: found.adminToken, org, bucket });
@@ -81,4 +87,5 @@ export default async function setup(project: TestProject): Promise<void> {
     fleetSecret: secret('fleet-secret'),
     gatewayPassword: secret('mqtt-gateway-password'),
   });
+  return containers?.release;
 }

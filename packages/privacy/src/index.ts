@@ -20,6 +20,7 @@ export type { FieldClass, FieldPolicy, KindPolicy, Policy } from './policy.ts';
 export { createPseudonymizer, normalizeIdentifier } from './pseudonymizer.ts';
 export type { Pseudonymizer } from './pseudonymizer.ts';
 export { describeStructure, redactedExcerpt } from './redact.ts';
+export { buildRegister, type Register, type RegisterDuration, type RegisterMeasurement, type RegisterPersonalData, type RegisterProcessing, type RegisterSensor, type RegisterTopic } from './register.ts';
 export { aggregateRetentionSeconds, isPersonalTopic, topicSpecs } from './topic-configs.ts';
 export type { TopicPartitions, TopicSpec } from './topic-configs.ts';
 export { snakeCase, windowStart } from './windows.ts';

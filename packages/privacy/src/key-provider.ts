@@ -25,13 +25,15 @@ export interface InMemoryKeyProviderOptions {
   clock?: Clock;
   /** Told about every destroyed epoch, e.g. to write the audit log. */
   onDestroy?: (epoch: number) => void;
+  /** Makes a fresh 32-byte key; injected by tests that check the key is zeroed at rotation. */
+  generateKey?: () => Buffer;
 }
 
 export function epochOf(ts: number, epochMs: number): number {
   return Math.floor(ts / epochMs);
 }
 
-export function createInMemoryKeyProvider({ epochMs, graceMs, clock = systemClock, onDestroy }: InMemoryKeyProviderOptions): PseudonymKeyProvider {
+export function createInMemoryKeyProvider({ epochMs, graceMs, clock = systemClock, onDestroy, generateKey = () => randomBytes(32) }: InMemoryKeyProviderOptions): PseudonymKeyProvider {
   const keys = new Map<number, Buffer>();
 
   /** The range of epochs for which a key may exist now. */
@@ -59,7 +61,7 @@ export function createInMemoryKeyProvider({ epochMs, graceMs, clock = systemCloc
       rotate();
       if (!usable(epoch)) return undefined;
       let key = keys.get(epoch);
-      if (!key) keys.set(epoch, (key = randomBytes(32)));
+      if (!key) keys.set(epoch, (key = generateKey()));
       return messages.map((m) => createHmac('sha256', key).update(m).digest());
     },
     rotate,

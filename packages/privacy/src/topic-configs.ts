@@ -1,6 +1,25 @@
 // Kafka topic configs derived from the policy. Topics that may carry per-person records get
 // retention.ms = raw TTL and a small segment.ms: Kafka deletes only closed segments, so with
 // the default 7-day segment a "15 minute" retention would keep data for a week.
+//
+// Guarantee P2, the stated bound: no per-person record stays on disk longer than TTL + bound
+// after its timestamp, with
+//   bound = segment.ms                        a segment spans up to segment.ms of record timestamps
+//                                             (Kafka rolls when a record arrives segment.ms after the
+//                                             segment's first) and is deleted only once its NEWEST
+//                                             record is older than retention.ms; an active segment
+//                                             that is entirely past retention is rolled and deleted
+//         + log.retention.check.interval.ms   retention is enforced by a periodic check (10 s in
+//                                             infra/local/kafka.sh and docker-compose.yml)
+//         + log.segment.delete.delay.ms       a deleted segment is renamed *.deleted and removed
+//                                             from disk after this delay (1 s)
+//         + slack                             scheduling (a few seconds)
+// With the shipped policy (TTL 15 min, segment 1 min): 15 min + 71 s + slack. Measured on a
+// real broker by test/privacy/p2-raw-data-dies-on-time.test.ts. Record timestamps are event
+// times, so: a record stamped ahead of the broker's clock (the gateway accepts up to its max
+// future skew, 30 s) keeps its segment alive that much longer; a record stamped in the past
+// shares the fate of the newer records in its segment, so its age counted from its own
+// timestamp can exceed TTL + bound by its lateness on arrival.
 import { PERSONAL_TOPICS, TOPICS } from '@lethe/schemas';
 import type { Policy } from './policy.ts';
 

@@ -1,0 +1,199 @@
+// The public transparency register: per kind of sensor, what it measures, which personal data
+// it sees and what happens to that data, why (purposes, legal basis) and how long anything
+// lives. It is computed from the policy with the same functions that configure Kafka
+// (topicSpecs) and InfluxDB (aggregateRetentionSeconds), so it cannot promise anything the
+// pipeline does not enforce (guarantee P7). Pure: no I/O. Live figures (ε spent, keys
+// destroyed) are added by whoever serves it.
+import { DEVICE_KINDS, TOPICS, type DeviceKind } from '@lethe/schemas';
+import { formatDuration } from './duration.ts';
+import type { FieldPolicy, KindPolicy, Policy } from './policy.ts';
+import { aggregateRetentionSeconds, isPersonalTopic, topicSpecs, type TopicSpec } from './topic-configs.ts';
+
+/** A duration both exact (for machines and checks) and readable (for people). */
+export interface RegisterDuration {
+  ms: number;
+  /** e.g. `15m`, `30d`. */
+  text: string;
+}
+
+/** Something the sensor measures about the city (environmental) or about people in aggregate (person-derived). */
+export interface RegisterMeasurement {
+  field: string;
+  class: 'environmental' | 'person-derived';
+  unit?: string;
+  description?: string;
+}
+
+/** Personal data the sensor sees, and what the gateway does with it before anything is kept. */
+export interface RegisterPersonalData {
+  field: string;
+  class: 'direct-identifier' | 'quasi-identifier';
+  treatment: 'pseudonymize' | 'drop';
+  description?: string;
+  /** The treatment in plain words. */
+  handling: string;
+}
+
+export interface RegisterProcessing {
+  /** Fields replaced at the gateway by keyed HMAC pseudonyms whose key lives for one epoch. */
+  pseudonymized: string[];
+  /** How long a pseudonym key lives before it is destroyed; pseudonyms of different epochs cannot be linked. */
+  pseudonymEpoch: RegisterDuration;
+  /** Fields removed at the gateway and never forwarded (data minimization). */
+  minimized: string[];
+  /** Tumbling window over which figures are aggregated. */
+  window: RegisterDuration;
+  /** Person-derived counts below k are suppressed. */
+  k: number;
+  /** Differential-privacy budget spent by one released person-derived figure. */
+  epsilonPerRelease: number;
+  /** Daily differential-privacy budget; releases stop when it is spent. */
+  epsilonPerDay: number;
+}
+
+/** A Kafka topic as the broker is told to keep it. */
+export interface RegisterTopic {
+  topic: string;
+  /** True when its records may concern a person, even pseudonymized. */
+  personal: boolean;
+  /** What its records hold, in plain words. */
+  holds: string;
+  /** Records older than this are deleted (`retention.ms`). */
+  retention: RegisterDuration;
+  /** Kafka deletes whole segments; a segment is closed after this long (`segment.ms`). Null: broker default. */
+  segment: RegisterDuration | null;
+  /** The exact topic configs the services apply to the broker. */
+  configs: Record<string, string>;
+}
+
+export interface RegisterSensor {
+  kind: DeviceKind;
+  title: string;
+  description: string;
+  purposes: string[];
+  legalBasis: string;
+  measures: RegisterMeasurement[];
+  personalData: RegisterPersonalData[];
+  /** Operational fields (device id, sequence number, timestamp) needed to run the pipeline. */
+  operational: string[];
+  processing: RegisterProcessing;
+  /** Longest time a per-person record (even pseudonymized) may exist. */
+  rawDataTtl: RegisterDuration;
+  storage: {
+    /** The Kafka topics this sensor's data passes through. */
+    topics: RegisterTopic[];
+    /** How long the anonymous aggregates are kept in InfluxDB. */
+    aggregatesRetention: RegisterDuration;
+  };
+}
+
+export interface Register {
+  policy: { id: string; version: number };
+  /** The body accountable for the processing. */
+  controller: string;
+  contact: string;
+  rawData: { ttl: RegisterDuration; segment: RegisterDuration };
+  /** Every Kafka topic of the pipeline. */
+  topics: RegisterTopic[];
+  /** The only long-term store: anonymous aggregates. */
+  aggregates: { store: 'InfluxDB'; retention: RegisterDuration };
+  sensors: RegisterSensor[];
+}
+
+const TOPIC_HOLDS: Readonly<Record<string, string>> = {
+  [TOPICS.readings]: 'Minimized readings per device: environmental and person-derived figures, no identifiers.',
+  [TOPICS.sightings]: 'One record per sighting of a phone or vehicle, under its epoch pseudonym (never the raw MAC or plate).',
+  [TOPICS.aggregates]: 'Anonymous per-window aggregates on their way to InfluxDB.',
+  [TOPICS.rejected]: 'Messages the gateway refused: the reason and an excerpt with every value removed.',
+};
+
+const duration = (ms: number): RegisterDuration => ({ ms, text: formatDuration(ms) });
+
+function registerTopic(spec: TopicSpec): RegisterTopic {
+  const holds = TOPIC_HOLDS[spec.topic];
+  if (!holds) throw new Error(`The register has no description of topic "${spec.topic}"; add one to TOPIC_HOLDS in register.ts.`);
+  const retentionMs = spec.configs['retention.ms'];
+  if (retentionMs === undefined) throw new Error(`Topic "${spec.topic}" has no retention.ms; every topic's retention must come from the policy.`);
+  const segmentMs = spec.configs['segment.ms'];
+  return {
+    topic: spec.topic,
+    personal: isPersonalTopic(spec.topic),
+    holds,
+    retention: duration(Number(retentionMs)),
+    segment: segmentMs === undefined ? null : duration(Number(segmentMs)),
+    configs: { ...spec.configs },
+  };
+}
+
+function handling(field: FieldPolicy, epochMs: number): string {
+  return field.treatment === 'pseudonymize'
+    ? `Replaced at the gateway by a keyed HMAC pseudonym; the key changes every ${formatDuration(epochMs)} and is then destroyed, so pseudonyms of different periods cannot be linked and the raw value is never stored.`
+    : 'Removed at the gateway: never forwarded, stored or logged.';
+}
+
+function sensor(kind: DeviceKind, policy: KindPolicy, topics: readonly RegisterTopic[], rawDataTtlMs: number, aggregatesRetention: RegisterDuration): RegisterSensor {
+  const fields = Object.entries(policy.fields);
+  const measures: RegisterMeasurement[] = [];
+  const personalData: RegisterPersonalData[] = [];
+  const operational: string[] = [];
+  for (const [name, field] of fields) {
+    switch (field.class) {
+      case 'operational':
+        operational.push(name);
+        break;
+      case 'environmental':
+      case 'person-derived':
+        // A measurement the gateway drops is not something the city learns.
+        if (field.treatment === 'keep') measures.push({ field: name, class: field.class, ...unitAndDescription(field) });
+        break;
+      case 'direct-identifier':
+      case 'quasi-identifier':
+        // The policy schema already refuses this; the register must never say "kept" for an identifier.
+        if (field.treatment === 'keep') throw new Error(`${kind}.${name} is personal data with treatment "keep"; the policy must pseudonymize or drop it.`);
+        personalData.push({ field: name, class: field.class, treatment: field.treatment, ...unitAndDescription(field), handling: handling(field, policy.epoch) });
+        break;
+    }
+  }
+  const pseudonymized = fields.filter(([, f]) => f.treatment === 'pseudonymize').map(([n]) => n);
+  const used = new Set<string>([TOPICS.readings, TOPICS.rejected, TOPICS.aggregates, ...(pseudonymized.length > 0 ? [TOPICS.sightings] : [])]);
+  return {
+    kind,
+    title: policy.title,
+    description: policy.description,
+    purposes: [...policy.purposes],
+    legalBasis: policy.legalBasis,
+    measures,
+    personalData,
+    operational,
+    processing: {
+      pseudonymized,
+      pseudonymEpoch: duration(policy.epoch),
+      minimized: fields.filter(([, f]) => f.treatment === 'drop').map(([n]) => n),
+      window: duration(policy.window),
+      k: policy.k,
+      epsilonPerRelease: policy.epsilonPerRelease,
+      epsilonPerDay: policy.epsilonPerDay,
+    },
+    rawDataTtl: duration(rawDataTtlMs),
+    storage: { topics: topics.filter((t) => used.has(t.topic)), aggregatesRetention },
+  };
+}
+
+function unitAndDescription(field: FieldPolicy): { unit?: string; description?: string } {
+  return { ...(field.unit === undefined ? {} : { unit: field.unit }), ...(field.description === undefined ? {} : { description: field.description }) };
+}
+
+/** The register's data for a policy: everything in it is derived from what is enforced. */
+export function buildRegister(policy: Policy): Register {
+  const topics = topicSpecs(policy).map(registerTopic);
+  const aggregatesRetention = duration(aggregateRetentionSeconds(policy) * 1000);
+  return {
+    policy: { id: policy.id, version: policy.version },
+    controller: policy.controller,
+    contact: policy.contact,
+    rawData: { ttl: duration(policy.rawData.ttl), segment: duration(policy.rawData.segment) },
+    topics,
+    aggregates: { store: 'InfluxDB', retention: aggregatesRetention },
+    sensors: DEVICE_KINDS.map((kind) => sensor(kind, policy.kinds[kind], topics, policy.rawData.ttl, aggregatesRetention)),
+  };
+}

@@ -1,0 +1,126 @@
+import { readFileSync } from 'node:fs';
+import { DEVICE_KINDS, PERSONAL_TOPICS, TOPICS } from '@lethe/schemas';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { DEFAULT_POLICY_PATH, loadPolicy, parsePolicy } from '../src/policy.ts';
+import { buildRegister } from '../src/register.ts';
+import { aggregateRetentionSeconds, topicSpecs } from '../src/topic-configs.ts';
+
+const policy = loadPolicy(DEFAULT_POLICY_PATH);
+
+describe('the transparency register', () => {
+  it('names the controller, the contact and the policy it was built from', () => {
+    const register = buildRegister(policy);
+    expect(register.controller).toBe('Lethe Reference City — Digital Infrastructure Office');
+    expect(register.contact).toBe('privacy@lethe.example');
+    expect(register.policy).toEqual({ id: 'lethe-reference-city', version: 1 });
+  });
+
+  it('states the raw-data TTL, segment and aggregates retention in exact and readable form', () => {
+    const register = buildRegister(policy);
+    expect(register.rawData.ttl).toEqual({ ms: 15 * 60_000, text: '15m' });
+    expect(register.rawData.segment).toEqual({ ms: 60_000, text: '1m' });
+    expect(register.aggregates).toEqual({ store: 'InfluxDB', retention: { ms: 30 * 86_400_000, text: '30d' } });
+  });
+
+  it('lists every Kafka topic with exactly the configs the services apply to the broker', () => {
+    const register = buildRegister(policy);
+    const specs = topicSpecs(policy);
+    expect(register.topics.map((t) => t.topic)).toEqual(specs.map((s) => s.topic));
+    for (const spec of specs) {
+      const topic = register.topics.find((t) => t.topic === spec.topic)!;
+      expect(topic.configs).toEqual(spec.configs);
+      expect(topic.retention.ms).toBe(Number(spec.configs['retention.ms']));
+      expect(topic.segment?.ms).toBe(spec.configs['segment.ms'] === undefined ? undefined : Number(spec.configs['segment.ms']));
+      expect(topic.holds.length).toBeGreaterThan(10);
+    }
+    for (const name of PERSONAL_TOPICS) {
+      const topic = register.topics.find((t) => t.topic === name)!;
+      expect(topic.personal).toBe(true);
+      expect(topic.retention).toEqual(register.rawData.ttl);
+      expect(topic.segment).toEqual(register.rawData.segment);
+    }
+    expect(register.topics.find((t) => t.topic === TOPICS.aggregates)!.personal).toBe(false);
+  });
+
+  it('describes each sensor kind: purposes, legal basis and what it measures with units', () => {
+    const register = buildRegister(policy);
+    expect(register.sensors.map((s) => s.kind)).toEqual([...DEVICE_KINDS]);
+    const lamppost = register.sensors.find((s) => s.kind === 'lamppost')!;
+    expect(lamppost.title).toBe('Smart lamppost');
+    expect(lamppost.purposes).toEqual(['air-quality-monitoring', 'street-lighting-control', 'pedestrian-flow-planning']);
+    expect(lamppost.legalBasis).toMatch(/GDPR Art\. 6\(1\)\(e\)/);
+    expect(lamppost.measures).toContainEqual({ field: 'pm25', class: 'environmental', unit: 'µg/m³', description: 'Fine particulate matter PM2.5' });
+    expect(lamppost.operational).toEqual(['deviceId', 'seq', 'ts']);
+    const traffic = register.sensors.find((s) => s.kind === 'traffic-light')!;
+    expect(traffic.measures).toContainEqual({ field: 'vehicleCount', class: 'person-derived', unit: 'vehicles', description: 'Vehicles counted by the loop since the last reading' });
+  });
+
+  it('says which personal data each sensor sees and what the gateway does with it', () => {
+    const register = buildRegister(policy);
+    const lamppost = register.sensors.find((s) => s.kind === 'lamppost')!;
+    expect(lamppost.personalData.map((p) => [p.field, p.class, p.treatment])).toEqual([
+      ['wifiProbes.mac', 'direct-identifier', 'pseudonymize'],
+      ['wifiProbes.rssi', 'quasi-identifier', 'drop'],
+      ['wifiProbes.ssids', 'quasi-identifier', 'drop'],
+    ]);
+    expect(lamppost.personalData[0]!.handling).toMatch(/pseudonym.*every 15m.*destroyed/);
+    expect(lamppost.personalData[1]!.handling).toMatch(/Removed at the gateway/);
+    expect(lamppost.processing.pseudonymized).toEqual(['wifiProbes.mac']);
+    expect(lamppost.processing.minimized).toEqual(['wifiProbes.rssi', 'wifiProbes.ssids']);
+
+    const traffic = register.sensors.find((s) => s.kind === 'traffic-light')!;
+    expect(traffic.personalData.map((p) => `${p.field}:${p.treatment}`)).toEqual(['plateReads.plate:pseudonymize', 'plateReads.imageRef:drop']);
+
+    const sewer = register.sensors.find((s) => s.kind === 'sewer')!;
+    expect(sewer.personalData).toEqual([]);
+    expect(sewer.processing.pseudonymized).toEqual([]);
+  });
+
+  it('carries each kind’s window, epoch, k and ε exactly as the policy sets them', () => {
+    const register = buildRegister(policy);
+    for (const sensor of register.sensors) {
+      const kind = policy.kinds[sensor.kind];
+      expect(sensor.processing).toMatchObject({
+        pseudonymEpoch: { ms: kind.epoch },
+        window: { ms: kind.window },
+        k: kind.k,
+        epsilonPerRelease: kind.epsilonPerRelease,
+        epsilonPerDay: kind.epsilonPerDay,
+      });
+      expect(sensor.rawDataTtl.ms).toBe(policy.rawData.ttl);
+      expect(sensor.storage.aggregatesRetention.ms).toBe(aggregateRetentionSeconds(policy) * 1000);
+    }
+  });
+
+  it('lists the sightings topic only for sensors that see identifiers', () => {
+    const register = buildRegister(policy);
+    const topicsOf = (kind: string) => register.sensors.find((s) => s.kind === kind)!.storage.topics.map((t) => t.topic);
+    expect(topicsOf('lamppost')).toContain(TOPICS.sightings);
+    expect(topicsOf('traffic-light')).toContain(TOPICS.sightings);
+    expect(topicsOf('sewer')).not.toContain(TOPICS.sightings);
+    expect(topicsOf('sewer')).toEqual(expect.arrayContaining([TOPICS.readings, TOPICS.rejected, TOPICS.aggregates]));
+  });
+
+  it('follows a change of the policy, so it cannot drift from what is enforced', () => {
+    const doc = parse(readFileSync(DEFAULT_POLICY_PATH, 'utf8')) as {
+      rawData: { ttl: string; segment: string };
+      aggregates: { retention: string };
+      kinds: { lamppost: { k: number; epsilonPerRelease: number } };
+    };
+    doc.rawData = { ttl: '20m', segment: '30s' };
+    doc.aggregates.retention = '90d';
+    doc.kinds.lamppost.k = 10;
+    doc.kinds.lamppost.epsilonPerRelease = 0.25;
+    const register = buildRegister(parsePolicy(doc));
+    expect(register.rawData.ttl.text).toBe('20m');
+    expect(register.topics.find((t) => t.topic === TOPICS.sightings)!.configs).toMatchObject({ 'retention.ms': '1200000', 'segment.ms': '30000' });
+    expect(register.aggregates.retention.text).toBe('90d');
+    expect(register.sensors[0]!.processing).toMatchObject({ k: 10, epsilonPerRelease: 0.25 });
+  });
+
+  it('is plain data that serializes to JSON without loss', () => {
+    const register = buildRegister(policy);
+    expect(JSON.parse(JSON.stringify(register))).toEqual(register);
+  });
+});

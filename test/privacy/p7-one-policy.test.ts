@@ -1,0 +1,141 @@
+// P7 — one policy, enforced and published. The policy file drives the Kafka topic configs, the
+// InfluxDB bucket retention and the public register; here all three are read back from the
+// running servers and from buildRegister and must agree with the policy field by field. A
+// change of the policy must reach the running servers when the services (re)apply it, and
+// applying it again must change nothing.
+import { createKafka, describeTopicConfigs, ensureTopics, type Admin } from '@lethe/kafka';
+import { createLogger } from '@lethe/observability';
+import { buildRegister, DEFAULT_POLICY_PATH, loadPolicy, topicSpecs, type Policy, type Register } from '@lethe/privacy';
+import { PERSONAL_TOPICS } from '@lethe/schemas';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { initInflux } from '../../scripts/influx-init.ts';
+import { policyCopy } from './policy-copy.ts';
+
+const infra = inject('infra');
+const logger = createLogger({ service: 'test', level: 'silent' });
+
+/** The aggregates bucket's retention as InfluxDB reports it, in seconds (0 = forever). */
+async function bucketRetentionSeconds(): Promise<number> {
+  const { url, org, bucket, adminToken } = infra.influx;
+  const res = await fetch(new URL(`/api/v2/buckets?org=${encodeURIComponent(org)}&name=${encodeURIComponent(bucket)}`, url), {
+    headers: { authorization: `Token ${adminToken}` },
+  });
+  expect(res.status, 'GET /api/v2/buckets').toBe(200);
+  const { buckets } = (await res.json()) as { buckets: Array<{ name: string; retentionRules: Array<{ type: string; everySeconds: number }> }> };
+  expect(buckets.map((b) => b.name)).toEqual([bucket]);
+  const expire = buckets[0]!.retentionRules.filter((r) => r.type === 'expire');
+  expect(expire, 'exactly one expiry rule').toHaveLength(1);
+  return expire[0]!.everySeconds;
+}
+
+/** Every topic config the register states, as the broker holds it. */
+async function expectBrokerToHold(admin: Admin, register: Register): Promise<void> {
+  const broker = await describeTopicConfigs(admin, register.topics.map((t) => t.topic));
+  for (const topic of register.topics) {
+    const actual = broker[topic.topic]!;
+    expect(actual, topic.topic).toBeDefined();
+    expect(actual['retention.ms'], `${topic.topic} retention.ms`).toBe(String(topic.retention.ms));
+    expect(actual['segment.ms'], `${topic.topic} segment.ms`).toBe(String(topic.segment?.ms ?? 604_800_000));
+    for (const [name, value] of Object.entries(topic.configs)) expect(actual[name], `${topic.topic} ${name}`).toBe(value);
+  }
+}
+
+/** The register states exactly what the policy says (and says it for every sensor). */
+function expectRegisterToStatePolicy(register: Register, policy: Policy): void {
+  expect(register.policy).toEqual({ id: policy.id, version: policy.version });
+  expect(register.controller).toBe(policy.controller);
+  expect(register.contact).toBe(policy.contact);
+  expect(register.rawData.ttl.ms).toBe(policy.rawData.ttl);
+  expect(register.rawData.segment.ms).toBe(policy.rawData.segment);
+  expect(register.aggregates.retention.ms).toBe(policy.aggregates.retention);
+  const personal = register.topics.filter((t) => t.personal);
+  expect(personal.map((t) => t.topic).sort()).toEqual([...PERSONAL_TOPICS].sort());
+  for (const topic of personal) {
+    expect(topic.retention.ms, `${topic.topic} retention = raw TTL`).toBe(policy.rawData.ttl);
+    expect(topic.segment?.ms, `${topic.topic} segment`).toBe(policy.rawData.segment);
+    expect(topic.configs['cleanup.policy']).toBe('delete');
+  }
+  for (const sensor of register.sensors) {
+    const kind = policy.kinds[sensor.kind];
+    expect(sensor.title).toBe(kind.title);
+    expect(sensor.purposes).toEqual(kind.purposes);
+    expect(sensor.legalBasis).toBe(kind.legalBasis);
+    expect(sensor.processing.k, `${sensor.kind} k`).toBe(kind.k);
+    expect(sensor.processing.epsilonPerRelease, `${sensor.kind} ε per release`).toBe(kind.epsilonPerRelease);
+    expect(sensor.processing.epsilonPerDay, `${sensor.kind} ε per day`).toBe(kind.epsilonPerDay);
+    expect(sensor.processing.pseudonymEpoch.ms, `${sensor.kind} epoch`).toBe(kind.epoch);
+    expect(sensor.processing.window.ms, `${sensor.kind} window`).toBe(kind.window);
+    expect(sensor.rawDataTtl.ms).toBe(policy.rawData.ttl);
+    expect(sensor.storage.aggregatesRetention.ms).toBe(policy.aggregates.retention);
+    for (const topic of sensor.storage.topics) expect(topic).toEqual(register.topics.find((t) => t.topic === topic.topic));
+    const identifiers = Object.entries(kind.fields).filter(([, f]) => f.class === 'direct-identifier' || f.class === 'quasi-identifier');
+    expect(sensor.personalData.map((p) => [p.field, p.treatment])).toEqual(identifiers.map(([name, f]) => [name, f.treatment]));
+  }
+}
+
+describe('P7: one policy, enforced and published', () => {
+  const policy = loadPolicy(DEFAULT_POLICY_PATH);
+  const kafka = createKafka({ brokers: infra.kafkaBrokers, clientId: 'p7-one-policy', logger });
+  const admin = kafka.admin();
+
+  beforeAll(async () => {
+    await admin.connect();
+  });
+
+  afterAll(async () => {
+    // Put the shipped policy back on the broker and in InfluxDB whatever happened above.
+    await ensureTopics(admin, topicSpecs(policy), logger);
+    await initInflux({ url: infra.influx.url, adminToken: infra.influx.adminToken, org: infra.influx.org, bucket: infra.influx.bucket });
+    await admin.disconnect();
+  });
+
+  it('the broker, InfluxDB and the public register all state what the policy says', async () => {
+    await ensureTopics(admin, topicSpecs(policy), logger); // as every service does at start
+    const register = buildRegister(policy);
+
+    expectRegisterToStatePolicy(register, policy);
+    await expectBrokerToHold(admin, register);
+    // InfluxDB's bucket retention was applied from the policy by scripts/influx-init.ts (run by the test setup).
+    expect((await bucketRetentionSeconds()) * 1000).toBe(register.aggregates.retention.ms);
+    expect(register.aggregates.retention.text).toBe('30d');
+    expect(register.rawData.ttl.text).toBe('15m');
+  });
+
+  it('a new TTL in the policy reaches the running broker, and applying it twice changes nothing', async () => {
+    const changed = loadPolicy(policyCopy((doc) => (doc.rawData.ttl = '20m')));
+    expect(changed.rawData.ttl).toBe(20 * 60_000);
+    try {
+      const updated = await ensureTopics(admin, topicSpecs(changed), logger);
+      expect(updated.sort()).toEqual(topicSpecs(changed).filter((s) => s.configs['retention.ms'] === String(changed.rawData.ttl)).map((s) => s.topic).sort());
+      expect(updated).toEqual(expect.arrayContaining([...PERSONAL_TOPICS]));
+
+      const broker = await describeTopicConfigs(admin, [...PERSONAL_TOPICS]);
+      for (const topic of PERSONAL_TOPICS) expect(broker[topic]!['retention.ms'], topic).toBe('1200000');
+      const register = buildRegister(changed);
+      expectRegisterToStatePolicy(register, changed);
+      await expectBrokerToHold(admin, register);
+
+      expect(await ensureTopics(admin, topicSpecs(changed), logger), 'a second application finds nothing to change').toEqual([]);
+    } finally {
+      await ensureTopics(admin, topicSpecs(policy), logger);
+    }
+    const restored = await describeTopicConfigs(admin, [...PERSONAL_TOPICS]);
+    for (const topic of PERSONAL_TOPICS) expect(restored[topic]!['retention.ms'], topic).toBe(String(policy.rawData.ttl));
+  });
+
+  it('a new aggregates retention in the policy reaches InfluxDB at init, and init is idempotent', async () => {
+    const policyPath = policyCopy((doc) => (doc.aggregates.retention = '45d'));
+    const target = { url: infra.influx.url, adminToken: infra.influx.adminToken, org: infra.influx.org, bucket: infra.influx.bucket };
+    try {
+      const first = await initInflux({ ...target, policyPath });
+      expect(await bucketRetentionSeconds()).toBe(45 * 86_400);
+      expect(buildRegister(loadPolicy(policyPath)).aggregates.retention.ms).toBe(45 * 86_400_000);
+      const second = await initInflux({ ...target, policyPath });
+      expect(second, 'the same bucket and tokens, nothing created twice').toEqual(first);
+      expect(await bucketRetentionSeconds()).toBe(45 * 86_400);
+    } finally {
+      await initInflux(target);
+    }
+    expect((await bucketRetentionSeconds()) * 1000).toBe(policy.aggregates.retention);
+  });
+});
