@@ -12,6 +12,7 @@ import { DEFAULT_FLEET_PATH, loadFleet, type LamppostReadingInput, type SewerRea
 import { createCity, createFleetPublisher, loadScenario, runSimulation, type SimulatedReading } from '@lethe/simulator';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parse, stringify } from 'yaml';
+import { asGrafanaSendsIt, dashboardQueries } from '../support/grafana-queries.ts';
 import { startService, type RunningService } from '../support/services.ts';
 
 const WINDOW_SECONDS = 5;
@@ -283,6 +284,24 @@ describe('pipeline end to end on real Mosquitto, Kafka and InfluxDB', () => {
     // Person-derived figures: exactly the series the k and differencing rules allow, each
     // equal to its true value plus the noise the processor's key derives for it.
     expect(new Map([...released].sort()), 'released person-derived figures').toEqual(new Map([...person].sort()));
+  });
+
+  it('answers every query of the provisioned Grafana dashboards with data, using the read-only token', async () => {
+    const queryApi = new InfluxDB({ url: infra.influx.url, token: infra.influx.readerToken }).getQueryApi(infra.influx.org);
+    const context = {
+      start: new Date(firstPublish - 60_000),
+      stop: new Date(Date.now() + 60_000),
+      windowPeriod: `${WINDOW_SECONDS}s`,
+      variables: { window: `${WINDOW_SECONDS}s`, district: '.*' },
+    };
+    const queries = dashboardQueries();
+    expect(queries.length).toBeGreaterThan(5);
+    const empty: string[] = [];
+    for (const q of queries) {
+      const rows = await queryApi.collectRows(asGrafanaSendsIt(q.flux, context));
+      if (rows.length === 0) empty.push(`${q.dashboard}: ${q.title}`);
+    }
+    expect(empty, 'dashboard queries that returned no data').toEqual([]);
   });
 
   it('never writes a raw MAC or plate to any service log', () => {

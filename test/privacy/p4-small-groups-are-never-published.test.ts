@@ -20,7 +20,7 @@ const CELLS = DISTRICTS.flatMap((d, i) => [1, 2, 3].map((j) => ({ device: `LP-${
  * subtraction (with real noise the attack is only harder). k and the rules are unchanged.
  */
 const noiselessPolicy = parsePolicy({
-  ...JSON.parse(JSON.stringify({ ...shipped, aggregates: { retention: '30d' }, rawData: { ttl: '15m', segment: '1m' } })),
+  ...JSON.parse(JSON.stringify({ ...shipped, aggregates: { retention: '30d' }, rawData: { ttl: '15m', segment: '1m', maxLateness: '60s' } })),
   kinds: Object.fromEntries(
     Object.entries(shipped.kinds).map(([kind, p]) => [kind, { ...p, window: `${p.window / 1000}s`, epoch: `${p.epoch / 1000}s`, epsilonPerRelease: 1e9, epsilonPerDay: 1e15 }]),
   ),

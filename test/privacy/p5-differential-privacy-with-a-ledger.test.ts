@@ -17,7 +17,7 @@ function withLamppost(changes: { epsilonPerRelease?: number; epsilonPerDay?: num
   return parsePolicy({
     ...shipped,
     aggregates: { retention: '30d' },
-    rawData: { ttl: '15m', segment: '1m' },
+    rawData: { ttl: '15m', segment: '1m', maxLateness: '60s' },
     kinds: Object.fromEntries(
       Object.entries(shipped.kinds).map(([kind, p]) => [kind, { ...p, window: `${p.window / 1000}s`, epoch: `${p.epoch / 1000}s`, ...(kind === 'lamppost' ? changes : {}) }]),
     ),

@@ -46,7 +46,15 @@ export interface OutRecord {
 }
 
 export type IngestResult =
-  | { ok: true; kind: DeviceKind; records: OutRecord[]; sightings: number; droppedFields: number }
+  | {
+      ok: true;
+      kind: DeviceKind;
+      records: OutRecord[];
+      sightings: number;
+      droppedFields: number;
+      /** Sightings not kept: stamped before the policy's max lateness, or in an epoch whose key is destroyed. */
+      droppedSightings: { late: number; keyDestroyed: number };
+    }
   | { ok: false; rejected: RejectedRecord; record: OutRecord };
 
 export interface IngestStage {
@@ -115,11 +123,22 @@ export function createIngestStage({
       const records: OutRecord[] = [];
       let droppedFields = 0;
       let sightings = 0;
+      const droppedSightings = { late: 0, keyDestroyed: 0 };
       for (const [field, value] of Object.entries(reading)) {
         if (OPERATIONAL.has(field)) continue;
         const sighting = SIGHTING_FIELDS[field];
         if (sighting) {
-          const out = await toSightings(route.kind, field, sighting, value as Array<Record<string, unknown>>, device, reading.seq, ts);
+          const items = value as Array<Record<string, unknown>>;
+          if (items.length === 0) continue;
+          if (ts < now - policy.rawData.maxLateness) {
+            droppedSightings.late += items.length;
+            continue;
+          }
+          const out = await toSightings(route.kind, field, sighting, items, device, reading.seq, ts);
+          if (out === 'key-destroyed') {
+            droppedSightings.keyDestroyed += items.length;
+            continue;
+          }
           records.push(...out);
           sightings += out.length;
           continue;
@@ -134,7 +153,7 @@ export function createIngestStage({
       }
       const record: ReadingRecord = { v: 1, kind: route.kind, deviceId: device.id, district: device.district, seq: reading.seq, ts, values };
       records.unshift({ topic: TOPICS.readings, key: device.id, value: JSON.stringify(record), timestamp: ts });
-      return { ok: true, kind: route.kind, records, sightings, droppedFields };
+      return { ok: true, kind: route.kind, records, sightings, droppedFields, droppedSightings };
     },
   };
 
@@ -146,12 +165,12 @@ export function createIngestStage({
     device: { id: string; district: string },
     seq: number,
     ts: number,
-  ): Promise<OutRecord[]> {
+  ): Promise<OutRecord[] | 'key-destroyed'> {
     const fields = policy.kinds[kind].fields;
-    if (items.length === 0 || fields[`${field}.${identifier}`]?.treatment !== 'pseudonymize') return [];
+    if (fields[`${field}.${identifier}`]?.treatment !== 'pseudonymize') return [];
     const result = await pseudonymizers[kind].pseudonymize(source, ts, items.map((item) => String(item[identifier])));
     // The epoch's key is gone: the sightings can no longer be pseudonymized, so they are not kept at all.
-    if (!result) return [];
+    if (!result) return 'key-destroyed';
     return items.map((item, index) => {
       const sighting: SightingRecord = { v: 1, source, pseudonym: result.pseudonyms[index]!, epoch: result.epoch, kind, deviceId: device.id, district: device.district, seq, index, ts };
       return { topic: TOPICS.sightings, key: sighting.pseudonym, value: JSON.stringify(withKept(sighting, field, item, fields)), timestamp: ts };

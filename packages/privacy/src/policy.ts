@@ -75,11 +75,14 @@ export const PolicySchema = z
     controller: z.string().min(1),
     contact: z.string().min(1),
     aggregates: z.object({ retention: duration }).strict(),
-    rawData: z.object({ ttl: duration, segment: duration }).strict(),
+    rawData: z.object({ ttl: duration, segment: duration, maxLateness: duration }).strict(),
     kinds: z.object(Object.fromEntries(DEVICE_KINDS.map((k) => [k, KindPolicySchema])) as Record<DeviceKind, typeof KindPolicySchema>).strict(),
   })
   .strict()
   .superRefine((policy, ctx) => {
+    if (policy.rawData.maxLateness > policy.rawData.ttl) {
+      ctx.addIssue({ code: 'custom', path: ['rawData', 'maxLateness'], message: 'must not exceed rawData.ttl' });
+    }
     if (policy.rawData.segment > policy.rawData.ttl) {
       ctx.addIssue({ code: 'custom', path: ['rawData', 'segment'], message: 'must not exceed rawData.ttl (Kafka only deletes closed segments)' });
     }

@@ -92,7 +92,7 @@ export interface Register {
   /** The body accountable for the processing. */
   controller: string;
   contact: string;
-  rawData: { ttl: RegisterDuration; segment: RegisterDuration };
+  rawData: { ttl: RegisterDuration; segment: RegisterDuration; maxLateness: RegisterDuration };
   /** Every Kafka topic of the pipeline. */
   topics: RegisterTopic[];
   /** The only long-term store: anonymous aggregates. */
@@ -191,7 +191,7 @@ export function buildRegister(policy: Policy): Register {
     policy: { id: policy.id, version: policy.version },
     controller: policy.controller,
     contact: policy.contact,
-    rawData: { ttl: duration(policy.rawData.ttl), segment: duration(policy.rawData.segment) },
+    rawData: { ttl: duration(policy.rawData.ttl), segment: duration(policy.rawData.segment), maxLateness: duration(policy.rawData.maxLateness) },
     topics,
     aggregates: { store: 'InfluxDB', retention: aggregatesRetention },
     sensors: DEVICE_KINDS.map((kind) => sensor(kind, policy.kinds[kind], topics, policy.rawData.ttl, aggregatesRetention)),

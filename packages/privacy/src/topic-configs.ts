@@ -14,12 +14,15 @@
 //         + log.segment.delete.delay.ms       a deleted segment is renamed *.deleted and removed
 //                                             from disk after this delay (1 s)
 //         + slack                             scheduling (a few seconds)
-// With the shipped policy (TTL 15 min, segment 1 min): 15 min + 71 s + slack. Measured on a
-// real broker by test/privacy/p2-raw-data-dies-on-time.test.ts. Record timestamps are event
-// times, so: a record stamped ahead of the broker's clock (the gateway accepts up to its max
-// future skew, 30 s) keeps its segment alive that much longer; a record stamped in the past
-// shares the fate of the newer records in its segment, so its age counted from its own
-// timestamp can exceed TTL + bound by its lateness on arrival.
+// Record timestamps are event times, which adds two terms for records that are not on time:
+//         + rawData.maxLateness               a late record dies with the newer records of its
+//                                             segment; the gateway drops sightings later than
+//                                             this (60 s), so their extra age is bounded
+//         + the gateway's max future skew     a record stamped ahead of the clock (≤ 30 s) keeps
+//                                             its segment, and the records in it, that much longer
+// With the shipped policy (TTL 15 min, segment 1 min): 15 min + 71 s + 90 s + slack = 17 min
+// 41 s + slack. Measured on a real broker (with on-time records, so the first three terms)
+// by test/privacy/p2-raw-data-dies-on-time.test.ts.
 import { PERSONAL_TOPICS, TOPICS } from '@lethe/schemas';
 import type { Policy } from './policy.ts';
 

@@ -52,6 +52,16 @@ describe('the gateway ingest stage', () => {
     for (const secret of [MAC, MAC.replaceAll(':', ''), 'HomeNet', '-60', 'Alice']) expect(everything).not.toContain(secret);
   });
 
+  it('keeps a late reading but not its sightings, which would outlive the TTL on disk by their lateness', async () => {
+    const late = new Date(NOW - 61_000).toISOString();
+    const result = await stage().ingest('lethe/v1/lamppost/LP-0001/reading', buf(lamppost({ ts: late, wifiProbes: [{ mac: MAC }, { mac: '02:AA:BB:CC:DD:EF' }] })));
+    if (!result.ok) throw new Error(result.rejected.detail);
+    expect(result.records.map((r) => r.topic)).toEqual([TOPICS.readings]);
+    expect(result.droppedSightings).toEqual({ late: 2, keyDestroyed: 0 });
+    const onTime = await stage().ingest('lethe/v1/lamppost/LP-0001/reading', buf(lamppost({ ts: new Date(NOW - 59_000).toISOString() })));
+    expect(onTime.ok && onTime.sightings).toBe(1);
+  });
+
   it('drops the ANPR image reference and keeps only the plate pseudonym and speed', async () => {
     const reading = {
       deviceId: 'TL-0001', seq: 1, ts: new Date(NOW).toISOString(), phase: 'green', vehicleCount: 3, occupancyPct: 10,

@@ -108,7 +108,7 @@ describe('the transparency register', () => {
       aggregates: { retention: string };
       kinds: { lamppost: { k: number; epsilonPerRelease: number } };
     };
-    doc.rawData = { ttl: '20m', segment: '30s' };
+    doc.rawData = { ...doc.rawData, ttl: '20m', segment: '30s' };
     doc.aggregates.retention = '90d';
     doc.kinds.lamppost.k = 10;
     doc.kinds.lamppost.epsilonPerRelease = 0.25;

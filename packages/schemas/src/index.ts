@@ -39,3 +39,14 @@ export { PERSONAL_TOPICS, TOPICS } from './topics.ts';
 export type { TopicName } from './topics.ts';
 export { DEFAULT_FLEET_PATH, DeviceSchema, FleetSchema, createFleet, loadFleet } from './fleet.ts';
 export type { Device, Fleet } from './fleet.ts';
+export {
+  formatJsonSchema,
+  generateJsonSchemas,
+  JSON_SCHEMA_ID_BASE,
+  jsonSchemaSources,
+  KAFKA_RECORD_SOURCES,
+  MQTT_PAYLOAD_SOURCES,
+  toJsonSchema,
+} from './json-schemas.ts';
+export type { JsonSchemaDocument, JsonSchemaSource, TopicKey } from './json-schemas.ts';
+export { JSON_SCHEMA_DIR } from './json-schema-files.ts';

@@ -28,6 +28,8 @@ export function createGateway({ ingest, producer, metrics, logger }: GatewayDeps
       metrics.forwarded.labels(result.kind).inc();
       metrics.sightings.inc(result.sightings);
       metrics.droppedFields.inc(result.droppedFields);
+      if (result.droppedSightings.late > 0) metrics.droppedSightings.labels('late').inc(result.droppedSightings.late);
+      if (result.droppedSightings.keyDestroyed > 0) metrics.droppedSightings.labels('key_destroyed').inc(result.droppedSightings.keyDestroyed);
     } else {
       metrics.rejected.labels(result.rejected.reason).inc();
       // The refusal's detail and excerpt hold no input values; the topic is ours or replaced.

@@ -14,6 +14,12 @@ export function createGatewayMetrics(registry: Registry) {
     forwarded: new Counter({ name: 'lethe_gateway_messages_forwarded_total', help: 'Readings forwarded to Kafka, by device kind', labelNames: ['kind'] as const, registers: [registry] }),
     rejected,
     sightings: new Counter({ name: 'lethe_gateway_sightings_pseudonymized_total', help: 'Direct identifiers replaced by epoch pseudonyms', registers: [registry] }),
+    droppedSightings: new Counter({
+      name: 'lethe_gateway_sightings_dropped_total',
+      help: 'Sightings not kept: late (older than the policy max lateness) or key_destroyed (their epoch key is gone)',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
     droppedFields: new Counter({ name: 'lethe_gateway_fields_dropped_total', help: 'Fields removed by data minimization', registers: [registry] }),
     kafkaErrors: new Counter({ name: 'lethe_gateway_kafka_send_errors_total', help: 'Failed Kafka sends (retried; the MQTT message stays unacknowledged)', registers: [registry] }),
     keysDestroyed: new Counter({ name: 'lethe_gateway_pseudonym_keys_destroyed_total', help: 'Epoch keys zeroed and dropped', registers: [registry] }),
