@@ -22,7 +22,7 @@ const PERSON_TAGS: Record<string, string[]> = {
   pedestrians: ['scope', 'district', 'device'],
   vehicles: ['scope', 'district', 'device'],
   travel_times: ['from', 'to'],
-  traffic_light: ['district', 'device'],
+  traffic_light: ['scope', 'district', 'device'],
 };
 /** Pseudonym epoch of the test policy: two windows, so trips, dwell times and key rotation all happen during the test. */
 const EPOCH_SECONDS = 10;
@@ -53,38 +53,46 @@ interface Expected {
 
 const windowOf = (ts: number, seconds: number) => Math.floor(ts / (seconds * 1000)) * seconds * 1000;
 
-/** Environmental reference: group the published readings by device and window. */
-function expectedReadings(published: readonly SimulatedReading[]): Map<string, Expected> {
+/** Environmental reference: group the published readings by device and window, and by district and window. */
+function expectedReadings(published: readonly SimulatedReading[], districtOf: (device: string) => string): Map<string, Expected> {
   const out = new Map<string, Expected>();
-  const get = (measurement: string, device: string, ts: string) => {
-    const key = `${measurement}|${device}|${windowOf(Date.parse(ts), WINDOW_SECONDS)}`;
+  const one = (key: string) => {
     let e = out.get(key);
     if (!e) out.set(key, (e = { readings: 0, sums: {}, max: {}, trues: {} }));
     return e;
   };
-  const add = (e: Expected, name: string, value: number) => {
-    e.sums[name] = (e.sums[name] ?? 0) + value;
-    e.max[name] = Math.max(e.max[name] ?? -Infinity, value);
+  // One reading updates its device's and its district's figures alike.
+  const get = (measurement: string, device: string, ts: string) => {
+    const window = windowOf(Date.parse(ts), WINDOW_SECONDS);
+    const targets = [one(`${measurement}|${device}|${window}`), one(`${measurement}|district:${districtOf(device)}|${window}`)];
+    const fan = <T extends unknown[]>(f: (e: Expected, ...a: T) => void) => (...a: T) => targets.forEach((e) => f(e, ...a));
+    return {
+      count: fan((e) => e.readings++),
+      add: fan((e, name: string, value: number) => {
+        e.sums[name] = (e.sums[name] ?? 0) + value;
+        e.max[name] = Math.max(e.max[name] ?? -Infinity, value);
+      }),
+      flag: fan((e, name: string, value: boolean) => (e.trues[name] = (e.trues[name] ?? 0) + (value ? 1 : 0))),
+    };
   };
   for (const r of published) {
     if (r.kind === 'lamppost') {
       const p = r.payload as LamppostReadingInput;
       const e = get('lamppost', r.deviceId, p.ts);
-      e.readings++;
-      add(e, 'pm25', p.pm25);
-      add(e, 'energyWh', p.energyWh);
+      e.count();
+      e.add('pm25', p.pm25);
+      e.add('energyWh', p.energyWh);
     } else if (r.kind === 'traffic-light') {
       const p = r.payload as TrafficLightReadingInput;
       const e = get('traffic_light', r.deviceId, p.ts);
-      e.readings++;
-      add(e, 'vehicleCount', p.vehicleCount);
-      add(e, 'occupancyPct', p.occupancyPct);
+      e.count();
+      e.add('occupancyPct', p.occupancyPct);
     } else {
       const p = r.payload as SewerReadingInput;
       const e = get('sewer', r.deviceId, p.ts);
-      e.readings++;
-      add(e, 'levelCm', p.levelCm);
-      e.trues.overflow = (e.trues.overflow ?? 0) + (p.overflow ? 1 : 0);
+      e.count();
+      e.add('levelCm', p.levelCm);
+      e.flag('overflow', p.overflow);
     }
   }
   return out;
@@ -178,7 +186,7 @@ function expectedPersonFigures(published: readonly SimulatedReading[], district:
   }
   for (const [key, n] of loops) {
     const [device, start] = key.split('|') as [string, string];
-    if (n >= K) release('traffic_light.vehicle_count_sum', Number(start), 'traffic_light', { district: district(device), device }, 'vehicle_count_sum', n, 1);
+    if (n >= K) release('traffic_light.vehicle_count_sum', Number(start), 'traffic_light', { scope: 'device', district: district(device), device }, 'vehicle_count_sum', n, 1);
   }
   return out;
 }
@@ -225,7 +233,7 @@ describe('pipeline end to end on real Mosquitto, Kafka and InfluxDB', () => {
     expect(summary.failed).toBe(0);
     expect(published).toHaveLength(TICKS * fleet.devices.length);
 
-    const expected = expectedReadings(published);
+    const expected = expectedReadings(published, (id) => fleet.get(id)!.district);
     const person = expectedPersonFigures(published, (id) => fleet.get(id)!.district);
     for (const m of ['pedestrians', 'vehicles', 'travel_times', 'traffic_light']) {
       expect([...person.keys()].some((k) => k.startsWith(`${m}|`)), `the scenario releases ${m}`).toBe(true);
@@ -255,7 +263,7 @@ describe('pipeline end to end on real Mosquitto, Kafka and InfluxDB', () => {
           if (['people', 'trips', 'vehicle_count_sum'].includes(row._field)) released.set(`${row._measurement}|${tags.map((t) => row[t]).filter((v) => v !== undefined).join('|')}|${time}|${row._field}`, row._value);
           continue;
         }
-        const key = `${row._measurement}|${row.device}|${time}`;
+        const key = row.scope === 'district' ? `${row._measurement}|district:${row.district}|${time}` : `${row._measurement}|${row.device}|${time}`;
         env.set(key, { ...env.get(key), [row._field]: row._value });
       }
       if (([...expected.keys()].every((k) => env.has(k)) && privacyForLast) || Date.now() > deadline) break;

@@ -71,6 +71,21 @@ export interface Aggregator {
   pseudonymsHeld(): number;
 }
 
+function mergeInto(into: DeviceAcc, from: DeviceAcc): void {
+  into.readings += from.readings;
+  for (const [name, num] of from.numeric) {
+    const acc = into.numeric.get(name);
+    if (!acc) into.numeric.set(name, { ...num });
+    else {
+      acc.sum += num.sum;
+      acc.n += num.n;
+      acc.min = Math.min(acc.min, num.min);
+      acc.max = Math.max(acc.max, num.max);
+    }
+  }
+  for (const [name, n] of from.trues) into.trues.set(name, (into.trues.get(name) ?? 0) + n);
+}
+
 /** Measurement name of a device kind's own readings (traffic-light → traffic_light). */
 export function measurementOf(kind: DeviceKind): string {
   return snakeCase(kind.replace('-', '_'));
@@ -102,30 +117,44 @@ export function createAggregator({ policy, noise, ledger, clock = systemClock, g
     return w;
   }
 
-  /** Environmental summaries per device, and the person-derived counts for the anonymizer. */
+  /** Environmental fields of an accumulator, as the policy says to summarize them. */
+  function environmentalFields(kind: KindPolicy, acc: DeviceAcc): Record<string, number> {
+    const fields: Record<string, number> = { readings: acc.readings };
+    for (const [name, num] of acc.numeric) {
+      const rule = kind.fields[name];
+      if (rule?.class === 'person-derived') continue;
+      for (const how of rule?.aggregate ?? ['mean', 'max']) {
+        const value = how === 'mean' ? num.sum / num.n : how === 'max' ? num.max : how === 'min' ? num.min : how === 'sum' ? num.sum : undefined;
+        if (value !== undefined) fields[`${snakeCase(name)}_${how}`] = value;
+      }
+    }
+    for (const [name, n] of acc.trues) fields[`${snakeCase(name)}_count_true`] = n;
+    return fields;
+  }
+
+  /** Environmental summaries per device and per district, and the person-derived counts for the anonymizer. */
   function summarize(w: WindowState, out: ClosedWindows): void {
     const kind = policy.kinds[w.kind];
     const measurement = measurementOf(w.kind);
     const personCounts = new Map<string, Array<{ deviceId: string; district: string; count: number }>>();
-    for (const [deviceId, acc] of w.devices) {
-      const fields: Record<string, number> = { readings: acc.readings };
+    const districts = new Map<string, DeviceAcc>();
+    for (const [deviceId, acc] of [...w.devices].sort(([a], [b]) => (a < b ? -1 : 1))) {
       for (const [name, num] of acc.numeric) {
-        const rule = kind.fields[name];
-        if (rule?.class === 'person-derived') {
-          // Validated by the policy schema: a person-derived reading field is a count (sum).
-          const field = `${snakeCase(name)}_sum`;
-          let list = personCounts.get(field);
-          if (!list) personCounts.set(field, (list = []));
-          list.push({ deviceId, district: acc.district, count: num.sum });
-          continue;
-        }
-        for (const how of rule?.aggregate ?? ['mean', 'max']) {
-          const value = how === 'mean' ? num.sum / num.n : how === 'max' ? num.max : how === 'min' ? num.min : how === 'sum' ? num.sum : undefined;
-          if (value !== undefined) fields[`${snakeCase(name)}_${how}`] = value;
-        }
+        // Validated by the policy schema: a person-derived reading field is a count (sum).
+        if (kind.fields[name]?.class !== 'person-derived') continue;
+        const field = `${snakeCase(name)}_sum`;
+        let list = personCounts.get(field);
+        if (!list) personCounts.set(field, (list = []));
+        list.push({ deviceId, district: acc.district, count: num.sum });
       }
-      for (const [name, n] of acc.trues) fields[`${snakeCase(name)}_count_true`] = n;
-      out.records.push({ v: 1, measurement, tags: { district: acc.district, device: deviceId }, fields, windowStart: w.start, windowEnd: w.end });
+      out.records.push({ v: 1, measurement, tags: { scope: 'device', district: acc.district, device: deviceId }, fields: environmentalFields(kind, acc), windowStart: w.start, windowEnd: w.end });
+      let d = districts.get(acc.district);
+      if (!d) districts.set(acc.district, (d = { district: acc.district, readings: 0, numeric: new Map(), trues: new Map() }));
+      mergeInto(d, acc);
+    }
+    // District figures pool the district's readings (a mean is over all of them, not a mean of device means).
+    for (const [district, acc] of [...districts].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      out.records.push({ v: 1, measurement, tags: { scope: 'district', district }, fields: environmentalFields(kind, acc), windowStart: w.start, windowEnd: w.end });
     }
     for (const [field, counts] of [...personCounts].sort(([a], [b]) => (a < b ? -1 : 1))) {
       publish(out, anonymizer.deviceCounts({ measurement, field }, counts, w.start, w.end, budgetOf(kind)));

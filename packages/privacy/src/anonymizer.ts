@@ -230,7 +230,8 @@ export function createAnonymizer({ noise, ledger }: { noise: NoiseSource; ledger
     deviceCounts({ measurement, field }, counts, windowStart, windowEnd, budget) {
       const release = begin(`${measurement}.${field}`, windowStart, windowEnd, budget);
       for (const c of counts) {
-        const tags = { district: c.district, device: c.deviceId };
+        // The same series as the device's environmental point, so InfluxDB merges the fields.
+        const tags = { scope: 'device', district: c.district, device: c.deviceId };
         if (!release.open) release.suppress('budget');
         else if (c.count < budget.k) release.suppress('below_k');
         else release.set(measurement, tags, field, release.noisy(measurement, tags, field, c.count, 1));

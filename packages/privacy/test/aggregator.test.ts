@@ -38,7 +38,8 @@ describe('the windowed aggregator', () => {
     agg.addReading(reading(0, T0 + 1_000, { vehicleCount: 3, occupancyPct: 10 }, 'TL-0002', 'traffic-light'));
     const { records, reports } = agg.closeDue(T0 + 65_000);
     const env = records.filter((r) => r.measurement === 'traffic_light' && 'readings' in r.fields);
-    expect(env).toHaveLength(2);
+    expect(env.map((r) => r.tags.scope)).toEqual(['device', 'device', 'district']);
+    expect(env[2]!.fields).toMatchObject({ readings: 2, occupancy_pct_mean: 10 });
     for (const r of env) expect(r.fields).not.toHaveProperty('vehicle_count_sum');
     const counts = records.filter((r) => r.measurement === 'traffic_light' && 'vehicle_count_sum' in r.fields);
     expect(counts.map((r) => r.tags.device)).toEqual(['TL-0001']);
