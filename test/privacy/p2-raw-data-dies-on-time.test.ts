@@ -55,7 +55,7 @@ describe('P2: raw data dies on time', () => {
   const run = Date.now();
   const policy = loadPolicy(
     policyCopy((doc) => {
-      doc.rawData = { ttl: TTL, segment: SEGMENT };
+      doc.rawData = { ttl: TTL, segment: SEGMENT, maxLateness: '10s' };
       // The policy requires epoch ≤ TTL and epoch a whole number of windows.
       for (const kind of Object.values(doc.kinds)) Object.assign(kind, { window: '10s', epoch: TTL });
     }),
