@@ -116,9 +116,13 @@ const rows = streams.map((stream) => {
   const released = rs.reduce((n, r) => n + r.released, 0);
   const sup = (k: keyof ReleaseReport['suppressed']) => rs.reduce((n, r) => n + r.suppressed[k], 0);
   const suppressed = sup('below_k') + sup('differencing') + sup('budget');
-  const spent = full.ledger.entries().filter((e) => e.stream === stream).reduce((a, e) => Math.max(a, e.spent), 0);
-  const budget = full.ledger.entries().find((e) => e.stream === stream)?.budget ?? 0;
-  return `| ${stream} | ${rs.length} | ${released} | ${sup('below_k')} | ${sup('differencing')} | ${sup('budget')} | ${((100 * suppressed) / Math.max(1, suppressed + released)).toFixed(1)} % | ${spent} / ${budget} |`;
+  // The local (Hong Kong) day spans two UTC days, each with its own budget line.
+  const spent = full.ledger
+    .entries()
+    .filter((e) => e.stream === stream)
+    .map((e) => `${e.day}: ${e.spent} / ${e.budget}`)
+    .join('; ');
+  return `| ${stream} | ${rs.length} | ${released} | ${sup('below_k')} | ${sup('differencing')} | ${sup('budget')} | ${((100 * suppressed) / Math.max(1, suppressed + released)).toFixed(1)} % | ${spent} |`;
 });
 const rate = (seconds: number) => Math.round(records / seconds).toLocaleString('en-US');
 const report = `# Privacy stages over a simulated day — ${new Date().toISOString().slice(0, 10)}
@@ -133,7 +137,7 @@ Input: ${fleet.devices.length} devices, one reading per ${tickSeconds} s for ${h
 
 A figure is one number of one series in one window (a cell's people, a district's people, a junction pair's trips, a dwell bucket, a loop count).
 
-| stream | releases (windows) | figures released | suppressed: < k | suppressed: differencing | suppressed: budget | suppression rate | ε spent / budget (max per UTC day) |
+| stream | releases (windows) | figures released | suppressed: < k | suppressed: differencing | suppressed: budget | suppression rate | ε spent / budget per UTC day |
 | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
 ${rows.join('\n')}
 

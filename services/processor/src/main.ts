@@ -1,6 +1,6 @@
 // Processor entry point: read config, load the policy, restore where the last run stopped
 // emitting, then consume readings and sightings and emit aggregates as windows close.
-import { createBatchingProducer, createKafka, ensureTopics } from '@lethe/kafka';
+import { createBatchingProducer, createKafka, ensureTopics, retryKafka } from '@lethe/kafka';
 import { createLifecycle, createLogger, createMetricsRegistry, startHealthServer } from '@lethe/observability';
 import { createNoiseSource, DEFAULT_POLICY_PATH, loadPolicy, systemClock, topicSpecs } from '@lethe/privacy';
 import { TOPICS } from '@lethe/schemas';
@@ -21,9 +21,9 @@ async function main(): Promise<void> {
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID, logger });
   const admin = kafka.admin();
   await admin.connect();
-  await ensureTopics(admin, topicSpecs(policy), logger);
+  await retryKafka(() => ensureTopics(admin, topicSpecs(policy), logger), { what: 'creating the topics', logger });
   const inputs = [TOPICS.readings, TOPICS.sightings];
-  const committed = await admin.fetchOffsets({ groupId: config.KAFKA_GROUP_ID, topics: inputs });
+  const committed = await retryKafka(() => admin.fetchOffsets({ groupId: config.KAFKA_GROUP_ID, topics: inputs }), { what: 'reading the committed offsets', logger });
   await admin.disconnect();
 
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });

@@ -1,6 +1,6 @@
 // Writer entry point: Kafka aggregates in, InfluxDB points out, offsets committed after each write.
 import { InfluxDB } from '@influxdata/influxdb-client';
-import { createKafka, ensureTopics } from '@lethe/kafka';
+import { createKafka, ensureTopics, retryKafka } from '@lethe/kafka';
 import { createLifecycle, createLogger, createMetricsRegistry, startHealthServer } from '@lethe/observability';
 import { DEFAULT_POLICY_PATH, loadPolicy, topicSpecs } from '@lethe/privacy';
 import { TOPICS } from '@lethe/schemas';
@@ -30,7 +30,8 @@ async function main(): Promise<void> {
   // Whichever service starts first creates the topics, configured from the policy.
   const admin = kafka.admin();
   await admin.connect();
-  await ensureTopics(admin, topicSpecs(loadPolicy(config.POLICY_FILE ?? DEFAULT_POLICY_PATH)), logger);
+  const specs = topicSpecs(loadPolicy(config.POLICY_FILE ?? DEFAULT_POLICY_PATH));
+  await retryKafka(() => ensureTopics(admin, specs, logger), { what: 'creating the topics', logger });
   await admin.disconnect();
   const consumer = kafka.consumer({ groupId: config.KAFKA_GROUP_ID, allowAutoTopicCreation: false });
   const writer = createWriter({
