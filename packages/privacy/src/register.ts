@@ -105,6 +105,7 @@ const TOPIC_HOLDS: Readonly<Record<string, string>> = {
   [TOPICS.sightings]: 'One record per sighting of a phone or vehicle, under its epoch pseudonym (never the raw MAC or plate).',
   [TOPICS.aggregates]: 'Anonymous per-window aggregates on their way to InfluxDB.',
   [TOPICS.rejected]: 'Messages the gateway refused: the reason and an excerpt with every value removed.',
+  [TOPICS.audit]: 'Audit events (policy loaded, pseudonym key destroyed — never the key —, refusals) on their way to the hash-chained audit log; no personal data.',
 };
 
 const duration = (ms: number): RegisterDuration => ({ ms, text: formatDuration(ms) });

@@ -39,6 +39,8 @@ export interface TopicPartitions {
   rejected?: number;
 }
 
+const AUDIT_RETENTION_MS = 400 * 86_400_000;
+
 export function topicSpecs(policy: Policy, partitions: TopicPartitions = {}): TopicSpec[] {
   const personal = {
     'cleanup.policy': 'delete',
@@ -59,6 +61,10 @@ export function topicSpecs(policy: Policy, partitions: TopicPartitions = {}): To
     spec(TOPICS.sightings, partitions.sightings, personal),
     spec(TOPICS.aggregates, partitions.aggregates, { 'cleanup.policy': 'delete', 'retention.ms': String(24 * 3_600_000) }),
     spec(TOPICS.rejected, partitions.rejected, personal),
+    // Audit events (P8) hold no personal data and are the input of the hash-chained audit log:
+    // kept long (400 days) so the api can rebuild or resume its log after a long outage. One
+    // partition, so the log's order is the order the events reached Kafka.
+    spec(TOPICS.audit, 1, { 'cleanup.policy': 'delete', 'retention.ms': String(AUDIT_RETENTION_MS) }),
   ];
 }
 

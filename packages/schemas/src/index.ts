@@ -10,6 +10,8 @@ export {
 export type { DeviceKind } from './device-kinds.ts';
 export {
   LamppostReadingSchema,
+  MAC_PATTERN,
+  PLATE_PATTERN,
   PlateReadSchema,
   READING_SCHEMAS,
   SewerReadingSchema,
@@ -28,13 +30,16 @@ export type {
 } from './readings.ts';
 export {
   AggregateRecordSchema,
+  AUDIT_EVENT_TYPES,
+  AUDIT_MAX_STRING,
+  AuditEventRecordSchema,
   ReadingRecordSchema,
   REJECT_REASONS,
   RejectedRecordSchema,
   SIGHTING_SOURCES,
   SightingRecordSchema,
 } from './records.ts';
-export type { AggregateRecord, ReadingRecord, RejectReason, RejectedRecord, SightingRecord, SightingSource } from './records.ts';
+export type { AggregateRecord, AuditEventRecord, AuditEventType, ReadingRecord, RejectReason, RejectedRecord, SightingRecord, SightingSource } from './records.ts';
 export { PERSONAL_TOPICS, TOPICS } from './topics.ts';
 export type { TopicName } from './topics.ts';
 export { DEFAULT_FLEET_PATH, DeviceSchema, FleetSchema, createFleet, loadFleet } from './fleet.ts';

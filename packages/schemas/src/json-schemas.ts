@@ -13,7 +13,7 @@
 import { z } from 'zod';
 import { readingTopic, type DeviceKind } from './device-kinds.ts';
 import { READING_SCHEMAS } from './readings.ts';
-import { AggregateRecordSchema, ReadingRecordSchema, RejectedRecordSchema, SightingRecordSchema } from './records.ts';
+import { AggregateRecordSchema, AuditEventRecordSchema, ReadingRecordSchema, RejectedRecordSchema, SightingRecordSchema } from './records.ts';
 import { TOPICS } from './topics.ts';
 
 /** Base of every generated schema's `$id`; the file name under json-schema/ follows it. */
@@ -102,6 +102,15 @@ export const KAFKA_RECORD_SOURCES: Readonly<Record<TopicKey, JsonSchemaSource>> 
     description:
       `A message the gateway refused, on ${TOPICS.rejected}, keyed by reason. The excerpt keeps the message's structure with every value removed; ` +
       `the record may still concern a person, so the topic keeps it only for the policy's raw-data TTL. ${UNKNOWN_KEYS}`,
+  },
+  audit: {
+    file: 'kafka/audit-event-record.schema.json',
+    schema: AuditEventRecordSchema,
+    title: 'Audit event record',
+    description:
+      `Something an auditor must be able to see (guarantee P8): a policy loaded or changed, a pseudonym key destroyed (never the key), ` +
+      `data deleted by retention, a request refused or answered, an export. On ${TOPICS.audit}, keyed by actor; the api chains each ` +
+      `event into its hash-chained, append-only audit log. \`data\` is small and flat and never holds personal data. ${UNKNOWN_KEYS}`,
   },
 };
 

@@ -9,9 +9,14 @@ const seq = z.number().int().nonnegative().describe('Per-device sequence number,
 const ts = z.iso.datetime({ offset: true }).describe('Time of measurement, ISO 8601 with offset');
 const finite = (min: number, max: number) => z.number().min(min).max(max);
 
+/** A MAC address as devices report it; also what @lethe/audit refuses to record. */
+export const MAC_PATTERN = /^([0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}$/;
+/** A licence plate as cameras report it; also what @lethe/audit refuses to record. */
+export const PLATE_PATTERN = /^[A-Z0-9]{1,3} ?[A-Z0-9]{1,5}$/;
+
 /** A Wi-Fi probe request heard by a lamppost: the MAC is a direct identifier. */
 export const WifiProbeSchema = z.object({
-  mac: z.string().regex(/^([0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}$/, 'must be a MAC address like 02:1A:2B:3C:4D:5E'),
+  mac: z.string().regex(MAC_PATTERN, 'must be a MAC address like 02:1A:2B:3C:4D:5E'),
   rssi: finite(-120, 0).optional(),
   ssids: z.array(z.string().max(32)).max(16).optional(),
 });
@@ -34,7 +39,7 @@ export const LamppostReadingSchema = z.object({
 
 /** A licence plate read by a traffic light's ANPR camera: the plate is a direct identifier. */
 export const PlateReadSchema = z.object({
-  plate: z.string().regex(/^[A-Z0-9]{1,3} ?[A-Z0-9]{1,5}$/, 'must be an upper-case licence plate like AB 1234'),
+  plate: z.string().regex(PLATE_PATTERN, 'must be an upper-case licence plate like AB 1234'),
   speedKmh: finite(0, 250),
   imageRef: z.string().max(200).optional(),
 });

@@ -71,3 +71,41 @@ export const RejectedRecordSchema = z.object({
   receivedAt: epochMs,
 });
 export type RejectedRecord = z.infer<typeof RejectedRecordSchema>;
+
+/** What the audit log records (guarantee P8). Closed list: a new kind of event is a reviewed change. */
+export const AUDIT_EVENT_TYPES = [
+  'policy.loaded',
+  'policy.changed',
+  'key.destroyed',
+  'retention.deleted',
+  'request.received',
+  'request.refused',
+  'request.answered',
+  'route.refused',
+  'export',
+] as const;
+export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
+
+/** Longest string an audit event may carry: events are facts, not documents. */
+export const AUDIT_MAX_STRING = 200;
+
+const auditString = z.string().max(AUDIT_MAX_STRING);
+
+/**
+ * An event for the audit log, before it is hash-chained (packages/audit chains it). `data` is
+ * small and flat; it never holds personal data or key material — @lethe/audit also refuses
+ * values that look like a MAC address or a licence plate. The key `source` is reserved for
+ * the Kafka position the audit log adds when it stores the event.
+ */
+export const AuditEventRecordSchema = z.object({
+  v: z.literal(1),
+  type: z.enum(AUDIT_EVENT_TYPES),
+  /** The component that saw it happen, e.g. gateway, processor, writer, api. */
+  actor: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'must be a component name like gateway'),
+  at: epochMs,
+  data: z.record(
+    z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/, 'must be an identifier like epochStart'),
+    z.union([auditString, z.number(), z.boolean(), z.null(), z.array(auditString).max(32)]),
+  ),
+});
+export type AuditEventRecord = z.infer<typeof AuditEventRecordSchema>;

@@ -10,6 +10,8 @@ export const TOPICS = {
   aggregates: 'lethe.aggregates.v1',
   /** Messages the gateway refused, with a reason and a redacted excerpt. May hold personal data: short TTL. */
   rejected: 'lethe.rejected.v1',
+  /** Audit events (policy loaded, key destroyed, …) on their way to the hash-chained audit log. No personal data: long retention. */
+  audit: 'lethe.audit.v1',
 } as const;
 
 export type TopicName = (typeof TOPICS)[keyof typeof TOPICS];

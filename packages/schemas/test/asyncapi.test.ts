@@ -105,7 +105,7 @@ describe('docs/asyncapi.yaml', () => {
     }
   });
 
-  it('describes the data flow: devices → gateway → processor → writer', () => {
+  it('describes the data flow: devices → gateway → processor → writer, and audit events gateway → api', () => {
     const flow = document
       .operations()
       .all()
@@ -113,7 +113,7 @@ describe('docs/asyncapi.yaml', () => {
         op
           .tags()
           .all()
-          .filter((t) => ['devices', 'gateway', 'processor', 'writer'].includes(t.name()))
+          .filter((t) => ['devices', 'gateway', 'processor', 'writer', 'api'].includes(t.name()))
           .map((t) => `${t.name()} ${op.action()} ${op.channels().all()[0]!.address()}`),
       )
       .sort();
@@ -129,6 +129,8 @@ describe('docs/asyncapi.yaml', () => {
         `processor receive ${TOPICS.sightings}`,
         `processor send ${TOPICS.aggregates}`,
         `writer receive ${TOPICS.aggregates}`,
+        `gateway send ${TOPICS.audit}`,
+        `api receive ${TOPICS.audit}`,
       ].sort(),
     );
   });

@@ -1,6 +1,9 @@
 // Gateway entry point: read config, build the ingest stage from the policy and fleet,
-// connect Kafka then MQTT, and shut down in order (stop input → flush Kafka → close HTTP).
-import { createBatchingProducer, createKafka, ensureTopics } from '@lethe/kafka';
+// connect Kafka then MQTT, and shut down in order (stop input → destroy keys → flush Kafka →
+// close HTTP). The policy it loaded and every key it destroys go to the audit topic (P8).
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createBatchingProducer, createKafka, ensureTopics, type OutgoingRecord, retryKafka } from '@lethe/kafka';
 import { createLifecycle, createLogger, createMetricsRegistry, startHealthServer } from '@lethe/observability';
 import {
   createInMemoryKeyProvider,
@@ -11,7 +14,16 @@ import {
   topicSpecs,
   type Pseudonymizer,
 } from '@lethe/privacy';
-import { DEFAULT_FLEET_PATH, DEVICE_KINDS, loadFleet, READING_TOPIC_FILTER, type DeviceKind } from '@lethe/schemas';
+import {
+  AuditEventRecordSchema,
+  DEFAULT_FLEET_PATH,
+  DEVICE_KINDS,
+  loadFleet,
+  READING_TOPIC_FILTER,
+  TOPICS,
+  type AuditEventRecord,
+  type DeviceKind,
+} from '@lethe/schemas';
 import { loadGatewayConfig } from './config.ts';
 import { createGateway } from './gateway.ts';
 import { createGatewayMetrics } from './metrics.ts';
@@ -26,8 +38,15 @@ async function main(): Promise<void> {
   lifecycle.handleSignals();
   const health = await startHealthServer({ host: config.HTTP_HOST, port: config.HTTP_PORT, registry, lifecycle });
 
-  const policy = loadPolicy(config.POLICY_FILE ?? DEFAULT_POLICY_PATH);
+  const policyPath = config.POLICY_FILE ?? DEFAULT_POLICY_PATH;
+  const policy = loadPolicy(policyPath);
   const fleet = loadFleet(config.FLEET_FILE ?? DEFAULT_FLEET_PATH);
+  // Audit events wait here until the producer is connected (keys exist only once readings
+  // flow, so in practice none does); a send that fails is logged, as the producer retries.
+  const auditBacklog: OutgoingRecord[] = [];
+  let sendAudit = (record: OutgoingRecord) => void auditBacklog.push(record);
+  const audit = (type: AuditEventRecord['type'], data: AuditEventRecord['data']) =>
+    sendAudit({ topic: TOPICS.audit, key: 'gateway', value: JSON.stringify(AuditEventRecordSchema.parse({ v: 1, type, actor: 'gateway', at: Date.now(), data })) });
   const providers = DEVICE_KINDS.map((kind) => {
     const provider = createInMemoryKeyProvider({
       epochMs: policy.kinds[kind].epoch,
@@ -35,6 +54,9 @@ async function main(): Promise<void> {
       onDestroy: (epoch) => {
         metrics.keysDestroyed.inc();
         logger.info({ kind, epoch }, 'pseudonym key destroyed');
+        // What was destroyed and which span of time it covered; never the key.
+        const epochMs = policy.kinds[kind].epoch;
+        audit('key.destroyed', { kind, epoch, epochStart: new Date(epoch * epochMs).toISOString(), epochEnd: new Date((epoch + 1) * epochMs).toISOString() });
       },
     });
     return [kind, provider] as const;
@@ -51,11 +73,14 @@ async function main(): Promise<void> {
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID, logger });
   const admin = kafka.admin();
   await admin.connect();
-  await ensureTopics(admin, topicSpecs(policy), logger);
+  await retryKafka(() => ensureTopics(admin, topicSpecs(policy), logger), { what: 'creating the topics', logger });
   await admin.disconnect();
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   const batching = createBatchingProducer({ producer, lingerMs: config.KAFKA_LINGER_MS });
+  sendAudit = (record) => void batching.send([record]).catch((err: unknown) => logger.error({ err }, 'could not publish an audit event'));
+  auditBacklog.splice(0).forEach(sendAudit);
+  audit('policy.loaded', { policyId: policy.id, version: policy.version, sha256: createHash('sha256').update(readFileSync(policyPath)).digest('hex') });
 
   const ingest = createIngestStage({
     policy,
@@ -77,14 +102,15 @@ async function main(): Promise<void> {
   });
 
   lifecycle.onShutdown('stop MQTT input', () => source.stop());
-  lifecycle.onShutdown('flush Kafka', async () => {
-    await batching.flush();
-    await producer.disconnect();
-  });
+  // Before the flush, so the audit events of the last keys still reach Kafka.
   lifecycle.onShutdown('stop key rotation', () => {
     clearInterval(rotation);
     // Keys die with the process; zero them first so no copy lingers in a core dump.
     for (const [, provider] of providers) provider.destroyAll();
+  });
+  lifecycle.onShutdown('flush Kafka', async () => {
+    await batching.flush();
+    await producer.disconnect();
   });
   lifecycle.onShutdown('close HTTP', () => health.close());
   lifecycle.markReady();

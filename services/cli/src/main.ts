@@ -1,0 +1,15 @@
+#!/usr/bin/env node
+// `lethe` — operator tools for the Lethe pipeline. See cli.ts for the subcommands.
+import { runCli } from './cli.ts';
+
+const io = { out: (line: string) => console.log(line), err: (line: string) => console.error(line) };
+
+runCli(process.argv.slice(2), io).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    console.error(`lethe: ${err instanceof Error ? err.message : String(err)}`);
+    process.exitCode = 2;
+  },
+);
