@@ -17,6 +17,7 @@ WORKDIR /app
 
 # Manifests first, so the dependency layer is cached until a manifest or the lockfile changes.
 COPY package.json pnpm-lock.yaml pnpm-workspace.yaml ./
+COPY packages/audit/package.json packages/audit/
 COPY packages/config/package.json packages/config/
 COPY packages/kafka/package.json packages/kafka/
 COPY packages/observability/package.json packages/observability/
@@ -38,6 +39,7 @@ COPY seeds seeds
 COPY packages packages
 COPY scripts scripts
 COPY services services
+COPY docs/openapi.yaml docs/
 
 # ---- runtime ----------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
@@ -47,9 +49,10 @@ ENV NODE_ENV=production \
 WORKDIR /app
 # The code is owned by root and only readable by the service user. /tokens is the mount point
 # of the influx-tokens volume: a new named volume takes this directory's owner, so the
-# influx-init job (running as node) can write the tokens there.
+# influx-init job (running as node) can write the tokens there; likewise the api's audit-log
+# volume at /var/lib/lethe/audit.
 COPY --from=build /app /app
-RUN mkdir -p /tokens && chown node:node /tokens
+RUN mkdir -p /tokens /var/lib/lethe/audit && chown node:node /tokens /var/lib/lethe/audit
 USER node
 EXPOSE 9464 8080
 STOPSIGNAL SIGTERM

@@ -3,15 +3,32 @@
 // and only fills in missing ones, so it is safe to run before every `docker compose up`.
 //
 //   node scripts/setup-secrets.ts [--dir secrets]
+//   node scripts/setup-secrets.ts --issue-token <requester id>    # prints a new data-request token once
+//   node scripts/setup-secrets.ts --revoke-token <requester id>
+//
+// Requester tokens (seeds/requesters.yaml lists the requesters) are never stored: the api reads
+// only their SHA-256 hashes from api-requester-tokens. A token is printed once when issued;
+// issuing again replaces it. There is no token until one is issued.
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { devicePassword, generateSecret, mosquittoPasswordLine } from '@lethe/config';
 import { DEFAULT_FLEET_PATH, loadFleet } from '@lethe/schemas';
+import { DEFAULT_REQUESTERS_PATH, loadRequesters, TokenHashesSchema, tokenHash, type TokenHashes } from '../services/api/src/requesters.ts';
 
-const { values } = parseArgs({ options: { dir: { type: 'string', default: process.env.LETHE_SECRETS_DIR ?? 'secrets' }, fleet: { type: 'string' } } });
+const { values } = parseArgs({
+  options: {
+    dir: { type: 'string', default: process.env.LETHE_SECRETS_DIR ?? 'secrets' },
+    fleet: { type: 'string' },
+    requesters: { type: 'string' },
+    'issue-token': { type: 'string' },
+    'revoke-token': { type: 'string' },
+  },
+});
 const dir = resolve(values.dir!);
+// With --issue-token, stdout carries the token alone; everything else goes to stderr.
+const say = values['issue-token'] === undefined ? console.log : console.error;
 mkdirSync(dir, { recursive: true, mode: 0o700 });
 
 function secret(name: string, make: () => string = generateSecret): string {
@@ -20,7 +37,7 @@ function secret(name: string, make: () => string = generateSecret): string {
     // 0644 inside a 0700 directory: compose mounts single files into containers whose users
     // (grafana 472, node 1000) are not the host user; the directory keeps other host users out.
     writeFileSync(path, make(), { mode: 0o644 });
-    console.log(`generated ${name}`);
+    say(`generated ${name}`);
   }
   return readFileSync(path, 'utf8').trim();
 }
@@ -33,6 +50,8 @@ secret('grafana-admin-password');
 secret('grafana-secret-key');
 // The differential-privacy noise key: hex, because the processor reads raw key bytes.
 secret('processor-noise-key', () => randomBytes(32).toString('hex'));
+// Hashes of the data-request tokens; empty until a token is issued.
+secret('api-requester-tokens', () => JSON.stringify({ version: 1, tokens: {} } satisfies TokenHashes, null, 2) + '\n');
 
 // The password file is rewritten every time (it is derived; fresh salts are harmless).
 const fleet = loadFleet(values.fleet ?? DEFAULT_FLEET_PATH);
@@ -43,4 +62,34 @@ const lines = [
 writeFileSync(join(dir, 'mosquitto-passwd'), lines.join('\n') + '\n', { mode: 0o600 });
 // Mosquitto in its container runs as uid 1883 and must be able to read it.
 chmodSync(join(dir, 'mosquitto-passwd'), 0o644);
-console.log(`wrote mosquitto-passwd for ${fleet.devices.length} devices and the gateway into ${dir}`);
+say(`wrote mosquitto-passwd for ${fleet.devices.length} devices and the gateway into ${dir}`);
+
+// Issuing or revoking a requester's data-request token.
+const issue = values['issue-token'];
+const revoke = values['revoke-token'];
+if (issue !== undefined || revoke !== undefined) {
+  const id = (issue ?? revoke)!;
+  const requesters = loadRequesters(values.requesters ?? DEFAULT_REQUESTERS_PATH);
+  if (!requesters.some((r) => r.id === id)) {
+    console.error(`unknown requester "${id}"; the requesters are: ${requesters.map((r) => r.id).join(', ')}`);
+    process.exit(2);
+  }
+  const path = join(dir, 'api-requester-tokens');
+  const file = TokenHashesSchema.parse(JSON.parse(readFileSync(path, 'utf8')));
+  let token: string | undefined;
+  if (issue !== undefined) {
+    token = generateSecret();
+    file.tokens[id] = tokenHash(token);
+  } else {
+    delete file.tokens[id];
+  }
+  writeFileSync(`${path}.tmp`, JSON.stringify(file, null, 2) + '\n', { mode: 0o644 });
+  renameSync(`${path}.tmp`, path);
+  if (token !== undefined) {
+    // stderr for people, stdout for the token alone (so it can be captured: TOKEN=$(… --issue-token id)).
+    console.error(`issued a data-request token for ${id} (shown once; only its hash is kept in ${path}; restart the api to use it):`);
+    console.log(token);
+  } else {
+    console.error(`revoked the data-request token of ${id} (restart the api)`);
+  }
+}

@@ -2,6 +2,7 @@ export { createAggregator, measurementOf } from './aggregator.ts';
 export type { AddOutcome, Aggregator, AggregatorOptions, ClosedWindows } from './aggregator.ts';
 export { createAnonymizer, DWELL_BUCKETS, figureId, histogramStats, noisyCount, SIGHTING_STREAMS, SPEED_BINS, TRAVEL_BINS } from './anonymizer.ts';
 export type { Anonymizer, PersonStream, Release, ReleaseReport, StreamBudget, SuppressionReason } from './anonymizer.ts';
+export { decideDataRequest, effectiveLevel, INDIVIDUAL_DATA, isIndividualData, isOpenDataMeasurement, OPEN_DATA_MEASUREMENTS, OTHER_PURPOSES, policyPurposes, REFUSAL_REASONS, REQUEST_LEVELS, requestPurposes, SUBJECT_TYPES, type DataRequest, type DataRequestDecision, type DataRequestSubject, type DecideOptions, type IndividualData, type OpenDataMeasurement, type RefusalDetail, type RefusalReason, type RequestLevel, type SubjectType } from './data-requests.ts';
 export { createBudgetLedger, utcDay } from './ledger.ts';
 export type { BudgetLedger, ChargeOutcome, LedgerEntry } from './ledger.ts';
 export { createNoiseSource, discreteLaplace, discreteLaplaceBound, discreteLaplaceStdDev } from './noise.ts';

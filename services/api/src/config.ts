@@ -1,4 +1,4 @@
-import { commonFields, loadConfig, port } from '@lethe/config';
+import { commaList, commonFields, flag, loadConfig, port, positiveInt } from '@lethe/config';
 import { z } from 'zod';
 
 const ApiConfigSchema = z.object({
@@ -9,6 +9,25 @@ const ApiConfigSchema = z.object({
   INFLUX_BUCKET: z.string().min(1),
   /** Read-only token for the aggregates bucket. */
   INFLUX_TOKEN: z.string().min(1),
+  /** Audit topic consumer and the low-watermark watch of the personal topics. */
+  KAFKA_BROKERS: commaList(),
+  KAFKA_CLIENT_ID: z.string().default('lethe-api'),
+  /** Consumer group of the audit topic; the log's own record of Kafka positions decides where reading resumes. */
+  KAFKA_GROUP_ID: z.string().default('lethe-api-audit'),
+  /** The api's hash-chained audit log (JSON Lines); its directory must be writable and kept (a volume). */
+  AUDIT_LOG_FILE: z.string().min(1),
+  /** JSON {"version":1,"tokens":{"<requester id>":"<hex sha-256 of its token>"}} — usually REQUESTER_TOKENS_FILE (secrets/api-requester-tokens). */
+  REQUESTER_TOKENS: z.string().min(1),
+  REQUESTERS_FILE: z.string().optional(),
+  POLICY_FILE: z.string().optional(),
+  FLEET_FILE: z.string().optional(),
+  DISTRICTS_FILE: z.string().optional(),
+  /** The gateway's KEY_GRACE_SECONDS: how long the previous epoch's key still exists (for UNLINKABLE). */
+  KEY_GRACE_SECONDS: z.coerce.number().int().min(0).default(60),
+  /** How often the low watermarks of the personal topics are read (deletions, oldest record age). */
+  WATCH_INTERVAL_SECONDS: positiveInt().default(30),
+  /** Consume lethe.audit.v1 into the log (off: the log holds only the api's own events). */
+  AUDIT_TOPIC: flag().default(true),
 });
 
 export type ApiConfig = z.infer<typeof ApiConfigSchema>;

@@ -1,0 +1,78 @@
+// Moves the other services' audit events (key.destroyed, policy.loaded, … on lethe.audit.v1)
+// into the api's hash-chained log, each exactly once. Every stored event carries its Kafka
+// position, and reading resumes right after the last stored position of each partition (a
+// seek after start), so neither a crash between append and commit nor a lost consumer-group
+// offset can store an event twice or skip one. Redelivered records are recognized by offset
+// and skipped. A record that is not a storable event (malformed, or holding what looks like
+// personal data) is counted and skipped by position — its content is never logged.
+import { appendFromTopic, isAuditError, lastSourceOffset, type AuditLog } from '@lethe/audit';
+import type { Admin, Consumer, Kafka } from '@lethe/kafka';
+import type { Logger } from '@lethe/observability';
+
+export interface AuditTopicConsumerOptions {
+  kafka: Pick<Kafka, 'consumer'>;
+  admin: Pick<Admin, 'fetchTopicOffsets'>;
+  log: AuditLog;
+  topic: string;
+  groupId: string;
+  logger: Logger;
+  onStored?: () => void;
+  onSkipped?: () => void;
+}
+
+export interface AuditTopicConsumer {
+  stop(): Promise<void>;
+}
+
+export async function startAuditTopicConsumer({ kafka, admin, log, topic, groupId, logger, onStored, onSkipped }: AuditTopicConsumerOptions): Promise<AuditTopicConsumer> {
+  const child = logger.child({ component: 'audit-topic' });
+  const records = await log.records();
+  /** Last stored offset per partition (as a bigint), from the log itself. */
+  const last = new Map<number, bigint>();
+  const partitions = await admin.fetchTopicOffsets(topic);
+  for (const p of partitions) {
+    const stored = lastSourceOffset(records, topic, p.partition);
+    if (stored !== undefined) last.set(p.partition, BigInt(stored));
+  }
+
+  const consumer: Consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({
+    autoCommit: false,
+    eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale, commitOffsetsIfNecessary }) => {
+      for (const message of batch.messages) {
+        if (!isRunning() || isStale()) break;
+        const offset = BigInt(message.offset);
+        const done = last.get(batch.partition);
+        if (done === undefined || offset > done) {
+          let value: unknown;
+          try {
+            value = JSON.parse(message.value?.toString('utf8') ?? 'null');
+          } catch {
+            value = undefined;
+          }
+          try {
+            await appendFromTopic(log, value, { topic: batch.topic, partition: batch.partition, offset: message.offset });
+            onStored?.();
+          } catch (err) {
+            if (!isAuditError(err, 'INVALID_EVENT') && !isAuditError(err, 'PERSONAL_DATA')) throw err; // the log failed: retry the batch
+            onSkipped?.();
+            child.warn({ partition: batch.partition, offset: message.offset, code: err.code }, 'skipped a record of the audit topic that is not a storable event');
+          }
+          last.set(batch.partition, offset);
+        }
+        resolveOffset(message.offset);
+        await heartbeat();
+      }
+      // The commit only saves re-reading after a restart; the positions in the log decide.
+      await commitOffsetsIfNecessary();
+    },
+  });
+  for (const p of partitions) {
+    const done = last.get(p.partition);
+    consumer.seek({ topic, partition: p.partition, offset: done === undefined ? p.low : String(done + 1n) });
+  }
+  child.info({ topic, resumeAt: Object.fromEntries(partitions.map((p) => [p.partition, last.has(p.partition) ? String(last.get(p.partition)! + 1n) : `earliest (${p.low})`])) }, 'consuming audit events');
+  return { stop: () => consumer.disconnect() };
+}

@@ -1,0 +1,119 @@
+// The live city page: the latest district figures (pedestrians, air quality, traffic, sewer
+// levels) from the open data, refreshed by a small plain script that calls /v1/aggregates like
+// any other client would. Elements carry stable ids and data attributes for browser tests:
+//   #city-table[data-refresh-seconds][data-range]   the table and its settings
+//   #<metric>-<district>[data-value][data-time]     a figure (metric: pedestrians, pm25, vehicles, sewer-level)
+//   #city-status[data-state=loading|ok|error]       the state of the last refresh
+//   #city-updated                                   when it last succeeded
+import { html, page } from './html.ts';
+import type { District } from './catalogue.ts';
+
+export interface CityMetric {
+  id: string;
+  label: string;
+  unit: string;
+  /** Query of /v1/aggregates (without start/limit) whose rows carry a `district` tag. */
+  query: Record<string, string>;
+  decimals: number;
+}
+
+export const CITY_METRICS: readonly CityMetric[] = [
+  { id: 'pedestrians', label: 'Pedestrians', unit: 'people per window', query: { measurement: 'pedestrians', field: 'people', scope: 'district' }, decimals: 0 },
+  { id: 'pm25', label: 'Air quality (PM2.5)', unit: 'µg/m³', query: { measurement: 'lamppost', field: 'pm25_mean', scope: 'district' }, decimals: 1 },
+  { id: 'vehicles', label: 'Traffic', unit: 'vehicles per window', query: { measurement: 'vehicles', field: 'people', scope: 'district' }, decimals: 0 },
+  { id: 'sewer-level', label: 'Sewer level (max)', unit: 'cm', query: { measurement: 'sewer', field: 'level_cm_max', scope: 'district' }, decimals: 1 },
+];
+
+export interface CityPageOptions {
+  refreshSeconds: number;
+  /** How far back to look for the latest figure, e.g. `-10m`. */
+  range: string;
+}
+
+export function cityPage(districts: readonly District[], { refreshSeconds, range }: CityPageOptions): string {
+  const body = html`<h1>The city, live</h1>
+<p class="lead">The latest anonymous figures per district, as published in the open data. Counts of people are withheld when fewer than the policy's minimum, and carry random noise; nothing here can be traced to a person.</p>
+<p id="city-status" data-state="loading" role="status" aria-live="polite">Loading…</p>
+<p class="muted">Last updated: <time id="city-updated">never</time>. Refreshes every ${refreshSeconds} seconds.</p>
+<table id="city-table" data-refresh-seconds="${refreshSeconds}" data-range="${range}">
+<caption>Latest figure per district (— : no figure published in the last ${range.replace('-', '')})</caption>
+<thead><tr><th scope="col">District</th>${CITY_METRICS.map(
+    (m) => html`<th scope="col" class="num" data-metric="${m.id}" data-query="${new URLSearchParams(m.query).toString()}" data-decimals="${m.decimals}">${m.label}<br><span class="muted">${m.unit}</span></th>`,
+  )}</tr></thead>
+<tbody>
+${districts.map(
+  (d) => html`<tr id="district-${d.id}" data-district="${d.id}"><th scope="row">${d.name}</th>${CITY_METRICS.map(
+    (m) => html`<td class="num" id="${m.id}-${d.id}" data-district="${d.id}" data-metric="${m.id}" data-state="no-data">—</td>`,
+  )}</tr>`,
+)}
+</tbody>
+</table>
+<p class="muted">Source: <code>GET /v1/aggregates</code>. See <a href="/register">the register</a> for what is measured and how people are protected.</p>`;
+  return page({ title: 'Live city', body, scripts: ['/assets/city.js'] });
+}
+
+/** The page's script: fetches each metric, keeps the newest row per district, fills the table. */
+export const CITY_SCRIPT = `'use strict';
+(function () {
+  var table = document.getElementById('city-table');
+  var status = document.getElementById('city-status');
+  var updated = document.getElementById('city-updated');
+  if (!table || !status || !updated) return;
+  var refresh = Math.max(5, Number(table.getAttribute('data-refresh-seconds')) || 30);
+  var range = table.getAttribute('data-range') || '-10m';
+  var metrics = Array.prototype.map.call(table.querySelectorAll('thead th[data-metric]'), function (th) {
+    return { id: th.getAttribute('data-metric'), query: th.getAttribute('data-query'), decimals: Number(th.getAttribute('data-decimals')) || 0 };
+  });
+
+  function latestByDistrict(rows) {
+    var latest = {};
+    rows.forEach(function (row) {
+      var d = row.tags && row.tags.district;
+      if (!d) return;
+      if (!latest[d] || row.time >= latest[d].time) latest[d] = row;
+    });
+    return latest;
+  }
+
+  function fill(metric, latest) {
+    table.querySelectorAll('td[data-metric="' + metric.id + '"]').forEach(function (td) {
+      var row = latest[td.getAttribute('data-district')];
+      if (row) {
+        td.textContent = Number(row.value).toFixed(metric.decimals);
+        td.setAttribute('data-value', String(row.value));
+        td.setAttribute('data-time', row.time);
+        td.setAttribute('data-state', 'ok');
+        td.title = 'window starting ' + row.time;
+      } else {
+        td.textContent = '—';
+        td.removeAttribute('data-value');
+        td.removeAttribute('data-time');
+        td.setAttribute('data-state', 'no-data');
+      }
+    });
+  }
+
+  function load(metric) {
+    var url = '/v1/aggregates?' + metric.query + '&start=' + encodeURIComponent(range) + '&limit=10000';
+    return fetch(url, { headers: { accept: 'application/json' } }).then(function (res) {
+      if (!res.ok) throw new Error(metric.id + ': HTTP ' + res.status);
+      return res.json();
+    }).then(function (body) { fill(metric, latestByDistrict(body.data || [])); });
+  }
+
+  function tick() {
+    status.setAttribute('data-state', 'loading');
+    Promise.all(metrics.map(load)).then(function () {
+      var now = new Date();
+      updated.textContent = now.toISOString().replace('T', ' ').slice(0, 19) + ' UTC';
+      updated.setAttribute('datetime', now.toISOString());
+      status.textContent = 'Up to date.';
+      status.setAttribute('data-state', 'ok');
+    }, function (err) {
+      status.textContent = 'Could not refresh: ' + err.message;
+      status.setAttribute('data-state', 'error');
+    }).then(function () { setTimeout(tick, refresh * 1000); });
+  }
+  tick();
+})();
+`;
