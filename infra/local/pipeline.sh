@@ -72,9 +72,12 @@ load_env() {
   . "$endpoints"
   # shellcheck source=/dev/null
   . "$influx"
-  if [ ! -s "$SECRETS/processor-noise-key" ] || [ ! -s "$SECRETS/fleet-secret" ] || [ ! -s "$SECRETS/mqtt-gateway-password" ]; then
+  if [ ! -s "$SECRETS/processor-noise-key" ] || [ ! -s "$SECRETS/fleet-secret" ] || [ ! -s "$SECRETS/mqtt-gateway-password" ] ||
+    [ ! -s "$SECRETS/api-requester-tokens" ]; then
     node "$LETHE_ROOT/scripts/setup-secrets.ts" --dir "$SECRETS" >/dev/null
   fi
+  # The api's hash-chained audit log lives with the other local state.
+  mkdir -p "$LETHE_LOCAL_DIR/audit"
 }
 
 # Least-privilege InfluxDB tokens (writer: write only, api: read only), idempotent.
@@ -95,7 +98,8 @@ service_env() {
     writer) printf '%s\n' "KAFKA_BROKERS=$KAFKA_BROKERS" "INFLUX_URL=$INFLUX_URL" "INFLUX_ORG=$INFLUX_ORG" \
       "INFLUX_BUCKET=$INFLUX_BUCKET" "INFLUX_TOKEN_FILE=$SECRETS/influxdb-writer-token" ;;
     api) printf '%s\n' "INFLUX_URL=$INFLUX_URL" "INFLUX_ORG=$INFLUX_ORG" "INFLUX_BUCKET=$INFLUX_BUCKET" \
-      "INFLUX_TOKEN_FILE=$SECRETS/influxdb-reader-token" ;;
+      "INFLUX_TOKEN_FILE=$SECRETS/influxdb-reader-token" "KAFKA_BROKERS=$KAFKA_BROKERS" \
+      "AUDIT_LOG_FILE=$LETHE_LOCAL_DIR/audit/api.jsonl" "REQUESTER_TOKENS_FILE=$SECRETS/api-requester-tokens" ;;
     simulator) printf '%s\n' "MQTT_URL=$MQTT_URL" "FLEET_SECRET_FILE=$SECRETS/fleet-secret" ;;
   esac
 }
