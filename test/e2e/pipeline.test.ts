@@ -2,7 +2,7 @@
 // through Mosquitto as the devices; gateway, processor and writer run as real processes; the
 // aggregates that land in InfluxDB must equal figures computed independently from the
 // published readings (exactly for counts, to float precision for means).
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +12,8 @@ import { DEFAULT_FLEET_PATH, loadFleet, type LamppostReadingInput, type SewerRea
 import { createCity, createFleetPublisher, loadScenario, runSimulation, type SimulatedReading } from '@lethe/simulator';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { asGrafanaSendsIt, dashboardQueries } from '../support/grafana-queries.ts';
+import { asGrafanaSendsIt, asGrafanaSendsPromQL, dashboardPromQueries, dashboardQueries, labelValuesQuery } from '../support/grafana-queries.ts';
+import { startPrometheus, type RunningPrometheus } from '../support/prometheus.ts';
 import { startService, type RunningService } from '../support/services.ts';
 
 const WINDOW_SECONDS = 5;
@@ -195,6 +196,11 @@ describe('pipeline end to end on real Mosquitto, Kafka and InfluxDB', () => {
   const services: RunningService[] = [];
   const published: SimulatedReading[] = [];
   let firstPublish = 0;
+  // For the dashboards' PromQL queries: the api (raw-record age, refused requests) and a
+  // Prometheus scraping every service from the start.
+  const requesterToken = randomBytes(24).toString('hex');
+  let api: RunningService;
+  let prometheus: RunningPrometheus;
 
   beforeAll(async () => {
     const policyFile = testPolicyFile();
@@ -217,9 +223,24 @@ describe('pipeline end to end on real Mosquitto, Kafka and InfluxDB', () => {
       // The production client ids: persistent sessions of other ids would stay in the shared
       // subscription group after the process ends and take their share of messages.
     }));
+    services.push((api = await startService('api', {
+      KAFKA_BROKERS: infra.kafkaBrokers.join(','),
+      POLICY_FILE: policyFile,
+      KAFKA_GROUP_ID: `e2e-api-${run}`,
+      INFLUX_URL: infra.influx.url,
+      INFLUX_ORG: infra.influx.org,
+      INFLUX_BUCKET: infra.influx.bucket,
+      INFLUX_TOKEN: infra.influx.readerToken,
+      AUDIT_LOG_FILE: join(mkdtempSync(join(tmpdir(), 'lethe-e2e-audit-')), 'audit.jsonl'),
+      REQUESTER_TOKENS: JSON.stringify({ version: 1, tokens: { 'hk-police-force': createHash('sha256').update(requesterToken).digest('hex') } }),
+      WATCH_INTERVAL_SECONDS: '1',
+    })));
+    prometheus = await startPrometheus({ targets: Object.fromEntries(services.map((s) => [s.name, s.port])) });
+    await prometheus.waitForTargetsUp();
   });
 
   afterAll(async () => {
+    await prometheus?.stop();
     for (const s of services.reverse()) await s.stop();
   });
 
@@ -314,6 +335,41 @@ describe('pipeline end to end on real Mosquitto, Kafka and InfluxDB', () => {
       if (rows.length === 0) empty.push(`${q.dashboard}: ${q.title}`);
     }
     expect(empty, 'dashboard queries that returned no data').toEqual([]);
+  });
+
+  it('answers every PromQL query of the provisioned Grafana dashboards with data from the services\' metrics', async () => {
+    // Refused requests for individual-level data, for the privacy dashboard: two rounds a few
+    // scrapes apart, so the refusal counters exist before they move and increase() sees them.
+    for (let round = 0; round < 2; round++) {
+      expect((await fetch(`http://127.0.0.1:${api.port}/v1/sightings`)).status).toBe(403);
+      const res = await fetch(`http://127.0.0.1:${api.port}/v1/data-requests`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${requesterToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ subject: { type: 'plate', value: 'AB 1234' }, level: 'individual', data: ['movements'], purpose: 'criminal-investigation', from: new Date(Date.now() - 86_400_000).toISOString(), to: new Date().toISOString() }),
+      });
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as { decision: string }).decision).toBe('refused');
+      await prometheus.waitForScrapes(3);
+    }
+    const stop = new Date();
+    const context = { start: new Date(firstPublish - 60_000), stop, intervalSeconds: 2, scrapeIntervalSeconds: prometheus.scrapeIntervalSeconds, variables: { service: '.*' } };
+    const queries = dashboardPromQueries();
+    expect(queries.length).toBeGreaterThan(20);
+    const empty: string[] = [];
+    for (const q of queries) {
+      const variable = labelValuesQuery(q.expr);
+      if (variable) {
+        const values = await prometheus.labelValues(variable.label, variable.match);
+        if (!['gateway', 'processor', 'writer', 'api'].every((s) => values.includes(s))) empty.push(`${q.dashboard}: ${q.title} (${values.join(', ')})`);
+        continue;
+      }
+      const expr = asGrafanaSendsPromQL(q.expr, context);
+      const series = q.instant ? await prometheus.query(expr, stop) : await prometheus.queryRange(expr, context.start, stop, context.intervalSeconds);
+      // NaN (a quantile over no observations) is not data.
+      const samples = series.flatMap((s) => s.values ?? (s.value ? [s.value] : []));
+      if (!samples.some(([, value]) => Number.isFinite(Number(value)))) empty.push(`${q.dashboard}: ${q.title}`);
+    }
+    expect(empty, 'dashboard PromQL queries that returned no data').toEqual([]);
   });
 
   it('never writes a raw MAC or plate to any service log', () => {

@@ -1,12 +1,15 @@
 // Static checks of the docker compose stack (no Docker needed): pinned images, healthchecks,
 // ordered start-up, every required service variable set, no secrets in plain text, Grafana
-// hardening, loopback-only ports, and dashboards that query measurements the writer writes.
+// hardening, loopback-only ports, and dashboards that query measurements the writer writes
+// and metrics the services define. (The e2e test runs every dashboard query against real
+// InfluxDB and Prometheus.)
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Ajv } from 'ajv';
 import { parse } from 'yaml';
+import { createMetricsRegistry } from '@lethe/observability';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const read = (path: string): string => readFileSync(join(ROOT, path), 'utf8');
@@ -255,32 +258,107 @@ describe('Grafana provisioning', () => {
 
   const dashboardDir = 'infra/grafana/dashboards';
   const dashboards = readdirSync(join(ROOT, dashboardDir)).filter((f) => f.endsWith('.json'));
+  interface DashboardTarget {
+    refId?: string;
+    query?: string;
+    expr?: string;
+    datasource?: { uid?: string };
+  }
+  interface DashboardPanel {
+    id: number;
+    title: string;
+    type: string;
+    panels?: DashboardPanel[];
+    datasource?: { uid?: string };
+    targets?: DashboardTarget[];
+  }
+  interface DashboardJson {
+    uid: string;
+    panels: DashboardPanel[];
+    templating?: { list: Array<{ name: string; datasource?: { uid?: string } }> };
+  }
+  const dashboardJson = (file: string) => JSON.parse(read(`${dashboardDir}/${file}`)) as DashboardJson;
+  const allPanels = (d: DashboardJson) => d.panels.flatMap((p) => [p, ...(p.panels ?? [])]);
 
-  it('has the city overview dashboard', () => {
-    expect(dashboards).toContain('city-overview.json');
+  it('has the city overview, pipeline health and privacy dashboards, each with its own uid', () => {
+    expect(dashboards).toEqual(expect.arrayContaining(['city-overview.json', 'pipeline-health.json', 'privacy.json']));
+    const uids = dashboards.map((f) => dashboardJson(f).uid);
+    expect(new Set(uids).size).toBe(uids.length);
   });
 
-  it.each(dashboards)('%s: every panel queries a written measurement and field in "aggregates"', (file) => {
-    const dashboard = JSON.parse(read(`${dashboardDir}/${file}`)) as {
-      uid: string;
-      panels: Array<{ title: string; type: string; panels?: unknown[]; datasource?: { uid?: string }; targets?: Array<{ query?: string; expr?: string; datasource?: { uid?: string } }> }>;
-    };
+  it('loads the dashboards from where compose mounts them', () => {
+    const { providers } = parse(read('infra/grafana/provisioning/dashboards/dashboards.yaml')) as { providers: Array<{ type: string; options: { path: string } }> };
+    const mounts = (compose.services.grafana!.volumes ?? []).map((v) => (typeof v === 'string' ? v : `${v.source}:${v.target}`));
+    for (const provider of providers) {
+      expect(provider.type).toBe('file');
+      expect(mounts).toContain(`./infra/grafana/dashboards:${provider.options.path}:ro`);
+    }
+  });
+
+  it('uses only provisioned datasources, and unique panel ids', () => {
+    const { datasources } = parse(read('infra/grafana/provisioning/datasources/datasources.yaml')) as { datasources: Array<{ uid: string }> };
+    const provisioned = new Set(datasources.map((d) => d.uid));
+    for (const file of dashboards) {
+      const dashboard = dashboardJson(file);
+      const used = [
+        ...(dashboard.templating?.list ?? []).map((v) => v.datasource?.uid),
+        ...allPanels(dashboard).flatMap((p) => [p.datasource?.uid, ...(p.targets ?? []).map((t) => t.datasource?.uid)]),
+      ].filter((uid) => uid !== undefined);
+      for (const uid of used) expect(provisioned, `${file} uses datasource ${uid}`).toContain(uid);
+      const ids = allPanels(dashboard).map((p) => p.id);
+      expect(new Set(ids).size, `${file}: panel ids`).toBe(ids.length);
+    }
+  });
+
+  it('places the map\'s districts at the centroids of seeds/districts.json', () => {
+    const map = allPanels(dashboardJson('city-overview.json')).find((p) => p.type === 'geomap');
+    expect(map, 'the city overview has a geomap panel').toBeDefined();
+    const query = map!.targets![0]!.query!;
+    const rows = [...query.matchAll(/\{district: "([^"]+)", name: "([^"]+)", lat: ([\d.]+), lon: ([\d.]+)\}/g)].map((m) => ({ id: m[1], name: m[2], lat: Number(m[3]), lon: Number(m[4]) }));
+    const { districts } = JSON.parse(read('seeds/districts.json')) as { districts: Array<{ id: string; name: string; lat: number; lon: number }> };
+    expect(rows).toEqual(districts.map(({ id, name, lat, lon }) => ({ id, name, lat, lon })));
+  });
+
+  /** Metric names the services define (each service's src/metrics.ts) and their registries' default process metrics. */
+  async function definedMetrics(): Promise<Set<string>> {
+    const names = new Set<string>(['up']);
+    for (const service of readdirSync(join(ROOT, 'services'))) {
+      let source: string;
+      try {
+        source = read(`services/${service}/src/metrics.ts`);
+      } catch {
+        continue;
+      }
+      for (const m of source.matchAll(/name: '([a-z_:][a-z0-9_:]*)'/g)) names.add(m[1]!);
+    }
+    for (const metric of await createMetricsRegistry('static-check').getMetricsAsJSON()) names.add(metric.name);
+    return names;
+  }
+
+  it.each(dashboards)('%s: every panel queries a written measurement and field in "aggregates", or defined metrics', async (file) => {
+    const dashboard = dashboardJson(file);
     expect(dashboard.uid).toBeTruthy();
-    const panels = dashboard.panels.filter((p) => p.type !== 'row');
+    const panels = allPanels(dashboard).filter((p) => p.type !== 'row');
     expect(panels.length).toBeGreaterThan(0);
+    const metrics = await definedMetrics();
     for (const panel of panels) {
       expect(panel.targets?.length, panel.title).toBeGreaterThan(0);
       for (const target of panel.targets!) {
         const uid = target.datasource?.uid ?? panel.datasource?.uid;
         if (uid === 'prometheus') {
-          expect(target.expr, panel.title).toMatch(/lethe_(gateway|processor|writer)_/);
+          const expr = target.expr ?? '';
+          // Label values use dots (lethe.sightings.v1, job=~"lethe.*"), so lethe_… is always a metric name.
+          const used = [...expr.matchAll(/\b(lethe_[a-z0-9_]+|up(?=\{))/g)].map((m) => m[1]!.replace(/_(bucket|sum|count)$/, ''));
+          expect(used.length, `${panel.title}: no metric in ${expr}`).toBeGreaterThan(0);
+          for (const name of used) expect([...metrics], `${panel.title}: ${name} is not defined by any service`).toContain(name);
           continue;
         }
         expect(uid, panel.title).toBe('influxdb');
         const query = target.query ?? '';
         expect(query, panel.title).toContain('from(bucket: "aggregates")');
         expect(query, panel.title).toContain('range(start: v.timeRangeStart, stop: v.timeRangeStop)');
-        expect(query, panel.title).toContain('v.windowPeriod');
+        // Graphs follow Grafana's window period; tables and maps show one row per series.
+        if (panel.type === 'timeseries') expect(query, panel.title).toContain('v.windowPeriod');
         const measurements = [...query.matchAll(/_measurement\s*==\s*"([^"]+)"/g)].map((m) => m[1]!);
         const fields = [...query.matchAll(/_field\s*==\s*"([^"]+)"/g)].map((m) => m[1]!);
         expect(measurements.length, `${panel.title}: no measurement`).toBeGreaterThan(0);

@@ -17,6 +17,7 @@ async function main(): Promise<void> {
   lifecycle.handleSignals();
   const health = await startHealthServer({ host: config.HTTP_HOST, port: config.HTTP_PORT, registry, lifecycle });
   const policy = loadPolicy(config.POLICY_FILE ?? DEFAULT_POLICY_PATH);
+  metrics.rawTtl.set(policy.rawData.ttl / 1000);
 
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID, logger });
   const admin = kafka.admin();

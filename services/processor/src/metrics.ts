@@ -26,6 +26,13 @@ export function createProcessorMetrics(registry: Registry) {
     }),
     epsilonSpent: new Gauge({ name: 'lethe_processor_epsilon_spent', help: 'Differential-privacy budget spent today (UTC) per stream', labelNames: ['stream'] as const, registers: [registry] }),
     epsilonBudget: new Gauge({ name: 'lethe_processor_epsilon_budget', help: 'Differential-privacy budget per day per stream', labelNames: ['stream'] as const, registers: [registry] }),
+    consumerLag: new Gauge({
+      name: 'lethe_processor_consumer_lag_records',
+      help: 'Records in a partition not yet read (high watermark minus the next offset), as of the last batch; committed offsets trail further while windows are open',
+      labelNames: ['topic', 'partition'] as const,
+      registers: [registry],
+    }),
+    rawTtl: new Gauge({ name: 'lethe_processor_raw_ttl_seconds', help: "The policy's raw-data TTL: older records are dropped, and personal topics keep records this long", registers: [registry] }),
     closeLag: new Histogram({
       name: 'lethe_processor_window_emit_lag_seconds',
       help: 'From a window end to its aggregates being acknowledged by Kafka',

@@ -80,6 +80,7 @@ export function createProcessor({ policy, consumer, producer, metrics, logger, g
       tracker.processed(batch.topic, batch.partition, message.offset, outcome === 'accepted' || outcome === 'duplicate' ? windowEnd : undefined);
       resolveOffset(message.offset);
     }
+    metrics.consumerLag.labels(batch.topic, String(batch.partition)).set(Number(batch.offsetLag()));
     await heartbeat();
   }
 

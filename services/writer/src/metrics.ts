@@ -1,4 +1,4 @@
-import { Counter, Histogram, type Registry } from '@lethe/observability';
+import { Counter, Gauge, Histogram, type Registry } from '@lethe/observability';
 
 export function createWriterMetrics(registry: Registry) {
   return {
@@ -6,6 +6,12 @@ export function createWriterMetrics(registry: Registry) {
     invalid: new Counter({ name: 'lethe_writer_records_invalid_total', help: 'Kafka records that are not valid aggregates (skipped)', registers: [registry] }),
     rejected: new Counter({ name: 'lethe_writer_points_rejected_total', help: 'Points InfluxDB refused as invalid (4xx, not retried)', registers: [registry] }),
     writeErrors: new Counter({ name: 'lethe_writer_write_errors_total', help: 'Failed InfluxDB writes that were retried', registers: [registry] }),
+    consumerLag: new Gauge({
+      name: 'lethe_writer_consumer_lag_records',
+      help: 'Aggregates in a partition not yet written and committed (high watermark minus the committed offset), as of the last batch',
+      labelNames: ['topic', 'partition'] as const,
+      registers: [registry],
+    }),
     writeLatency: new Histogram({
       name: 'lethe_writer_write_duration_seconds',
       help: 'Duration of one InfluxDB write of a Kafka batch',

@@ -89,6 +89,7 @@ export function createWriter({ sink, commit, metrics, logger, sleep = (ms) => ne
     if (last) {
       resolveOffset(last.offset);
       await commit(batch.topic, batch.partition, (BigInt(last.offset) + 1n).toString());
+      metrics.consumerLag.labels(batch.topic, String(batch.partition)).set(Number(batch.offsetLag()));
     }
     await heartbeat();
   }
