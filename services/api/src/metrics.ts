@@ -1,6 +1,7 @@
 // The api's Prometheus metrics. Label values are closed sets: route patterns (never a path with
 // an id in it), status codes, requester types, reason codes, audit event types.
 import { Counter, Gauge, Histogram, type Registry } from '@lethe/observability';
+import { REFUSAL_REASONS } from '@lethe/privacy';
 
 export interface ApiMetrics {
   httpRequests: Counter<'route' | 'method' | 'status'>;
@@ -18,7 +19,7 @@ export interface ApiMetrics {
 
 export function createApiMetrics(registry: Registry): ApiMetrics {
   const registers = [registry];
-  return {
+  const metrics: ApiMetrics = {
     httpRequests: new Counter({ name: 'lethe_api_http_requests_total', help: 'HTTP requests by route pattern, method and status', labelNames: ['route', 'method', 'status'], registers }),
     httpDuration: new Histogram({ name: 'lethe_api_http_request_duration_seconds', help: 'HTTP request duration by route pattern', labelNames: ['route'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers }),
     dataRequests: new Counter({ name: 'lethe_api_data_requests_total', help: 'Data requests by requester type and decision', labelNames: ['requester_type', 'decision'], registers }),
@@ -31,4 +32,7 @@ export function createApiMetrics(registry: Registry): ApiMetrics {
     rawRecordAge: new Gauge({ name: 'lethe_api_raw_record_age_seconds', help: 'Age of the oldest record in each personal topic (from the timestamp at the low watermark)', labelNames: ['topic'], registers }),
     exportedRows: new Counter({ name: 'lethe_api_exported_rows_total', help: 'Rows of open data served, by measurement', labelNames: ['measurement'], registers }),
   };
+  // Every reason exists from the start at 0, so rate() and increase() see the first refusal.
+  for (const reason of REFUSAL_REASONS) metrics.refusals.labels(reason).inc(0);
+  return metrics;
 }
