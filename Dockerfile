@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# One image for every Lethe service (gateway, processor, writer, api, simulator) and the
+# One image for every Lethe service (gateway, keyring, processor, writer, api, simulator) and the
 # one-shot scripts (influx-init). Node 24 strips TypeScript types at run time, so there is
 # no build step: the image holds the sources and the installed dependencies.
 #
@@ -25,6 +25,7 @@ COPY packages/privacy/package.json packages/privacy/
 COPY packages/schemas/package.json packages/schemas/
 COPY services/api/package.json services/api/
 COPY services/gateway/package.json services/gateway/
+COPY services/keyring/package.json services/keyring/
 COPY services/processor/package.json services/processor/
 COPY services/simulator/package.json services/simulator/
 COPY services/writer/package.json services/writer/

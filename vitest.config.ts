@@ -18,6 +18,9 @@ export default defineConfig({
       { test: { name: 'integration', include: ['test/integration/**/*.test.ts'], ...realServers } },
       { test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], ...realServers } },
       { test: { name: 'privacy', include: ['test/privacy/**/*.test.ts'], ...realServers } },
+      // `pnpm demo` as a real process (no servers), and its pages in headless Chromium.
+      { test: { name: 'demo', include: ['test/demo/**/*.test.ts'], testTimeout: 120_000, hookTimeout: 120_000 } },
+      { test: { name: 'browser', include: ['test/browser/**/*.test.ts'], testTimeout: 120_000, hookTimeout: 120_000 } },
     ],
   },
 });

@@ -5,6 +5,12 @@
 //   node scripts/setup-secrets.ts [--dir secrets]
 //   node scripts/setup-secrets.ts --issue-token <requester id>    # prints a new data-request token once
 //   node scripts/setup-secrets.ts --revoke-token <requester id>
+//   node scripts/setup-secrets.ts --mqtt-tls [--mqtt-tls-name mqtt.example.org ...]
+//   node scripts/setup-secrets.ts --kafka-sasl
+//
+// Opt-in extras: --mqtt-tls makes a private CA and a server certificate for Mosquitto's TLS
+// listener (mqtt-tls-*; valid for mosquitto, localhost, 127.0.0.1 and every --mqtt-tls-name);
+// --kafka-sasl generates the SCRAM passwords of the services' Kafka users (kafka-<service>-password).
 //
 // Requester tokens (seeds/requesters.yaml lists the requesters) are never stored: the api reads
 // only their SHA-256 hashes from api-requester-tokens. A token is printed once when issued;
@@ -15,6 +21,8 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { devicePassword, generateSecret, mosquittoPasswordLine } from '@lethe/config';
 import { DEFAULT_FLEET_PATH, loadFleet } from '@lethe/schemas';
+import { KAFKA_SERVICES } from './kafka-acls.ts';
+import { ensureTlsCertificates } from './tls-certs.ts';
 import { DEFAULT_REQUESTERS_PATH, loadRequesters, TokenHashesSchema, tokenHash, type TokenHashes } from '../services/api/src/requesters.ts';
 
 const { values } = parseArgs({
@@ -24,6 +32,9 @@ const { values } = parseArgs({
     requesters: { type: 'string' },
     'issue-token': { type: 'string' },
     'revoke-token': { type: 'string' },
+    'mqtt-tls': { type: 'boolean', default: false },
+    'mqtt-tls-name': { type: 'string', multiple: true, default: [] },
+    'kafka-sasl': { type: 'boolean', default: false },
   },
 });
 const dir = resolve(values.dir!);
@@ -50,6 +61,8 @@ secret('grafana-admin-password');
 secret('grafana-secret-key');
 // The differential-privacy noise key: hex, because the processor reads raw key bytes.
 secret('processor-noise-key', () => randomBytes(32).toString('hex'));
+// The bearer token the gateways present to the keyring (shared pseudonym keys).
+secret('keyring-token');
 // Hashes of the data-request tokens; empty until a token is issued.
 secret('api-requester-tokens', () => JSON.stringify({ version: 1, tokens: {} } satisfies TokenHashes, null, 2) + '\n');
 
@@ -63,6 +76,15 @@ writeFileSync(join(dir, 'mosquitto-passwd'), lines.join('\n') + '\n', { mode: 0o
 // Mosquitto in its container runs as uid 1883 and must be able to read it.
 chmodSync(join(dir, 'mosquitto-passwd'), 0o644);
 say(`wrote mosquitto-passwd for ${fleet.devices.length} devices and the gateway into ${dir}`);
+
+if (values['mqtt-tls']) {
+  const names = [...new Set(['mosquitto', 'localhost', '127.0.0.1', ...values['mqtt-tls-name']!])];
+  const { generated } = ensureTlsCertificates({ dir, prefix: 'mqtt-tls', names });
+  if (generated.length > 0) say(`generated the MQTT TLS ${generated.join(' and ')} certificate (${names.join(', ')}); clients need ${join(dir, 'mqtt-tls-ca.crt')}`);
+}
+if (values['kafka-sasl']) {
+  for (const service of KAFKA_SERVICES) secret(`kafka-${service}-password`);
+}
 
 // Issuing or revoking a requester's data-request token.
 const issue = values['issue-token'];

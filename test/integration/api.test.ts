@@ -146,7 +146,7 @@ describe('the api on real Kafka and InfluxDB', () => {
     const { live } = (await (await fetch(url('/v1/register'))).json()) as { live: { keysDestroyed: { total: number }; epsilonToday: Array<{ stream: string; spentToday: number }>; rawData: { topics: Array<{ topic: string }> }; unavailable: string[] } };
     expect(live.keysDestroyed.total).toBeGreaterThanOrEqual(1);
     expect(live.epsilonToday).toContainEqual(expect.objectContaining({ stream: `api_it_${RUN}`, spentToday: 7 }));
-    expect(live.rawData.topics.map((t) => t.topic).sort()).toEqual([TOPICS.rejected, TOPICS.sightings]);
+    expect(live.rawData.topics.map((t) => t.topic).sort()).toEqual([TOPICS.partials, TOPICS.rejected, TOPICS.sightings]);
     expect(live.unavailable).toEqual([]);
     const page = await (await fetch(url('/register'))).text();
     expect(page).toContain('id="keys-destroyed"');

@@ -45,4 +45,23 @@ describe('Kafka', () => {
     }
     await admin.disconnect();
   });
+
+  it('adds partitions to a topic that has fewer than asked for, and never removes any', async () => {
+    const kafka = createKafka({ brokers: infra.kafkaBrokers, clientId: 'partitions-check', logger });
+    const admin = kafka.admin();
+    await admin.connect();
+    const topic = `partitions.${Date.now()}`;
+    const partitions = async () => (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0]!.partitions.length;
+    try {
+      expect(await ensureTopics(admin, [{ topic, numPartitions: 1, configs: {} }], logger)).toEqual([topic]);
+      expect(await partitions()).toBe(1);
+      expect(await ensureTopics(admin, [{ topic, numPartitions: 3, configs: {} }], logger)).toEqual([topic]);
+      expect(await partitions()).toBe(3);
+      expect(await ensureTopics(admin, [{ topic, numPartitions: 2, configs: {} }], logger), 'fewer than it has: nothing to do').toEqual([]);
+      expect(await partitions()).toBe(3);
+    } finally {
+      await admin.deleteTopics({ topics: [topic] });
+      await admin.disconnect();
+    }
+  });
 });

@@ -121,7 +121,7 @@ describe('P2: raw data dies on time', () => {
 
     // Produce per-person records continuously, each stamped with its event time as the gateway does.
     const batching = createBatchingProducer({ producer });
-    const [sightings, rejected] = [specs.find((s) => s.topic.startsWith(TOPICS.sightings))!.topic, specs.find((s) => s.topic.startsWith(TOPICS.rejected))!.topic];
+    const [sightings, rejected, partials] = [TOPICS.sightings, TOPICS.rejected, TOPICS.partials].map((name) => specs.find((s) => s.topic.startsWith(name))!.topic) as [string, string, string];
     let producing = true;
     let seq = 0;
     let produced = 0;
@@ -136,6 +136,9 @@ describe('P2: raw data dies on time', () => {
           timestamp: ts,
         }));
         records.push({ topic: rejected, key: 'SCHEMA', value: JSON.stringify({ v: 1, reason: 'SCHEMA', detail: 'p2 test', topic: 'lethe/v1/lamppost/LP-0001/reading', excerpt: '{}', bytes: 2, receivedAt: ts }), timestamp: ts });
+        // The processor's stage 1 stamps a partial with the end of its window, as this one's.
+        const window = { windowStart: ts - 10_000, windowEnd: ts, coversFrom: ts - 10_000 };
+        records.push({ topic: partials, key: `sightings:wifi|${window.windowStart}`, value: JSON.stringify({ v: 1, type: 'sightings', source: 'wifi', ...window, topic: sightings, partition: 0, cells: [{ deviceId: 'LP-0001', district: 'central-and-western', people: 5 }], trips: [] }), timestamp: ts });
         await batching.send(records);
         produced += records.length;
         await sleep(PRODUCE_EVERY_MS);

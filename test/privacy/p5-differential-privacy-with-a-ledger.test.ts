@@ -5,7 +5,7 @@
 import { createAggregator, createBudgetLedger, createNoiseSource, DEFAULT_POLICY_PATH, discreteLaplaceStdDev, loadPolicy, ManualClock, parsePolicy, type Policy } from '@lethe/privacy';
 import type { AggregateRecord, SightingRecord } from '@lethe/schemas';
 import { describe, expect, it } from 'vitest';
-import { decodeMetadata, encodeMetadata } from '../../services/processor/src/processor.ts';
+import { decodeReleaserMetadata, encodeReleaserMetadata } from '../../services/processor/src/commit-metadata.ts';
 
 const shipped = loadPolicy(DEFAULT_POLICY_PATH);
 const T0 = Date.UTC(2026, 0, 1, 8, 0, 0);
@@ -104,16 +104,16 @@ describe('P5: differential privacy with a ledger', () => {
     expect(tomorrow.filter((r) => r.measurement === 'pedestrians')).toHaveLength(3);
   });
 
-  it('keeps ε spent across a processor restart (the ledger travels in the committed offsets’ metadata)', () => {
+  it('keeps ε spent across a processor restart (the ledger travels in the releaser’s committed offset metadata)', () => {
     const policy = withLamppost({ epsilonPerRelease: 1, epsilonPerDay: 2 });
     const before = createBudgetLedger();
     releaseWindow(policy, keyOf(1), 20, T0, before);
     releaseWindow(policy, keyOf(1), 20, T0 + WINDOW, before);
-    const metadata = encodeMetadata({ closedUpTo: T0 + 2 * WINDOW, ledger: before.entries() });
+    const metadata = encodeReleaserMetadata({ releasedUpTo: { 'sightings:wifi': T0 + 2 * WINDOW }, ledger: before.entries() });
     expect(Buffer.byteLength(metadata)).toBeLessThan(4096);
 
     const after = createBudgetLedger();
-    after.restore(decodeMetadata(metadata).ledger);
+    after.restore(decodeReleaserMetadata(metadata).ledger);
     expect(releaseWindow(policy, keyOf(1), 20, T0 + 2 * WINDOW, after).filter((r) => r.measurement === 'pedestrians')).toEqual([]);
     const fresh = createBudgetLedger();
     expect(releaseWindow(policy, keyOf(1), 20, T0 + 2 * WINDOW, fresh).filter((r) => r.measurement === 'pedestrians')).toHaveLength(3);

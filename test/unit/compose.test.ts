@@ -37,7 +37,7 @@ const compose = parse(composeText, { merge: true }) as Compose;
 const services = Object.entries(compose.services);
 
 /** The Lethe services and the directory of their sources. */
-const LETHE_SERVICES = ['gateway', 'processor', 'writer', 'api', 'simulator'] as const;
+const LETHE_SERVICES = ['gateway', 'keyring', 'processor', 'writer', 'api', 'simulator'] as const;
 /** Jobs that run once and exit; everything else runs until stopped. */
 const ONE_SHOT = new Set(['influx-init']);
 
@@ -118,7 +118,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('checks the Lethe services through /readyz on their HTTP port', () => {
-    for (const name of ['gateway', 'processor', 'writer', 'api'] as const) {
+    for (const name of ['gateway', 'keyring', 'processor', 'writer', 'api'] as const) {
       const test = JSON.stringify(compose.services[name]!.healthcheck!.test);
       const port = name === 'api' ? '8080' : '9464';
       expect(test, name).toContain(`127.0.0.1:${port}/readyz`);
@@ -138,7 +138,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('sets every variable a Lethe service requires (directly or as NAME_FILE)', () => {
-    for (const name of ['gateway', 'processor', 'writer', 'api'] as const) {
+    for (const name of ['gateway', 'keyring', 'processor', 'writer', 'api'] as const) {
       const required = requiredConfigKeys(name);
       expect(required.length, `${name}: no required keys parsed from config.ts`).toBeGreaterThan(0);
       const vars = env(compose.services[name]!);
@@ -200,10 +200,33 @@ describe('docker-compose.yml', () => {
 
   it('hardens Grafana', () => {
     const grafana = env(compose.services.grafana!);
+    // Grafana's defaults are admin/admin and a published secret key: both come from ./secrets.
     expect(grafana.GF_SECURITY_ADMIN_PASSWORD__FILE).toBe('/run/secrets/grafana-admin-password');
     expect(grafana.GF_SECURITY_SECRET_KEY__FILE).toBe('/run/secrets/grafana-secret-key');
-    expect(grafana.GF_SNAPSHOTS_EXTERNAL_ENABLED).toBe('false');
-    expect(grafana.GF_AUTH_ANONYMOUS_ENABLED).toBe('false');
+    expect(grafana).not.toHaveProperty('GF_SECURITY_ADMIN_PASSWORD');
+    expect(grafana).not.toHaveProperty('GF_SECURITY_SECRET_KEY');
+    expect(grafana).toMatchObject({
+      // Nothing readable without a login, nobody can sign up or make an organisation.
+      GF_AUTH_ANONYMOUS_ENABLED: 'false',
+      GF_AUTH_BASIC_ENABLED: 'false',
+      GF_USERS_ALLOW_SIGN_UP: 'false',
+      GF_USERS_ALLOW_ORG_CREATE: 'false',
+      // Snapshots and public dashboards are served without a login; external snapshots leave the city.
+      GF_SNAPSHOTS_ENABLED: 'false',
+      GF_SNAPSHOTS_EXTERNAL_ENABLED: 'false',
+      GF_PUBLIC_DASHBOARDS_ENABLED: 'false',
+      GF_SECURITY_COOKIE_SAMESITE: 'strict',
+      GF_SECURITY_CONTENT_SECURITY_POLICY: 'true',
+      GF_SECURITY_DISABLE_GRAVATAR: 'true',
+      GF_PLUGINS_PLUGIN_ADMIN_ENABLED: 'false',
+      GF_ANALYTICS_REPORTING_ENABLED: 'false',
+    });
+    // The datasource proxy reaches only the provisioned datasources.
+    const { datasources } = parse(read('infra/grafana/provisioning/datasources/datasources.yaml')) as { datasources: Array<{ url: string }> };
+    expect(grafana.GF_SECURITY_DATA_SOURCE_PROXY_WHITELIST!.split(' ').sort()).toEqual(datasources.map((d) => new URL(d.url).host).sort());
+    const service = compose.services.grafana! as Service & { cap_drop?: string[]; security_opt?: string[] };
+    expect(service.cap_drop).toEqual(['ALL']);
+    expect(service.security_opt).toContain('no-new-privileges:true');
   });
 
   it('publishes only the api and Grafana, on 127.0.0.1', () => {

@@ -3,6 +3,7 @@
 import kafkajs from 'kafkajs';
 import type { Kafka as KafkaType, KafkaConfig, logCreator } from 'kafkajs';
 import type { Logger } from 'pino';
+import { kafkaSaslFromEnv, type KafkaSasl } from './sasl.ts';
 
 const { Kafka, logLevel } = kafkajs;
 
@@ -10,7 +11,9 @@ export interface KafkaClientOptions {
   brokers: string[];
   clientId: string;
   logger: Logger;
-  /** Extra kafkajs options (SASL, SSL, retry). */
+  /** SASL credentials; by default from KAFKA_SASL_USERNAME / KAFKA_SASL_PASSWORD(_FILE) (sasl.ts), none when unset. */
+  sasl?: KafkaSasl | undefined;
+  /** Extra kafkajs options (SSL, retry). */
   overrides?: Partial<KafkaConfig>;
 }
 
@@ -28,13 +31,14 @@ function pinoLogCreator(logger: Logger): logCreator {
   };
 }
 
-export function createKafka({ brokers, clientId, logger, overrides }: KafkaClientOptions): KafkaType {
+export function createKafka({ brokers, clientId, logger, sasl = kafkaSaslFromEnv(), overrides }: KafkaClientOptions): KafkaType {
   return new Kafka({
     clientId,
     brokers,
     logLevel: logLevel.WARN,
     logCreator: pinoLogCreator(logger),
     retry: { initialRetryTime: 300, retries: 10 },
+    ...(sasl === undefined ? {} : { sasl }),
     ...overrides,
   });
 }

@@ -1,5 +1,9 @@
 export { createKafka } from './client.ts';
 export type { Admin, Consumer, EachBatchPayload, Kafka, KafkaClientOptions, KafkaMessage, Producer } from './client.ts';
+export { ACL_OPERATIONS, ensureAcls } from './acls.ts';
+export type { AclOperation, AclSpec } from './acls.ts';
+export { kafkaSaslFromEnv } from './sasl.ts';
+export type { KafkaSasl } from './sasl.ts';
 export { createBatchingProducer } from './batching-producer.ts';
 export type { BatchingProducer, BatchingProducerOptions, OutgoingRecord } from './batching-producer.ts';
 export { isRetriable, retryKafka } from './retry.ts';

@@ -1,5 +1,7 @@
 // Creates missing topics and brings the configs of existing ones in line, so a change in the
-// policy (say a shorter TTL) reaches the running broker at the next service start.
+// policy (say a shorter TTL) reaches the running broker at the next service start. A topic with
+// fewer partitions than asked for gets more (createPartitions); Kafka cannot remove partitions,
+// so one with more keeps them.
 import type { Admin } from 'kafkajs';
 import kafkajs from 'kafkajs';
 import type { Logger } from 'pino';
@@ -13,7 +15,7 @@ export interface TopicSpec {
   configs: Record<string, string>;
 }
 
-/** Returns the names of the topics it created or whose configs it changed. */
+/** Returns the names of the topics it created or whose configs or partitions it changed. */
 export async function ensureTopics(admin: Admin, specs: readonly TopicSpec[], logger: Logger): Promise<string[]> {
   const changed: string[] = [];
   const existing = new Set(await admin.listTopics());
@@ -34,6 +36,20 @@ export async function ensureTopics(admin: Admin, specs: readonly TopicSpec[], lo
 
   const present = specs.filter((s) => existing.has(s.topic));
   if (present.length === 0) return changed;
+  const { topics: metadata } = await admin.fetchTopicMetadata({ topics: present.map((s) => s.topic) });
+  const grow: Array<{ topic: string; count: number; from: number }> = [];
+  for (const spec of present) {
+    const current = metadata.find((t) => t.name === spec.topic)?.partitions.length ?? spec.numPartitions;
+    if (current < spec.numPartitions) grow.push({ topic: spec.topic, count: spec.numPartitions, from: current });
+    else if (current > spec.numPartitions) logger.info({ topic: spec.topic, partitions: current, asked: spec.numPartitions }, 'topic has more partitions than asked for; Kafka cannot remove them, keeping them');
+  }
+  if (grow.length > 0) {
+    await admin.createPartitions({ validateOnly: false, topicPartitions: grow.map(({ topic, count }) => ({ topic, count })) });
+    // Keys map to partitions by hash modulo the count: records of one key (a pseudonym) written
+    // before and after this land in different partitions, so grow partitions with the pipeline drained.
+    for (const g of grow) logger.warn({ topic: g.topic, from: g.from, to: g.count }, 'added partitions to topic');
+    changed.push(...grow.map((g) => g.topic).filter((t) => !changed.includes(t)));
+  }
   const described = await admin.describeConfigs({
     includeSynonyms: false,
     resources: present.map((s) => ({ type: ConfigResourceTypes.TOPIC, name: s.topic, configNames: Object.keys(s.configs) })),
@@ -51,7 +67,7 @@ export async function ensureTopics(admin: Admin, specs: readonly TopicSpec[], lo
       resources: [{ type: ConfigResourceTypes.TOPIC, name: spec.topic, configEntries: Object.entries(spec.configs).map(([name, value]) => ({ name, value })) }],
     });
     logger.info({ topic: spec.topic, changed: Object.fromEntries(drift) }, 'updated topic configs to match the policy');
-    changed.push(spec.topic);
+    if (!changed.includes(spec.topic)) changed.push(spec.topic);
   }
   return changed;
 }

@@ -12,10 +12,13 @@
 //      is spent the stream releases nothing until the next UTC day.
 // Sensitivity is 1 for every count: person-windows.ts bounds each person to one cell, one
 // speed, one trip per window and one dwell time per epoch.
-import type { AggregateRecord } from '@lethe/schemas';
+//
+// Its input is already additive (counts and histograms, no per-person value): the merge of the
+// partials of every input partition (merge.ts), so k, differencing and noise are applied once,
+// after the final merge, and give the same figures with one processor or many.
+import type { AggregateRecord, CellPartial, DwellPartial, SightingSource, TripPartial } from '@lethe/schemas';
 import type { BudgetLedger } from './ledger.ts';
 import { discreteLaplace, type NoiseSource } from './noise.ts';
-import type { CellFigure, EpochFigures, PersonWindowFigures, TripFigure } from './person-windows.ts';
 
 /**
  * Person-derived streams, each with its own line in the budget ledger. Person-derived fields
@@ -58,11 +61,30 @@ export const DWELL_BUCKETS = [
   { field: 'people_dwell_ge_10m', from: 600 },
 ] as const;
 
+/** The person-derived figures of one window of a sighting source, merged over every partition. */
+export interface WindowCounts {
+  source: SightingSource;
+  windowStart: number;
+  windowEnd: number;
+  /** Distinct people per cell (and, for vehicles, the histogram of their speeds in SPEED_BINS), by device id. */
+  cells: readonly CellPartial[];
+  /** Trips per pair of junctions as a histogram of travel times in TRAVEL_BINS, by `from>to`. */
+  trips: readonly TripPartial[];
+}
+
+/** People per dwell-time bucket (DWELL_BUCKETS) and cell over one pseudonym epoch, merged over every partition. */
+export interface EpochCounts {
+  source: SightingSource;
+  epochStart: number;
+  epochEnd: number;
+  dwell: readonly DwellPartial[];
+}
+
 export interface Anonymizer {
-  pedestrians(figures: PersonWindowFigures, budget: StreamBudget): Release;
-  vehicles(figures: PersonWindowFigures, budget: StreamBudget): Release;
-  travelTimes(figures: PersonWindowFigures, budget: StreamBudget): Release;
-  dwell(figures: EpochFigures, budget: StreamBudget): Release;
+  pedestrians(figures: WindowCounts, budget: StreamBudget): Release;
+  vehicles(figures: WindowCounts, budget: StreamBudget): Release;
+  travelTimes(figures: WindowCounts, budget: StreamBudget): Release;
+  dwell(figures: EpochCounts, budget: StreamBudget): Release;
   /** A person-derived count a device reports (a loop's vehicles: one vehicle crosses a loop once per window). */
   deviceCounts(
     target: { measurement: string; field: string },
@@ -73,11 +95,22 @@ export interface Anonymizer {
   ): Release;
 }
 
-function histogram(values: readonly number[], { width, count }: { width: number; count: number }): number[] {
+/** Counts of values per bin; values beyond the last bin count in it. */
+export function histogram(values: readonly number[], { width, count }: { readonly width: number; readonly count: number }): number[] {
   const bins = Array.from({ length: count }, () => 0);
   for (const v of values) bins[Math.min(count - 1, Math.max(0, Math.floor(v / width)))]!++;
   return bins;
 }
+
+/** Counts of dwell times (seconds) per DWELL_BUCKETS bucket. */
+export function dwellBuckets(dwells: readonly number[]): number[] {
+  return DWELL_BUCKETS.map((bucket, b) => {
+    const to = DWELL_BUCKETS[b + 1]?.from ?? Infinity;
+    return dwells.filter((d) => d >= bucket.from && d < to).length;
+  });
+}
+
+const sum = (values: readonly number[]) => values.reduce((a, b) => a + b, 0);
 
 /** Mean and a percentile from histogram bins (bin midpoints; the percentile is a bin's upper edge). */
 export function histogramStats(bins: readonly number[], width: number, p: number): { total: number; mean: number; percentile: number } | undefined {
@@ -138,7 +171,7 @@ export function createAnonymizer({ noise, ledger }: { noise: NoiseSource; ledger
   }
 
   /** Cells and district totals of distinct people, with the k and differencing rules. */
-  function peopleCounts(release: ReturnType<typeof begin>, measurement: string, cells: readonly CellFigure[], k: number, share: number, onCell?: (cell: CellFigure, tags: Record<string, string>) => void) {
+  function peopleCounts(release: ReturnType<typeof begin>, measurement: string, cells: readonly CellPartial[], k: number, share: number, onCell?: (cell: CellPartial, tags: Record<string, string>) => void) {
     const districts = new Map<string, { total: number; suppressed: number }>();
     for (const cell of cells) {
       let d = districts.get(cell.district);
@@ -183,7 +216,8 @@ export function createAnonymizer({ noise, ledger }: { noise: NoiseSource; ledger
     vehicles(f, budget) {
       const release = begin('vehicles', f.windowStart, f.windowEnd, budget);
       peopleCounts(release, 'vehicles', f.cells, budget.k, 1 / 3, (cell, tags) => {
-        const bins = noisyHistogram(release, 'vehicles', tags, 'speed', histogram(cell.speeds, SPEED_BINS), 1 / 3);
+        // A cell whose people gave no speed still gets its (all-zero) histogram noised.
+        const bins = noisyHistogram(release, 'vehicles', tags, 'speed', cell.speedBins ?? histogram([], SPEED_BINS), 1 / 3);
         const stats = histogramStats(bins, SPEED_BINS.width, 0.85);
         if (stats) {
           release.set('vehicles', tags, 'speed_mean_kmh', stats.mean);
@@ -195,13 +229,14 @@ export function createAnonymizer({ noise, ledger }: { noise: NoiseSource; ledger
 
     travelTimes(f, budget) {
       const release = begin('travel_times', f.windowStart, f.windowEnd, budget);
-      for (const trip of f.trips as readonly TripFigure[]) {
+      for (const trip of f.trips) {
+        const trips = sum(trip.durationBins);
         if (!release.open) release.suppress('budget');
-        else if (trip.durations.length < budget.k) release.suppress('below_k');
+        else if (trips < budget.k) release.suppress('below_k');
         else {
           const tags = { from: trip.from, from_district: trip.fromDistrict, to: trip.to, to_district: trip.toDistrict };
-          release.set('travel_times', tags, 'trips', release.noisy('travel_times', tags, 'trips', trip.durations.length, 1 / 2));
-          const stats = histogramStats(noisyHistogram(release, 'travel_times', tags, 'duration', histogram(trip.durations, TRAVEL_BINS), 1 / 2), TRAVEL_BINS.width, 0.5);
+          release.set('travel_times', tags, 'trips', release.noisy('travel_times', tags, 'trips', trips, 1 / 2));
+          const stats = histogramStats(noisyHistogram(release, 'travel_times', tags, 'duration', trip.durationBins, 1 / 2), TRAVEL_BINS.width, 0.5);
           if (stats) release.set('travel_times', tags, 'median_s', stats.percentile);
         }
       }
@@ -215,9 +250,7 @@ export function createAnonymizer({ noise, ledger }: { noise: NoiseSource; ledger
         // Each bucket is its own count of people; the cell total is not released, so buckets
         // cannot be differenced against it.
         for (let b = 0; b < DWELL_BUCKETS.length; b++) {
-          const from = DWELL_BUCKETS[b]!.from;
-          const to = DWELL_BUCKETS[b + 1]?.from ?? Infinity;
-          const n = cell.dwells.filter((d) => d >= from && d < to).length;
+          const n = cell.buckets[b] ?? 0;
           if (n === 0) continue;
           if (!release.open) release.suppress('budget');
           else if (n < budget.k) release.suppress('below_k');

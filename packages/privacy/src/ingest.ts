@@ -25,6 +25,8 @@ export const SIGHTING_FIELDS: Readonly<Record<string, { source: SightingSource; 
 };
 
 const OPERATIONAL = new Set(['deviceId', 'seq', 'ts']);
+/** Throws on invalid UTF-8 instead of replacing it (a leading BOM is skipped). */
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 export interface IngestOptions {
   policy: Policy;
@@ -49,6 +51,9 @@ export type IngestResult =
   | {
       ok: true;
       kind: DeviceKind;
+      /** The device and its sequence number (infrastructure facts, never personal), for sequence-gap metrics. */
+      deviceId: string;
+      seq: number;
       records: OutRecord[];
       sightings: number;
       droppedFields: number;
@@ -92,11 +97,18 @@ export function createIngestStage({
       if (!route) return reject('INVALID_TOPIC', 'topic must be lethe/v1/<kind>/<deviceId>/reading', topic, payload);
       if (payload.length > maxPayloadBytes) return reject('OVERSIZED', `payload is ${payload.length} bytes, limit ${maxPayloadBytes}`, topic, payload);
 
+      // JSON text is UTF-8 (RFC 8259): invalid bytes are refused, not silently replaced by U+FFFD.
+      let text: string;
+      try {
+        text = strictUtf8.decode(payload);
+      } catch {
+        return reject('NOT_JSON', 'payload is not valid UTF-8', topic, payload);
+      }
       let json: unknown;
       try {
-        json = JSON.parse(payload.toString('utf8'));
+        json = JSON.parse(text);
       } catch {
-        return reject('NOT_JSON', 'payload is not valid UTF-8 JSON', topic, payload);
+        return reject('NOT_JSON', 'payload is not valid JSON', topic, payload);
       }
       const device = fleet.get(route.deviceId);
       if (!device) return reject('UNKNOWN_DEVICE', 'device is not in the fleet registry', topic, payload);
@@ -114,7 +126,9 @@ export function createIngestStage({
       if (reading.deviceId !== route.deviceId) return reject('TOPIC_DEVICE_MISMATCH', 'deviceId in the payload differs from the topic', topic, payload);
 
       const now = clock.now();
-      const ts = Date.parse(reading.ts);
+      const ts = readingTime(reading.ts);
+      // The schema's ISO pattern and Date.parse agree; a NaN must still never reach a record or a Kafka timestamp.
+      if (!Number.isFinite(ts)) return reject('SCHEMA_VIOLATION', 'ts: not a valid point in time', topic, payload);
       if (ts > now + maxFutureSkewMs) return reject('TIMESTAMP_IN_FUTURE', `timestamp is ${Math.round((ts - now) / 1000)} s ahead of the gateway clock`, topic, payload);
       if (ts < now - policy.rawData.ttl) return reject('TIMESTAMP_TOO_OLD', `timestamp is older than the raw-data TTL (${policy.rawData.ttl / 1000} s)`, topic, payload);
 
@@ -153,7 +167,7 @@ export function createIngestStage({
       }
       const record: ReadingRecord = { v: 1, kind: route.kind, deviceId: device.id, district: device.district, seq: reading.seq, ts, values };
       records.unshift({ topic: TOPICS.readings, key: device.id, value: JSON.stringify(record), timestamp: ts });
-      return { ok: true, kind: route.kind, records, sightings, droppedFields, droppedSightings };
+      return { ok: true, kind: route.kind, deviceId: device.id, seq: reading.seq, records, sightings, droppedFields, droppedSightings };
     },
   };
 
@@ -176,6 +190,16 @@ export function createIngestStage({
       return { topic: TOPICS.sightings, key: sighting.pseudonym, value: JSON.stringify(withKept(sighting, field, item, fields)), timestamp: ts };
     });
   }
+}
+
+/**
+ * Milliseconds of an ISO 8601 time the schema accepted. Digits after the milliseconds are cut
+ * first: the schema allows any number of them, but V8's Date.parse misreads fractions of ten
+ * or more digits with leading zeros (".0009997040009" came out as 999 ms; found by the
+ * property tests).
+ */
+export function readingTime(iso: string): number {
+  return Date.parse(iso.replace(/(\.\d{3})\d+/, '$1'));
 }
 
 function withKept(sighting: SightingRecord, field: string, item: Record<string, unknown>, fields: Policy['kinds'][DeviceKind]['fields']): SightingRecord {

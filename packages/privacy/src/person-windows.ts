@@ -89,8 +89,11 @@ function mainCell(visits: readonly Visit[]): Visit {
   const count = new Map<string, { n: number; first: Visit }>();
   for (const v of visits) {
     const c = count.get(v.deviceId);
-    if (c) c.n++;
-    else count.set(v.deviceId, { n: 1, first: v });
+    if (c) {
+      c.n++;
+      // The earliest sighting, not the first to arrive: records may arrive out of order, and the figures must not depend on it.
+      if (v.ts < c.first.ts) c.first = v;
+    } else count.set(v.deviceId, { n: 1, first: v });
   }
   let best: { n: number; first: Visit } | undefined;
   for (const c of count.values()) {

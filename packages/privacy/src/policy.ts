@@ -11,10 +11,14 @@ export const FIELD_CLASSES = ['operational', 'environmental', 'person-derived', 
 export const TREATMENTS = ['keep', 'pseudonymize', 'drop'] as const;
 export const AGGREGATIONS = ['mean', 'max', 'min', 'sum', 'count_true'] as const;
 
-const duration = z
+const durationOrZero = z
   .string()
   .regex(DURATION_PATTERN, 'must be a duration like 90s, 15m, 1h or 30d')
-  .transform(parseDuration);
+  .transform(parseDuration)
+  // Every duration becomes a Kafka config or an InfluxDB retention, which take integers.
+  .refine((ms) => Number.isSafeInteger(ms), { error: 'is too long', abort: true });
+/** A duration of 0 would mean "no window" or, for a retention, "keep forever" (found by fuzzing the policy). */
+const duration = durationOrZero.refine((ms) => ms > 0, { error: 'must be longer than 0', abort: true });
 
 const FieldPolicySchema = z
   .object({
@@ -74,8 +78,14 @@ export const PolicySchema = z
     id: z.string().min(1),
     controller: z.string().min(1),
     contact: z.string().min(1),
-    aggregates: z.object({ retention: duration }).strict(),
-    rawData: z.object({ ttl: duration, segment: duration, maxLateness: duration }).strict(),
+    aggregates: z
+      .object({
+        // InfluxDB keeps a bucket's data for whole seconds, at least one hour (0 would mean forever).
+        retention: duration.refine((ms) => ms >= 3_600_000 && ms % 1000 === 0, 'must be whole seconds and at least 1h (InfluxDB\'s shortest retention)'),
+      })
+      .strict(),
+    // A max lateness of 0 is the strictest: every sighting stamped before it arrives is dropped.
+    rawData: z.object({ ttl: duration, segment: duration, maxLateness: durationOrZero }).strict(),
     kinds: z.object(Object.fromEntries(DEVICE_KINDS.map((k) => [k, KindPolicySchema])) as Record<DeviceKind, typeof KindPolicySchema>).strict(),
   })
   .strict()

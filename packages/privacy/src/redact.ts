@@ -19,10 +19,18 @@ export function describeStructure(value: unknown, knownKeys: ReadonlySet<string>
   return typeof value;
 }
 
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
 export function redactedExcerpt(payload: Buffer, knownKeys: ReadonlySet<string>): string {
+  let decoded: string;
+  try {
+    decoded = strictUtf8.decode(payload);
+  } catch {
+    return `<${payload.length} bytes, not UTF-8>`;
+  }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(payload.toString('utf8'));
+    parsed = JSON.parse(decoded);
   } catch {
     return `<${payload.length} bytes, not JSON>`;
   }

@@ -103,6 +103,7 @@ export interface Register {
 const TOPIC_HOLDS: Readonly<Record<string, string>> = {
   [TOPICS.readings]: 'Minimized readings per device: environmental and person-derived figures, no identifiers.',
   [TOPICS.sightings]: 'One record per sighting of a phone or vehicle, under its epoch pseudonym (never the raw MAC or plate).',
+  [TOPICS.partials]: 'Per window and input partition, the counts and histograms the processor merges before k-anonymity and noise; no pseudonym and no per-person value, but figures below k.',
   [TOPICS.aggregates]: 'Anonymous per-window aggregates on their way to InfluxDB.',
   [TOPICS.rejected]: 'Messages the gateway refused: the reason and an excerpt with every value removed.',
   [TOPICS.audit]: 'Audit events (policy loaded, pseudonym key destroyed — never the key —, refusals) on their way to the hash-chained audit log; no personal data.',
@@ -156,7 +157,7 @@ function sensor(kind: DeviceKind, policy: KindPolicy, topics: readonly RegisterT
     }
   }
   const pseudonymized = fields.filter(([, f]) => f.treatment === 'pseudonymize').map(([n]) => n);
-  const used = new Set<string>([TOPICS.readings, TOPICS.rejected, TOPICS.aggregates, ...(pseudonymized.length > 0 ? [TOPICS.sightings] : [])]);
+  const used = new Set<string>([TOPICS.readings, TOPICS.rejected, TOPICS.partials, TOPICS.aggregates, ...(pseudonymized.length > 0 ? [TOPICS.sightings] : [])]);
   return {
     kind,
     title: policy.title,

@@ -39,9 +39,21 @@ export interface TopicPartitions {
   rejected?: number;
 }
 
+export interface TopicSpecOptions extends TopicPartitions {
+  /** Prefix of every topic name, for a pipeline sharing its Kafka cluster with another (tests, staging). */
+  prefix?: string;
+}
+
+/**
+ * Partitions of the input topics (readings keyed by device, sightings keyed by pseudonym), i.e.
+ * how many processor instances can share the work. Figures are the same with any number
+ * (docs/privacy.md, "Scale-out"). Raising it later adds partitions; Kafka cannot remove them.
+ */
+export const DEFAULT_INPUT_PARTITIONS = 3;
+
 const AUDIT_RETENTION_MS = 400 * 86_400_000;
 
-export function topicSpecs(policy: Policy, partitions: TopicPartitions = {}): TopicSpec[] {
+export function topicSpecs(policy: Policy, { prefix = '', ...partitions }: TopicSpecOptions = {}): TopicSpec[] {
   const personal = {
     'cleanup.policy': 'delete',
     'retention.ms': String(policy.rawData.ttl),
@@ -55,10 +67,13 @@ export function topicSpecs(policy: Policy, partitions: TopicPartitions = {}): To
     'retention.ms': String(policy.rawData.ttl),
     'segment.ms': String(policy.rawData.segment),
   };
-  const spec = (topic: string, n: number | undefined, configs: Record<string, string>): TopicSpec => ({ topic, numPartitions: n ?? 1, configs });
+  const spec = (topic: string, n: number | undefined, configs: Record<string, string>): TopicSpec => ({ topic: `${prefix}${topic}`, numPartitions: n ?? 1, configs });
   return [
-    spec(TOPICS.readings, partitions.readings, operational),
-    spec(TOPICS.sightings, partitions.sightings, personal),
+    spec(TOPICS.readings, partitions.readings ?? DEFAULT_INPUT_PARTITIONS, operational),
+    spec(TOPICS.sightings, partitions.sightings ?? DEFAULT_INPUT_PARTITIONS, personal),
+    // The processor's stage 1 → stage 2: figures below k, so personal. One partition, so a single
+    // releaser sees every window of every stream and keeps the one global ε ledger.
+    spec(TOPICS.partials, 1, personal),
     spec(TOPICS.aggregates, partitions.aggregates, { 'cleanup.policy': 'delete', 'retention.ms': String(24 * 3_600_000) }),
     spec(TOPICS.rejected, partitions.rejected, personal),
     // Audit events (P8) hold no personal data and are the input of the hash-chained audit log:
@@ -68,9 +83,9 @@ export function topicSpecs(policy: Policy, partitions: TopicPartitions = {}): To
   ];
 }
 
-/** True for topics whose records may concern a person, even pseudonymized. */
+/** True for topics whose records may concern a person, even pseudonymized (also under a prefix). */
 export function isPersonalTopic(topic: string): boolean {
-  return (PERSONAL_TOPICS as readonly string[]).includes(topic);
+  return PERSONAL_TOPICS.some((name) => topic.endsWith(name));
 }
 
 /** InfluxDB bucket retention for aggregates, in seconds. */

@@ -31,6 +31,11 @@ export type {
 export {
   AggregateRecordSchema,
   AUDIT_EVENT_TYPES,
+  CellPartialSchema,
+  DevicePartialSchema,
+  DwellPartialSchema,
+  TripPartialSchema,
+  WindowPartialRecordSchema,
   AUDIT_MAX_STRING,
   AuditEventRecordSchema,
   ReadingRecordSchema,
@@ -39,9 +44,23 @@ export {
   SIGHTING_SOURCES,
   SightingRecordSchema,
 } from './records.ts';
-export type { AggregateRecord, AuditEventRecord, AuditEventType, ReadingRecord, RejectReason, RejectedRecord, SightingRecord, SightingSource } from './records.ts';
-export { PERSONAL_TOPICS, TOPICS } from './topics.ts';
-export type { TopicName } from './topics.ts';
+export type {
+  AggregateRecord,
+  AuditEventRecord,
+  AuditEventType,
+  CellPartial,
+  DevicePartial,
+  DwellPartial,
+  ReadingRecord,
+  RejectReason,
+  RejectedRecord,
+  SightingRecord,
+  SightingSource,
+  TripPartial,
+  WindowPartialRecord,
+} from './records.ts';
+export { PERSONAL_TOPICS, TOPICS, topicNames } from './topics.ts';
+export type { TopicName, TopicNames } from './topics.ts';
 export { DEFAULT_FLEET_PATH, DeviceSchema, FleetSchema, createFleet, loadFleet } from './fleet.ts';
 export type { Device, Fleet } from './fleet.ts';
 export {

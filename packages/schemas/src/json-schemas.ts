@@ -13,7 +13,7 @@
 import { z } from 'zod';
 import { readingTopic, type DeviceKind } from './device-kinds.ts';
 import { READING_SCHEMAS } from './readings.ts';
-import { AggregateRecordSchema, AuditEventRecordSchema, ReadingRecordSchema, RejectedRecordSchema, SightingRecordSchema } from './records.ts';
+import { AggregateRecordSchema, AuditEventRecordSchema, ReadingRecordSchema, RejectedRecordSchema, SightingRecordSchema, WindowPartialRecordSchema } from './records.ts';
 import { TOPICS } from './topics.ts';
 
 /** Base of every generated schema's `$id`; the file name under json-schema/ follows it. */
@@ -86,6 +86,17 @@ export const KAFKA_RECORD_SOURCES: Readonly<Record<TopicKey, JsonSchemaSource>> 
     description:
       `One sighting of a phone (Wi-Fi probe) or vehicle (plate read) under its epoch pseudonym, on ${TOPICS.sightings}, keyed by pseudonym. ` +
       `Personal data, though pseudonymized: the topic keeps it only for the policy's raw-data TTL. ${UNKNOWN_KEYS}`,
+  },
+  partials: {
+    file: 'kafka/window-partial-record.schema.json',
+    schema: WindowPartialRecordSchema,
+    title: 'Window partial record',
+    description:
+      `Stage 1 of the processor, on ${TOPICS.partials}, keyed by series and window start: the additive figures of one window (dwell: one ` +
+      `pseudonym epoch) of one series in one input partition — environmental accumulators and person-derived counts per device, people ` +
+      `per cell with speed histograms, trips per pair of junctions as travel-time histograms, dwell-time buckets per cell. No pseudonym ` +
+      `and no per-person value, but figures below k: personal data, kept only for the raw-data TTL. The releaser merges the partials of ` +
+      `every input partition, then applies k-anonymity, differencing protection, noise and the ε ledger. ${UNKNOWN_KEYS}`,
   },
   aggregates: {
     file: 'kafka/aggregate-record.schema.json',

@@ -48,6 +48,65 @@ export const AggregateRecordSchema = z.object({
 });
 export type AggregateRecord = z.infer<typeof AggregateRecordSchema>;
 
+/** Environmental accumulator of one numeric field over a window: enough to merge and to summarize. */
+const NumericAccumulatorSchema = z.object({ sum: z.number(), n: z.number().int().positive(), min: z.number(), max: z.number() });
+const count = z.number().int().nonnegative();
+/** Histogram bins (counts of people per bin); the bin layout is the anonymizer's (SPEED_BINS, TRAVEL_BINS, DWELL_BUCKETS). */
+const bins = z.array(count).min(1).max(64);
+
+const partialBase = {
+  v: z.literal(1),
+  windowStart: epochMs,
+  windowEnd: epochMs,
+  /**
+   * The partition speaks for windows from here to `windowEnd`: windows of this series ending after
+   * `coversFrom` and before `windowStart` had no records in it. 0 on the first partial of a partition
+   * that was read from the beginning.
+   */
+  coversFrom: epochMs,
+  /** The input topic and partition this partial summarizes. */
+  topic: z.string().min(1).max(249),
+  partition: z.number().int().nonnegative(),
+};
+
+/** One device's readings in one window of one input partition. */
+export const DevicePartialSchema = z.object({
+  deviceId,
+  district: z.string().min(1),
+  readings: z.number().int().positive(),
+  /** Environmental numeric fields. */
+  numeric: z.record(z.string(), NumericAccumulatorSchema),
+  /** Environmental boolean fields: readings where the flag was true. */
+  trues: z.record(z.string(), count),
+  /** Person-derived fields (counts such as a loop's vehicles), summed. Released only through k and noise. */
+  counts: z.record(z.string(), z.number()),
+});
+
+/** People assigned to one cell (device) in a window; vehicles also bring their speed histogram. */
+export const CellPartialSchema = z.object({ deviceId, district: z.string().min(1), people: z.number().int().positive(), speedBins: bins.optional() });
+/** Trips between two junctions that arrived in a window, as a histogram of travel times. */
+export const TripPartialSchema = z.object({ from: deviceId, fromDistrict: z.string().min(1), to: deviceId, toDistrict: z.string().min(1), durationBins: bins });
+/** People per dwell-time bucket at the cell where each stayed longest, over one epoch. */
+export const DwellPartialSchema = z.object({ deviceId, district: z.string().min(1), buckets: bins });
+
+/**
+ * Stage 1 of the processor: the additive, non-individual figures of one window (or, for dwell
+ * times, one pseudonym epoch) of one series in one input partition. No pseudonym and no
+ * per-person value, but person-derived figures below k, so personal data: short TTL. The
+ * releaser merges the partials of every partition and only then applies k, differencing, noise
+ * and the ε ledger.
+ */
+export const WindowPartialRecordSchema = z.discriminatedUnion('type', [
+  z.object({ ...partialBase, type: z.literal('readings'), kind: z.enum(DEVICE_KINDS), devices: z.array(DevicePartialSchema) }),
+  z.object({ ...partialBase, type: z.literal('sightings'), source: z.enum(SIGHTING_SOURCES), cells: z.array(CellPartialSchema), trips: z.array(TripPartialSchema) }),
+  z.object({ ...partialBase, type: z.literal('dwell'), source: z.enum(SIGHTING_SOURCES), cells: z.array(DwellPartialSchema) }),
+]);
+export type WindowPartialRecord = z.infer<typeof WindowPartialRecordSchema>;
+export type DevicePartial = z.infer<typeof DevicePartialSchema>;
+export type CellPartial = z.infer<typeof CellPartialSchema>;
+export type TripPartial = z.infer<typeof TripPartialSchema>;
+export type DwellPartial = z.infer<typeof DwellPartialSchema>;
+
 export const REJECT_REASONS = [
   'INVALID_TOPIC',
   'OVERSIZED',

@@ -6,6 +6,13 @@ export const TOPICS = {
   readings: 'lethe.readings.v1',
   /** Pseudonymized sightings of people's devices and vehicles, keyed by pseudonym. Personal data: short TTL. */
   sightings: 'lethe.sightings.v1',
+  /**
+   * Stage 1 → stage 2 of the processor: per input partition and window, the additive figures
+   * (counts, histograms, sums) that the releaser merges before k-anonymity and noise. One
+   * partition, so one releaser sees every window and keeps the global ε ledger. Person-derived
+   * below k: short TTL.
+   */
+  partials: 'lethe.partials.v1',
   /** Anonymous aggregates, keyed by series; the only thing that leaves the stream processor. */
   aggregates: 'lethe.aggregates.v1',
   /** Messages the gateway refused, with a reason and a redacted excerpt. May hold personal data: short TTL. */
@@ -17,4 +24,14 @@ export const TOPICS = {
 export type TopicName = (typeof TOPICS)[keyof typeof TOPICS];
 
 /** Topics that may carry per-person records (even pseudonymized) and so live only for the raw-data TTL. */
-export const PERSONAL_TOPICS: readonly TopicName[] = [TOPICS.sightings, TOPICS.rejected];
+export const PERSONAL_TOPICS: readonly TopicName[] = [TOPICS.sightings, TOPICS.partials, TOPICS.rejected];
+
+export type TopicNames = { readonly [K in keyof typeof TOPICS]: string };
+
+/**
+ * The topic names with a prefix, for a pipeline that shares a Kafka cluster with another one
+ * (a test run, a staging copy). No prefix: the names above.
+ */
+export function topicNames(prefix = ''): TopicNames {
+  return Object.fromEntries(Object.entries(TOPICS).map(([key, name]) => [key, `${prefix}${name}`])) as unknown as TopicNames;
+}

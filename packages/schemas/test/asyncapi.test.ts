@@ -105,7 +105,7 @@ describe('docs/asyncapi.yaml', () => {
     }
   });
 
-  it('describes the data flow: devices → gateway → processor → writer, and audit events gateway → api', () => {
+  it('describes the data flow: devices → gateway → processor (stage 1 → partials → releaser) → writer, and audit events gateway → api', () => {
     const flow = document
       .operations()
       .all()
@@ -127,6 +127,8 @@ describe('docs/asyncapi.yaml', () => {
         `gateway send ${TOPICS.rejected}`,
         `processor receive ${TOPICS.readings}`,
         `processor receive ${TOPICS.sightings}`,
+        `processor send ${TOPICS.partials}`,
+        `processor receive ${TOPICS.partials}`,
         `processor send ${TOPICS.aggregates}`,
         `writer receive ${TOPICS.aggregates}`,
         `gateway send ${TOPICS.audit}`,

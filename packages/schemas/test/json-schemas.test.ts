@@ -163,6 +163,15 @@ const sighting = {
 const aggregate = { v: 1, measurement: 'lamppost', tags: { device: 'LP-0001' }, fields: { pm25_mean: 18.1 }, windowStart: 0, windowEnd: 60_000 };
 const rejected = { v: 1, reason: 'NOT_JSON', detail: 'payload is not valid UTF-8 JSON', topic: 'lethe/v1/sewer/SW-0001/reading', excerpt: '<3 bytes, not JSON>', bytes: 3, receivedAt: 1 };
 const reading = { v: 1, kind: 'sewer', deviceId: 'SW-0001', district: 'islands', seq: 1, ts: 1, values: { levelCm: 22.5, overflow: false, phase: 'green' } };
+const partialBase = { v: 1, windowStart: 60_000, windowEnd: 120_000, coversFrom: 0, topic: 'lethe.sightings.v1', partition: 2 };
+const vehiclesPartial = {
+  ...partialBase,
+  type: 'sightings',
+  source: 'plate',
+  cells: [{ deviceId: 'TL-0001', district: 'north', people: 3, speedBins: [0, 1, 2] }],
+  trips: [{ from: 'TL-0002', fromDistrict: 'north', to: 'TL-0001', toDistrict: 'north', durationBins: [0, 1] }],
+};
+const readingsPartial = { ...partialBase, type: 'readings', kind: 'sewer', devices: [{ deviceId: 'SW-0001', district: 'islands', readings: 2, numeric: { levelCm: { sum: 45, n: 2, min: 22, max: 23 } }, trues: { overflow: 0 }, counts: {} }] };
 
 const without = (o: object, key: string) => Object.fromEntries(Object.entries(o).filter(([k]) => k !== key));
 
@@ -195,6 +204,13 @@ const CASES: Array<[string, string, unknown, boolean]> = [
   ['a sighting record', 'kafka/sighting-record', sighting, true],
   ['a sighting whose pseudonym is too short to be one', 'kafka/sighting-record', { ...sighting, pseudonym: 'AB1234' }, false],
   ['a sighting from an unknown source', 'kafka/sighting-record', { ...sighting, source: 'bluetooth' }, false],
+  ['a window partial of plate reads', 'kafka/window-partial-record', vehiclesPartial, true],
+  ['a window partial of readings', 'kafka/window-partial-record', readingsPartial, true],
+  ['an empty dwell partial', 'kafka/window-partial-record', { ...partialBase, type: 'dwell', source: 'wifi', cells: [] }, true],
+  ['a partial that names a pseudonym instead of a cell', 'kafka/window-partial-record', { ...vehiclesPartial, cells: [{ deviceId: 'q3Vx1b0yKp8Tz4Lw2Hn6Rc', district: 'north', people: 1 }] }, false],
+  ['a partial with a fractional count of people', 'kafka/window-partial-record', { ...vehiclesPartial, cells: [{ deviceId: 'TL-0001', district: 'north', people: 1.5 }] }, false],
+  ['a partial of an unknown type', 'kafka/window-partial-record', { ...readingsPartial, type: 'people' }, false],
+  ['a readings partial without its devices', 'kafka/window-partial-record', without(readingsPartial, 'devices'), false],
   ['an aggregate record', 'kafka/aggregate-record', aggregate, true],
   ['an aggregate with an upper-case measurement', 'kafka/aggregate-record', { ...aggregate, measurement: 'Lamppost' }, false],
   ['an aggregate with a text field', 'kafka/aggregate-record', { ...aggregate, fields: { pm25_mean: 'high' } }, false],

@@ -2,15 +2,19 @@
 // every subcommand with an example for --help (in the manner of MQTT.js's bin/mqtt).
 import { EXIT, UsageError, type CliIo, type Command } from './command.ts';
 import { auditVerify } from './commands/audit-verify.ts';
+import { publish } from './commands/publish.ts';
+import { register } from './commands/register.ts';
+import { request } from './commands/request.ts';
+import { simulate } from './commands/simulate.ts';
 
-export const COMMANDS: readonly Command[] = [auditVerify];
+export const COMMANDS: readonly Command[] = [publish, simulate, register, request, auditVerify];
 
 function usage(commands: readonly Command[]): string {
   const width = Math.max(...commands.map((c) => c.name.join(' ').length));
   return [
     'Usage: lethe <command> [options]',
     '',
-    'Operator tools for the Lethe pipeline.',
+    'The command line of Lethe, a privacy-preserving smart-city sensor pipeline.',
     '',
     'Commands:',
     ...commands.map((c) => `  ${c.name.join(' ').padEnd(width)}  ${c.summary}`),
@@ -18,10 +22,10 @@ function usage(commands: readonly Command[]): string {
     'Examples:',
     ...commands.map((c) => `  ${c.example}`),
     '',
+    'Try them against `pnpm demo`, which prints the secrets and tokens of its run.',
     'Run `lethe <command> --help` for the options of a command.',
   ].join('\n');
 }
-
 /** Runs the command line (arguments after the program name); returns the exit code. */
 export async function runCli(argv: readonly string[], io: CliIo, commands: readonly Command[] = COMMANDS): Promise<number> {
   if (argv.length === 1 && ['--help', '-h', 'help'].includes(argv[0]!)) {

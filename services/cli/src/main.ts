@@ -3,6 +3,8 @@
 import { runCli } from './cli.ts';
 
 const io = { out: (line: string) => console.log(line), err: (line: string) => console.error(line) };
+// Should the event loop ever run dry before a command settles, that is not a success.
+process.exitCode = 2;
 
 runCli(process.argv.slice(2), io).then(
   (code) => {

@@ -5,6 +5,7 @@ import type { BatchingProducer } from '@lethe/kafka';
 import type { Logger } from '@lethe/observability';
 import type { IngestStage } from '@lethe/privacy';
 import type { GatewayMetrics } from './metrics.ts';
+import { createSequenceGaps } from './sequence-gaps.ts';
 
 export interface GatewayDeps {
   ingest: IngestStage;
@@ -14,10 +15,14 @@ export interface GatewayDeps {
 }
 
 export function createGateway({ ingest, producer, metrics, logger }: GatewayDeps) {
+  const gaps = createSequenceGaps();
   return async function handle(topic: string, payload: Buffer): Promise<void> {
     const started = performance.now();
     metrics.received.inc();
     const result = await ingest.ingest(topic, payload);
+    // In arrival order (before the Kafka round trip, which other connections' messages may overtake).
+    const skipped = result.ok ? gaps.observe(result.deviceId, result.seq) : 0;
+    if (result.ok && skipped > 0) metrics.sequenceGaps.labels(result.kind).inc(skipped);
     try {
       await producer.send(result.ok ? result.records : [result.record]);
     } catch (err) {

@@ -9,9 +9,11 @@ import {
   createInMemoryKeyProvider,
   createIngestStage,
   createPseudonymizer,
+  createRemoteKeyProvider,
   DEFAULT_POLICY_PATH,
   loadPolicy,
   topicSpecs,
+  type PseudonymKeyProvider,
   type Pseudonymizer,
 } from '@lethe/privacy';
 import {
@@ -21,6 +23,7 @@ import {
   loadFleet,
   READING_TOPIC_FILTER,
   TOPICS,
+  topicNames,
   type AuditEventRecord,
   type DeviceKind,
 } from '@lethe/schemas';
@@ -45,9 +48,14 @@ async function main(): Promise<void> {
   // flow, so in practice none does); a send that fails is logged, as the producer retries.
   const auditBacklog: OutgoingRecord[] = [];
   let sendAudit = (record: OutgoingRecord) => void auditBacklog.push(record);
+  const topics = topicNames(config.KAFKA_TOPIC_PREFIX);
   const audit = (type: AuditEventRecord['type'], data: AuditEventRecord['data']) =>
-    sendAudit({ topic: TOPICS.audit, key: 'gateway', value: JSON.stringify(AuditEventRecordSchema.parse({ v: 1, type, actor: 'gateway', at: Date.now(), data })) });
-  const providers = DEVICE_KINDS.map((kind) => {
+    sendAudit({ topic: topics.audit, key: 'gateway', value: JSON.stringify(AuditEventRecordSchema.parse({ v: 1, type, actor: 'gateway', at: Date.now(), data })) });
+  // N gateways share their keys through a key service (its keys die on the same schedule, and it
+  // records their destruction); one gateway keeps its own in memory.
+  const keyring = config.KEYRING_URL;
+  const providers = DEVICE_KINDS.map((kind): readonly [typeof kind, PseudonymKeyProvider] => {
+    if (keyring) return [kind, createRemoteKeyProvider({ url: keyring, token: config.KEYRING_TOKEN!, kind })];
     const provider = createInMemoryKeyProvider({
       epochMs: policy.kinds[kind].epoch,
       graceMs: config.KEY_GRACE_SECONDS * 1000,
@@ -73,11 +81,17 @@ async function main(): Promise<void> {
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID, logger });
   const admin = kafka.admin();
   await admin.connect();
-  await retryKafka(() => ensureTopics(admin, topicSpecs(policy), logger), { what: 'creating the topics', logger });
+  const specs = topicSpecs(policy, { readings: config.KAFKA_PARTITIONS, sightings: config.KAFKA_PARTITIONS, prefix: config.KAFKA_TOPIC_PREFIX });
+  await retryKafka(() => ensureTopics(admin, specs, logger), { what: 'creating the topics', logger });
   await admin.disconnect();
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
-  const batching = createBatchingProducer({ producer, lingerMs: config.KAFKA_LINGER_MS });
+  const unprefixed = createBatchingProducer({ producer, lingerMs: config.KAFKA_LINGER_MS });
+  // The ingest stage names the standard topics; a prefixed pipeline writes to its own.
+  const prefixed = new Map<string, string>(Object.entries(TOPICS).map(([key, name]) => [name, topics[key as keyof typeof TOPICS]]));
+  const batching: typeof unprefixed = config.KAFKA_TOPIC_PREFIX
+    ? { send: (records) => unprefixed.send(records.map((r) => ({ ...r, topic: prefixed.get(r.topic) ?? r.topic }))), flush: () => unprefixed.flush() }
+    : unprefixed;
   sendAudit = (record) => void batching.send([record]).catch((err: unknown) => logger.error({ err }, 'could not publish an audit event'));
   auditBacklog.splice(0).forEach(sendAudit);
   audit('policy.loaded', { policyId: policy.id, version: policy.version, sha256: createHash('sha256').update(readFileSync(policyPath)).digest('hex') });
@@ -96,7 +110,7 @@ async function main(): Promise<void> {
     clientIdPrefix: config.MQTT_CLIENT_ID,
     connections: config.MQTT_CONNECTIONS,
     topicFilter: READING_TOPIC_FILTER,
-    shareGroup: 'lethe-gateway',
+    shareGroup: config.MQTT_SHARE_GROUP,
     logger: logger.child({ component: 'mqtt' }),
     handle: createGateway({ ingest, producer: batching, metrics, logger }),
   });
@@ -114,7 +128,7 @@ async function main(): Promise<void> {
   });
   lifecycle.onShutdown('close HTTP', () => health.close());
   lifecycle.markReady();
-  logger.info({ http: health.port, kinds: DEVICE_KINDS.length, devices: fleet.devices.length }, 'gateway started');
+  logger.info({ http: health.port, kinds: DEVICE_KINDS.length, devices: fleet.devices.length, keys: keyring ? 'keyring' : 'in-memory' }, 'gateway started');
 }
 
 main().catch((err: unknown) => {

@@ -1,4 +1,4 @@
-import { REJECT_REASONS } from '@lethe/schemas';
+import { DEVICE_KINDS, REJECT_REASONS } from '@lethe/schemas';
 import { Counter, Gauge, Histogram, type Registry } from '@lethe/observability';
 
 export function createGatewayMetrics(registry: Registry) {
@@ -9,6 +9,13 @@ export function createGatewayMetrics(registry: Registry) {
     registers: [registry],
   });
   for (const reason of REJECT_REASONS) rejected.labels(reason).inc(0);
+  const sequenceGaps = new Counter({
+    name: 'lethe_gateway_sequence_gaps_total',
+    help: "Readings missing from a device's sequence (numbers skipped), by device kind; observed, not refused",
+    labelNames: ['kind'] as const,
+    registers: [registry],
+  });
+  for (const kind of DEVICE_KINDS) sequenceGaps.labels(kind).inc(0);
   return {
     received: new Counter({ name: 'lethe_gateway_messages_received_total', help: 'MQTT messages received', registers: [registry] }),
     forwarded: new Counter({ name: 'lethe_gateway_messages_forwarded_total', help: 'Readings forwarded to Kafka, by device kind', labelNames: ['kind'] as const, registers: [registry] }),
@@ -20,6 +27,7 @@ export function createGatewayMetrics(registry: Registry) {
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
+    sequenceGaps,
     droppedFields: new Counter({ name: 'lethe_gateway_fields_dropped_total', help: 'Fields removed by data minimization', registers: [registry] }),
     kafkaErrors: new Counter({ name: 'lethe_gateway_kafka_send_errors_total', help: 'Failed Kafka sends (retried; the MQTT message stays unacknowledged)', registers: [registry] }),
     keysDestroyed: new Counter({ name: 'lethe_gateway_pseudonym_keys_destroyed_total', help: 'Epoch keys zeroed and dropped', registers: [registry] }),

@@ -1,11 +1,23 @@
-import { commaList, commonFields, loadConfig } from '@lethe/config';
+import { commaList, commonFields, loadConfig, positiveInt } from '@lethe/config';
 import { z } from 'zod';
+
+/** Characters Kafka allows in topic names. */
+const topicPrefix = () => z.string().regex(/^[A-Za-z0-9._-]*$/, 'may hold only letters, digits, ".", "_" and "-"').max(100);
 
 const ProcessorConfigSchema = z.object({
   ...commonFields,
   KAFKA_BROKERS: commaList(),
   KAFKA_CLIENT_ID: z.string().default('lethe-processor'),
+  /** Consumer group of stage 1 (windows per input partition → partials); instances sharing it share the input partitions. */
   KAFKA_GROUP_ID: z.string().default('lethe-processor'),
+  /** Consumer group of stage 2 (partials → aggregates): one member holds the single partials partition, the others stand by. Default: KAFKA_GROUP_ID + `-releaser`. */
+  KAFKA_RELEASER_GROUP_ID: z.string().min(1).optional(),
+  /** Partitions of the readings and sightings topics, i.e. how many instances can share the work (default 3). Set the same value on every service. */
+  KAFKA_PARTITIONS: positiveInt().optional(),
+  /** Prefix of every topic name (readings, sightings, partials, aggregates…), for a pipeline that shares a Kafka cluster. */
+  KAFKA_TOPIC_PREFIX: topicPrefix().default(''),
+  /** Prefix of the input topics (readings, sightings) if it differs, e.g. a shadow processor reading production input. Default: KAFKA_TOPIC_PREFIX. */
+  KAFKA_INPUT_TOPIC_PREFIX: topicPrefix().optional(),
   POLICY_FILE: z.string().optional(),
   /**
    * Secret key of the differential-privacy noise (hex, ≥ 32 bytes; usually NOISE_KEY_FILE).

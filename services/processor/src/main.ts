@@ -1,12 +1,19 @@
-// Processor entry point: read config, load the policy, restore where the last run stopped
-// emitting, then consume readings and sightings and emit aggregates as windows close.
+// Processor entry point: read config, load the policy, ensure the topics, then run both stages
+// in this process:
+//   stage 1 (consumer group KAFKA_GROUP_ID): windows over the input partitions this instance is
+//     assigned → window partials on the partials topic;
+//   stage 2 (group KAFKA_RELEASER_GROUP_ID): the one instance holding the partials partition
+//     merges the partials of every input partition → k-anonymity, noise, ε ledger → aggregates.
+// With N instances the input partitions are shared among them and one releaser is active; the
+// aggregates are the same as with one instance (docs/privacy.md, "Scale-out").
 import { createBatchingProducer, createKafka, ensureTopics, retryKafka } from '@lethe/kafka';
 import { createLifecycle, createLogger, createMetricsRegistry, startHealthServer } from '@lethe/observability';
 import { createNoiseSource, DEFAULT_POLICY_PATH, loadPolicy, systemClock, topicSpecs } from '@lethe/privacy';
-import { TOPICS } from '@lethe/schemas';
+import { TOPICS, topicNames } from '@lethe/schemas';
 import { loadProcessorConfig } from './config.ts';
 import { createProcessorMetrics } from './metrics.ts';
-import { createProcessor, decodeMetadata } from './processor.ts';
+import { createProcessor } from './processor.ts';
+import { createReleaserRunner } from './releaser.ts';
 
 async function main(): Promise<void> {
   const config = loadProcessorConfig();
@@ -19,51 +26,78 @@ async function main(): Promise<void> {
   const policy = loadPolicy(config.POLICY_FILE ?? DEFAULT_POLICY_PATH);
   metrics.rawTtl.set(policy.rawData.ttl / 1000);
 
+  const inputPrefix = config.KAFKA_INPUT_TOPIC_PREFIX ?? config.KAFKA_TOPIC_PREFIX;
+  const inputs = topicNames(inputPrefix);
+  const own = topicNames(config.KAFKA_TOPIC_PREFIX);
+  const topics = { readings: inputs.readings, sightings: inputs.sightings, partials: own.partials, aggregates: own.aggregates };
+  const releaserGroupId = config.KAFKA_RELEASER_GROUP_ID ?? `${config.KAFKA_GROUP_ID}-releaser`;
+  const partitions = { readings: config.KAFKA_PARTITIONS, sightings: config.KAFKA_PARTITIONS };
+  const isInput = (name: string) => name === TOPICS.readings || name === TOPICS.sightings;
+  const specs = [
+    ...topicSpecs(policy, { ...partitions, prefix: inputPrefix }).filter((s) => isInput(s.topic.slice(inputPrefix.length))),
+    ...topicSpecs(policy, { ...partitions, prefix: config.KAFKA_TOPIC_PREFIX }).filter((s) => !isInput(s.topic.slice(config.KAFKA_TOPIC_PREFIX.length))),
+  ];
+
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID, logger });
   const admin = kafka.admin();
   await admin.connect();
-  await retryKafka(() => ensureTopics(admin, topicSpecs(policy), logger), { what: 'creating the topics', logger });
-  const inputs = [TOPICS.readings, TOPICS.sightings];
-  const committed = await retryKafka(() => admin.fetchOffsets({ groupId: config.KAFKA_GROUP_ID, topics: inputs }), { what: 'reading the committed offsets', logger });
-  await admin.disconnect();
+  await retryKafka(() => ensureTopics(admin, specs, logger), { what: 'creating the topics', logger });
 
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   const batching = createBatchingProducer({ producer });
-  const consumer = kafka.consumer({ groupId: config.KAFKA_GROUP_ID, allowAutoTopicCreation: false });
   const noise = createNoiseSource(config.NOISE_KEY);
-  const processor = createProcessor({ policy, consumer, producer: batching, metrics, logger, graceMs: config.WINDOW_GRACE_SECONDS * 1000, clock: systemClock, noise });
+  const graceMs = config.WINDOW_GRACE_SECONDS * 1000;
 
-  // Windows the previous run emitted must not be emitted again from replayed records, and
-  // the ε it spent today stays spent.
-  const previous = committed.flatMap((t) => t.partitions.filter((p) => p.offset !== '-1').map((p) => decodeMetadata(p.metadata)));
-  if (previous.length > 0) {
-    processor.restore(previous);
-    logger.info({ closedUpTo: new Date(processor.closedUpTo).toISOString() }, 'resuming after the last emitted windows');
-  }
+  const stageConsumer = kafka.consumer({ groupId: config.KAFKA_GROUP_ID, allowAutoTopicCreation: false });
+  const releaserConsumer = kafka.consumer({ groupId: releaserGroupId, allowAutoTopicCreation: false });
+  const releaser = createReleaserRunner({
+    policy,
+    consumer: releaserConsumer,
+    producer: batching,
+    admin,
+    groupId: releaserGroupId,
+    stageGroupId: config.KAFKA_GROUP_ID,
+    topics,
+    metrics,
+    logger: logger.child({ component: 'releaser' }),
+    clock: systemClock,
+    noise,
+  });
+  const stage1 = createProcessor({ policy, consumer: stageConsumer, producer: batching, admin, groupId: config.KAFKA_GROUP_ID, topics, metrics, logger: logger.child({ component: 'stage1' }), graceMs, clock: systemClock });
+  await stageConsumer.connect();
+  stageConsumer.on(stageConsumer.events.GROUP_JOIN, ({ payload }) => stage1.assigned(payload.memberAssignment));
+  await stageConsumer.subscribe({ topics: [topics.readings, topics.sightings], fromBeginning: true });
+  await stageConsumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 1, eachBatch: stage1.eachBatch });
 
-  await consumer.connect();
-  consumer.on(consumer.events.GROUP_JOIN, () => processor.resetOffsets());
-  await consumer.subscribe({ topics: inputs, fromBeginning: true });
-  await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 1, eachBatch: processor.eachBatch });
+  await releaserConsumer.connect();
+  releaserConsumer.on(releaserConsumer.events.GROUP_JOIN, ({ payload }) => releaser.assigned(payload.memberAssignment));
+  await releaserConsumer.subscribe({ topics: [topics.partials], fromBeginning: true });
+  await releaserConsumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: releaser.eachBatch });
 
   const timer = setInterval(() => {
-    processor.tick().catch((err: unknown) => logger.error({ err }, 'emitting windows failed; will retry'));
+    stage1.tick().catch((err: unknown) => logger.error({ err }, 'emitting partials failed; will retry'));
+    releaser.tick().catch((err: unknown) => logger.error({ err }, 'releasing aggregates failed; will retry'));
   }, config.TICK_MS);
 
   lifecycle.onShutdown('emit due windows and commit', async () => {
     clearInterval(timer);
     // Commit while still a group member; open windows are replayed by the next run.
-    await processor.tick();
+    await stage1.tick();
+    await releaser.tick();
   });
-  lifecycle.onShutdown('stop consuming', () => consumer.disconnect());
+  lifecycle.onShutdown('stop consuming', async () => {
+    await stageConsumer.disconnect();
+    await releaserConsumer.disconnect();
+  });
   lifecycle.onShutdown('flush Kafka', async () => {
     await batching.flush();
     await producer.disconnect();
+    await admin.disconnect();
   });
   lifecycle.onShutdown('close HTTP', () => health.close());
   lifecycle.markReady();
-  logger.info({ http: health.port, inputs }, 'processor started');
+  logger.info({ http: health.port, inputs: [topics.readings, topics.sightings], partials: topics.partials, aggregates: topics.aggregates, group: config.KAFKA_GROUP_ID, releaserGroup: releaserGroupId }, 'processor started');
 }
 
 main().catch((err: unknown) => {

@@ -1,146 +1,222 @@
-// Wires the aggregation stage to Kafka: records in through `eachBatch`, aggregates out when
-// windows close, and offsets committed only after the aggregates they produced are in
-// Kafka. The commit carries `closedUpTo` and the ε ledger as metadata, so after a crash the
-// next run knows which replayed records belong to windows already emitted (and must not emit
-// them again as a partial, smaller figure) and how much budget today's releases have spent.
-import type { BatchingProducer, Consumer, EachBatchPayload } from '@lethe/kafka';
+// Stage 1 wired to Kafka: one partial stage (@lethe/privacy createPartialStage) per input
+// partition this instance owns; records in through `eachBatch`, window partials out to the
+// partials topic as windows close, and input offsets committed only once the partials of their
+// windows are in Kafka. Each partition's commit carries how far its windows were emitted, so
+// whoever owns it next (this process after a restart, another after a rebalance) continues
+// the partition's partials without a gap or a second, different copy.
+//
+// When a window closes. A partition that is caught up (read to its end) closes windows by the
+// wall clock, end + grace, as records arrive live. A partition with a backlog (a restart, a new
+// consumer group, a burst) closes them by its own event time instead — the newest record read
+// minus the grace — so a backlog is summarized exactly as it would have been live rather than
+// thrown away as late, and every instance that reads the partition, now or later, emits the same
+// partials.
+import type { Admin, BatchingProducer, Consumer, EachBatchPayload, OutgoingRecord } from '@lethe/kafka';
+import { retryKafka } from '@lethe/kafka';
 import type { Logger } from '@lethe/observability';
-import { createAggregator, createBudgetLedger, utcDay, type AddOutcome, type Clock, type LedgerEntry, type NoiseSource, type Policy } from '@lethe/privacy';
-import { ReadingRecordSchema, SightingRecordSchema, TOPICS } from '@lethe/schemas';
-import { OffsetTracker } from './offset-tracker.ts';
+import { createPartialStage, partialKey, seriesOf, type AddOutcome, type Clock, type PartialInput, type PartialStage, type Policy } from '@lethe/privacy';
+import { ReadingRecordSchema, SightingRecordSchema } from '@lethe/schemas';
+import { decodeStageMetadata, encodeStageMetadata } from './commit-metadata.ts';
 import type { ProcessorMetrics } from './metrics.ts';
+import { OffsetTracker } from './offset-tracker.ts';
+
+export interface ProcessorTopics {
+  readings: string;
+  sightings: string;
+  partials: string;
+}
 
 export interface ProcessorDeps {
   policy: Policy;
   consumer: Consumer;
   producer: BatchingProducer;
+  admin: Pick<Admin, 'fetchOffsets' | 'fetchTopicOffsets'>;
+  /** Stage 1's consumer group (committed offsets and their metadata). */
+  groupId: string;
+  topics: ProcessorTopics;
   metrics: ProcessorMetrics;
   logger: Logger;
   graceMs: number;
   clock: Clock;
-  noise: NoiseSource;
 }
 
-export interface CommitMetadata {
-  closedUpTo: number;
-  /** Ledger entries of today and yesterday (UTC): small enough for Kafka's 4 KiB metadata limit. */
-  ledger: LedgerEntry[];
+interface PartitionState {
+  stage: PartialStage;
+  /** Newest record timestamp read (event time), the partition's own clock while it has a backlog. */
+  newest: number;
+  /** Read to the end of the partition as of the last fetch. */
+  caughtUp: boolean;
 }
 
-export function encodeMetadata(metadata: CommitMetadata): string {
-  return JSON.stringify(metadata);
+/** When a partition's windows close: by the wall clock once caught up, by its own event time while it has a backlog. */
+export function stageCutoff({ now, graceMs, caughtUp, newest }: { now: number; graceMs: number; caughtUp: boolean; newest: number }): number {
+  return caughtUp ? now - graceMs : Math.min(now, newest) - graceMs;
 }
 
-export function decodeMetadata(metadata: string | null | undefined): CommitMetadata {
-  const empty: CommitMetadata = { closedUpTo: 0, ledger: [] };
-  if (!metadata) return empty;
-  try {
-    const value = JSON.parse(metadata) as Partial<CommitMetadata>;
-    return {
-      closedUpTo: typeof value.closedUpTo === 'number' ? value.closedUpTo : 0,
-      ledger: Array.isArray(value.ledger) ? value.ledger : [],
-    };
-  } catch {
-    return empty;
-  }
-}
-
-export function createProcessor({ policy, consumer, producer, metrics, logger, graceMs, clock, noise }: ProcessorDeps) {
-  const ledger = createBudgetLedger();
-  const aggregator = createAggregator({ policy, clock, graceMs, noise, ledger });
+export function createProcessor({ policy, consumer, producer, admin, groupId, topics, metrics, logger, graceMs, clock }: ProcessorDeps) {
+  const states = new Map<string, PartitionState>();
+  const opening = new Map<string, Promise<PartitionState | undefined>>();
   const tracker = new OffsetTracker();
+  /** Partials not yet acknowledged by Kafka, in order; sent before anything newer. */
+  let outbox: OutgoingRecord[] = [];
+  let closedSinceCommit = false;
+  let generation = 0;
   let ticking = false;
+  const key = (topic: string, partition: number) => `${topic}|${partition}`;
+  const inputOf = (topic: string): PartialInput => (topic === topics.readings ? 'readings' : 'sightings');
 
-  function add(topic: string, value: Buffer | null): { outcome: AddOutcome | 'invalid'; windowEnd?: number } {
+  /** A stage for a partition, continuing from its committed offset and metadata. */
+  async function open(topic: string, partition: number, gen: number): Promise<PartitionState | undefined> {
+    const what = `reading the committed offset of ${topic}/${partition}`;
+    const [committed] = await retryKafka(() => admin.fetchOffsets({ groupId, topics: [topic] }), { what, logger });
+    const ends = await retryKafka(() => admin.fetchTopicOffsets(topic), { what, logger });
+    if (gen !== generation) return undefined;
+    const c = committed?.partitions.find((p) => p.partition === partition);
+    const end = ends.find((p) => p.partition === partition);
+    const fresh = c === undefined || c.offset === '-1';
+    const stage = createPartialStage({ policy, clock, input: { type: inputOf(topic), topic, partition } });
+    if (!fresh) {
+      stage.restore(decodeStageMetadata(c.metadata).closedUpTo);
+      tracker.startAt(topic, partition, c.offset);
+    }
+    // Where reading starts: the committed offset, or the log start if retention deleted past it.
+    const low = BigInt(end?.low ?? '0');
+    const from = fresh || BigInt(c.offset) < low ? low : BigInt(c.offset);
+    // Nothing to read (kafkajs then delivers no batch that could tell): windows close by the clock at once.
+    const state: PartitionState = { stage, newest: -Infinity, caughtUp: end === undefined || from >= BigInt(end.high) };
+    states.set(key(topic, partition), state);
+    logger.info({ topic, partition, fresh, closedUpTo: new Date(stage.closedUpTo).toISOString(), caughtUp: state.caughtUp }, 'stage 1 took a partition');
+    return state;
+  }
+
+  function ensure(topic: string, partition: number): Promise<PartitionState | undefined> {
+    const k = key(topic, partition);
+    const ready = states.get(k);
+    if (ready) return Promise.resolve(ready);
+    let pending = opening.get(k);
+    if (!pending) {
+      const gen = generation;
+      pending = open(topic, partition, gen).finally(() => {
+        if (opening.get(k) === pending) opening.delete(k);
+      });
+      opening.set(k, pending);
+    }
+    return pending;
+  }
+
+  function add(stage: PartialStage, topic: string, value: Buffer | null): { outcome: AddOutcome | 'invalid'; ts?: number; windowEnd?: number } {
     let json: unknown;
     try {
       json = JSON.parse(value?.toString('utf8') ?? '');
     } catch {
       return { outcome: 'invalid' };
     }
-    if (topic === TOPICS.readings) {
+    if (topic === topics.readings) {
       const parsed = ReadingRecordSchema.safeParse(json);
       if (!parsed.success) return { outcome: 'invalid' };
-      const outcome = aggregator.addReading(parsed.data);
-      return { outcome, windowEnd: aggregator.heldUntil(parsed.data.kind, parsed.data.ts, false) };
+      return { outcome: stage.addReading(parsed.data), ts: parsed.data.ts, windowEnd: stage.heldUntil(parsed.data.kind, parsed.data.ts, false) };
     }
     const parsed = SightingRecordSchema.safeParse(json);
     if (!parsed.success) return { outcome: 'invalid' };
-    const outcome = aggregator.addSighting(parsed.data);
     // A sighting is needed until its epoch ends (dwell times, trips), not only its window.
-    return { outcome, windowEnd: aggregator.heldUntil(parsed.data.kind, parsed.data.ts, true) };
+    return { outcome: stage.addSighting(parsed.data), ts: parsed.data.ts, windowEnd: stage.heldUntil(parsed.data.kind, parsed.data.ts, true) };
+  }
+
+  /** Closes a partition's windows up to `cutoff`; their partials wait in the outbox for the next tick. */
+  function closeDue(state: PartitionState, cutoff: number): void {
+    for (const partial of state.stage.closeDue(cutoff)) {
+      // Stamped with the end of its window (dwell: of its epoch): the partials topic's retention
+      // (the raw-data TTL) then counts from the data's time, as for the sightings it summarizes.
+      outbox.push({ topic: topics.partials, key: partialKey(partial), value: JSON.stringify(partial), timestamp: partial.windowEnd });
+      metrics.partialsEmitted.labels(seriesOf(partial)).inc();
+      closedSinceCommit = true;
+    }
   }
 
   async function eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    const state = await ensure(batch.topic, batch.partition);
+    if (!state) return;
     for (const message of batch.messages) {
       if (!isRunning() || isStale()) return;
-      const { outcome, windowEnd } = add(batch.topic, message.value);
+      const { outcome, ts, windowEnd } = add(state.stage, batch.topic, message.value);
       metrics.records.labels(batch.topic, outcome).inc();
+      if (ts !== undefined && outcome !== 'expired' && ts > state.newest) {
+        state.newest = ts;
+        // Working through a backlog, windows close by the partition's own event time, record by
+        // record, so the result does not depend on when ticks happen to run.
+        if (!state.caughtUp) closeDue(state, stageCutoff({ now: clock.now(), graceMs, caughtUp: false, newest: ts }));
+      }
       // A duplicate still holds its window: after a rebalance it is the replayed copy of a record whose window is open.
       tracker.processed(batch.topic, batch.partition, message.offset, outcome === 'accepted' || outcome === 'duplicate' ? windowEnd : undefined);
       resolveOffset(message.offset);
     }
+    state.caughtUp = batch.offsetLag() === '0';
     metrics.consumerLag.labels(batch.topic, String(batch.partition)).set(Number(batch.offsetLag()));
     await heartbeat();
   }
 
-  /** Emits windows that are due, then commits what they released. */
+  /** Emits the partials of windows that are due, then commits what they summarized. */
   async function tick(): Promise<void> {
     if (ticking) return;
     ticking = true;
     try {
-      const { records: aggregates, reports } = aggregator.closeDue();
-      if (aggregates.length > 0) {
-        await producer.send(
-          aggregates.map((a) => ({
-            topic: TOPICS.aggregates,
-            key: `${a.measurement}|${Object.values(a.tags).join('|')}|${a.windowStart}`,
-            value: JSON.stringify(a),
-          })),
-        );
-        const now = clock.now();
-        for (const a of aggregates) {
-          metrics.aggregates.labels(a.measurement).inc();
-          metrics.closeLag.observe((now - a.windowEnd) / 1000);
+      const now = clock.now();
+      for (const state of states.values()) closeDue(state, stageCutoff({ now, graceMs, caughtUp: state.caughtUp, newest: state.newest }));
+      // What is in Kafka once this send is acknowledged: windows closed up to here. Windows that
+      // close while it is in flight (eachBatch goes on) wait for the next tick, and so do their offsets.
+      const sentUpTo = new Map([...states].map(([k, s]) => [k, s.stage.closedUpTo]));
+      const unchanged = closedSinceCommit;
+      closedSinceCommit = false;
+      const sending = outbox;
+      outbox = [];
+      if (sending.length > 0) {
+        try {
+          await producer.send(sending);
+        } catch (err) {
+          outbox = [...sending, ...outbox];
+          closedSinceCommit = true;
+          throw err;
         }
-        logger.debug({ aggregates: aggregates.length }, 'emitted aggregates');
+        logger.debug({ partials: sending.length }, 'emitted partials');
       }
-      for (const r of reports) {
-        metrics.releases.labels(r.stream, r.outcome).inc();
-        metrics.figuresReleased.labels(r.stream).inc(r.released);
-        for (const [reason, n] of Object.entries(r.suppressed)) if (n > 0) metrics.figuresSuppressed.labels(r.stream, reason).inc(n);
+      // Whenever windows closed, commit every partition (moved or not), so its metadata says how far its windows went.
+      const offsets = tracker.committable(({ topic, partition }) => sentUpTo.get(key(topic, partition)) ?? 0, { unchanged });
+      const owned = offsets.filter((o) => sentUpTo.has(key(o.topic, o.partition)) && states.has(key(o.topic, o.partition)));
+      if (owned.length > 0) {
+        await consumer.commitOffsets(owned.map((o) => ({ ...o, metadata: encodeStageMetadata({ closedUpTo: sentUpTo.get(key(o.topic, o.partition))! }) })));
+        tracker.markCommitted(owned);
       }
-      const today = utcDay(clock.now());
-      for (const e of ledger.entries(today)) {
-        metrics.epsilonSpent.labels(e.stream).set(e.spent);
-        metrics.epsilonBudget.labels(e.stream).set(e.budget);
+      let open = 0;
+      let held = 0;
+      for (const s of states.values()) {
+        open += s.stage.openWindows();
+        held += s.stage.pseudonymsHeld();
       }
-      const offsets = tracker.committable(aggregator.closedUpTo);
-      if (offsets.length > 0) {
-        const yesterday = utcDay(clock.now() - 86_400_000);
-        const metadata = encodeMetadata({ closedUpTo: aggregator.closedUpTo, ledger: ledger.entries().filter((e) => e.day >= yesterday) });
-        await consumer.commitOffsets(offsets.map((o) => ({ ...o, metadata })));
-        tracker.markCommitted(offsets);
-      }
-      metrics.openWindows.set(aggregator.openWindows());
-      metrics.pseudonymsHeld.set(aggregator.pseudonymsHeld());
+      metrics.openWindows.set(open);
+      metrics.pseudonymsHeld.set(held);
     } finally {
       ticking = false;
+    }
+  }
+
+  /** After a rebalance: forget every partition (their state is replayed from the committed offsets), open the assigned ones. */
+  function assigned(assignment: Record<string, number[]>): void {
+    generation++;
+    states.clear();
+    opening.clear();
+    tracker.reset();
+    for (const topic of [topics.readings, topics.sightings]) {
+      const partitions = assignment[topic] ?? [];
+      metrics.inputPartitions.labels(topic).set(partitions.length);
+      for (const partition of partitions) void ensure(topic, partition).catch((err: unknown) => logger.error({ err, topic, partition }, 'could not take over a partition; retrying at its next batch'));
     }
   }
 
   return {
     eachBatch,
     tick,
-    /** Continues where the last committed run stopped: emitted windows and ε spent. */
-    restore(previous: readonly CommitMetadata[]) {
-      if (previous.length === 0) return;
-      aggregator.restoreClosedUpTo(Math.min(...previous.map((m) => m.closedUpTo)));
-      for (const m of previous) ledger.restore(m.ledger);
-    },
-    resetOffsets: () => tracker.reset(),
-    get closedUpTo() {
-      return aggregator.closedUpTo;
-    },
+    assigned,
+    /** Partitions this instance runs stage 1 for. */
+    partitions: () => [...states.keys()],
   };
 }

@@ -21,3 +21,23 @@ describe('the processor offset tracker', () => {
     expect(t.committable(0)).toEqual([]);
   });
 });
+
+describe('the releaser offset tracker', () => {
+  it('holds a partial until its own series has released its window, whatever other series did', () => {
+    const t = new OffsetTracker();
+    t.processed('p', 0, '0', 900_000, 'dwell:wifi');
+    t.processed('p', 0, '1', 60_000, 'sightings:wifi');
+    t.processed('p', 0, '2', 60_000, 'readings:sewer');
+    const upTo: Record<string, number> = { 'sightings:wifi': 60_000, 'readings:sewer': 60_000, 'dwell:wifi': 0 };
+    expect(t.committable(({ series }) => upTo[series]!)).toEqual([{ topic: 'p', partition: 0, offset: '0' }]);
+    upTo['dwell:wifi'] = 900_000;
+    expect(t.committable(({ series }) => upTo[series]!)).toEqual([{ topic: 'p', partition: 0, offset: '3' }]);
+  });
+
+  it('can commit an offset that did not move, so its metadata can', () => {
+    const t = new OffsetTracker();
+    t.startAt('p', 0, '42');
+    expect(t.committable(0)).toEqual([]);
+    expect(t.committable(0, { unchanged: true })).toEqual([{ topic: 'p', partition: 0, offset: '42' }]);
+  });
+});

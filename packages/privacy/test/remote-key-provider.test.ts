@@ -1,0 +1,56 @@
+import { createHmac } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { createPseudonymizer } from '../src/pseudonymizer.ts';
+import { createRemoteKeyProvider, KeyServiceError } from '../src/remote-key-provider.ts';
+
+const MAC = '02:1A:2B:3C:4D:5E';
+const EPOCH = 15 * 60_000;
+const KEY = Buffer.alloc(32, 3);
+
+/** A fake key service: answers as the contract says, and remembers what it was sent. */
+function service(answer?: (body: { kind: string; epoch: number; messages: string[] }) => Response) {
+  const calls: Array<{ url: string; auth: string | null; body: { kind: string; epoch: number; messages: string[] } }> = [];
+  const fetch = (async (url: string | URL | Request, init?: RequestInit) => {
+    const body = JSON.parse(String(init!.body)) as { kind: string; epoch: number; messages: string[] };
+    calls.push({ url: String(url), auth: new Headers(init!.headers).get('authorization'), body });
+    if (answer) return answer(body);
+    return Response.json({ epoch: body.epoch, hmacs: body.messages.map((m) => createHmac('sha256', KEY).update(m).digest('base64')) });
+  }) as typeof globalThis.fetch;
+  return { calls, fetch };
+}
+
+describe('the remote pseudonym key provider', () => {
+  it('asks the key service for HMACs under the epoch key of its kind, with its bearer token', async () => {
+    const { calls, fetch } = service();
+    const provider = createRemoteKeyProvider({ url: 'http://keyring:9464/', token: 't'.repeat(32), kind: 'lamppost', fetch });
+    const result = await createPseudonymizer(provider, EPOCH).pseudonymize('wifi', 5 * EPOCH, [MAC]);
+    expect(calls).toEqual([{ url: 'http://keyring:9464/v1/hmac', auth: `Bearer ${'t'.repeat(32)}`, body: { kind: 'lamppost', epoch: 5, messages: [`wifi:${MAC}`] } }]);
+    expect(result!.pseudonyms[0]).toBe(createHmac('sha256', KEY).update(`wifi:${MAC}`).digest().subarray(0, 16).toString('base64url'));
+    // Keys live in the service: nothing to rotate or destroy here.
+    expect(provider.rotate()).toEqual([]);
+    expect(provider.liveEpochs()).toEqual([]);
+  });
+
+  it('treats 410 as a destroyed epoch key: the sightings cannot be pseudonymized any more', async () => {
+    const { fetch } = service(() => Response.json({ error: 'EPOCH_UNAVAILABLE' }, { status: 410 }));
+    const provider = createRemoteKeyProvider({ url: 'http://keyring:9464', token: 't'.repeat(32), kind: 'lamppost', fetch });
+    expect(await provider.hmac(1, [`wifi:${MAC}`])).toBeUndefined();
+  });
+
+  it('fails on any other answer or a broken link, without quoting an identifier', async () => {
+    const cases: Array<typeof globalThis.fetch> = [
+      service(() => new Response('oops', { status: 500 })).fetch,
+      service(() => Response.json({ epoch: 1, hmacs: [] })).fetch,
+      (async () => {
+        throw new TypeError(`fetch failed for ${MAC}`);
+      }) as typeof globalThis.fetch,
+    ];
+    for (const fetch of cases) {
+      const provider = createRemoteKeyProvider({ url: 'http://keyring:9464', token: 't'.repeat(32), kind: 'lamppost', fetch });
+      const err = await provider.hmac(1, [`wifi:${MAC}`]).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(KeyServiceError);
+      expect((err as Error).message).not.toContain(MAC);
+      expect(JSON.stringify(err, Object.getOwnPropertyNames(err))).not.toContain(MAC);
+    }
+  });
+});

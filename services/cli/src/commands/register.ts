@@ -1,0 +1,127 @@
+// `lethe register`: the public transparency register (GET /v1/register) in plain words — who is
+// accountable, per kind of sensor what it measures, what it learns about people and what
+// happens to that, why and for how long — and the live figures that show the rules kept.
+import { parseArgs } from 'node:util';
+import { EXIT, type Command } from '../command.ts';
+import { apiBase, ApiUnreachable, parseOrUsage, requestJson, seconds } from '../options.ts';
+
+const HELP = `Usage: lethe register [--api <url>] [--json]
+
+Prints the transparency register of a running Lethe api (GET /v1/register) as a plain-language
+summary: who is accountable, every kind of sensor with what it measures, the personal data it
+sees and what happens to it, purposes, legal basis, time limits, k and ε; then the live figures
+(oldest record about a person, keys destroyed, privacy budget spent, requests refused).
+
+Options:
+  --api <url>   the api (env LETHE_API_URL, default http://127.0.0.1:8080)
+  --json        print the register as JSON instead
+  -h, --help    show this text
+
+Exit code: 0 printed; 2 the api cannot be reached or bad arguments.
+
+Examples:
+  lethe register
+  lethe register --api http://127.0.0.1:18080 --json | jq '.sensors[].processing'`;
+
+interface Duration {
+  ms: number;
+  text: string;
+}
+interface RegisterJson {
+  policy: { id: string; version: number };
+  controller: string;
+  contact: string;
+  rawData: { ttl: Duration };
+  aggregates: { retention: Duration };
+  sensors: Array<{
+    kind: string;
+    title: string;
+    description: string;
+    purposes: string[];
+    legalBasis: string;
+    measures: Array<{ field: string; class: string; unit?: string; description?: string }>;
+    personalData: Array<{ field: string; treatment: string; description?: string; handling: string }>;
+    processing: { pseudonymEpoch: Duration; window: Duration; k: number; epsilonPerRelease: number; epsilonPerDay: number };
+    rawDataTtl: Duration;
+  }>;
+  live: null | {
+    at: string;
+    rawData: null | { ttlSeconds: number; topics: Array<{ topic: string; ageSeconds: number | null }> };
+    keysDestroyed: { total: number; lastAt: string | null };
+    epsilonToday: null | Array<{ stream: string; spentToday: number; budgetToday: number }>;
+    requests: { received: number; answered: number; refused: number; refusedToday: number };
+    routesRefused: number;
+    retentionDeletions: { total: number; records: number };
+    unavailable: string[];
+  };
+}
+
+const human = (d: Duration) => seconds(d.ms / 1000);
+
+export function registerSummary(r: RegisterJson): string[] {
+  const lines = [
+    `Transparency register — policy ${r.policy.id}, version ${r.policy.version}`,
+    `Accountable: ${r.controller} <${r.contact}>`,
+    '',
+    `In short: phone MACs and licence plates become pseudonyms at the first server and are never stored; records about people`,
+    `are deleted after at most ${human(r.rawData.ttl)}; only anonymous figures are kept (for ${human(r.aggregates.retention)}).`,
+  ];
+  for (const s of r.sensors) {
+    const p = s.processing;
+    lines.push('', `${s.title} (${s.kind})`, `  ${s.description}`);
+    lines.push(`  Measures: ${s.measures.map((m) => `${m.description ?? m.field}${m.unit ? ` (${m.unit})` : ''}${m.class === 'person-derived' ? ' [about people]' : ''}`).join('; ')}`);
+    if (s.personalData.length === 0) lines.push('  Personal data: none.');
+    else for (const d of s.personalData) lines.push(`  Personal data: ${d.description ?? d.field} — ${d.treatment === 'drop' ? 'dropped at the gateway' : 'pseudonymized at the gateway'}. ${d.handling}`);
+    lines.push(`  Purposes: ${s.purposes.join(', ')}`);
+    lines.push(`  Legal basis: ${s.legalBasis}`);
+    const people = s.personalData.length === 0 ? 'it sends nothing about people' : `records about people kept at most ${human(s.rawDataTtl)}; pseudonyms change every ${human(p.pseudonymEpoch)}`;
+    lines.push(
+      `  Limits: figures per ${human(p.window)}; ${people};`,
+      `          groups under k = ${p.k} withheld; ε = ${p.epsilonPerRelease} per published figure, at most ${p.epsilonPerDay} per day`,
+    );
+  }
+  lines.push('');
+  const live = r.live;
+  if (!live) {
+    lines.push('Live figures: not available right now.');
+    return lines;
+  }
+  lines.push(`Live figures (as of ${live.at.replace('T', ' ').slice(0, 19)} UTC)${live.unavailable.length > 0 ? ` — not available: ${live.unavailable.join(', ')}` : ''}:`);
+  if (live.rawData) {
+    lines.push(`  Oldest record about a person: ${live.rawData.topics.map((t) => `${t.topic} ${t.ageSeconds === null ? 'empty' : seconds(t.ageSeconds)}`).join(', ')} (limit ${seconds(live.rawData.ttlSeconds)})`);
+  }
+  lines.push(`  Pseudonym keys destroyed: ${live.keysDestroyed.total}${live.keysDestroyed.lastAt ? ` (latest ${live.keysDestroyed.lastAt.replace('T', ' ').slice(0, 19)} UTC)` : ''}`);
+  lines.push(`  Records about people deleted on schedule: ${live.retentionDeletions.records}`);
+  if (live.epsilonToday === null) lines.push('  Privacy budget spent today: not available');
+  else if (live.epsilonToday.length === 0) lines.push('  Privacy budget spent today: nothing released about people yet');
+  else lines.push(`  Privacy budget spent today: ${live.epsilonToday.map((e) => `${e.stream} ${e.spentToday} of ${e.budgetToday}`).join(', ')}`);
+  lines.push(`  Data requests: ${live.requests.received} received, ${live.requests.answered} answered, ${live.requests.refused} refused (${live.requests.refusedToday} today)`);
+  lines.push(`  Attempts at individual-level data refused: ${live.routesRefused}`);
+  return lines;
+}
+
+export const register: Command = {
+  name: ['register'],
+  summary: 'print the transparency register and its live figures in plain words',
+  example: 'lethe register --api http://127.0.0.1:8080',
+  help: HELP,
+  async run(args, io) {
+    const { values } = parseOrUsage(() => parseArgs({ args, strict: true, options: { api: { type: 'string' }, json: { type: 'boolean', default: false } } }));
+    const base = apiBase(values.api, process.env);
+    let answer;
+    try {
+      answer = await requestJson(`${base}/v1/register`);
+    } catch (err) {
+      if (!(err instanceof ApiUnreachable)) throw err;
+      io.err(`lethe register: ${err.message}`);
+      return EXIT.error;
+    }
+    if (answer.status !== 200 || typeof answer.body !== 'object' || answer.body === null || !('sensors' in answer.body)) {
+      io.err(`lethe register: ${base}/v1/register answered HTTP ${answer.status} without a register`);
+      return EXIT.error;
+    }
+    if (values.json) io.out(JSON.stringify(answer.body, null, 2));
+    else for (const line of registerSummary(answer.body as RegisterJson)) io.out(line);
+    return EXIT.ok;
+  },
+};

@@ -1,0 +1,150 @@
+// The pipeline's privacy stages composed in one process: what the gateway does (the ingest
+// stage: validate, minimize, pseudonymize with per-epoch keys destroyed on time) feeds what the
+// processor does (the aggregator: windows, k-anonymity, differential privacy, the ε ledger),
+// whose anonymous aggregates go into the api's store. Records cross from one stage to the next
+// as the same JSON the real services put on Kafka, parsed with the same schemas. Audit events
+// the real services send to lethe.audit.v1 (policy loaded, key destroyed) and the deletions the
+// api would observe go into the demo's audit log.
+import { createHash, randomBytes } from 'node:crypto';
+import type { AuditEvent, AuditLog } from '@lethe/audit';
+import type { MemoryAggregateStore } from '@lethe/api';
+import type { Logger } from '@lethe/observability';
+import {
+  createAggregator,
+  createBudgetLedger,
+  createInMemoryKeyProvider,
+  createIngestStage,
+  createNoiseSource,
+  createPseudonymizer,
+  type PseudonymKeyProvider,
+  type Policy,
+  type Pseudonymizer,
+} from '@lethe/privacy';
+import { DEVICE_KINDS, ReadingRecordSchema, SightingRecordSchema, TOPICS, type DeviceKind, type Fleet } from '@lethe/schemas';
+import type { HeldSightings } from './held-sightings.ts';
+import type { DemoMetrics } from './metrics.ts';
+
+export interface PipelineOptions {
+  policy: Policy;
+  fleet: Fleet;
+  store: MemoryAggregateStore;
+  audit: AuditLog;
+  held: HeldSightings;
+  metrics: DemoMetrics;
+  logger: Logger;
+  keyGraceMs: number;
+  windowGraceMs: number;
+  now?: () => number;
+}
+
+export interface PipelineStats {
+  received: number;
+  accepted: number;
+  rejected: number;
+  aggregates: number;
+  keysDestroyed: number;
+}
+
+export interface DemoPipeline {
+  /** One MQTT message through the gateway's stage into the aggregator; resolves once both took it. */
+  take(topic: string, payload: Buffer): Promise<void>;
+  start(): void;
+  /** Stops the timers, releases the windows that are due, and zeroes every key. */
+  stop(): Promise<void>;
+  stats(): PipelineStats;
+}
+
+export function createPipeline({ policy, fleet, store, audit, held, metrics, logger, keyGraceMs, windowGraceMs, now = Date.now }: PipelineOptions): DemoPipeline {
+  const stats: PipelineStats = { received: 0, accepted: 0, rejected: 0, aggregates: 0, keysDestroyed: 0 };
+  const record = (event: Omit<AuditEvent, 'at'>) =>
+    void audit.append({ ...event, at: now() }).catch((err: unknown) => logger.error({ err: { message: (err as Error).message }, type: event.type }, 'audit append failed'));
+
+  const providers = DEVICE_KINDS.map((kind): [DeviceKind, PseudonymKeyProvider] => {
+    const epochMs = policy.kinds[kind].epoch;
+    const provider = createInMemoryKeyProvider({
+      epochMs,
+      graceMs: keyGraceMs,
+      clock: { now },
+      onDestroy: (epoch) => {
+        stats.keysDestroyed++;
+        metrics.keysDestroyed.inc();
+        // What was destroyed and which span of time it covered; never the key.
+        record({ type: 'key.destroyed', actor: 'gateway', data: { kind, epoch, epochStart: new Date(epoch * epochMs).toISOString(), epochEnd: new Date((epoch + 1) * epochMs).toISOString() } });
+      },
+    });
+    return [kind, provider];
+  });
+  const pseudonymizers = Object.fromEntries(providers.map(([kind, p]) => [kind, createPseudonymizer(p, policy.kinds[kind].epoch)])) as Record<DeviceKind, Pseudonymizer>;
+  const ingest = createIngestStage({ policy, fleet, pseudonymizers, clock: { now } });
+  // A fresh noise key per run: nothing is kept across runs, so replays cannot happen anyway.
+  const aggregator = createAggregator({ policy, noise: createNoiseSource(randomBytes(32)), ledger: createBudgetLedger(), clock: { now }, graceMs: windowGraceMs });
+  let timers: NodeJS.Timeout[] = [];
+
+  function closeDue(): void {
+    const { records } = aggregator.closeDue();
+    if (records.length > 0) {
+      store.add(records);
+      stats.aggregates += records.length;
+      for (const r of records) metrics.aggregates.labels(r.measurement).inc();
+    }
+    const released = held.release(aggregator.closedUpTo);
+    if (released.records > 0) {
+      record({
+        type: 'retention.deleted',
+        actor: 'processor',
+        data: { topic: TOPICS.sightings, records: released.records, epochs: released.epochs, oldestRemainingAt: released.oldestRemainingAt === null ? null : new Date(released.oldestRemainingAt).toISOString(), observedBy: 'epoch-close' },
+      });
+    }
+    metrics.pseudonymsHeld.set(aggregator.pseudonymsHeld());
+  }
+
+  return {
+    async take(topic, payload) {
+      stats.received++;
+      metrics.received.inc();
+      const result = await ingest.ingest(topic, payload);
+      if (!result.ok) {
+        stats.rejected++;
+        metrics.rejected.labels(result.rejected.reason).inc();
+        // The refusal's detail holds no input values, and the topic is ours or replaced by its length.
+        logger.warn({ reason: result.rejected.reason, detail: result.rejected.detail, topic: result.rejected.topic }, 'rejected a message');
+        return;
+      }
+      for (const out of result.records) {
+        const json: unknown = JSON.parse(out.value);
+        if (out.topic === TOPICS.readings) {
+          aggregator.addReading(ReadingRecordSchema.parse(json));
+        } else if (out.topic === TOPICS.sightings) {
+          const sighting = SightingRecordSchema.parse(json);
+          if (aggregator.addSighting(sighting) === 'accepted') {
+            const epochMs = policy.kinds[sighting.kind].epoch;
+            held.took(sighting.kind, sighting.epoch * epochMs, (sighting.epoch + 1) * epochMs, sighting.ts);
+          }
+        }
+      }
+      stats.accepted++;
+      metrics.forwarded.labels(result.kind).inc();
+      metrics.sightings.inc(result.sightings);
+      metrics.droppedFields.inc(result.droppedFields);
+    },
+    start() {
+      const sha256 = createHash('sha256').update(JSON.stringify(policy)).digest('hex');
+      record({ type: 'policy.loaded', actor: 'gateway', data: { policyId: policy.id, version: policy.version, sha256 } });
+      timers = [
+        // Keys are destroyed on time even when no traffic arrives to trigger a rotation.
+        setInterval(() => providers.forEach(([, p]) => p.rotate()), 1000),
+        setInterval(closeDue, 500),
+      ];
+    },
+    async stop() {
+      timers.forEach(clearInterval);
+      timers = [];
+      closeDue();
+      // Keys die with the process; zero them first so no copy lingers.
+      for (const [, p] of providers) p.destroyAll();
+      // Let the audit appends queued by the last destructions settle.
+      await audit.records();
+    },
+    stats: () => ({ ...stats }),
+  };
+}

@@ -1,0 +1,271 @@
+// Scale-out on real Kafka and Mosquitto: the same input gives the same aggregates through one
+// processor and through three.
+//
+// One deterministic scenario is published once through Mosquitto to two gateways that share
+// their pseudonym keys through the keyring, into input topics with 3 partitions. It is processed
+// (b) live, by three processor processes sharing a consumer group (one input partition each,
+// one of them releasing), and (a) afterwards, from the retained input, by one processor alone
+// in a fresh group. The two runs' aggregate records — every environmental figure, every noised
+// person-derived figure, every privacy record with its ε — must be identical, and none of the
+// streams empty. Everything lives under a run-specific topic prefix, share group and consumer
+// groups, so nothing here touches the other suites' topics or sessions.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createKafka, type Admin } from '@lethe/kafka';
+import { createLogger } from '@lethe/observability';
+import { DEFAULT_POLICY_PATH, loadPolicy, partialSeries } from '@lethe/privacy';
+import { AggregateRecordSchema, DEFAULT_FLEET_PATH, loadFleet, topicNames, type AggregateRecord, type LamppostReadingInput, type TrafficLightReadingInput } from '@lethe/schemas';
+import { createCity, createFleetPublisher, loadScenario, runSimulation, type SimulatedReading } from '@lethe/simulator';
+import { connectAsync } from 'mqtt';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import { startService, type RunningService } from '../support/services.ts';
+
+const infra = inject('infra');
+const RUN = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
+const PREFIX = `scale-${RUN}.`;
+const INPUT = topicNames(PREFIX);
+const WINDOW_SECONDS = 5;
+const EPOCH_SECONDS = 20;
+const TICKS = 20;
+const NOISE_KEY = randomBytes(32).toString('hex');
+const KEYRING_TOKEN = randomBytes(24).toString('hex');
+const GATEWAY_CLIENT_IDS = [`scale-${RUN}-a`, `scale-${RUN}-b`];
+const MQTT_CONNECTIONS = 2;
+const logger = createLogger({ service: 'scale-out-test', level: 'warn' });
+
+/** The shipped policy with 5 s windows and 20 s epochs, so windows, trips and dwell times all close within the test. */
+function testPolicyFile(): string {
+  const doc = parse(readFileSync(DEFAULT_POLICY_PATH, 'utf8')) as { kinds: Record<string, { window: string; epoch: string }> };
+  for (const kind of Object.values(doc.kinds)) Object.assign(kind, { window: `${WINDOW_SECONDS}s`, epoch: `${EPOCH_SECONDS}s` });
+  const path = join(mkdtempSync(join(tmpdir(), 'lethe-scale-')), 'policy.yaml');
+  writeFileSync(path, stringify(doc));
+  return path;
+}
+
+const policyFile = testPolicyFile();
+const policy = loadPolicy(policyFile);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const floorTo = (ts: number, seconds: number) => Math.floor(ts / (seconds * 1000)) * seconds * 1000;
+
+async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(300);
+  }
+}
+
+/** Sample values of one metric from a service's /metrics, by its labels. */
+async function metric(service: RunningService, name: string): Promise<Array<{ labels: string; value: number }>> {
+  const text = await (await fetch(`http://127.0.0.1:${service.port}/metrics`)).text();
+  return [...text.matchAll(new RegExp(`^${name}(\\{[^}]*\\})? (\\S+)$`, 'gm'))].map((m) => ({ labels: m[1] ?? '', value: Number(m[2]) }));
+}
+
+/** One processor deployment: its own consumer groups and output topics, reading the shared input topics. */
+function processorEnv(name: string): Record<string, string> {
+  return {
+    KAFKA_BROKERS: infra.kafkaBrokers.join(','),
+    POLICY_FILE: policyFile,
+    KAFKA_GROUP_ID: `scale-${RUN}-${name}`,
+    KAFKA_INPUT_TOPIC_PREFIX: PREFIX,
+    KAFKA_TOPIC_PREFIX: `${PREFIX}${name}.`,
+    KAFKA_PARTITIONS: '3',
+    NOISE_KEY,
+    WINDOW_GRACE_SECONDS: '2',
+    TICK_MS: '200',
+  };
+}
+
+/** How far a deployment's releaser has released each series, from its committed offset metadata. */
+async function releasedUpTo(admin: Admin, name: string): Promise<Record<string, number>> {
+  const [offsets] = await admin.fetchOffsets({ groupId: `scale-${RUN}-${name}-releaser`, topics: [topicNames(`${PREFIX}${name}.`).partials] });
+  const metadata = offsets?.partitions[0]?.metadata;
+  return metadata ? ((JSON.parse(metadata) as { releasedUpTo?: Record<string, number> }).releasedUpTo ?? {}) : {};
+}
+
+/**
+ * Every record of a deployment's aggregates topic, once (a replayed copy is identical), by its
+ * key plus its field names: a device's person-derived count shares its environmental record's
+ * series, and so its key, so that InfluxDB merges the two into one point.
+ */
+async function readAggregates(admin: Admin, name: string): Promise<Map<string, AggregateRecord>> {
+  const topic = topicNames(`${PREFIX}${name}.`).aggregates;
+  const ends = await admin.fetchTopicOffsets(topic);
+  const total = ends.reduce((n, p) => n + Number(p.high), 0);
+  const consumer = createKafka({ brokers: infra.kafkaBrokers, clientId: 'scale-out-reader', logger }).consumer({ groupId: `scale-${RUN}-reader-${name}`, allowAutoTopicCreation: false });
+  const byKey = new Map<string, AggregateRecord>();
+  const mismatches: string[] = [];
+  let seen = 0;
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      seen++;
+      const record = AggregateRecordSchema.parse(JSON.parse(message.value!.toString()));
+      const key = `${message.key!.toString()}|${Object.keys(record.fields).sort().join(',')}`;
+      const first = byKey.get(key);
+      if (!first) byKey.set(key, record);
+      else if (JSON.stringify(first) !== JSON.stringify(record)) mismatches.push(key);
+    },
+  });
+  try {
+    await waitFor(`${total} records of ${topic}`, () => seen >= total, 30_000);
+  } finally {
+    await consumer.disconnect();
+  }
+  expect(mismatches, `replayed aggregates of ${name} that differ from the first copy`).toEqual([]);
+  return byKey;
+}
+
+/** The person-derived stream or environmental measurement a record belongs to, for the per-stream comparison. */
+function streamOf(r: AggregateRecord): string {
+  if (r.measurement === 'privacy') return `privacy:${r.tags.stream}`;
+  if (r.measurement === 'traffic_light' && 'vehicle_count_sum' in r.fields) return 'traffic_light.vehicle_count_sum';
+  return r.measurement;
+}
+
+describe('scale-out: one processor and three give identical aggregates', () => {
+  const services: RunningService[] = [];
+  const three: RunningService[] = [];
+  const gateways: RunningService[] = [];
+  const published: SimulatedReading[] = [];
+  const kafka = createKafka({ brokers: infra.kafkaBrokers, clientId: 'scale-out-test', logger });
+  const admin = kafka.admin();
+
+  beforeAll(async () => {
+    await admin.connect();
+    const keyring = await startService('keyring', { KEYRING_TOKEN, POLICY_FILE: policyFile, KAFKA_BROKERS: infra.kafkaBrokers.join(','), KAFKA_TOPIC_PREFIX: PREFIX });
+    services.push(keyring);
+    for (const clientId of GATEWAY_CLIENT_IDS) {
+      const gateway = await startService('gateway', {
+        KAFKA_BROKERS: infra.kafkaBrokers.join(','),
+        POLICY_FILE: policyFile,
+        KAFKA_TOPIC_PREFIX: PREFIX,
+        KAFKA_PARTITIONS: '3',
+        MQTT_URL: infra.mqttUrl,
+        MQTT_USERNAME: 'lethe-gateway',
+        MQTT_PASSWORD: infra.gatewayPassword,
+        // Own client ids and share group: this run's sessions never take another suite's messages.
+        MQTT_CLIENT_ID: clientId,
+        MQTT_SHARE_GROUP: `scale-${RUN}`,
+        MQTT_CONNECTIONS: String(MQTT_CONNECTIONS),
+        KEYRING_URL: `http://127.0.0.1:${keyring.port}`,
+        KEYRING_TOKEN,
+      });
+      services.push(gateway);
+      gateways.push(gateway);
+    }
+    const started = await Promise.all([0, 1, 2].map(() => startService('processor', processorEnv('three'))));
+    services.push(...started);
+    three.push(...started);
+    // Three members, one readings and one sightings partition each, before anything is published.
+    const owns = async (p: RunningService, topic: string) => (await metric(p, 'lethe_processor_input_partitions')).some((m) => m.labels.includes(`topic="${topic}"`) && m.value === 1);
+    const settled = async () => (await Promise.all(three.map(async (p) => (await owns(p, INPUT.readings)) && (await owns(p, INPUT.sightings))))).every(Boolean);
+    await waitFor('the three processors to share the input partitions', settled, 60_000);
+    await sleep(2_000);
+    expect(await settled(), 'the group is stable').toBe(true);
+  });
+
+  afterAll(async () => {
+    for (const s of services.reverse()) await s.stop();
+    // The gateways' persistent MQTT sessions, and this run's topics and groups, go with the run.
+    for (const prefix of GATEWAY_CLIENT_IDS) {
+      for (let i = 0; i < MQTT_CONNECTIONS; i++) {
+        const client = await connectAsync(infra.mqttUrl, { clientId: `${prefix}-${i}`, username: 'lethe-gateway', password: infra.gatewayPassword, clean: true, protocolVersion: 4, reconnectPeriod: 0 });
+        await client.endAsync();
+      }
+    }
+    const topics = (await admin.listTopics()).filter((t) => t.startsWith(PREFIX));
+    if (topics.length > 0) await admin.deleteTopics({ topics });
+    const groups = (await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.startsWith(`scale-${RUN}-`));
+    if (groups.length > 0) await admin.deleteGroups(groups).catch(() => undefined);
+    await admin.disconnect();
+  });
+
+  it('publishes a scenario once and releases the same records through 3 processor instances live and 1 afterwards', async () => {
+    const fleet = loadFleet(DEFAULT_FLEET_PATH);
+    expect((await admin.fetchTopicMetadata({ topics: [INPUT.readings, INPUT.sightings] })).topics.map((t) => t.partitions.length)).toEqual([3, 3]);
+
+    // 1. The scenario, once: each 1 s tick carries 5 s of traffic, cars drive 100× faster (trips within an epoch).
+    const city = createCity({ devices: fleet.devices, scenario: loadScenario('rush-hour'), seed: 'scale-out', tickSeconds: 5, travelTimeScale: 0.01 });
+    const publisher = createFleetPublisher({ url: infra.mqttUrl, fleetSecret: infra.fleetSecret, clientIdPrefix: `scale-${RUN}` });
+    // Start just after an epoch boundary, so the scenario's trips and dwell times fall in one epoch.
+    await sleep(EPOCH_SECONDS * 1000 - (Date.now() % (EPOCH_SECONDS * 1000)) + 200);
+    const summary = await runSimulation({ city, publisher, tickSeconds: 1, ticks: TICKS, onPublished: (r) => published.push(r) });
+    await publisher.close();
+    expect(summary.failed).toBe(0);
+    expect(published).toHaveLength(TICKS * fleet.devices.length);
+
+    // Both gateways took part, and shared keys: one pseudonym per phone or plate per epoch, whichever gateway saw it.
+    for (const g of gateways) expect((await metric(g, 'lethe_gateway_messages_forwarded_total')).reduce((n, m) => n + m.value, 0), g.name).toBeGreaterThan(0);
+    const lastTs = Math.max(...published.map((r) => Date.parse((r.payload as { ts: string }).ts)));
+    const identifiers = new Map<string, Set<string>>();
+    for (const r of published) {
+      const p = r.payload as Partial<LamppostReadingInput & TrafficLightReadingInput>;
+      const epoch = floorTo(Date.parse(p.ts!), EPOCH_SECONDS);
+      for (const probe of p.wifiProbes ?? []) (identifiers.get(`wifi|${epoch}`) ?? identifiers.set(`wifi|${epoch}`, new Set()).get(`wifi|${epoch}`)!).add(probe.mac.toUpperCase());
+      for (const read of p.plateReads ?? []) (identifiers.get(`plate|${epoch}`) ?? identifiers.set(`plate|${epoch}`, new Set()).get(`plate|${epoch}`)!).add(read.plate.replaceAll(' ', ''));
+    }
+
+    // 2. (b) Three processors, live. Done once every series is released past the data (dwell: past its epoch).
+    const lastEnd = (size: number) => floorTo(lastTs, size / 1000) + size;
+    const expectedUpTo = Object.fromEntries(partialSeries(policy).map((s) => [s.id, lastEnd(s.size)]));
+    const done = (name: string) => async () => {
+      const upTo = await releasedUpTo(admin, name);
+      return Object.entries(expectedUpTo).every(([series, end]) => (upTo[series] ?? 0) >= end);
+    };
+    await waitFor('the three processors to release every window', done('three'), 60_000);
+    const working = await Promise.all(three.map(async (p) => (await metric(p, 'lethe_processor_records_total')).filter((m) => m.labels.includes('outcome="accepted"')).reduce((n, m) => n + m.value, 0)));
+    expect(working.every((n) => n > 0), `records accepted per processor: ${working.join(', ')}`).toBe(true);
+    const releasing = await Promise.all(three.map(async (p) => (await metric(p, 'lethe_processor_releaser_active'))[0]?.value ?? 0));
+    expect(releasing.reduce((a, b) => a + b, 0), 'one releaser active, two standing by').toBe(1);
+
+    // 3. (a) One processor, afterwards, from the input Kafka retained.
+    const one = await startService('processor', processorEnv('one'));
+    services.push(one);
+    await waitFor('the single processor to release every window', done('one'), 60_000);
+
+    // 4. The same records, key by key.
+    const [a, b] = [await readAggregates(admin, 'one'), await readAggregates(admin, 'three')];
+    // Windows after the data are empty: they release nothing, so both runs hold the same set of windows.
+    const byStream = (records: Map<string, AggregateRecord>) => {
+      const counts = new Map<string, number>();
+      for (const r of records.values()) counts.set(streamOf(r), (counts.get(streamOf(r)) ?? 0) + 1);
+      return counts;
+    };
+    const counts = byStream(a);
+    console.log(
+      `scale-out: ${a.size} aggregate records from 1 processor, ${b.size} from 3; per stream (1 vs 3): ` +
+        [...new Set([...counts.keys(), ...byStream(b).keys()])].sort().map((s) => `${s} ${counts.get(s) ?? 0}/${byStream(b).get(s) ?? 0}`).join(', '),
+    );
+    expect(new Map([...b].sort()), 'aggregates of 3 processors vs 1').toEqual(new Map([...a].sort()));
+    for (const stream of ['lamppost', 'traffic_light', 'sewer', 'pedestrians', 'vehicles', 'travel_times', 'dwell', 'traffic_light.vehicle_count_sum']) {
+      expect(counts.get(stream) ?? 0, `released ${stream}`).toBeGreaterThan(0);
+    }
+    for (const stream of ['pedestrians', 'vehicles', 'travel_times', 'dwell', 'traffic_light.vehicle_count_sum']) {
+      expect(counts.get(`privacy:${stream}`) ?? 0, `privacy records of ${stream}`).toBeGreaterThan(0);
+    }
+
+    // Shared keys: no identifier got two pseudonyms in one epoch (separate keys would give it one per gateway).
+    const sightings = createKafka({ brokers: infra.kafkaBrokers, clientId: 'scale-out-reader', logger }).consumer({ groupId: `scale-${RUN}-reader-sightings`, allowAutoTopicCreation: false });
+    const pseudonyms = new Map<string, Set<string>>();
+    const total = (await admin.fetchTopicOffsets(INPUT.sightings)).reduce((n, p) => n + Number(p.high), 0);
+    let seen = 0;
+    await sightings.connect();
+    await sightings.subscribe({ topic: INPUT.sightings, fromBeginning: true });
+    await sightings.run({
+      eachMessage: async ({ message }) => {
+        seen++;
+        const s = JSON.parse(message.value!.toString()) as { source: string; pseudonym: string; ts: number };
+        const key = `${s.source}|${floorTo(s.ts, EPOCH_SECONDS)}`;
+        (pseudonyms.get(key) ?? pseudonyms.set(key, new Set()).get(key)!).add(s.pseudonym);
+      },
+    });
+    await waitFor('every sighting', () => seen >= total, 30_000);
+    await sightings.disconnect();
+    expect(new Map([...pseudonyms].map(([k, v]) => [k, v.size]))).toEqual(new Map([...identifiers].map(([k, v]) => [k, v.size])));
+  });
+});

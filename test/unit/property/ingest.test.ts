@@ -1,0 +1,176 @@
+// Property tests of the gateway's ingest stage (fast-check, fixed seeds, bounded runs): for any
+// topic and any bytes it answers — forwarded records or one refusal with a known reason — and
+// never repeats an identifier or a string of the input in a refusal; every valid reading of a
+// fleet device is forwarded, stamped with its instant, minimized and pseudonymized.
+import {
+  createInMemoryKeyProvider,
+  createIngestStage,
+  createPseudonymizer,
+  DEFAULT_POLICY_PATH,
+  loadPolicy,
+  ManualClock,
+  type IngestResult,
+} from '@lethe/privacy';
+import {
+  DEFAULT_FLEET_PATH,
+  DEVICE_KINDS,
+  loadFleet,
+  READING_SCHEMAS,
+  ReadingRecordSchema,
+  readingTopic,
+  REJECT_REASONS,
+  RejectedRecordSchema,
+  SightingRecordSchema,
+  TOPICS,
+  type DeviceKind,
+  type LamppostReadingInput,
+  type TrafficLightReadingInput,
+} from '@lethe/schemas';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { hostileJsonText, hostileKey, isoTimeOf, validReading } from '../../support/arbitraries.ts';
+
+const RUNS = { seed: 0x1e7e, numRuns: 300 } as const;
+const NOW = Date.UTC(2026, 0, 1, 8, 7, 30);
+const policy = loadPolicy(DEFAULT_POLICY_PATH);
+const fleet = loadFleet(DEFAULT_FLEET_PATH);
+const clock = new ManualClock(NOW);
+const stage = createIngestStage({
+  policy,
+  fleet,
+  clock,
+  pseudonymizers: Object.fromEntries(
+    DEVICE_KINDS.map((kind) => [kind, createPseudonymizer(createInMemoryKeyProvider({ epochMs: policy.kinds[kind].epoch, graceMs: 60_000, clock }), policy.kinds[kind].epoch)]),
+  ) as Record<DeviceKind, ReturnType<typeof createPseudonymizer>>,
+});
+const devicesOf = (kind: DeviceKind) => fleet.devices.filter((d) => d.kind === kind).map((d) => d.id);
+
+// Canaries: a MAC, a plate and a text no output may contain, in any spelling.
+const MAC = '0A:CA:FE:5E:C2:E7';
+const PLATE = 'CZ9 QX5K7';
+const TEXT = 'CANARY-PROPERTY-7Q';
+const LEAK = [/0A[:.-]?CA[:.-]?FE[:.-]?5E[:.-]?C2[:.-]?E7/i, /CZ9 ?QX5K7/i, /CANARY-PROPERTY/i];
+const leaks = (text: string) => LEAK.filter((re) => re.test(text)).map(String);
+
+/** Topics: ours (right and wrong kinds, known and unknown devices), near misses, and anything. */
+const topic = fc.oneof(
+  fc.tuple(fc.constantFrom(...DEVICE_KINDS), fc.constantFrom('LP-0001', 'TL-0001', 'SW-0001', 'LP-0999', 'XX-0001')).map(([k, d]) => readingTopic(k, d)),
+  fc.constantFrom(`lethe/v1/${MAC}/LP-0001/reading`, `lethe/v1/lamppost/${TEXT}/reading`, 'lethe/v1/lamppost/LP-0001/reading/', 'lethe/v1//LP-0001/reading', ''),
+  fc.string(),
+  fc.string({ unit: 'binary' }),
+);
+
+/** JSON whose keys and strings are sometimes canaries. */
+const jsonWithCanaries = fc.tuple(hostileJsonText(), fc.nat()).map(([text, n]) => {
+  let i = n;
+  return text.replace(/"(?:[^"\\]|\\.)*"/g, (s) => (i++ % 3 === 0 ? JSON.stringify([MAC, PLATE, TEXT, MAC.toLowerCase(), PLATE.replace(' ', '')][i % 5]) : s));
+});
+
+/** A valid reading with canaries where a device could put them: identifiers, unknown keys, dropped fields. */
+const readingWithCanaries = fc.constantFrom(...DEVICE_KINDS).chain((kind) =>
+  fc.tuple(validReading(kind, { deviceId: fc.constantFrom(...devicesOf(kind)), ts: fc.integer({ min: NOW - 20 * 60_000, max: NOW + 120_000 }) }), hostileKey(), fc.jsonValue()).map(([reading, key, value]) => {
+    const r = { ...reading, [key === '__proto__' ? TEXT : key]: value, [TEXT]: TEXT } as Record<string, unknown>;
+    if (kind === 'lamppost') r.wifiProbes = [{ mac: MAC, ssids: [TEXT, PLATE] }];
+    if (kind === 'traffic-light') r.plateReads = [{ plate: PLATE, speedKmh: 40, imageRef: TEXT }];
+    return { topic: readingTopic(kind, reading.deviceId), text: JSON.stringify(r) };
+  }),
+);
+
+/**
+ * Messages: mostly on the sender's own topic (so the deeper checks are reached) — valid readings
+ * with canaries, their byte flips and truncations, hostile JSON — and any topic with any bytes.
+ */
+const message: fc.Arbitrary<[string, Buffer]> = fc.oneof(
+  { weight: 3, arbitrary: readingWithCanaries.map(({ topic: t, text }): [string, Buffer] => [t, Buffer.from(text)]) },
+  {
+    weight: 2,
+    arbitrary: fc.tuple(readingWithCanaries, fc.nat(), fc.integer({ min: 0, max: 255 })).map(([{ topic: t, text }, at, byte]): [string, Buffer] => {
+      const b = Buffer.from(text);
+      b[at % b.length] = byte;
+      return [t, b];
+    }),
+  },
+  { weight: 1, arbitrary: fc.tuple(readingWithCanaries, fc.nat()).map(([{ topic: t, text }, cut]): [string, Buffer] => [t, Buffer.from(text).subarray(0, cut % (text.length + 1))]) },
+  { weight: 2, arbitrary: fc.tuple(fc.constantFrom(...DEVICE_KINDS.map((k) => readingTopic(k, devicesOf(k)[0]!))), jsonWithCanaries).map(([t, text]): [string, Buffer] => [t, Buffer.from(text)]) },
+  {
+    weight: 2,
+    arbitrary: fc.tuple(
+      topic,
+      fc.oneof(jsonWithCanaries.map((t) => Buffer.from(t)), readingWithCanaries.map(({ text }) => Buffer.from(text)), fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.concat([Buffer.from(b), Buffer.from(MAC)]))),
+    ),
+  },
+);
+
+function checkAnswer(result: IngestResult): void {
+  if (result.ok) {
+    expect(result.records.length).toBeGreaterThan(0);
+    for (const r of result.records) {
+      expect([TOPICS.readings, TOPICS.sightings]).toContain(r.topic);
+      expect(leaks(r.key + r.value)).toEqual([]);
+      (r.topic === TOPICS.readings ? ReadingRecordSchema : SightingRecordSchema).parse(JSON.parse(r.value));
+    }
+  } else {
+    expect(REJECT_REASONS).toContain(result.rejected.reason);
+    expect(result.record.topic).toBe(TOPICS.rejected);
+    expect(RejectedRecordSchema.parse(JSON.parse(result.record.value))).toEqual(result.rejected);
+    expect(leaks(result.record.value)).toEqual([]);
+  }
+}
+
+describe('the ingest stage, for any input', () => {
+  it('answers every topic and payload with records or a refusal with a known reason, repeating no identifier or string of the input', async () => {
+    const prototype = Object.getOwnPropertyNames(Object.prototype).sort();
+    await fc.assert(
+      fc.asyncProperty(message, async ([t, p]) => {
+        checkAnswer(await stage.ingest(t, p));
+        expect(Object.getOwnPropertyNames(Object.prototype).sort()).toEqual(prototype);
+      }),
+      { ...RUNS, numRuns: 1000 },
+    );
+  });
+
+  it('gives the same answer to the same message', async () => {
+    await fc.assert(
+      fc.asyncProperty(message, async ([t, p]) => {
+        expect(await stage.ingest(t, Buffer.from(p))).toEqual(await stage.ingest(t, Buffer.from(p)));
+      }),
+      RUNS,
+    );
+  });
+});
+
+describe('the ingest stage, for valid readings', () => {
+  const onTime = fc.integer({ min: NOW - policy.rawData.maxLateness + 1, max: NOW + 30_000 });
+  const reading = fc.constantFrom(...DEVICE_KINDS).chain((kind) =>
+    fc.tuple(fc.constant(kind), onTime, fc.constantFrom(0, 60, -300, 480), fc.stringMatching(/^\d{0,12}$/)).chain(([k, ms, offset, digits]) =>
+      validReading(k, { deviceId: fc.constantFrom(...devicesOf(k)), ts: fc.constant(ms), maxProbes: 20 }).map((r) => {
+        // Any precision after the seconds: the gateway reads it to the millisecond.
+        const second = isoTimeOf(ms - (ms % 1000), offset).replace('.000', '');
+        const fraction = String(ms % 1000).padStart(3, '0') + digits;
+        const ts = second.replace(/(:\d\d)(Z|[+-]\d\d:\d\d)$/, `$1.${fraction}$2`);
+        return { kind: k, ms, reading: { ...r, ts } };
+      }),
+    ),
+  );
+
+  it('forwards every one: minimized, stamped with its instant, one pseudonymous sighting per MAC or plate and no raw identifier', async () => {
+    await fc.assert(
+      fc.asyncProperty(reading, async ({ kind, ms, reading: r }) => {
+        expect(READING_SCHEMAS[kind].safeParse(r).success).toBe(true);
+        const result = await stage.ingest(readingTopic(kind, r.deviceId), Buffer.from(JSON.stringify(r)));
+        if (!result.ok) throw new Error(`${result.rejected.reason}: ${result.rejected.detail} (${r.ts})`);
+        const [first, ...rest] = result.records;
+        const record = ReadingRecordSchema.parse(JSON.parse(first!.value));
+        expect(record).toMatchObject({ kind, deviceId: r.deviceId, seq: r.seq, ts: ms, district: fleet.get(r.deviceId)!.district });
+        for (const field of Object.keys(record.values)) expect(policy.kinds[kind].fields[field]?.treatment).toBe('keep');
+        const identifiers = kind === 'lamppost' ? (r as LamppostReadingInput).wifiProbes!.map((p) => p.mac) : kind === 'traffic-light' ? (r as TrafficLightReadingInput).plateReads!.map((p) => p.plate) : [];
+        expect(rest).toHaveLength(identifiers.length);
+        const out = result.records.map((x) => x.key + x.value).join('\n').toUpperCase();
+        // Short plates ("A1") occur by chance in any text; six characters and more do not.
+        for (const id of identifiers.map((x) => x.toUpperCase().replace(/[: ]/g, '')).filter((x) => x.length >= 6)) expect(out.replace(/[: ]/g, '')).not.toContain(id);
+        for (const s of rest) expect(SightingRecordSchema.parse(JSON.parse(s.value))).toMatchObject({ deviceId: r.deviceId, seq: r.seq, ts: ms });
+      }),
+      RUNS,
+    );
+  });
+});
