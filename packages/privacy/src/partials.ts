@@ -28,7 +28,7 @@ import { createPersonWindows, type EpochFigures, type PersonWindowFigures } from
 import type { Policy } from './policy.ts';
 import { windowStart } from './windows.ts';
 
-export type AddOutcome = 'accepted' | 'duplicate' | 'late' | 'expired';
+export type AddOutcome = 'accepted' | 'duplicate' | 'late' | 'expired' | 'future';
 
 /** Which input topic a stage summarizes: minimized readings or pseudonymous sightings. */
 export type PartialInput = 'readings' | 'sightings';
@@ -104,6 +104,12 @@ export interface PartialStageOptions {
   /** The input partition this stage summarizes; every partial names it. */
   input: { type: PartialInput; topic: string; partition: number };
   clock?: Clock;
+  /**
+   * Records stamped further ahead of our clock are refused (default 60 s, twice the gateway's
+   * skew): the gateway never writes them, and one would hold its window — and with it the
+   * partition's offset commits — open until that time.
+   */
+  maxFutureMs?: number;
 }
 
 export interface PartialStage {
@@ -148,7 +154,7 @@ function dwellCells(e: EpochFigures): DwellPartial[] {
   return e.dwell.map((c) => ({ deviceId: c.deviceId, district: c.district, buckets: dwellBuckets(c.dwells) }));
 }
 
-export function createPartialStage({ policy, input, clock = systemClock }: PartialStageOptions): PartialStage {
+export function createPartialStage({ policy, input, clock = systemClock, maxFutureMs = 60_000 }: PartialStageOptions): PartialStage {
   const series = partialSeries(policy).filter((s) => s.input === input.type);
   const windows = new Map<string, ReadingWindow>();
   const people = createPersonWindows();
@@ -195,6 +201,7 @@ export function createPartialStage({ policy, input, clock = systemClock }: Parti
     addReading(record) {
       only('readings');
       if (record.ts < clock.now() - policy.rawData.ttl) return 'expired';
+      if (record.ts > clock.now() + maxFutureMs) return 'future';
       if (isLate(record.kind, record.ts)) return 'late';
       const size = policy.kinds[record.kind].window;
       const start = windowStart(record.ts, size);
@@ -234,6 +241,7 @@ export function createPartialStage({ policy, input, clock = systemClock }: Parti
     addSighting(record) {
       only('sightings');
       if (record.ts < clock.now() - policy.rawData.ttl) return 'expired';
+      if (record.ts > clock.now() + maxFutureMs) return 'future';
       // A sighting serves its window and its epoch (dwell times, trips): it is late only once
       // the epoch is closed. Windows already emitted are not emitted again (person-windows.ts).
       const kind = policy.kinds[record.kind];

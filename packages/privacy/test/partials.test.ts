@@ -2,6 +2,7 @@ import type { ReadingRecord, SightingRecord, WindowPartialRecord } from '@lethe/
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../src/clock.ts';
 import { createPartialStage, partialSeries, seriesOf } from '../src/partials.ts';
+import { DEFAULT_POLICY_PATH, loadPolicy } from '../src/policy.ts';
 import { shortPolicy } from './support/synthetic-city.ts';
 
 const policy = shortPolicy();
@@ -75,5 +76,15 @@ describe('stage 1: partials per input partition', () => {
   it('takes only the records of its input topic', () => {
     const stage = createPartialStage({ policy, clock: new ManualClock(T0), input: { type: 'readings', topic: 'r', partition: 0 } });
     expect(() => stage.addSighting(phone('x', T0))).toThrow(/takes readings/);
+  });
+});
+
+describe('records stamped in the future', () => {
+  it('are refused, so one forged timestamp cannot hold a window (and the offsets behind it) open', () => {
+    const now = Date.UTC(2026, 0, 1, 8, 0, 0);
+    const stage = createPartialStage({ policy: loadPolicy(DEFAULT_POLICY_PATH), clock: new ManualClock(now), input: { type: 'readings', topic: 'lethe.readings.v1', partition: 0 } });
+    const reading = (ts: number) => ({ v: 1 as const, kind: 'sewer' as const, deviceId: 'SW-0001', district: 'north', seq: ts, ts, values: { levelCm: 1 } });
+    expect(stage.addReading(reading(now + 365 * 86_400_000))).toBe('future');
+    expect(stage.addReading(reading(now + 59_000))).toBe('accepted');
   });
 });

@@ -4,7 +4,7 @@ export function createProcessorMetrics(registry: Registry) {
   return {
     records: new Counter({
       name: 'lethe_processor_records_total',
-      help: 'Records consumed, by topic and outcome (accepted, duplicate, late, expired, invalid)',
+      help: 'Records consumed, by topic and outcome (accepted, duplicate, late, expired, future, invalid)',
       labelNames: ['topic', 'outcome'] as const,
       registers: [registry],
     }),

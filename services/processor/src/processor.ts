@@ -140,7 +140,7 @@ export function createProcessor({ policy, consumer, producer, admin, groupId, to
       if (!isRunning() || isStale()) return;
       const { outcome, ts, windowEnd } = add(state.stage, batch.topic, message.value);
       metrics.records.labels(batch.topic, outcome).inc();
-      if (ts !== undefined && outcome !== 'expired' && ts > state.newest) {
+      if (ts !== undefined && outcome !== 'expired' && outcome !== 'future' && ts > state.newest) {
         state.newest = ts;
         // Working through a backlog, windows close by the partition's own event time, record by
         // record, so the result does not depend on when ticks happen to run.
