@@ -16,27 +16,8 @@ if [ -x "$CHROMIUM" ]; then
   exit 0
 fi
 
-command -v apt-get >/dev/null 2>&1 ||
-  die "chromium is not installed and apt-get is not available: install Chromium with your package manager and set CHROMIUM_PATH to its binary"
-
-SUDO=()
-if [ "$(id -u)" -ne 0 ]; then
-  command -v sudo >/dev/null 2>&1 || die "installing chromium needs root (or sudo): run 'sudo apt-get install chromium'"
-  SUDO=(sudo)
-fi
-export DEBIAN_FRONTEND=noninteractive
-
 start=$(now_s)
 info "installing chromium from Debian packages"
-aptlog=$(mktemp)
-if ! "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium >"$aptlog" 2>&1; then
-  info "apt-get install failed; running apt-get update and retrying"
-  "${SUDO[@]}" apt-get update >>"$aptlog" 2>&1 || { log_tail "$aptlog" 30; die "apt-get update failed"; }
-  if ! "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium >>"$aptlog" 2>&1; then
-    log_tail "$aptlog" 30
-    die "apt-get install chromium failed (see above)"
-  fi
-fi
-rm -f "$aptlog"
+apt_install "" chromium
 [ -x "$CHROMIUM" ] || die "chromium was installed but $CHROMIUM is missing; set CHROMIUM_PATH to its binary"
 info "installed $(version) in $(elapsed "$start")"

@@ -131,3 +131,47 @@ parse_services() {
   done
 }
 wants() { case " ${WANT[*]} " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+
+# apt_install SERVICE PACKAGE...: installs Debian packages without leaving the distribution's own
+# system service running (Lethe starts its own instances on its own ports). SERVICE is the
+# package's system service to keep stopped and disabled, or "" when it has none. Needs root or
+# sudo; retries once after `apt-get update`; shows the apt log's tail on failure.
+apt_install() {
+  local service=$1; shift
+  command -v apt-get >/dev/null 2>&1 ||
+    die "$* not installed and apt-get is not available: install $* with your package manager"
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || die "installing $* needs root (or sudo): run 'sudo apt-get install $*'"
+    sudo=(sudo)
+  fi
+  # Keep the packages' postinst from starting system services (policy-rc.d 101 = "not allowed").
+  local policy=/usr/sbin/policy-rc.d created_policy=0
+  if [ -n "$service" ] && [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\n# temporary, created by lethe infra/local/lib.sh apt_install\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null
+    "${sudo[@]}" chmod 755 "$policy"
+    created_policy=1
+  fi
+  local aptlog rc=0
+  aptlog=$(mktemp)
+  local install=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@")
+  if ! "${install[@]}" >"$aptlog" 2>&1; then
+    info "apt-get install failed; running apt-get update and retrying"
+    if ! "${sudo[@]}" apt-get update >>"$aptlog" 2>&1 || ! "${install[@]}" >>"$aptlog" 2>&1; then rc=1; fi
+  fi
+  [ "$created_policy" = 1 ] && "${sudo[@]}" rm -f "$policy"
+  if [ "$rc" != 0 ]; then
+    log_tail "$aptlog" 30
+    rm -f "$aptlog"
+    die "apt-get install $* failed"
+  fi
+  rm -f "$aptlog"
+  [ -n "$service" ] || return 0
+  # Belt and braces: the system service stopped and not started at boot.
+  if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+    "${sudo[@]}" systemctl disable --now "$service.service" >/dev/null 2>&1 || true
+  elif [ -x "/etc/init.d/$service" ]; then
+    "${sudo[@]}" "/etc/init.d/$service" stop >/dev/null 2>&1 || true
+    if command -v update-rc.d >/dev/null 2>&1; then "${sudo[@]}" update-rc.d "$service" disable >/dev/null 2>&1 || true; fi
+  fi
+}
