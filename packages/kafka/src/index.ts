@@ -6,6 +6,8 @@ export { kafkaSaslFromEnv } from './sasl.ts';
 export type { KafkaSasl } from './sasl.ts';
 export { createBatchingProducer } from './batching-producer.ts';
 export type { BatchingProducer, BatchingProducerOptions, OutgoingRecord } from './batching-producer.ts';
+export { createOutbox } from './outbox.ts';
+export type { Outbox } from './outbox.ts';
 export { isRetriable, retryKafka } from './retry.ts';
 export type { RetryOptions } from './retry.ts';
 export { describeTopicConfigs, ensureTopics } from './topics.ts';

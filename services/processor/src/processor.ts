@@ -11,8 +11,8 @@
 // minus the grace — so a backlog is summarized exactly as it would have been live rather than
 // thrown away as late, and every instance that reads the partition, now or later, emits the same
 // partials.
-import type { Admin, BatchingProducer, Consumer, EachBatchPayload, OutgoingRecord } from '@lethe/kafka';
-import { retryKafka } from '@lethe/kafka';
+import type { Admin, BatchingProducer, Consumer, EachBatchPayload } from '@lethe/kafka';
+import { createOutbox, retryKafka } from '@lethe/kafka';
 import type { Logger } from '@lethe/observability';
 import { createPartialStage, partialKey, seriesOf, type AddOutcome, type Clock, type PartialInput, type PartialStage, type Policy } from '@lethe/privacy';
 import { ReadingRecordSchema, SightingRecordSchema } from '@lethe/schemas';
@@ -58,7 +58,7 @@ export function createProcessor({ policy, consumer, producer, admin, groupId, to
   const opening = new Map<string, Promise<PartitionState | undefined>>();
   const tracker = new OffsetTracker();
   /** Partials not yet acknowledged by Kafka, in order; sent before anything newer. */
-  let outbox: OutgoingRecord[] = [];
+  const outbox = createOutbox(producer);
   let closedSinceCommit = false;
   let generation = 0;
   let ticking = false;
@@ -167,18 +167,14 @@ export function createProcessor({ policy, consumer, producer, admin, groupId, to
       const sentUpTo = new Map([...states].map(([k, s]) => [k, s.stage.closedUpTo]));
       const unchanged = closedSinceCommit;
       closedSinceCommit = false;
-      const sending = outbox;
-      outbox = [];
-      if (sending.length > 0) {
-        try {
-          await producer.send(sending);
-        } catch (err) {
-          outbox = [...sending, ...outbox];
-          closedSinceCommit = true;
-          throw err;
-        }
-        logger.debug({ partials: sending.length }, 'emitted partials');
+      let sent;
+      try {
+        sent = await outbox.flush();
+      } catch (err) {
+        closedSinceCommit = true;
+        throw err;
       }
+      if (sent > 0) logger.debug({ partials: sent }, 'emitted partials');
       // Whenever windows closed, commit every partition (moved or not), so its metadata says how far its windows went.
       const offsets = tracker.committable(({ topic, partition }) => sentUpTo.get(key(topic, partition)) ?? 0, { unchanged });
       const owned = offsets.filter((o) => sentUpTo.has(key(o.topic, o.partition)) && states.has(key(o.topic, o.partition)));

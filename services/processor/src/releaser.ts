@@ -5,8 +5,8 @@
 // aggregates are in Kafka, and keeps in that commit's metadata how far each series was released
 // and the ε ledger — so whoever holds the partition next continues with the same ledger, and a
 // replayed window is neither released twice nor charged twice.
-import type { Admin, BatchingProducer, Consumer, EachBatchPayload, OutgoingRecord } from '@lethe/kafka';
-import { retryKafka } from '@lethe/kafka';
+import type { Admin, BatchingProducer, Consumer, EachBatchPayload } from '@lethe/kafka';
+import { createOutbox, retryKafka } from '@lethe/kafka';
 import type { Logger } from '@lethe/observability';
 import { createBudgetLedger, createReleaser, seriesOf, utcDay, type Clock, type LedgerEntry, type NoiseSource, type Policy, type Releaser } from '@lethe/privacy';
 import { WindowPartialRecordSchema } from '@lethe/schemas';
@@ -47,7 +47,7 @@ export function createReleaserRunner({ policy, consumer, producer, admin, groupI
   let active: Promise<Active | undefined> = Promise.resolve(undefined);
   let current: Active | undefined;
   let generation = 0;
-  let outbox: OutgoingRecord[] = [];
+  const outbox = createOutbox(producer);
   let releasedSinceCommit = false;
   let ticking = false;
 
@@ -127,22 +127,20 @@ export function createReleaserRunner({ policy, consumer, producer, admin, groupI
       const metadata = encodeReleaserMetadata({ releasedUpTo, ledger: a.ledger.entries().filter((e) => e.day >= yesterday) });
       const unchanged = releasedSinceCommit;
       releasedSinceCommit = false;
-      const sending = outbox;
-      outbox = [];
-      if (sending.length > 0) {
-        try {
-          await producer.send(sending);
-        } catch (err) {
-          outbox = [...sending, ...outbox];
-          releasedSinceCommit = true;
-          throw err;
-        }
+      let sent;
+      try {
+        sent = await outbox.flush();
+      } catch (err) {
+        releasedSinceCommit = true;
+        throw err;
+      }
+      if (sent > 0) {
         const now = clock.now();
         for (const r of out.records) {
           metrics.aggregates.labels(r.measurement).inc();
           metrics.closeLag.observe((now - r.windowEnd) / 1000);
         }
-        logger.debug({ aggregates: sending.length }, 'emitted aggregates');
+        logger.debug({ aggregates: sent }, 'emitted aggregates');
       }
       for (const w of out.windows) metrics.windowsReleased.labels(w.series).inc();
       for (const r of out.reports) {
@@ -174,7 +172,7 @@ export function createReleaserRunner({ policy, consumer, producer, admin, groupI
     generation++;
     tracker.reset();
     current = undefined;
-    outbox = [];
+    outbox.clear();
     const holds = (assignment[topics.partials] ?? []).includes(0);
     metrics.releaserActive.set(holds ? 1 : 0);
     if (!holds) {
