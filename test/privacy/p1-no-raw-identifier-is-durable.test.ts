@@ -355,7 +355,8 @@ describe('P1: no raw identifier is ever durable', () => {
       mac, mac.toLowerCase(), mac.replaceAll(':', '-'), mac.replaceAll(':', '-').toLowerCase(), hex, hex.toLowerCase(),
       `${hex.slice(0, 4)}.${hex.slice(4, 8)}.${hex.slice(8)}`.toLowerCase(),
       plate, plate.toLowerCase(), plate.replace(' ', ''), plate.replace(' ', '').toLowerCase(),
-      text, text.toLowerCase(), JSON.stringify({ imageRef: `cam/TL-0001/${text}.jpg` }),
+      // Digits right after a text canary (its counter has no fixed length) must not hide it.
+      text, text.toLowerCase(), `${text}4567`, JSON.stringify({ imageRef: `cam/TL-0001/${text}.jpg` }),
     ];
     const dir = mkdtempSync(join(tmpdir(), 'lethe-p1-control-'));
     try {

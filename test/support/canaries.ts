@@ -118,7 +118,13 @@ export function createCanaryMatcher(canaries: Canaries): CanaryMatcher {
       anchors: bothCases(`CANARY-${canaries.tag}`),
       resolve(window) {
         const found = /^canary-[a-z0-9]+-[a-z]+[0-9]+/i.exec(window)?.[0] ?? window.slice(0, 14);
-        return { canary: textByKey.get(found.toUpperCase()), found };
+        // Texts end in a counter of any length, so digits that happen to follow a canary (in
+        // random bytes, or in a log line) extend the match: the longest issued prefix is it.
+        for (let end = found.length; end > 0; end--) {
+          const canary = textByKey.get(found.slice(0, end).toUpperCase());
+          if (canary) return { canary, found: found.slice(0, end) };
+        }
+        return { canary: undefined, found };
       },
     },
   ];
