@@ -20,6 +20,8 @@ export default defineConfig({
       { test: { name: 'privacy', include: ['test/privacy/**/*.test.ts'], ...realServers } },
       // `pnpm demo` as a real process (no servers), and its pages in headless Chromium.
       { test: { name: 'demo', include: ['test/demo/**/*.test.ts'], testTimeout: 120_000, hookTimeout: 120_000 } },
+      // Kills and pauses every component, so it brings its own servers (test/faults/servers.ts).
+      { test: { name: 'faults', include: ['test/faults/**/*.test.ts'], testTimeout: 3_600_000, hookTimeout: 300_000 } },
       { test: { name: 'browser', include: ['test/browser/**/*.test.ts'], testTimeout: 120_000, hookTimeout: 120_000 } },
     ],
   },

@@ -63,6 +63,10 @@ acl_file $ACL
 
 persistence true
 persistence_location $DATA/
+# Saved every 10 s (as in the compose stack; Mosquitto's default is 30 min): a crash loses only
+# what arrived since the last save and was not yet handed on, and the gateway's persistent
+# sessions survive it, so readings published right after a restart wait for the gateway.
+autosave_interval 10
 max_queued_messages 100000
 max_inflight_messages 100
 

@@ -75,6 +75,8 @@ function processorEnv(name: string): Record<string, string> {
     KAFKA_PARTITIONS: '3',
     NOISE_KEY,
     WINDOW_GRACE_SECONDS: '2',
+    // The input ends and the test waits for the last windows: no outage to wait out here (test/faults does that).
+    WINDOW_MAX_WAIT_SECONDS: '2',
     TICK_MS: '200',
   };
 }

@@ -1,7 +1,11 @@
 // Coalesces many small sends into one `sendBatch` per linger period. Each caller still gets
 // its own promise, resolved only once Kafka has acknowledged the batch that carried its
 // records, so the gateway can acknowledge MQTT after Kafka has the data and not before.
-// (One awaited send per message is tens of times slower than batching.)
+// (One awaited send per message is tens of times slower than batching.) A batch is sent as
+// requests of at most `maxRequestBytes`, one after the other: the broker refuses a record batch
+// over its message.max.bytes (1 MiB by default) for good, so an unbounded request — e.g. the
+// partials of hundreds of windows closing at once while a processor replays a backlog — would
+// be retried forever (found by the fault suite).
 import type { Message, Producer } from 'kafkajs';
 
 export interface OutgoingRecord {
@@ -19,6 +23,8 @@ export interface BatchingProducerOptions {
   lingerMs?: number;
   /** Send at once when this many records are waiting. */
   maxBatchRecords?: number;
+  /** Upper bound of one produce request's record bytes (keys and values plus overhead). */
+  maxRequestBytes?: number;
   /** Called after every batch with its size and duration (metrics). */
   onBatch?: (records: number, seconds: number) => void;
 }
@@ -36,7 +42,33 @@ export interface BatchingProducer {
   flush(): Promise<void>;
 }
 
-export function createBatchingProducer({ producer, lingerMs = 5, maxBatchRecords = 2000, onBatch }: BatchingProducerOptions): BatchingProducer {
+/** Per-record overhead of the Kafka record format (headers, varints, timestamp), roughly. */
+const RECORD_OVERHEAD_BYTES = 64;
+
+/** Splits records into consecutive chunks of at most `maxBytes` (a record larger than that goes alone). */
+export function chunkByBytes(records: readonly OutgoingRecord[], maxBytes: number): OutgoingRecord[][] {
+  const chunks: OutgoingRecord[][] = [];
+  let chunk: OutgoingRecord[] = [];
+  let bytes = 0;
+  for (const r of records) {
+    const size = Buffer.byteLength(r.key) + Buffer.byteLength(r.value) + RECORD_OVERHEAD_BYTES;
+    if (chunk.length > 0 && bytes + size > maxBytes) {
+      chunks.push(chunk);
+      chunk = [];
+      bytes = 0;
+    }
+    chunk.push(r);
+    bytes += size;
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  return chunks;
+}
+
+function toMessage(r: OutgoingRecord): Message {
+  return { key: r.key, value: r.value, ...(r.timestamp === undefined ? {} : { timestamp: String(r.timestamp) }) };
+}
+
+export function createBatchingProducer({ producer, lingerMs = 5, maxBatchRecords = 2000, maxRequestBytes = 512 * 1024, onBatch }: BatchingProducerOptions): BatchingProducer {
   let waiting: Pending[] = [];
   let waitingRecords = 0;
   let timer: NodeJS.Timeout | undefined;
@@ -49,17 +81,20 @@ export function createBatchingProducer({ producer, lingerMs = 5, maxBatchRecords
     waiting = [];
     waitingRecords = 0;
     if (batch.length === 0) return Promise.resolve();
-    const byTopic = new Map<string, Message[]>();
-    for (const { records } of batch) {
-      for (const r of records) {
-        let messages = byTopic.get(r.topic);
-        if (!messages) byTopic.set(r.topic, (messages = []));
-        messages.push({ key: r.key, value: r.value, ...(r.timestamp === undefined ? {} : { timestamp: String(r.timestamp) }) });
-      }
-    }
     const started = performance.now();
-    const sending = producer
-      .sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) })
+    // In order, one request at a time: a record is never sent before one queued ahead of it.
+    const sendAll = async () => {
+      for (const chunk of chunkByBytes(batch.flatMap((p) => p.records), maxRequestBytes)) {
+        const byTopic = new Map<string, Message[]>();
+        for (const r of chunk) {
+          let messages = byTopic.get(r.topic);
+          if (!messages) byTopic.set(r.topic, (messages = []));
+          messages.push(toMessage(r));
+        }
+        await producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+      }
+    };
+    const sending = sendAll()
       .then(
         () => {
           onBatch?.(batch.reduce((n, p) => n + p.records.length, 0), (performance.now() - started) / 1000);

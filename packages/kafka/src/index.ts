@@ -1,4 +1,4 @@
-export { createKafka } from './client.ts';
+export { CONSUMER_TIMEOUTS, createKafka } from './client.ts';
 export type { Admin, Consumer, EachBatchPayload, Kafka, KafkaClientOptions, KafkaMessage, Producer } from './client.ts';
 export { ACL_OPERATIONS, ensureAcls } from './acls.ts';
 export type { AclOperation, AclSpec } from './acls.ts';

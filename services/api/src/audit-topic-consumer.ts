@@ -6,7 +6,7 @@
 // and skipped. A record that is not a storable event (malformed, or holding what looks like
 // personal data) is counted and skipped by position — its content is never logged.
 import { appendFromTopic, isAuditError, lastSourceOffset, type AuditLog } from '@lethe/audit';
-import type { Admin, Consumer, Kafka } from '@lethe/kafka';
+import { CONSUMER_TIMEOUTS, type Admin, type Consumer, type Kafka } from '@lethe/kafka';
 import type { Logger } from '@lethe/observability';
 
 export interface AuditTopicConsumerOptions {
@@ -35,7 +35,7 @@ export async function startAuditTopicConsumer({ kafka, admin, log, topic, groupI
     if (stored !== undefined) last.set(p.partition, BigInt(stored));
   }
 
-  const consumer: Consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false });
+  const consumer: Consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, ...CONSUMER_TIMEOUTS });
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   await consumer.run({

@@ -12,9 +12,26 @@ export interface GatewayDeps {
   producer: BatchingProducer;
   metrics: GatewayMetrics;
   logger: Logger;
+  sendTimeoutMs?: number;
 }
 
-export function createGateway({ ingest, producer, metrics, logger }: GatewayDeps) {
+/**
+ * How long a reading may wait for Kafka before the gateway gives up on it (it is then redelivered
+ * by Mosquitto). kafkajs retries on its own for about a minute at most, but a send can also hang
+ * for good after a broker restart (DESIGN §5); without a deadline that reading, and every later
+ * one of its MQTT connection, would never be acknowledged.
+ */
+export const SEND_TIMEOUT_MS = 60_000;
+
+function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Kafka did not acknowledge within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+export function createGateway({ ingest, producer, metrics, logger, sendTimeoutMs = SEND_TIMEOUT_MS }: GatewayDeps) {
   const gaps = createSequenceGaps();
   return async function handle(topic: string, payload: Buffer): Promise<void> {
     const started = performance.now();
@@ -24,7 +41,7 @@ export function createGateway({ ingest, producer, metrics, logger }: GatewayDeps
     const skipped = result.ok ? gaps.observe(result.deviceId, result.seq) : 0;
     if (result.ok && skipped > 0) metrics.sequenceGaps.labels(result.kind).inc(skipped);
     try {
-      await producer.send(result.ok ? result.records : [result.record]);
+      await withDeadline(producer.send(result.ok ? result.records : [result.record]), sendTimeoutMs);
     } catch (err) {
       metrics.kafkaErrors.inc();
       throw err;

@@ -1,12 +1,18 @@
 // Receives readings from Mosquitto and acknowledges each one only after `handle` resolved,
 // i.e. after Kafka has it. mqtt.js would send PUBACK before our handler finishes, so we
-// override `handleMessage`, whose callback is what releases the PUBACK. mqtt.js processes a
-// connection's packets one at a time, so several connections share one subscription
-// ($share/<group>/…) to keep throughput up. Sessions are persistent (clean: false) so
+// override `handleMessage`. Its callback both sends the PUBACK and lets mqtt.js read the
+// connection's next packet, so waiting for Kafka there allowed one reading in flight per
+// connection (measured by `pnpm bench`: ~500 readings/s with 4 connections, each waiting a
+// linger plus a Kafka round trip). Instead the callback is called at once with a marker error,
+// which mqtt.js takes as "no PUBACK" and moves on, and we write each PUBACK ourselves when Kafka
+// has the reading, in the order the readings arrived (MQTT 3.1.1 §4.6), several in one write.
+// At most MAX_IN_FLIGHT readings per connection wait for Kafka; at the limit the callback waits
+// too, so mqtt.js stops reading and the backlog stays in Mosquitto, not in our memory.
+// Several connections share one subscription ($share/<group>/…). Sessions are persistent (clean: false) so
 // Mosquitto queues readings while the gateway is down. Client ids must therefore stay the
 // same across restarts (prefix + index): a persistent session of an id no longer used stays
 // in the shared group and keeps receiving its share of the readings.
-import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
+import { connect, type IClientOptions, type ISubscriptionMap, type MqttClient } from 'mqtt';
 import type { Logger } from '@lethe/observability';
 
 export interface MqttSourceOptions {
@@ -27,6 +33,11 @@ export interface MqttSource {
   connected(): boolean;
 }
 
+/** Passed to mqtt.js's handleMessage callback: read the next packet, but send no PUBACK (we do, after Kafka). */
+const NO_PUBACK_YET = new Error('acknowledged once Kafka has it');
+/** Readings of one connection handed to `handle` and not yet acknowledged (4 connections: 800 in all). */
+const MAX_IN_FLIGHT = 200;
+
 export async function startMqttSource(options: MqttSourceOptions): Promise<MqttSource> {
   const { url, username, password, clientIdPrefix, connections, topicFilter, shareGroup, logger, handle } = options;
   const filter = `$share/${shareGroup}/${topicFilter}`;
@@ -40,22 +51,100 @@ export async function startMqttSource(options: MqttSourceOptions): Promise<MqttS
       protocolVersion: 4,
       reconnectPeriod: 1000 + Math.floor(Math.random() * 1000),
       connectTimeout: 10_000,
-      manualConnect: false,
+      // Connect only once our handlers are in place: right after the CONNACK Mosquitto resends
+      // the session's unacknowledged readings, and mqtt.js's default handler would acknowledge
+      // them unseen (a gateway restart lost every reading in flight at the crash; found by the
+      // fault suite).
+      manualConnect: true,
     };
-    const client = await connectAsync(url, clientOptions);
+    const client = connect(url, clientOptions);
+    // Readings handed to `handle` and not yet acknowledged, in arrival order, with the stream
+    // they came on: a PUBACK is only ever written to that stream (after a reconnect Mosquitto
+    // redelivers what was not acknowledged, and may reuse the old packet ids).
+    const unacked: Array<{ messageId: number | undefined; stream: unknown; done: boolean }> = [];
+    let failedStream: unknown;
+    /** mqtt.js's callback held back while MAX_IN_FLIGHT readings are unacknowledged. */
+    let paused: (() => void) | undefined;
+    const writeAcks = () => {
+      const acks: number[] = [];
+      while (unacked[0]?.done) {
+        const { messageId, stream } = unacked.shift()!;
+        // PUBACK of MQTT 3.1.1 (protocolVersion 4 above): type 4, remaining length 2, packet id.
+        if (messageId !== undefined && stream === client.stream && stream !== failedStream && client.connected) acks.push(0x40, 0x02, messageId >> 8, messageId & 0xff);
+      }
+      if (acks.length > 0) client.stream.write(Buffer.from(acks));
+      if (paused && unacked.length < MAX_IN_FLIGHT) {
+        const resume = paused;
+        paused = undefined;
+        resume();
+      }
+    };
     client.handleMessage = (packet, callback) => {
+      // The subscription is QoS 1, so Mosquitto delivers at QoS 1 or 0 (which needs no PUBACK).
+      const entry = { messageId: packet.qos === 1 ? packet.messageId : undefined, stream: client.stream, done: false };
+      unacked.push(entry);
       handle(packet.topic, packet.payload as Buffer).then(
-        () => callback(),
+        () => {
+          entry.done = true;
+          writeAcks();
+        },
         (err: unknown) => {
-          // Not acknowledged: close the connection so Mosquitto redelivers it to a member of the group.
-          logger.error({ err }, 'could not hand a reading to Kafka; reconnecting without acknowledging it');
-          client.end(true, () => client.reconnect());
+          // Neither this reading nor any later one of this connection is acknowledged: close it
+          // so Mosquitto redelivers them to a member of the group.
+          entry.done = true;
+          if (failedStream !== entry.stream) {
+            failedStream = entry.stream;
+            logger.error({ err }, 'could not hand a reading to Kafka; reconnecting without acknowledging it');
+            // Destroying the socket lets mqtt.js reconnect (and resubscribe) on its own;
+            // end() + reconnect() raced with its reconnect logic after broker restarts and left a
+            // connection closed for good (fault suite).
+            client.stream.destroy();
+          }
+          writeAcks();
         },
       );
+      const next = () => callback(NO_PUBACK_YET);
+      if (unacked.length < MAX_IN_FLIGHT) next();
+      else paused = next;
     };
+    // mqtt.js writes no PUBACK for a message whose callback got an error; if a new version did,
+    // readings would be acknowledged before Kafka has them. Say so loudly.
+    client.on('packetsend', (p) => {
+      if (p.cmd === 'puback') logger.error('mqtt.js sent a PUBACK itself: readings are acknowledged before Kafka has them; check the mqtt version');
+    });
     client.on('error', (err) => logger.warn({ err: { message: err.message } }, 'mqtt error'));
     client.on('reconnect', () => logger.info({ connection: i }, 'mqtt reconnecting'));
+    client.connect();
+    // The first connection must succeed (a wrong password should stop the gateway at start);
+    // after it, errors are only logged and mqtt.js reconnects.
+    await new Promise<void>((resolve, reject) => {
+      const failed = (err: Error) => {
+        client.removeListener('connect', connected);
+        client.end(true);
+        reject(err);
+      };
+      const connected = () => {
+        client.removeListener('error', failed);
+        resolve();
+      };
+      client.once('connect', connected);
+      client.once('error', failed);
+    });
     await client.subscribeAsync(filter, { qos: 1 });
+    // Subscribe again on every reconnect, whatever the broker says about the session. After a
+    // crash, Mosquitto 2.0.11 restores the persistent session from its file and says so
+    // (sessionPresent), so mqtt.js does not resubscribe — but the restored shared subscription
+    // delivers nothing: the gateway sat idle while the devices' readings were acknowledged and
+    // dropped (found by the fault suite, reproduced alone). A new SUBSCRIBE to the same filter
+    // revives it and is otherwise idempotent; `resubscribe` makes mqtt.js send it although it
+    // remembers the subscription.
+    // (mqtt.js reads the flag from the subscription map, which its types do not declare.)
+    const resubscription = { [filter]: { qos: 1 }, resubscribe: true } as unknown as ISubscriptionMap;
+    client.on('connect', () => {
+      client.subscribeAsync(resubscription).catch((err: unknown) =>
+        logger.warn({ err: { message: (err as Error).message }, connection: i }, 'resubscribing failed; the next reconnect tries again'),
+      );
+    });
     clients.push(client);
   }
   logger.info({ connections, filter }, 'subscribed');

@@ -31,6 +31,14 @@ const ProcessorConfigSchema = z.object({
     .transform((hex) => Buffer.from(hex, 'hex')),
   /** How long after its end a window waits for stragglers before it is closed and emitted. */
   WINDOW_GRACE_SECONDS: z.coerce.number().min(0).default(5),
+  /**
+   * How long windows wait when the input stops. Windows close `WINDOW_GRACE_SECONDS` behind the
+   * newest record, so an outage upstream (gateway, Mosquitto, Kafka) shorter than this loses
+   * nothing; after it, windows close by the clock and readings still held up arrive late (dropped,
+   * counted as outcome="late"). It is also how late the last windows close when the data really
+   * stops. Default: the policy's max lateness (60 s), past which the gateway drops sightings anyway.
+   */
+  WINDOW_MAX_WAIT_SECONDS: z.coerce.number().min(0).optional(),
   /** How often open windows are checked for closing. */
   TICK_MS: z.coerce.number().int().positive().default(500),
 });

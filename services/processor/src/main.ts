@@ -6,7 +6,7 @@
 //     merges the partials of every input partition → k-anonymity, noise, ε ledger → aggregates.
 // With N instances the input partitions are shared among them and one releaser is active; the
 // aggregates are the same as with one instance (docs/privacy.md, "Scale-out").
-import { createBatchingProducer, createKafka, ensureTopics, retryKafka } from '@lethe/kafka';
+import { createBatchingProducer, createKafka, CONSUMER_TIMEOUTS, ensureTopics, retryKafka } from '@lethe/kafka';
 import { createLifecycle, createLogger, createMetricsRegistry, startHealthServer } from '@lethe/observability';
 import { createNoiseSource, DEFAULT_POLICY_PATH, loadPolicy, systemClock, topicSpecs } from '@lethe/privacy';
 import { TOPICS, topicNames } from '@lethe/schemas';
@@ -48,9 +48,10 @@ async function main(): Promise<void> {
   const batching = createBatchingProducer({ producer });
   const noise = createNoiseSource(config.NOISE_KEY);
   const graceMs = config.WINDOW_GRACE_SECONDS * 1000;
+  const maxWaitMs = config.WINDOW_MAX_WAIT_SECONDS === undefined ? policy.rawData.maxLateness : config.WINDOW_MAX_WAIT_SECONDS * 1000;
 
-  const stageConsumer = kafka.consumer({ groupId: config.KAFKA_GROUP_ID, allowAutoTopicCreation: false });
-  const releaserConsumer = kafka.consumer({ groupId: releaserGroupId, allowAutoTopicCreation: false });
+  const stageConsumer = kafka.consumer({ groupId: config.KAFKA_GROUP_ID, allowAutoTopicCreation: false, ...CONSUMER_TIMEOUTS });
+  const releaserConsumer = kafka.consumer({ groupId: releaserGroupId, allowAutoTopicCreation: false, ...CONSUMER_TIMEOUTS });
   const releaser = createReleaserRunner({
     policy,
     consumer: releaserConsumer,
@@ -64,7 +65,7 @@ async function main(): Promise<void> {
     clock: systemClock,
     noise,
   });
-  const stage1 = createProcessor({ policy, consumer: stageConsumer, producer: batching, admin, groupId: config.KAFKA_GROUP_ID, topics, metrics, logger: logger.child({ component: 'stage1' }), graceMs, clock: systemClock });
+  const stage1 = createProcessor({ policy, consumer: stageConsumer, producer: batching, admin, groupId: config.KAFKA_GROUP_ID, topics, metrics, logger: logger.child({ component: 'stage1' }), graceMs, maxWaitMs, clock: systemClock });
   await stageConsumer.connect();
   stageConsumer.on(stageConsumer.events.GROUP_JOIN, ({ payload }) => stage1.assigned(payload.memberAssignment));
   await stageConsumer.subscribe({ topics: [topics.readings, topics.sightings], fromBeginning: true });

@@ -37,6 +37,8 @@ export interface ProcessorDeps {
   metrics: ProcessorMetrics;
   logger: Logger;
   graceMs: number;
+  /** How long windows wait for input that stopped (see stageCutoff). */
+  maxWaitMs: number;
   clock: Clock;
 }
 
@@ -48,12 +50,22 @@ interface PartitionState {
   caughtUp: boolean;
 }
 
-/** When a partition's windows close: by the wall clock once caught up, by its own event time while it has a backlog. */
-export function stageCutoff({ now, graceMs, caughtUp, newest }: { now: number; graceMs: number; caughtUp: boolean; newest: number }): number {
-  return caughtUp ? now - graceMs : Math.min(now, newest) - graceMs;
+/**
+ * Up to when a partition's windows close. By event time: `grace` behind the newest record read —
+ * while it works through a backlog, the partition's own newest (so the result does not depend on
+ * when ticks run); once caught up, the newest of its topic in this instance. So when the input
+ * stops because something upstream is down (a gateway, Mosquitto, Kafka), windows wait, and the
+ * readings held up there are not late when they come. The wall clock still closes windows once
+ * the newest record is `maxWait` old: the input may really have stopped. (Closing by the clock
+ * alone, as before, dropped every reading held up for more than the grace as late; found by the
+ * fault suite with a Kafka restart.)
+ */
+export function stageCutoff({ now, graceMs, maxWaitMs, caughtUp, newest }: { now: number; graceMs: number; maxWaitMs: number; caughtUp: boolean; newest: number }): number {
+  const byEventTime = Math.min(now, newest) - graceMs;
+  return caughtUp ? Math.max(byEventTime, now - Math.max(maxWaitMs, graceMs)) : byEventTime;
 }
 
-export function createProcessor({ policy, consumer, producer, admin, groupId, topics, metrics, logger, graceMs, clock }: ProcessorDeps) {
+export function createProcessor({ policy, consumer, producer, admin, groupId, topics, metrics, logger, graceMs, maxWaitMs, clock }: ProcessorDeps) {
   const states = new Map<string, PartitionState>();
   const opening = new Map<string, Promise<PartitionState | undefined>>();
   const tracker = new OffsetTracker();
@@ -144,7 +156,7 @@ export function createProcessor({ policy, consumer, producer, admin, groupId, to
         state.newest = ts;
         // Working through a backlog, windows close by the partition's own event time, record by
         // record, so the result does not depend on when ticks happen to run.
-        if (!state.caughtUp) closeDue(state, stageCutoff({ now: clock.now(), graceMs, caughtUp: false, newest: ts }));
+        if (!state.caughtUp) closeDue(state, stageCutoff({ now: clock.now(), graceMs, maxWaitMs, caughtUp: false, newest: ts }));
       }
       // A duplicate still holds its window: after a rebalance it is the replayed copy of a record whose window is open.
       tracker.processed(batch.topic, batch.partition, message.offset, outcome === 'accepted' || outcome === 'duplicate' ? windowEnd : undefined);
@@ -161,7 +173,16 @@ export function createProcessor({ policy, consumer, producer, admin, groupId, to
     ticking = true;
     try {
       const now = clock.now();
-      for (const state of states.values()) closeDue(state, stageCutoff({ now, graceMs, caughtUp: state.caughtUp, newest: state.newest }));
+      // The newest record per input topic: partitions fed by the same gateways stop and resume together.
+      const newest = new Map<string, number>();
+      for (const [k, state] of states) {
+        const topic = k.slice(0, k.lastIndexOf('|'));
+        newest.set(topic, Math.max(newest.get(topic) ?? -Infinity, state.newest));
+      }
+      for (const [k, state] of states) {
+        const topicNewest = newest.get(k.slice(0, k.lastIndexOf('|')))!;
+        closeDue(state, stageCutoff({ now, graceMs, maxWaitMs, caughtUp: state.caughtUp, newest: state.caughtUp ? topicNewest : state.newest }));
+      }
       // What is in Kafka once this send is acknowledged: windows closed up to here. Windows that
       // close while it is in flight (eachBatch goes on) wait for the next tick, and so do their offsets.
       const sentUpTo = new Map([...states].map(([k, s]) => [k, s.stage.closedUpTo]));

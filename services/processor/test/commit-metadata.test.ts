@@ -31,11 +31,25 @@ describe('commit metadata', () => {
 });
 
 describe('when stage 1 closes a partition’s windows', () => {
-  it('follows the wall clock once caught up, and the partition’s own event time while it works through a backlog', () => {
-    expect(stageCutoff({ now: 100_000, graceMs: 5_000, caughtUp: true, newest: 20_000 })).toBe(95_000);
-    expect(stageCutoff({ now: 100_000, graceMs: 5_000, caughtUp: false, newest: 20_000 })).toBe(15_000);
-    expect(stageCutoff({ now: 100_000, graceMs: 5_000, caughtUp: false, newest: -Infinity })).toBe(-Infinity);
+  const at = { now: 100_000, graceMs: 5_000, maxWaitMs: 60_000 };
+  it('follows event time: the grace behind the newest record, its own while it works through a backlog', () => {
+    expect(stageCutoff({ ...at, caughtUp: true, newest: 99_000 })).toBe(94_000);
+    expect(stageCutoff({ ...at, caughtUp: false, newest: 20_000 })).toBe(15_000);
+    expect(stageCutoff({ ...at, caughtUp: false, newest: -Infinity })).toBe(-Infinity);
     // A record stamped in the future never closes windows ahead of the clock.
-    expect(stageCutoff({ now: 100_000, graceMs: 5_000, caughtUp: false, newest: 130_000 })).toBe(95_000);
+    expect(stageCutoff({ ...at, caughtUp: false, newest: 130_000 })).toBe(95_000);
+    expect(stageCutoff({ ...at, caughtUp: true, newest: 130_000 })).toBe(95_000);
+  });
+
+  it('waits for input that stopped, caught up, until the newest record is maxWait old; then follows the clock', () => {
+    // Input stopped 30 s ago (an upstream outage): windows wait, readings held up upstream are not late.
+    expect(stageCutoff({ ...at, caughtUp: true, newest: 70_000 })).toBe(65_000);
+    // Stopped for longer than maxWait: the clock closes windows.
+    expect(stageCutoff({ ...at, caughtUp: true, newest: 10_000 })).toBe(40_000);
+    expect(stageCutoff({ ...at, caughtUp: true, newest: -Infinity })).toBe(40_000);
+    // A backlog is never closed by the clock: replayed records would all be late.
+    expect(stageCutoff({ ...at, caughtUp: false, newest: 10_000 })).toBe(5_000);
+    // maxWait shorter than the grace: the grace still holds.
+    expect(stageCutoff({ ...at, maxWaitMs: 1_000, caughtUp: true, newest: -Infinity })).toBe(95_000);
   });
 });

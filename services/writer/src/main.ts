@@ -1,9 +1,9 @@
 // Writer entry point: Kafka aggregates in, InfluxDB points out, offsets committed after each write.
 import { InfluxDB } from '@influxdata/influxdb-client';
-import { createKafka, ensureTopics, retryKafka } from '@lethe/kafka';
+import { createKafka, CONSUMER_TIMEOUTS, ensureTopics, retryKafka } from '@lethe/kafka';
 import { createLifecycle, createLogger, createMetricsRegistry, startHealthServer } from '@lethe/observability';
 import { DEFAULT_POLICY_PATH, loadPolicy, topicSpecs } from '@lethe/privacy';
-import { TOPICS } from '@lethe/schemas';
+import { topicNames } from '@lethe/schemas';
 import { loadWriterConfig } from './config.ts';
 import { createWriterMetrics } from './metrics.ts';
 import { createWriter, writeApiSink } from './writer.ts';
@@ -30,10 +30,10 @@ async function main(): Promise<void> {
   // Whichever service starts first creates the topics, configured from the policy.
   const admin = kafka.admin();
   await admin.connect();
-  const specs = topicSpecs(loadPolicy(config.POLICY_FILE ?? DEFAULT_POLICY_PATH));
+  const specs = topicSpecs(loadPolicy(config.POLICY_FILE ?? DEFAULT_POLICY_PATH), { prefix: config.KAFKA_TOPIC_PREFIX });
   await retryKafka(() => ensureTopics(admin, specs, logger), { what: 'creating the topics', logger });
   await admin.disconnect();
-  const consumer = kafka.consumer({ groupId: config.KAFKA_GROUP_ID, allowAutoTopicCreation: false });
+  const consumer = kafka.consumer({ groupId: config.KAFKA_GROUP_ID, allowAutoTopicCreation: false, ...CONSUMER_TIMEOUTS });
   const writer = createWriter({
     sink: writeApiSink(writeApi),
     commit: (topic, partition, offset) => consumer.commitOffsets([{ topic, partition, offset }]),
@@ -41,7 +41,7 @@ async function main(): Promise<void> {
     logger,
   });
   await consumer.connect();
-  await consumer.subscribe({ topics: [TOPICS.aggregates], fromBeginning: true });
+  await consumer.subscribe({ topics: [topicNames(config.KAFKA_TOPIC_PREFIX).aggregates], fromBeginning: true });
   await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: writer.eachBatch });
 
   lifecycle.onShutdown('stop consuming', () => consumer.disconnect());

@@ -1,0 +1,47 @@
+import type { Producer } from 'kafkajs';
+import { describe, expect, it } from 'vitest';
+import { chunkByBytes, createBatchingProducer, type OutgoingRecord } from '../src/batching-producer.ts';
+
+const record = (key: string, bytes: number): OutgoingRecord => ({ topic: 't', key, value: 'x'.repeat(bytes) });
+
+/** A kafkajs producer stand-in that records each request's keys and can fail the n-th request. */
+function fakeProducer(failAt?: number) {
+  const requests: string[][] = [];
+  const producer = {
+    sendBatch: async ({ topicMessages }: { topicMessages: Array<{ messages: Array<{ key: string }> }> }) => {
+      if (requests.length + 1 === failAt) {
+        requests.push([]);
+        throw new Error('MESSAGE_TOO_LARGE');
+      }
+      requests.push(topicMessages.flatMap((t) => t.messages.map((m) => m.key)));
+      return [];
+    },
+  } as unknown as Producer;
+  return { producer, requests };
+}
+
+describe('the batching producer', () => {
+  it('splits records into consecutive chunks under the byte bound; a record over it goes alone', () => {
+    const records = [record('a', 400), record('b', 400), record('c', 2000), record('d', 100), record('e', 100)];
+    expect(chunkByBytes(records, 1000).map((c) => c.map((r) => r.key))).toEqual([['a', 'b'], ['c'], ['d', 'e']]);
+    expect(chunkByBytes([], 1000)).toEqual([]);
+  });
+
+  it('sends one large batch as several bounded requests, in order, and resolves once all are acknowledged', async () => {
+    const { producer, requests } = fakeProducer();
+    const batching = createBatchingProducer({ producer, lingerMs: 1, maxRequestBytes: 10_000 });
+    const keys = Array.from({ length: 50 }, (_, i) => `k${i}`);
+    await batching.send(keys.map((k) => record(k, 1_000)));
+    expect(requests.length).toBeGreaterThan(1);
+    expect(requests.flat()).toEqual(keys);
+  });
+
+  it('rejects every caller of a batch when one of its requests fails, so nothing is acknowledged that Kafka may not have', async () => {
+    const { producer } = fakeProducer(2);
+    const batching = createBatchingProducer({ producer, lingerMs: 1, maxRequestBytes: 10_000 });
+    const first = batching.send(Array.from({ length: 10 }, (_, i) => record(`a${i}`, 1_000)));
+    const second = batching.send(Array.from({ length: 10 }, (_, i) => record(`b${i}`, 1_000)));
+    await expect(first).rejects.toThrow('MESSAGE_TOO_LARGE');
+    await expect(second).rejects.toThrow('MESSAGE_TOO_LARGE');
+  });
+});

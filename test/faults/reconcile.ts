@@ -1,0 +1,140 @@
+// Reconciliation after a fault run, from what the devices had acknowledged by the broker to
+// what InfluxDB holds:
+//   1. per-device sequence numbers: every acknowledged reading is on the readings topic (lost =
+//      acknowledged but absent), and how many copies of each (redeliveries are expected: the
+//      gateway is at-least-once, the processor de-duplicates by device and sequence number);
+//      every probe or plate read of a reading that arrived is a sighting;
+//   2. aggregates: the faulty run's records equal a fault-free replay's key by key, and a
+//      record released twice was released with identical values;
+//   3. every device's `readings` count per window equals its distinct sequence numbers in that
+//      window (an independent check for double counting: the replay saw the same duplicates);
+//   4. InfluxDB holds exactly the aggregates, value for value.
+import { AggregateRecordSchema, ReadingRecordSchema, SightingRecordSchema, type AggregateRecord } from '@lethe/schemas';
+import type { DumpedRecord } from './topic-dump.ts';
+
+export interface Published {
+  deviceId: string;
+  seq: number;
+  ts: number;
+  /** Probes and plate reads in the payload: each should become one sighting. */
+  identifiers: number;
+}
+
+const readingId = (deviceId: string, seq: number) => `${deviceId}#${seq}`;
+
+export interface SequenceReport {
+  acknowledged: number;
+  onTopic: number;
+  lost: Published[];
+  /** Copies beyond the first (redeliveries absorbed downstream). */
+  duplicates: number;
+  /** On the topic though never acknowledged to the device (its publish was cut by a fault). */
+  unacknowledged: number;
+  sightingsExpected: number;
+  sightingsOnTopic: number;
+  sightingDuplicates: number;
+}
+
+export function reconcileSequences(published: Iterable<Published>, readings: DumpedRecord[], sightings: DumpedRecord[]): SequenceReport {
+  const acked = new Map<string, Published>();
+  for (const p of published) acked.set(readingId(p.deviceId, p.seq), p);
+  const copies = new Map<string, number>();
+  for (const r of readings) {
+    const rec = ReadingRecordSchema.parse(JSON.parse(r.value));
+    const id = readingId(rec.deviceId, rec.seq);
+    copies.set(id, (copies.get(id) ?? 0) + 1);
+  }
+  const sightingCopies = new Map<string, number>();
+  for (const s of sightings) {
+    const rec = SightingRecordSchema.parse(JSON.parse(s.value));
+    const id = `${readingId(rec.deviceId, rec.seq)}#${rec.index}`;
+    sightingCopies.set(id, (sightingCopies.get(id) ?? 0) + 1);
+  }
+  let sightingsExpected = 0;
+  for (const [id, p] of acked) if (copies.has(id)) sightingsExpected += p.identifiers;
+  const sum = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+  return {
+    acknowledged: acked.size,
+    onTopic: copies.size,
+    lost: [...acked].filter(([id]) => !copies.has(id)).map(([, p]) => p),
+    duplicates: sum(copies) - copies.size,
+    unacknowledged: [...copies.keys()].filter((id) => !acked.has(id)).length,
+    sightingsExpected,
+    sightingsOnTopic: sightingCopies.size,
+    sightingDuplicates: sum(sightingCopies) - sightingCopies.size,
+  };
+}
+
+/** An aggregate's identity: its key plus field names (a device's person-derived count shares its series with its environmental record). */
+export function aggregateIdentity(key: string, record: AggregateRecord): string {
+  return `${key}|${Object.keys(record.fields).sort().join(',')}`;
+}
+
+export interface AggregateSet {
+  records: Map<string, AggregateRecord>;
+  copies: number;
+  /** Identities released more than once with different values: a double count or a changed figure. */
+  conflicting: string[];
+}
+
+export function collectAggregates(dumped: DumpedRecord[]): AggregateSet {
+  const records = new Map<string, AggregateRecord>();
+  const conflicting: string[] = [];
+  for (const d of dumped) {
+    const record = AggregateRecordSchema.parse(JSON.parse(d.value));
+    const id = aggregateIdentity(d.key, record);
+    const first = records.get(id);
+    if (!first) records.set(id, record);
+    else if (JSON.stringify(first) !== JSON.stringify(record)) conflicting.push(id);
+  }
+  return { records, copies: dumped.length - records.size, conflicting };
+}
+
+/** Differences between two aggregate sets, as readable lines (at most `limit`). */
+export function diffAggregates(expected: Map<string, AggregateRecord>, actual: Map<string, AggregateRecord>, limit = 20): string[] {
+  const lines: string[] = [];
+  for (const [id, e] of expected) {
+    const a = actual.get(id);
+    if (!a) lines.push(`missing ${id}`);
+    else if (JSON.stringify(a) !== JSON.stringify(e)) lines.push(`differs ${id}: expected ${JSON.stringify(e.fields)}, got ${JSON.stringify(a.fields)}`);
+  }
+  for (const id of actual.keys()) if (!expected.has(id)) lines.push(`extra ${id}`);
+  return lines.slice(0, limit).concat(lines.length > limit ? [`… and ${lines.length - limit} more`] : []);
+}
+
+/** Device-scope environmental records whose `readings` differ from the distinct sequence numbers the topic holds for that device and window. */
+export function readingCountMismatches(aggregates: Map<string, AggregateRecord>, readings: DumpedRecord[]): string[] {
+  // Per device, each distinct sequence number's event time.
+  const seqs = new Map<string, Map<number, number>>();
+  for (const r of readings) {
+    const rec = ReadingRecordSchema.parse(JSON.parse(r.value));
+    (seqs.get(rec.deviceId) ?? seqs.set(rec.deviceId, new Map()).get(rec.deviceId)!).set(rec.seq, rec.ts);
+  }
+  const mismatches: string[] = [];
+  for (const [id, a] of aggregates) {
+    const device = a.tags.device;
+    if (a.tags.scope !== 'device' || device === undefined || a.fields.readings === undefined) continue;
+    let distinct = 0;
+    for (const ts of seqs.get(device)?.values() ?? []) if (ts >= a.windowStart && ts < a.windowEnd) distinct++;
+    if (distinct !== a.fields.readings) mismatches.push(`${id}: readings ${a.fields.readings}, distinct sequence numbers ${distinct}`);
+  }
+  return mismatches;
+}
+
+/** What InfluxDB should hold for a set of aggregates: one value per measurement, tag set, time and field (points.ts). */
+export function expectedPoints(aggregates: Iterable<AggregateRecord>): Map<string, number> {
+  const points = new Map<string, number>();
+  for (const a of aggregates) {
+    const tags = { ...a.tags, window: `${(a.windowEnd - a.windowStart) / 1000}s` };
+    for (const [field, value] of Object.entries(a.fields)) points.set(pointKey(a.measurement, tags, a.windowStart, field), value);
+  }
+  return points;
+}
+
+export function pointKey(measurement: string, tags: Record<string, string>, timeMs: number, field: string): string {
+  const t = Object.entries(tags)
+    .sort(([x], [y]) => (x < y ? -1 : 1))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+  return `${measurement},${t} ${field} @${timeMs}`;
+}
