@@ -1,0 +1,226 @@
+// The results file: a Markdown report for people (headline table, the issue's targets met or
+// not with the measured numbers, ratios, RSS over time, then each stage's method and notes)
+// and the same data as JSON beside it.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { round, type Row } from './context.ts';
+import type { MachineInfo } from './infra.ts';
+import type { BenchOptions } from './options.ts';
+import type { PayloadSet } from './payloads.ts';
+import type { PipelineResult } from './stage-pipeline.ts';
+import { Histogram } from './histogram.ts';
+
+export interface Results {
+  dir: string;
+  machine: MachineInfo;
+  opts: BenchOptions;
+  rows: Row[];
+  pipeline: PipelineResult | undefined;
+  payloads: PayloadSet;
+  run: string;
+  startedAt: Date;
+  seconds: number;
+  error?: string;
+}
+
+/** Main process of each stage: the one its CPU and RSS columns are about. */
+const MAIN: Record<string, string> = {
+  '1': 'mosquitto',
+  '2': 'kafka',
+  '3': 'producer (kafkajs)',
+  '4': 'gateway',
+  '5': 'processor',
+  '6': 'writer',
+};
+
+const fmt = (x: number | undefined, digits = 0) =>
+  x === undefined || Number.isNaN(x) ? '—' : x === Infinity ? '∞' : x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: 0 });
+
+interface Target {
+  target: string;
+  measured: string;
+  met: boolean | undefined;
+}
+
+/** A step is sustained if nothing was lost, the publisher kept its schedule and the gateway caught up within 2 s of the last publish. */
+function sustained(p: PipelineResult) {
+  return p.steps.filter((s) => s.loss && s.loss.missing === 0 && s.drainSeconds <= 2 && s.published.behindTicks === 0 && !s.published.stoppedEarly);
+}
+
+function targets(r: Results): Target[] {
+  const p = r.pipeline;
+  if (!p) return [];
+  const out: Target[] = [];
+  const ok = sustained(p);
+  const best = ok.sort((a, b) => b.achievedRate - a.achievedRate)[0];
+  const range = `(steps at ${p.steps.map((s) => s.targetRate).join(', ')} readings/s)`;
+  const bestText = best ? `${fmt(best.achievedRate)} readings/s with zero loss at the ${best.label} step ${range}` : `no step without loss or backlog ${range}`;
+  out.push({ target: 'Full pipeline ≥ 20,000 readings/s at QoS 1 with zero loss (2 cores)', measured: bestText, met: (best?.achievedRate ?? 0) >= 20_000 });
+  out.push({ target: 'Stretch: ≥ 30,000 readings/s', measured: bestText, met: (best?.achievedRate ?? 0) >= 30_000 });
+  const half = p.steps.find((s) => s.label === '50 %') ?? p.steps.find((s) => s.percent === 50);
+  if (half?.publishToKafka) {
+    out.push({
+      target: 'Publish → Kafka p99 < 50 ms at half load',
+      measured: `p99 ${fmt(half.publishToKafka.p99, 1)} ms (p50 ${fmt(half.publishToKafka.p50, 1)} ms) at ${fmt(half.targetRate)} readings/s = 50 % of ${fmt(p.baseRate)}, over ${fmt(half.publishToKafka.n)} readings`,
+      met: half.publishToKafka.p99 < 50,
+    });
+  }
+  const all = new Histogram();
+  for (const s of p.steps) for (const w of s.windows) all.record((w.completeAt - w.closesAt) * 1000);
+  const v = all.summaryMs();
+  const never = p.steps.reduce((n, s) => n + s.windowsNeverSeen, 0);
+  out.push({
+    target: 'Window close → visible in InfluxDB p99 < 2 s',
+    measured: `p99 ${fmt(v.p99 / 1000, 2)} s (p50 ${fmt(v.p50 / 1000, 2)} s, max ${fmt(v.max / 1000, 2)} s) over ${v.n} windows of all steps, 500 ms polling${never > 0 ? `; ${never} windows not seen within 60 s of closing` : ''}`,
+    met: v.n > 0 ? v.p99 < 2000 && never === 0 : undefined,
+  });
+  const services = p.rss.trends.filter((t) => ['gateway', 'processor', 'writer'].includes(t.name));
+  const minutes = p.rss.seconds / 60;
+  const flat = services.every((t) => t.peakMb < 300 && Math.abs(t.slopeMbPerMin) <= 1);
+  out.push({
+    target: 'Flat RSS < 300 MB per service over 10 min',
+    measured:
+      services.map((t) => `${t.name} ${fmt(t.firstMb)} → ${fmt(t.lastMb)} MB, peak ${fmt(t.peakMb)} MB, ${t.slopeMbPerMin >= 0 ? '+' : ''}${t.slopeMbPerMin} MB/min over the second half`).join('; ') +
+      `; over ${fmt(minutes, 1)} min${minutes < 10 ? ' — NOT the 10 minutes the target names (BENCH_SOAK_SECONDS=600 for that)' : ''}`,
+    met: minutes < 10 ? undefined : flat,
+  });
+  return out;
+}
+
+function ratios(r: Results): string[] {
+  const out: string[] = [];
+  const raw = r.rows.find((x) => x.id === '1');
+  const perf = r.rows.find((x) => x.id === '2');
+  const js = r.rows.find((x) => x.id === '3');
+  const best = r.pipeline ? sustained(r.pipeline).sort((a, b) => b.achievedRate - a.achievedRate)[0] : undefined;
+  if (raw && best) {
+    out.push(
+      `Full pipeline ÷ raw Mosquitto: ${fmt(best.achievedRate)} ÷ ${fmt(raw.rate)} = **${fmt(best.achievedRate / raw.rate, 3)}** ` +
+        `(the pipeline's best step without loss or backlog; its steps stop at ${Math.max(...r.opts.ratePercents)} % of the slowest stage, so this is a lower bound of what it can carry).`,
+    );
+  }
+  if (perf && js) out.push(`kafkajs ÷ kafka-producer-perf-test: ${fmt(js.rate)} ÷ ${fmt(perf.rate)} = **${fmt(js.rate / perf.rate, 3)}** (same record size, acks=all, same 3-partition layout).`);
+  return out;
+}
+
+function cpuText(row: Row): string {
+  return Object.entries(row.cpuUsPerMsg)
+    .filter(([, v]) => Number.isFinite(v))
+    .map(([k, v]) => `${k} ${fmt(v, 1)}`)
+    .join(' · ');
+}
+
+export function markdown(results: Results): string {
+  // Stages in the order of the issue (the writer runs last, see main.ts).
+  const r = { ...results, rows: [...results.rows].sort((a, b) => a.id.localeCompare(b.id, 'en', { numeric: true })) };
+  const m = r.machine;
+  const L: string[] = [];
+  const date = r.startedAt.toISOString().slice(0, 10);
+  L.push(`# Lethe service benchmark — ${date}`, '');
+  L.push(
+    `Command: \`${r.opts.quick ? 'BENCH_QUICK=1 ' : ''}pnpm bench\`${r.opts.quick ? ' — **quick mode: short steps and small sizes, for iterating on the bench; not the reference figures**' : ''}. ` +
+      `Run \`${r.run}\`, started ${r.startedAt.toISOString()}, ${fmt(r.seconds / 60, 1)} min. Every figure below was measured in this run on real servers (\`bench/\`, method per stage at the end).`,
+    '',
+  );
+  if (r.error) L.push(`**The run stopped early: ${r.error}** The stages before it are reported.`, '');
+  L.push('## Machine', '', '| | |', '| --- | --- |');
+  L.push(`| CPU | ${m.cpuModel}, ${m.cores} cores |`, `| RAM | ${m.ramGiB} GiB |`, `| OS | ${m.os}, Linux ${m.kernel} |`, `| Node | ${m.node} |`);
+  L.push(`| Kafka | ${m.kafka}, single broker on loopback; kafkajs ${m.kafkajs} |`, `| Mosquitto | ${m.mosquitto} |`, `| InfluxDB | ${m.influxdb} |`);
+  L.push(`| Lethe | commit ${m.gitCommit}${m.gitDirty ? ' + uncommitted changes' : ''} |`, '');
+  L.push(
+    `Payloads: the simulator's readings of the 108-device fleet at the evening peak (${r.payloads.simulatedAt}, normal-day scenario), ${r.payloads.meanPayloadBytes} B on average ` +
+      `(lamppost ${r.payloads.lamppostPayloadBytes} B); each becomes a readings record of ${r.payloads.readingRecordBytes} B on average plus sightings, ${fmt(r.payloads.recordsPerReading, 1)} Kafka records per reading.`,
+    '',
+  );
+
+  L.push(
+    '## Headline',
+    '',
+    '"Other cores": CPU the machine spent on processes outside the stage (another test suite sharing the machine, the kernel), on average over the stage; the stage had 2 minus that.',
+    '',
+    '| # | stage | rate | latency p50 / p99 (first latency listed per stage) | CPU µs per message, by process | peak RSS MiB (main process) | other cores |',
+    '| --- | --- | ---: | --- | --- | ---: | ---: |',
+  );
+  for (const row of r.rows) {
+    const lat = row.latency[0];
+    const main = MAIN[row.id] ?? (row.id.startsWith('7') ? 'gateway' : undefined);
+    const rss = row.id.startsWith('7') ? ['gateway', 'processor', 'writer'].map((s) => `${s} ${fmt(row.peakRssMb[s])}`).join(', ') : `${main} ${fmt(main ? row.peakRssMb[main] : undefined)}`;
+    L.push(`| ${row.id} | ${row.title} | ${fmt(row.rate)} ${row.unit} | ${lat ? `${fmt(lat.p50Ms, 1)} / ${fmt(lat.p99Ms, 1)} ms — ${lat.what}` : '—'} | ${cpuText(row)} | ${rss} | ${fmt(row.otherCores, 2)} |`);
+  }
+  L.push('');
+
+  const t = targets(r);
+  if (t.length > 0) {
+    L.push('## The issue\'s targets (2 cores)', '', '| target | measured | met |', '| --- | --- | --- |');
+    for (const x of t) L.push(`| ${x.target} | ${x.measured} | ${x.met === undefined ? 'not measured as stated' : x.met ? '**met**' : '**not met**'} |`);
+    L.push('');
+  }
+  const rt = ratios(r);
+  if (rt.length > 0) L.push('## Ratios', '', ...rt.map((x) => `- ${x}`), '');
+
+  if (r.pipeline) {
+    const p = r.pipeline;
+    L.push('## Full pipeline steps', '', `Rates are percentages of ${p.basis}.`, '');
+    L.push('| step | target | achieved | lost / acknowledged | dup. | drain | publish → Kafka p50 / p99 | gateway arrival → ack p50 / p99 | window close → complete in InfluxDB p50 / p99 (windows) | CPU µs per reading: gateway · processor · writer · mosquitto · kafka · influxdb |', '| --- | ---: | ---: | ---: | ---: | ---: | --- | --- | --- | --- |');
+    for (const row of r.rows.filter((x) => x.id.startsWith('7'))) {
+      const e = row.extra as { targetRate: number; loss: { missing: number; expected: number; duplicates: number }; drainSeconds: number; stoppedEarly: boolean; publishedSeconds: number };
+      const [kafka, ack, vis] = row.latency;
+      const c = row.cpuUsPerMsg;
+      L.push(
+        `| ${row.id.slice(2)} | ${fmt(e.targetRate)} | ${fmt(row.rate)}${e.stoppedEarly ? ` (stopped after ${fmt(e.publishedSeconds, 0)} s: overloaded)` : ''} | ${fmt(e.loss.missing)} / ${fmt(e.loss.expected)} | ${fmt(e.loss.duplicates)} | ${fmt(e.drainSeconds, 1)} s | ${fmt(kafka?.p50Ms, 1)} / ${fmt(kafka?.p99Ms, 1)} ms | ${fmt(ack?.p50Ms, 1)} / ${fmt(ack?.p99Ms, 1)} ms | ${fmt((vis?.p50Ms ?? NaN) / 1000, 2)} / ${fmt((vis?.p99Ms ?? NaN) / 1000, 2)} s (${vis?.samples ?? 0}) | ${['gateway', 'processor', 'writer', 'mosquitto', 'kafka', 'influxdb'].map((k) => fmt(c[k], 1)).join(' · ')} |`,
+      );
+    }
+    L.push('', `Publisher (mqtt.js, one process for all 108 devices) CPU µs per reading: ${r.rows.filter((x) => x.id.startsWith('7')).map((x) => `${x.id.slice(2)} ${fmt(x.cpuUsPerMsg['publisher (mqtt.js)'], 1)}`).join(', ')}.`, '');
+    L.push('## RSS over time (stage 8)', '');
+    L.push(
+      `Sampled every 2 s over the whole of stage 7 (${fmt(p.rss.seconds / 60, 1)} min: the rate steps, then the soak at 50 %)` +
+        `${p.rss.seconds < 600 ? `. **This is not the 10 minutes the target names**; \`BENCH_SOAK_SECONDS=600 pnpm bench\` runs that.` : '.'}`,
+      '',
+    );
+    L.push('| process | first MiB | last MiB | peak MiB | slope, second half |', '| --- | ---: | ---: | ---: | ---: |');
+    for (const tr of p.rss.trends) L.push(`| ${tr.name} | ${fmt(tr.firstMb)} | ${fmt(tr.lastMb)} | ${fmt(tr.peakMb)} | ${tr.slopeMbPerMin >= 0 ? '+' : ''}${tr.slopeMbPerMin} MiB/min |`);
+    L.push('');
+  }
+
+  L.push('## Stages: how each figure was measured', '');
+  for (const row of r.rows) {
+    L.push(`### ${row.id}. ${row.title}`, '', row.method, '');
+    for (const l of row.latency) L.push(`- ${l.what}: p50 ${fmt(l.p50Ms, 2)} ms, p99 ${fmt(l.p99Ms, 2)} ms${l.maxMs !== undefined ? `, max ${fmt(l.maxMs, 1)} ms` : ''}${l.samples !== undefined ? ` (${fmt(l.samples)} samples)` : ''}`);
+    L.push(`- CPU µs per message: ${cpuText(row)}`);
+    L.push(`- Peak RSS MiB: ${Object.entries(row.peakRssMb).map(([k, v]) => `${k} ${fmt(v)}`).join(' · ')}`);
+    for (const n of row.notes) L.push(`- ${n}`);
+    L.push('');
+  }
+  L.push('## Limits of these figures', '');
+  L.push(
+    '- One machine with 2 cores runs everything at once: brokers, services, the load generator (one Node process for all 108 device connections) and the bench itself. Each stage\'s rate is what that stage gets while sharing the cores with the rest of its stage, not what it would get alone on a core.',
+    '- Single Kafka broker (replication factor 1), so acks=all is one fsync-free local append; real clusters add replication latency.',
+    '- Latencies from the services\' Prometheus histograms are interpolated inside their buckets (gateway: 1, 2.5, 5, 10, 25, 50, 100 ms …); publish → Kafka comes from every record\'s LogAppendTime at 1 ms resolution; window visibility is polled every 500 ms.',
+    '- "Max rate" stages keep the publisher at most BENCH_BACKLOG messages ahead of the consumer, so their latency includes that queue; the latency figures that matter for the targets are taken at fixed rates (stage 1 at half its max, stage 7 steps).',
+    '- CPU µs per message divides each process\'s CPU time (utime + stime from /proc, all threads) over the stage by the messages of that stage; Kafka\'s and the JVM tool\'s include their background work (log flush, GC) and the perf tool\'s its JVM start-up.',
+    '',
+  );
+  return L.join('\n');
+}
+
+export function writeResults(r: Results): string[] {
+  mkdirSync(r.dir, { recursive: true });
+  const date = r.startedAt.toISOString().slice(0, 10);
+  const base = join(r.dir, `${date}${r.opts.quick ? '-quick' : ''}`);
+  writeFileSync(`${base}.md`, markdown(r));
+  const json = {
+    date,
+    run: r.run,
+    seconds: round(r.seconds),
+    quick: r.opts.quick,
+    error: r.error,
+    machine: r.machine,
+    options: { ...r.opts, stages: [...r.opts.stages] },
+    payloads: { ...r.payloads, devices: r.payloads.devices.length },
+    rows: r.rows,
+    targets: targets(r),
+    pipeline: r.pipeline && { baseRate: r.pipeline.baseRate, basis: r.pipeline.basis, steps: r.pipeline.steps, rss: r.pipeline.rss },
+  };
+  writeFileSync(`${base}.json`, `${JSON.stringify(json, (_k, v: unknown) => (v instanceof Histogram ? v.toJSON() : v), 2)}\n`);
+  return [`${base}.md`, `${base}.json`];
+}

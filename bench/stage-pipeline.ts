@@ -1,0 +1,304 @@
+// Stage 7 (and 8): the whole pipeline — devices → Mosquitto → gateway → Kafka → processor →
+// Kafka → writer → InfluxDB — at fixed rates (percentages of the slowest stage), one step
+// after the other on the same processes, then a soak at 50 % while RSS keeps being sampled.
+// Per step: loss and publish → Kafka from the readings topic (readings-audit.ts), window
+// close → visible in InfluxDB (window-visibility.ts), CPU per reading and peak RSS per process.
+import { DEFAULT_POLICY_PATH, loadPolicy, topicSpecs } from '@lethe/privacy';
+import { TOPICS, topicNames } from '@lethe/schemas';
+import { cpuAndRss, round, sleep, type BenchContext, type Latency, type Row } from './context.ts';
+import { gatewayConnections, gatewayCounts, startGateway, stopGateway, wipeGatewaySessions } from './gateway-service.ts';
+import { Histogram } from './histogram.ts';
+import { startService, type Service } from './infra.ts';
+import { ensureTopic, startGroupAtEnd } from './kafka-topics.ts';
+import { startLoadgen } from './loadgen-client.ts';
+import type { LoadgenSummary } from './loadgen.ts';
+import { BENCH_WINDOW_SECONDS } from './policy.ts';
+import { peakBetween, ProcWatch, type ProcUsage, type RssSample } from './proc.ts';
+import { histogram, histogramDelta, histogramQuantile, type PromHistogram } from './prom.ts';
+import { auditReadings } from './readings-audit.ts';
+import { startVisibilityPoller, type WindowSeen } from './window-visibility.ts';
+
+/** The processor's WINDOW_GRACE_SECONDS default: a window closes this long after its end. */
+const GRACE_SECONDS = 5;
+/** A step stops when the gateway is this many seconds of its rate behind. */
+const BACKLOG_SECONDS = 5;
+
+export interface StepResult {
+  label: string;
+  percent: number;
+  targetRate: number;
+  seconds: number;
+  published: LoadgenSummary;
+  forwarded: number;
+  drainSeconds: number;
+  achievedRate: number;
+  usage: ProcUsage[];
+  peakRssMb: Record<string, number>;
+  gatewayAck: PromHistogram;
+  startMs: number;
+  endMs: number;
+  loss?: { expected: number; found: number; missing: number; duplicates: number };
+  publishToKafka?: ReturnType<Histogram['summaryMs']>;
+  windows: WindowSeen[];
+  windowsNeverSeen: number;
+  /** Machine CPU (cores) used by processes this step does not watch: other users of the machine. */
+  otherCores: number;
+}
+
+export interface RssTrend {
+  name: string;
+  firstMb: number;
+  lastMb: number;
+  peakMb: number;
+  /** Least-squares slope over the second half of the run, MiB per minute. */
+  slopeMbPerMin: number;
+}
+
+export interface PipelineResult {
+  rows: Row[];
+  steps: StepResult[];
+  baseRate: number;
+  basis: string;
+  rss: { seconds: number; trends: RssTrend[]; samples: RssSample[] };
+}
+
+function slope(points: Array<[number, number]>): number {
+  const n = points.length;
+  if (n < 2) return 0;
+  const mx = points.reduce((a, [x]) => a + x, 0) / n;
+  const my = points.reduce((a, [, y]) => a + y, 0) / n;
+  const num = points.reduce((a, [x, y]) => a + (x - mx) * (y - my), 0);
+  const den = points.reduce((a, [x]) => a + (x - mx) ** 2, 0);
+  return den === 0 ? 0 : num / den;
+}
+
+export async function benchPipeline(ctx: BenchContext, baseRate: number, basis: string): Promise<PipelineResult> {
+  const { servers, payloads, opts } = ctx;
+  const prefix = `bench-${ctx.run}-pipe.`;
+  const group = `bench-${ctx.run}-pipe`;
+  const readingsTopic = topicNames(prefix).readings;
+  const policy = loadPolicy(ctx.policyFile);
+  const admin = ctx.kafka.admin();
+  await admin.connect();
+  // The readings topic as the gateway would create it, plus LogAppendTime for the latency audit.
+  const readingsSpec = topicSpecs(policy, { prefix, readings: 3, sightings: 3 }).find((s) => s.topic === readingsTopic)!;
+  await ensureTopic(admin, { topic: readingsTopic, partitions: readingsSpec.numPartitions, configs: { ...readingsSpec.configs, 'message.timestamp.type': 'LogAppendTime' } });
+  // The processor writes the unprefixed partials and aggregates (the writer reads no other):
+  // its releaser and the writer start in new groups at the current end of those topics.
+  for (const spec of topicSpecs(loadPolicy(DEFAULT_POLICY_PATH)).filter((s) => s.topic === TOPICS.partials || s.topic === TOPICS.aggregates)) {
+    await ensureTopic(admin, { topic: spec.topic, partitions: spec.numPartitions, configs: spec.configs });
+  }
+  await startGroupAtEnd(admin, `${group}-releaser`, TOPICS.partials);
+  await startGroupAtEnd(admin, `${group}-writer`, TOPICS.aggregates);
+  await admin.disconnect();
+
+  await wipeGatewaySessions(ctx);
+  const since = Date.now();
+  const services: Service[] = [];
+  let loadgen: Awaited<ReturnType<typeof startLoadgen>> | undefined;
+  try {
+    services.push(await startService(servers, 'writer', `${ctx.run}-stage7`, { KAFKA_GROUP_ID: `${group}-writer`, POLICY_FILE: ctx.policyFile }, opts.cpuProfDir));
+    services.push(
+      await startService(servers, 'processor', `${ctx.run}-stage7`, {
+        KAFKA_GROUP_ID: group,
+        KAFKA_INPUT_TOPIC_PREFIX: prefix,
+        KAFKA_TOPIC_PREFIX: '',
+        KAFKA_PARTITIONS: '3',
+        POLICY_FILE: ctx.policyFile,
+      }, opts.cpuProfDir),
+    );
+    const gateway = await startGateway(ctx, `${ctx.run}-stage7`, prefix);
+    services.push(gateway);
+    loadgen = await startLoadgen({ url: servers.mqttUrl, fleetSecret: servers.fleetSecret, clientIdPrefix: `bench-pipe-${ctx.run}`, devices: payloads.devices, maxInFlightPerDevice: 200 });
+    const watch = new ProcWatch(
+      [
+        ...services.map((s) => ({ name: s.name, pid: s.pid })),
+        { name: 'mosquitto', pid: servers.pids.mosquitto },
+        { name: 'kafka', pid: servers.pids.kafka },
+        { name: 'influxdb', pid: servers.pids.influxdb },
+        { name: 'publisher (mqtt.js)', pid: loadgen.pid },
+        { name: 'bench', pid: process.pid },
+      ],
+      2000,
+    ).start();
+    const poller = startVisibilityPoller(servers, { windowSeconds: BENCH_WINDOW_SECONDS, graceSeconds: GRACE_SECONDS, since });
+
+    const plan = [
+      ...opts.ratePercents.map((percent) => ({ label: `${percent} %`, percent, seconds: opts.stepSeconds })),
+      ...(opts.soakSeconds > 0 ? [{ label: 'soak 50 %', percent: 50, seconds: opts.soakSeconds }] : []),
+    ];
+    const steps: StepResult[] = [];
+    let seqStart = 1;
+    let totalAcked = 0;
+    for (const [i, step] of plan.entries()) {
+      const rate = Math.max(1, Math.round((baseRate * step.percent) / 100));
+      ctx.progress('7 pipeline', `step ${i + 1}/${plan.length}: ${step.label} = ${rate} readings/s for ${step.seconds} s`);
+      const before = watch.snapshot();
+      const t0 = watch.elapsed();
+      const ackBefore = histogram(await gateway.metrics(), 'lethe_gateway_ack_latency_seconds');
+      const countsBefore = await gatewayCounts(gateway);
+      const startMs = Date.now();
+      let lastLog = Date.now();
+      // A step the pipeline cannot carry is stopped once the gateway is more than
+      // BACKLOG_SECONDS of readings behind: an ever longer queue in Mosquitto only slows
+      // everything down (and past max_queued_messages Mosquitto drops) and would spoil the
+      // steps after it.
+      const maxBacklog = Math.max(5000, rate * BACKLOG_SECONDS);
+      let acked = 0;
+      let overloaded = false;
+      let watching = true;
+      const watchdog = (async () => {
+        while (watching) {
+          await sleep(500);
+          const c = await gatewayCounts(gateway);
+          const behind = totalAcked + acked - c.forwarded - c.rejected;
+          if (!overloaded && behind > maxBacklog) {
+            overloaded = true;
+            ctx.progress('7 pipeline', `  ${step.label}: the gateway is ${behind} readings behind (> ${BACKLOG_SECONDS} s at this rate): stopping the step`);
+            loadgen!.stop();
+          }
+          if (Date.now() - lastLog >= 10_000) {
+            lastLog = Date.now();
+            ctx.progress('7 pipeline', `  ${step.label}: ${acked} published, ${c.forwarded - countsBefore.forwarded} forwarded, ${Math.round((Date.now() - startMs) / 1000)} s`);
+          }
+        }
+      })();
+      const published = await loadgen.run({ rate, seconds: step.seconds, seqStart, allow: Infinity }, (p) => {
+        acked = p.acked;
+      });
+      watching = false;
+      await watchdog;
+      totalAcked += published.acked;
+      const publishEnd = Date.now();
+      // Drain: the gateway has forwarded (or refused) everything Mosquitto acknowledged.
+      let counts = await gatewayCounts(gateway);
+      const drainDeadline = Date.now() + 120_000;
+      while (counts.forwarded + counts.rejected < totalAcked && Date.now() < drainDeadline) {
+        await sleep(100);
+        counts = await gatewayCounts(gateway);
+      }
+      const endMs = Date.now();
+      const after = watch.snapshot();
+      const forwarded = counts.forwarded - countsBefore.forwarded;
+      const usage = after.map((u) => ({ ...u, cpuSeconds: u.cpuSeconds - (before.find((b) => b.name === u.name)?.cpuSeconds ?? 0) }));
+      const achievedRate = published.acked / published.seconds;
+      steps.push({
+        label: step.label,
+        percent: step.percent,
+        targetRate: rate,
+        seconds: step.seconds,
+        published,
+        forwarded,
+        drainSeconds: (endMs - publishEnd) / 1000,
+        achievedRate,
+        usage,
+        peakRssMb: peakBetween(watch.samples, t0, watch.elapsed()),
+        gatewayAck: histogramDelta(histogram(await gateway.metrics(), 'lethe_gateway_ack_latency_seconds'), ackBefore),
+        startMs,
+        endMs,
+        windows: [],
+        windowsNeverSeen: 0,
+        otherCores: watch.otherCores(before, after),
+      });
+      ctx.progress('7 pipeline', `  ${step.label}: ${published.acked} published at ${round(achievedRate)}/s in ${published.seconds.toFixed(1)} s${overloaded ? ' (stopped: overloaded)' : ''}, ${forwarded} forwarded, drained ${((endMs - publishEnd) / 1000).toFixed(1)} s after the last publish`);
+      seqStart = Math.max(seqStart, ...Object.values(published.seqEnd));
+    }
+    // The last windows close a window + grace after the last reading; wait (≤ 60 s more) until
+    // every window of the publishing time has shown up in InfluxDB.
+    await sleep((BENCH_WINDOW_SECONDS + GRACE_SECONDS + 2) * 1000);
+    const lastPublish = Math.max(...steps.map((s) => s.startMs + s.published.seconds * 1000));
+    for (let i = 0; i < 120 && poller.unseenBefore(lastPublish) > 0; i++) await sleep(500);
+    const { seen: windows, neverSeen } = await poller.stop();
+    const rssSeconds = watch.elapsed();
+    watch.stop();
+    const samples = watch.samples;
+
+    ctx.progress('7 pipeline', `auditing ${readingsTopic}: every acknowledged (device, seq) and its publish → Kafka time`);
+    let lastAuditLog = 0;
+    const audits = await auditReadings(
+      ctx.kafka,
+      readingsTopic,
+      steps.map((s) => ({ seqStart: s.published.seqStart, seqEnd: s.published.seqEnd, failed: s.published.failed })),
+      (read, total) => {
+        if (Date.now() - lastAuditLog > 5000) {
+          lastAuditLog = Date.now();
+          ctx.progress('7 pipeline', `  audit: ${read} of ${total} records read`);
+        }
+      },
+    );
+    for (const [i, s] of steps.entries()) {
+      const a = audits[i]!;
+      s.loss = { expected: a.expected, found: a.found, missing: a.missing, duplicates: a.duplicates };
+      s.publishToKafka = a.latency.summaryMs();
+      // Windows that start during the step (the first one after its start).
+      s.windows = windows.filter((w) => w.windowStart >= s.startMs - BENCH_WINDOW_SECONDS * 1000 && w.windowStart < s.endMs);
+      // Windows wholly inside the publishing time must have data; one never seen in InfluxDB is a failure.
+      s.windowsNeverSeen = neverSeen.filter((t) => t >= s.startMs && t + BENCH_WINDOW_SECONDS * 1000 <= s.startMs + s.published.seconds * 1000).length;
+    }
+
+    const trends: RssTrend[] = [...new Set(samples.flatMap((s) => Object.keys(s.rss)))].map((name) => {
+      const own = samples.filter((s) => s.rss[name] !== undefined).map((s): [number, number] => [s.t, s.rss[name]!]);
+      const half = own.filter(([t]) => t >= rssSeconds / 2);
+      return { name, firstMb: own[0]?.[1] ?? NaN, lastMb: own.at(-1)?.[1] ?? NaN, peakMb: Math.max(...own.map(([, y]) => y)), slopeMbPerMin: round(slope(half) * 60, 2) };
+    });
+
+    const rows = steps.map((s): Row => {
+      const visible = new Histogram();
+      const first = new Histogram();
+      for (const w of s.windows) {
+        visible.record((w.completeAt - w.closesAt) * 1000);
+        first.record((w.firstSeenAt - w.closesAt) * 1000);
+      }
+      const v = visible.summaryMs();
+      const f = first.summaryMs();
+      const ack = s.gatewayAck;
+      const ms = (x: number) => round(x * 1000, 1);
+      const latency: Latency[] = [
+        { what: 'device publish → readings record appended in Kafka (LogAppendTime − ts, every reading)', p50Ms: s.publishToKafka!.p50, p99Ms: s.publishToKafka!.p99, maxMs: s.publishToKafka!.max, samples: s.publishToKafka!.n },
+        { what: "MQTT arrival at the gateway → Kafka ack (gateway histogram, bucket-interpolated)", p50Ms: ms(histogramQuantile(ack, 0.5)), p99Ms: ms(histogramQuantile(ack, 0.99)), samples: ack.count },
+        { what: `window close (end + ${GRACE_SECONDS} s grace) → all its values visible in InfluxDB (read-only token, polled every 500 ms), per window`, p50Ms: v.p50, p99Ms: v.p99, maxMs: v.max, samples: v.n },
+        { what: 'window close → first values visible in InfluxDB, per window', p50Ms: f.p50, p99Ms: f.p99, maxMs: f.max, samples: f.n },
+      ];
+      return {
+        id: `7 ${s.label}`,
+        title: `Full pipeline at ${s.label} (${s.targetRate} readings/s)`,
+        rate: round(s.achievedRate),
+        unit: 'readings/s',
+        latency,
+        ...cpuAndRss(s.usage, Math.max(1, s.forwarded)),
+        peakRssMb: Object.fromEntries(Object.entries(s.peakRssMb).map(([k, mb]) => [k, round(mb)])),
+        otherCores: round(s.otherCores, 2),
+        method:
+          `Devices publish QoS 1 at ${s.targetRate} readings/s (${s.percent} % of ${round(baseRate)}) for ${s.seconds} s through Mosquitto, the real gateway (MQTT_CONNECTIONS ${gatewayConnections(ctx)}), processor (5 s windows) and writer into InfluxDB; ` +
+          `rate = readings acknowledged by Mosquitto ÷ publishing time; loss from the readings topic; CPU per reading forwarded, including the drain.`,
+        notes: [
+          `Loss: ${s.loss!.missing} of ${s.loss!.expected} acknowledged readings missing from Kafka (${s.loss!.duplicates} duplicates); ${s.published.failed.length} publishes not acknowledged by Mosquitto; gateway drained ${s.drainSeconds.toFixed(1)} s after the last publish.`,
+          `${s.windows.length} windows seen in InfluxDB${s.windowsNeverSeen > 0 ? `; **${s.windowsNeverSeen} windows of the publishing time not seen within 60 s of closing**` : ''}. CPU of processes outside this stage (other users of the machine, the kernel): ${round(s.otherCores, 2)} cores on average.`,
+          ...(s.published.stoppedEarly ? [`**Overloaded: stopped after ${s.published.seconds.toFixed(1)} of ${s.seconds} s**, when the gateway was more than ${BACKLOG_SECONDS} s of readings behind; the rate is what was published until then.`] : []),
+          ...(s.published.behindTicks > 0 ? [`The publisher fell behind its schedule in ${s.published.behindTicks} ticks (every device at 200 unacknowledged).`] : []),
+        ],
+        extra: {
+          targetRate: s.targetRate,
+          loss: s.loss,
+          drainSeconds: s.drainSeconds,
+          forwarded: s.forwarded,
+          windows: s.windows.length,
+          windowsNeverSeen: s.windowsNeverSeen,
+          otherCores: round(s.otherCores, 2),
+          failedPublishes: s.published.failed.length,
+          behindTicks: s.published.behindTicks,
+          stoppedEarly: s.published.stoppedEarly,
+          publishedSeconds: s.published.seconds,
+          publishToMosquittoAck: Histogram.from(s.published.ackLatency).summaryMs(),
+        },
+      };
+    });
+    return { rows, steps: steps.map((s) => ({ ...s, published: { ...s.published, failed: s.published.failed.slice(0, 20) } })), baseRate, basis, rss: { seconds: rssSeconds, trends, samples } };
+  } finally {
+    await loadgen?.close();
+    for (const s of services.reverse()) {
+      if (s.name === 'gateway') await stopGateway(ctx, s);
+      else await s.stop();
+    }
+  }
+}

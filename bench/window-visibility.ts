@@ -1,0 +1,94 @@
+// Window close → visible in InfluxDB. While the pipeline runs, a poller asks InfluxDB (with the
+// read-only token) every 500 ms how many field values each closed 5 s window has; a window is
+// visible when the count first becomes non-zero and complete when it reaches its final value.
+// Latency is measured from the window's close, i.e. its end plus the processor's grace period
+// (it waits that long for stragglers by design), to the poll that saw it complete, so it is only
+// as fine as the poll interval plus the query's own time.
+//
+// The poll itself costs InfluxDB CPU, which the pipeline shares: a first version that counted
+// every value of the last 90 s every 250 ms took most of a core. So each query covers only the
+// windows still being watched: closed, and not yet unchanged for SETTLE_MS since first seen (or
+// given up GIVE_UP_MS after closing). Values of a window that arrive after it settled are missed,
+// which would understate its latency; with one release per window they come together.
+import type { Servers } from './infra.ts';
+import { flux } from './influx.ts';
+
+const SETTLE_MS = 3000;
+const GIVE_UP_MS = 60_000;
+
+export interface WindowSeen {
+  windowStart: number;
+  closesAt: number;
+  firstSeenAt: number;
+  completeAt: number;
+  fieldValues: number;
+}
+
+export interface VisibilityPoller {
+  /** Windows ending by `t` that are watched and not yet seen (not given up either). */
+  unseenBefore(t: number): number;
+  stop(): Promise<{ seen: WindowSeen[]; neverSeen: number[] }>;
+}
+
+interface Watched {
+  closesAt: number;
+  first?: number;
+  changed?: number;
+  count: number;
+  settled: boolean;
+}
+
+export function startVisibilityPoller(servers: Servers, { windowSeconds, graceSeconds, since, everyMs = 500 }: { windowSeconds: number; graceSeconds: number; since: number; everyMs?: number }): VisibilityPoller {
+  const windowMs = windowSeconds * 1000;
+  const windows = new Map<number, Watched>();
+  let next = Math.ceil(since / windowMs) * windowMs;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const started = Date.now();
+      // Windows that have closed since the last poll start being watched.
+      for (; next + windowMs + graceSeconds * 1000 <= started; next += windowMs) windows.set(next, { closesAt: next + windowMs + graceSeconds * 1000, count: 0, settled: false });
+      const open = [...windows].filter(([, w]) => !w.settled);
+      if (open.length > 0) {
+        const from = Math.min(...open.map(([t]) => t));
+        const to = Math.max(...open.map(([t]) => t)) + windowMs;
+        try {
+          const rows = await flux(
+            servers,
+            `from(bucket: "${servers.influx.bucket}") |> range(start: ${new Date(from).toISOString()}, stop: ${new Date(to).toISOString()})
+              |> filter(fn: (r) => r.window == "${windowSeconds}s") |> group(columns: ["_time"]) |> count() |> group()`,
+          );
+          const seenAt = Date.now();
+          for (const row of rows) {
+            const w = windows.get(Date.parse(row._time ?? ''));
+            const count = Number(row._value);
+            if (!w || w.settled || !(count > 0)) continue;
+            if (w.first === undefined) Object.assign(w, { first: seenAt, changed: seenAt, count });
+            else if (count !== w.count) Object.assign(w, { changed: seenAt, count });
+          }
+          for (const [, w] of open) {
+            if (w.changed !== undefined && seenAt - w.changed >= SETTLE_MS) w.settled = true;
+            if (w.first === undefined && seenAt - w.closesAt > GIVE_UP_MS) w.settled = true;
+          }
+        } catch {
+          // a failed poll is just a gap in the timing
+        }
+      }
+      await new Promise((r) => setTimeout(r, Math.max(0, everyMs - (Date.now() - started))));
+    }
+  })();
+  return {
+    unseenBefore: (t) => [...windows].filter(([start, w]) => start + windowMs <= t && w.first === undefined && !w.settled).length,
+    async stop() {
+      running = false;
+      await loop;
+      const all = [...windows].sort(([a], [b]) => a - b);
+      return {
+        seen: all
+          .filter(([, w]) => w.first !== undefined)
+          .map(([t, w]) => ({ windowStart: t, closesAt: w.closesAt, firstSeenAt: w.first!, completeAt: w.changed!, fieldValues: w.count })),
+        neverSeen: all.filter(([, w]) => w.first === undefined).map(([t]) => t),
+      };
+    },
+  };
+}
