@@ -20,12 +20,8 @@ async function main(): Promise<void> {
   const influx = new InfluxDB({ url: config.INFLUX_URL, token: config.INFLUX_TOKEN, timeout: 10_000 });
   // The client's own batching (60 s flush, internal retry buffer that can drop lines) is
   // switched off: we flush per Kafka batch and retry ourselves before committing.
-  const writeApi = influx.getWriteApi(config.INFLUX_ORG, config.INFLUX_BUCKET, 'ms', {
-    batchSize: config.INFLUX_BATCH_SIZE,
-    flushInterval: 0,
-    maxRetries: 0,
-    maxBufferLines: 1_000_000,
-  });
+  const writeApiOptions = { batchSize: config.INFLUX_BATCH_SIZE, flushInterval: 0, maxRetries: 0, maxBufferLines: 1_000_000 };
+  const newWriteApi = () => influx.getWriteApi(config.INFLUX_ORG, config.INFLUX_BUCKET, 'ms', writeApiOptions);
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID, logger });
   // Whichever service starts first creates the topics, configured from the policy.
   const admin = kafka.admin();
@@ -35,7 +31,7 @@ async function main(): Promise<void> {
   await admin.disconnect();
   const consumer = kafka.consumer({ groupId: config.KAFKA_GROUP_ID, allowAutoTopicCreation: false, ...CONSUMER_TIMEOUTS });
   const writer = createWriter({
-    sink: writeApiSink(writeApi),
+    sink: writeApiSink(newWriteApi),
     commit: (topic, partition, offset) => consumer.commitOffsets([{ topic, partition, offset }]),
     metrics,
     logger,
@@ -45,7 +41,6 @@ async function main(): Promise<void> {
   await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: writer.eachBatch });
 
   lifecycle.onShutdown('stop consuming', () => consumer.disconnect());
-  lifecycle.onShutdown('close InfluxDB writer', () => writeApi.close());
   lifecycle.onShutdown('close HTTP', () => health.close());
   lifecycle.markReady();
   logger.info({ http: health.port }, 'writer started');

@@ -15,12 +15,29 @@ export interface PointSink {
   write(points: Point[]): Promise<void>;
 }
 
-/** A sink over an influxdb-client WriteApi created with maxRetries 0 (we retry ourselves). */
-export function writeApiSink(writeApi: WriteApi): PointSink {
+/** How long one InfluxDB write may take before it counts as failed and is retried. */
+export const WRITE_TIMEOUT_MS = 30_000;
+
+/**
+ * A sink over influxdb-client WriteApis created with maxRetries 0 (we retry ourselves). Each
+ * write gets a fresh WriteApi and a deadline, so that a flush that never settles (a server that
+ * stops answering mid-request) cannot hold the writer: the write is retried with a new WriteApi;
+ * should the old one still land, the points are the same and overwrite themselves.
+ */
+export function writeApiSink(newWriteApi: () => WriteApi, timeoutMs = WRITE_TIMEOUT_MS): PointSink {
   return {
     async write(points) {
+      const writeApi = newWriteApi();
       writeApi.writePoints(points);
-      await writeApi.flush();
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`InfluxDB did not answer a write within ${timeoutMs} ms`)), timeoutMs);
+      });
+      try {
+        await Promise.race([writeApi.flush(), deadline]);
+      } finally {
+        clearTimeout(timer);
+      }
     },
   };
 }
@@ -88,7 +105,17 @@ export function createWriter({ sink, commit, metrics, logger, sleep = (ms) => ne
     const last = batch.messages.at(-1);
     if (last) {
       resolveOffset(last.offset);
-      await commit(batch.topic, batch.partition, (BigInt(last.offset) + 1n).toString());
+      try {
+        await commit(batch.topic, batch.partition, (BigInt(last.offset) + 1n).toString());
+      } catch (err) {
+        // After a broker restart the group may have moved on ("The coordinator is not aware of
+        // this member"). Thrown from here, kafkajs takes it as a crash it does not restart, and the
+        // writer silently stopped for good (fault suite). The points are in InfluxDB; uncommitted,
+        // the batch is read again after the rejoin and overwrites itself.
+        metrics.commitErrors.inc();
+        logger.warn({ err: { message: (err as Error).message }, topic: batch.topic, partition: batch.partition }, 'could not commit; the batch will be read again');
+        return;
+      }
       metrics.consumerLag.labels(batch.topic, String(batch.partition)).set(Number(batch.offsetLag()));
     }
     await heartbeat();
