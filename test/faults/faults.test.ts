@@ -8,18 +8,17 @@
 // LETHE_FAULTS=ci (default, in `pnpm test`) kills each component once and pauses two;
 // LETHE_FAULTS=full (`pnpm test:faults`) injects every fault twice and writes test/faults/last-run.md.
 // The suite brings its own native servers (servers.ts) and takes them down at the end.
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { InfluxDB } from '@influxdata/influxdb-client';
 import { createKafka, type Admin } from '@lethe/kafka';
 import { createLogger } from '@lethe/observability';
-import { DEFAULT_POLICY_PATH, loadPolicy, partialSeries } from '@lethe/privacy';
+import { loadPolicy, partialSeries } from '@lethe/privacy';
 import { DEFAULT_FLEET_PATH, loadFleet, topicNames } from '@lethe/schemas';
 import { createCity, createFleetPublisher, loadScenario, runSimulation, type SimulatedReading } from '@lethe/simulator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse, stringify } from 'yaml';
+import { policyCopy } from '../support/policy-copy.ts';
 import { faultPlan, profileFromEnv, type Fault, type Target } from './plan.ts';
 import { collectAggregates, diffAggregates, expectedPoints, pointKey, readingCountMismatches, reconcileSequences, type Published } from './reconcile.ts';
 import { startFaultServers, type FaultServers, type ServerName } from './servers.ts';
@@ -77,11 +76,9 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: n
 
 /** The shipped policy with 5 s windows and 30 s epochs, so that windows, trips and dwell times close within the run. */
 function testPolicyFile(): string {
-  const doc = parse(readFileSync(DEFAULT_POLICY_PATH, 'utf8')) as { kinds: Record<string, { window: string; epoch: string }> };
-  for (const kind of Object.values(doc.kinds)) Object.assign(kind, { window: `${WINDOW_SECONDS}s`, epoch: `${EPOCH_SECONDS}s` });
-  const path = join(mkdtempSync(join(tmpdir(), 'lethe-faults-')), 'policy.yaml');
-  writeFileSync(path, stringify(doc));
-  return path;
+  return policyCopy((doc) => {
+    for (const kind of Object.values(doc.kinds)) Object.assign(kind, { window: `${WINDOW_SECONDS}s`, epoch: `${EPOCH_SECONDS}s` });
+  });
 }
 
 interface FaultResult extends Fault {

@@ -10,17 +10,14 @@
 // streams empty. Everything lives under a run-specific topic prefix, share group and consumer
 // groups, so nothing here touches the other suites' topics or sessions.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createKafka, type Admin } from '@lethe/kafka';
 import { createLogger } from '@lethe/observability';
-import { DEFAULT_POLICY_PATH, loadPolicy, partialSeries } from '@lethe/privacy';
+import { loadPolicy, partialSeries } from '@lethe/privacy';
 import { AggregateRecordSchema, DEFAULT_FLEET_PATH, loadFleet, topicNames, type AggregateRecord, type LamppostReadingInput, type TrafficLightReadingInput } from '@lethe/schemas';
 import { createCity, createFleetPublisher, loadScenario, runSimulation, type SimulatedReading } from '@lethe/simulator';
 import { connectAsync } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { parse, stringify } from 'yaml';
+import { policyCopy } from '../support/policy-copy.ts';
 import { startService, type RunningService } from '../support/services.ts';
 
 const infra = inject('infra');
@@ -38,11 +35,9 @@ const logger = createLogger({ service: 'scale-out-test', level: 'warn' });
 
 /** The shipped policy with 5 s windows and 20 s epochs, so windows, trips and dwell times all close within the test. */
 function testPolicyFile(): string {
-  const doc = parse(readFileSync(DEFAULT_POLICY_PATH, 'utf8')) as { kinds: Record<string, { window: string; epoch: string }> };
-  for (const kind of Object.values(doc.kinds)) Object.assign(kind, { window: `${WINDOW_SECONDS}s`, epoch: `${EPOCH_SECONDS}s` });
-  const path = join(mkdtempSync(join(tmpdir(), 'lethe-scale-')), 'policy.yaml');
-  writeFileSync(path, stringify(doc));
-  return path;
+  return policyCopy((doc) => {
+    for (const kind of Object.values(doc.kinds)) Object.assign(kind, { window: `${WINDOW_SECONDS}s`, epoch: `${EPOCH_SECONDS}s` });
+  });
 }
 
 const policyFile = testPolicyFile();

@@ -21,7 +21,7 @@ import { TOPICS } from '@lethe/schemas';
 import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { kafkaLogDirs, partitionDirs, segmentsOnDisk } from './kafka-log-segments.ts';
-import { policyCopy } from './policy-copy.ts';
+import { policyCopy } from '../support/policy-copy.ts';
 
 const { ConfigResourceTypes } = kafkajs;
 const infra = inject('infra');

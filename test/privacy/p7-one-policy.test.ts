@@ -9,7 +9,7 @@ import { buildRegister, DEFAULT_POLICY_PATH, loadPolicy, topicSpecs, type Policy
 import { PERSONAL_TOPICS } from '@lethe/schemas';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { initInflux } from '../../scripts/influx-init.ts';
-import { policyCopy } from './policy-copy.ts';
+import { policyCopy } from '../support/policy-copy.ts';
 
 const infra = inject('infra');
 const logger = createLogger({ service: 'test', level: 'silent' });

@@ -1,5 +1,5 @@
 // Writes an edited copy of the shipped policy to a temporary file, for checks that a policy
-// change reaches what enforces it. The shipped seeds/policy.yaml is never touched.
+// change reaches what enforces it, or for tests that need short windows. The shipped seeds/policy.yaml is never touched.
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +16,7 @@ export interface PolicyDocument {
 export function policyCopy(edit: (doc: PolicyDocument) => void): string {
   const doc = parse(readFileSync(DEFAULT_POLICY_PATH, 'utf8')) as PolicyDocument;
   edit(doc);
-  const path = join(mkdtempSync(join(tmpdir(), 'lethe-privacy-')), 'policy.yaml');
+  const path = join(mkdtempSync(join(tmpdir(), 'lethe-policy-')), 'policy.yaml');
   writeFileSync(path, stringify(doc));
   return path;
 }
