@@ -127,6 +127,8 @@ export interface PartialStage {
   openWindows(): number;
   /** Pseudonyms held in memory (per-person state). */
   pseudonymsHeld(): number;
+  /** Sightings held one by one (those of windows not summarized yet). */
+  sightingsHeld(): number;
 }
 
 const sortedBy = <T>(entries: Iterable<[string, T]>) => [...entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
@@ -296,5 +298,6 @@ export function createPartialStage({ policy, input, clock = systemClock, maxFutu
     },
     openWindows: () => windows.size + people.openEpochs(),
     pseudonymsHeld: () => people.pseudonymsHeld(),
+    sightingsHeld: () => people.sightingsHeld(),
   };
 }

@@ -10,6 +10,12 @@
 // and at most one trip, and in an epoch one dwell time. So one person changes any count of a
 // release by at most 1, and figures computed on disjoint sets of pseudonyms (partitions keyed
 // by pseudonym) add up.
+//
+// Memory is bounded by people, not by sightings: sightings are kept one by one only while their
+// window is open; once it is summarized, the epoch keeps of each pseudonym only its first and
+// last sighting per cell (dwell times) and its latest sighting (where its next trip starts).
+// Keeping every sighting of the epoch, as this did before, grew to 3.7 GB in the benchmark's
+// 10-minute soak and made each window's summary slower than the last.
 import type { SightingRecord, SightingSource } from '@lethe/schemas';
 import { windowStart } from './windows.ts';
 
@@ -60,6 +66,28 @@ export interface EpochFigures {
   dwell: DwellFigure[];
 }
 
+/** One sighting as a window needs it: where, when, and the vehicle's speed there. */
+interface Sighted {
+  deviceId: string;
+  district: string;
+  ts: number;
+}
+
+/** What an epoch keeps of one pseudonym beyond its open windows: a few numbers per cell it was seen at, not its sightings. */
+interface PersonEpoch {
+  /** Per cell, the first and last sighting in the epoch (dwell times). */
+  spans: Map<string, { district: string; first: number; last: number }>;
+  /** The latest sighting (by time, then cell) in the windows already summarized: where a trip into the next window starts. */
+  before?: Sighted;
+}
+
+/** A window of the epoch not summarized yet: its sightings, one by one. */
+interface OpenWindow {
+  /** deviceId:seq:index, so a redelivered sighting counts once. */
+  seen: Set<string>;
+  people: Map<string, Visit[]>;
+}
+
 interface EpochState {
   source: SightingSource;
   start: number;
@@ -67,9 +95,9 @@ interface EpochState {
   windowMs: number;
   /** Windows of this epoch ending at or before this time have been summarized. */
   summarizedUpTo: number;
-  /** deviceId:seq:index, so a redelivered sighting counts once. */
-  seen: Set<string>;
-  people: Map<string, Visit[]>;
+  people: Map<string, PersonEpoch>;
+  /** By window start. */
+  windows: Map<number, OpenWindow>;
 }
 
 export type SightingOutcome = 'accepted' | 'duplicate';
@@ -81,6 +109,8 @@ export interface PersonWindows {
   closeDue(cutoff: number): { windows: PersonWindowFigures[]; epochs: EpochFigures[] };
   /** Pseudonyms held in memory now, over all open epochs. */
   pseudonymsHeld(): number;
+  /** Sightings held one by one (those of windows not summarized yet). */
+  sightingsHeld(): number;
   openEpochs(): number;
 }
 
@@ -102,7 +132,21 @@ function mainCell(visits: readonly Visit[]): Visit {
   return best!.first;
 }
 
-const byTime = (a: Visit, b: Visit) => a.ts - b.ts || (a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : 0);
+const byTime = (a: Sighted, b: Sighted) => a.ts - b.ts || (a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : 0);
+
+/** Folds a sighting into what the epoch keeps of its pseudonym. Idempotent: a redelivered copy changes nothing. */
+function remember(person: PersonEpoch, v: Sighted, summarized: boolean): void {
+  const span = person.spans.get(v.deviceId);
+  if (!span) person.spans.set(v.deviceId, { district: v.district, first: v.ts, last: v.ts });
+  else {
+    if (v.ts < span.first) {
+      span.first = v.ts;
+      span.district = v.district;
+    }
+    if (v.ts > span.last) span.last = v.ts;
+  }
+  if (summarized && (!person.before || byTime(v, person.before) > 0)) person.before = { deviceId: v.deviceId, district: v.district, ts: v.ts };
+}
 
 export function createPersonWindows(): PersonWindows {
   const epochs = new Map<string, EpochState>();
@@ -111,9 +155,10 @@ export function createPersonWindows(): PersonWindows {
     const end = start + state.windowMs;
     const cells = new Map<string, CellFigure>();
     const trips = new Map<string, TripFigure>();
-    for (const visits of state.people.values()) {
-      const inWindow = visits.filter((v) => v.ts >= start && v.ts < end);
-      if (inWindow.length === 0) continue;
+    const open = state.windows.get(start);
+    state.windows.delete(start);
+    for (const [pseudonym, inWindow] of open?.people ?? []) {
+      const person = state.people.get(pseudonym)!;
       const main = mainCell(inWindow);
       let cell = cells.get(main.deviceId);
       if (!cell) cells.set(main.deviceId, (cell = { deviceId: main.deviceId, district: main.district, people: 0, speeds: [] }));
@@ -121,20 +166,25 @@ export function createPersonWindows(): PersonWindows {
       const speeds = inWindow.filter((v) => v.deviceId === main.deviceId && v.speedKmh !== undefined).map((v) => v.speedKmh!);
       if (speeds.length > 0) cell.speeds.push(speeds.reduce((a, b) => a + b, 0) / speeds.length);
 
-      if (state.source !== 'plate') continue;
-      // The first trip that arrives in this window: a move between two different junctions,
-      // timed from the last sighting at the first to the first sighting at the second.
-      const ordered = visits.filter((v) => v.ts < end).sort(byTime);
-      for (let i = 1; i < ordered.length; i++) {
-        const from = ordered[i - 1]!;
-        const to = ordered[i]!;
-        if (to.deviceId === from.deviceId || to.ts < start) continue;
-        const id = `${from.deviceId}>${to.deviceId}`;
-        let trip = trips.get(id);
-        if (!trip) trips.set(id, (trip = { from: from.deviceId, fromDistrict: from.district, to: to.deviceId, toDistrict: to.district, durations: [] }));
-        trip.durations.push((to.ts - from.ts) / 1000);
-        break;
+      const ordered = [...inWindow].sort(byTime);
+      if (state.source === 'plate') {
+        // The first trip that arrives in this window: a move between two different junctions,
+        // timed from the last sighting at the first (in this window, or the latest before it)
+        // to the first sighting at the second.
+        const path: Sighted[] = person.before ? [person.before, ...ordered] : ordered;
+        for (let i = 1; i < path.length; i++) {
+          const from = path[i - 1]!;
+          const to = path[i]!;
+          if (to.deviceId === from.deviceId) continue;
+          const id = `${from.deviceId}>${to.deviceId}`;
+          let trip = trips.get(id);
+          if (!trip) trips.set(id, (trip = { from: from.deviceId, fromDistrict: from.district, to: to.deviceId, toDistrict: to.district, durations: [] }));
+          trip.durations.push((to.ts - from.ts) / 1000);
+          break;
+        }
       }
+      // The window's sightings are done with: all the epoch needs of them now is its latest.
+      remember(person, ordered.at(-1)!, true);
     }
     const sorted = <T>(m: Map<string, T>) => [...m.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, v]) => v);
     return { source: state.source, windowStart: start, windowEnd: end, cells: sorted(cells), trips: sorted(trips) };
@@ -142,25 +192,15 @@ export function createPersonWindows(): PersonWindows {
 
   function summarizeEpoch(state: EpochState): EpochFigures {
     const cells = new Map<string, DwellFigure>();
-    for (const visits of state.people.values()) {
-      const span = new Map<string, { first: Visit; last: number }>();
-      for (const v of visits) {
-        const s = span.get(v.deviceId);
-        if (!s) span.set(v.deviceId, { first: v, last: v.ts });
-        else {
-          if (v.ts < s.first.ts) s.first = v;
-          s.last = Math.max(s.last, v.ts);
-        }
+    for (const person of state.people.values()) {
+      let best: { deviceId: string; district: string; dwell: number } | undefined;
+      for (const [deviceId, span] of person.spans) {
+        const dwell = span.last - span.first;
+        if (!best || dwell > best.dwell || (dwell === best.dwell && deviceId < best.deviceId)) best = { deviceId, district: span.district, dwell };
       }
-      let best: { first: Visit; last: number } | undefined;
-      for (const s of span.values()) {
-        const d = s.last - s.first.ts;
-        const bestD = best ? best.last - best.first.ts : -1;
-        if (d > bestD || (d === bestD && best && s.first.deviceId < best.first.deviceId)) best = s;
-      }
-      let cell = cells.get(best!.first.deviceId);
-      if (!cell) cells.set(best!.first.deviceId, (cell = { deviceId: best!.first.deviceId, district: best!.first.district, dwells: [] }));
-      cell.dwells.push((best!.last - best!.first.ts) / 1000);
+      let cell = cells.get(best!.deviceId);
+      if (!cell) cells.set(best!.deviceId, (cell = { deviceId: best!.deviceId, district: best!.district, dwells: [] }));
+      cell.dwells.push(best!.dwell / 1000);
     }
     return { source: state.source, epochStart: state.start, epochEnd: state.end, dwell: [...cells.values()].sort((a, b) => (a.deviceId < b.deviceId ? -1 : 1)) };
   }
@@ -174,14 +214,27 @@ export function createPersonWindows(): PersonWindows {
         // After a restart the epoch is rebuilt from replayed sightings, but its windows that
         // were already released are not released again.
         const done = Math.min(start + epochMs, Math.max(start, start + Math.floor((emittedUpTo - start) / windowMs) * windowMs));
-        epochs.set(id, (state = { source: record.source, start, end: start + epochMs, windowMs, summarizedUpTo: done, seen: new Set(), people: new Map() }));
+        epochs.set(id, (state = { source: record.source, start, end: start + epochMs, windowMs, summarizedUpTo: done, people: new Map(), windows: new Map() }));
       }
+      let person = state.people.get(record.pseudonym);
+      if (!person) state.people.set(record.pseudonym, (person = { spans: new Map() }));
+      const visit: Visit = { deviceId: record.deviceId, district: record.district, ts: record.ts, ...(record.speedKmh === undefined ? {} : { speedKmh: record.speedKmh }) };
+      const wStart = windowStart(record.ts, windowMs);
+      if (wStart + windowMs <= state.summarizedUpTo) {
+        // Its window is summarized already: it still counts for dwell times and later trips,
+        // through summaries that a redelivered copy leaves unchanged.
+        remember(person, visit, true);
+        return 'accepted';
+      }
+      let open = state.windows.get(wStart);
+      if (!open) state.windows.set(wStart, (open = { seen: new Set(), people: new Map() }));
       const seenId = `${record.deviceId}:${record.seq}:${record.index}`;
-      if (state.seen.has(seenId)) return 'duplicate';
-      state.seen.add(seenId);
-      let visits = state.people.get(record.pseudonym);
-      if (!visits) state.people.set(record.pseudonym, (visits = []));
-      visits.push({ deviceId: record.deviceId, district: record.district, ts: record.ts, ...(record.speedKmh === undefined ? {} : { speedKmh: record.speedKmh }) });
+      if (open.seen.has(seenId)) return 'duplicate';
+      open.seen.add(seenId);
+      let visits = open.people.get(record.pseudonym);
+      if (!visits) open.people.set(record.pseudonym, (visits = []));
+      visits.push(visit);
+      remember(person, visit, false);
       return 'accepted';
     },
 
@@ -198,7 +251,7 @@ export function createPersonWindows(): PersonWindows {
           ended.push(summarizeEpoch(state));
           // The end of the epoch: everything known about its pseudonyms is forgotten.
           state.people.clear();
-          state.seen.clear();
+          state.windows.clear();
           epochs.delete(id);
         }
       }
@@ -206,6 +259,7 @@ export function createPersonWindows(): PersonWindows {
     },
 
     pseudonymsHeld: () => [...epochs.values()].reduce((n, s) => n + s.people.size, 0),
+    sightingsHeld: () => [...epochs.values()].reduce((n, s) => n + [...s.windows.values()].reduce((m, w) => m + w.seen.size, 0), 0),
     openEpochs: () => epochs.size,
   };
 }

@@ -11,6 +11,7 @@ export function createProcessorMetrics(registry: Registry) {
     aggregates: new Counter({ name: 'lethe_processor_aggregates_emitted_total', help: 'Anonymous aggregates emitted', labelNames: ['measurement'] as const, registers: [registry] }),
     openWindows: new Gauge({ name: 'lethe_processor_open_windows', help: 'Windows currently open', registers: [registry] }),
     pseudonymsHeld: new Gauge({ name: 'lethe_processor_pseudonyms_held', help: 'Pseudonyms held in memory (per-person state, dropped when its epoch ends)', registers: [registry] }),
+    sightingsHeld: new Gauge({ name: 'lethe_processor_sightings_held', help: 'Sightings held one by one, those of windows not summarized yet (older ones are kept only as per-person summaries)', registers: [registry] }),
     releases: new Counter({
       name: 'lethe_processor_releases_total',
       help: 'Windows of person-derived streams released, by stream and ledger outcome (granted, replay, exhausted)',

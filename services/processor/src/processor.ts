@@ -205,12 +205,15 @@ export function createProcessor({ policy, consumer, producer, admin, groupId, to
       }
       let open = 0;
       let held = 0;
+      let sightings = 0;
       for (const s of states.values()) {
         open += s.stage.openWindows();
         held += s.stage.pseudonymsHeld();
+        sightings += s.stage.sightingsHeld();
       }
       metrics.openWindows.set(open);
       metrics.pseudonymsHeld.set(held);
+      metrics.sightingsHeld.set(sightings);
     } finally {
       ticking = false;
     }
