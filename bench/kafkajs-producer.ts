@@ -2,7 +2,7 @@
 // the gateway's (idempotent, one request in flight, acks=all) behind @lethe/kafka's batching
 // producer (the gateway's linger), fed one record per send() like the gateway feeds it one
 // reading at a time, with `concurrency` sends outstanding.
-import { createBatchingProducer, createKafka } from '@lethe/kafka';
+import { createBatchingProducer, createKafka, PRODUCER_OPTIONS } from '@lethe/kafka';
 import { createLogger } from '@lethe/observability';
 import { Histogram, nowUs, type HistogramData } from './histogram.ts';
 
@@ -28,7 +28,7 @@ async function run(r: KafkajsRun): Promise<void> {
   // kafkajs warns about its partitioner change and the idempotent producer's retry limit on every start: nothing to act on here.
   const logger = createLogger({ service: 'bench-kafkajs', level: 'error' });
   const kafka = createKafka({ brokers: r.brokers, clientId: 'bench-kafkajs', logger });
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  const producer = kafka.producer(PRODUCER_OPTIONS);
   await producer.connect();
   let batches = 0;
   const batching = createBatchingProducer({ producer, lingerMs: r.lingerMs, onBatch: () => batches++ });

@@ -3,6 +3,7 @@
 import kafkajs from 'kafkajs';
 import type { Kafka as KafkaType, KafkaConfig, logCreator } from 'kafkajs';
 import type { Logger } from 'pino';
+import { fastDefaultPartitioner } from './partitioner.ts';
 import { kafkaSaslFromEnv, type KafkaSasl } from './sasl.ts';
 
 const { Kafka, logLevel } = kafkajs;
@@ -53,5 +54,12 @@ export function createKafka({ brokers, clientId, logger, sasl = kafkaSaslFromEnv
  * back without a rebalance; every eachBatch of ours heartbeats at least once per batch.
  */
 export const CONSUMER_TIMEOUTS = { sessionTimeout: 10_000, heartbeatInterval: 1_000 } as const;
+
+/**
+ * Options of every Lethe producer: idempotent with one request in flight, so a retried send
+ * is neither duplicated nor reordered; and Kafka's default partitioning, computed faster
+ * (partitioner.ts).
+ */
+export const PRODUCER_OPTIONS = { idempotent: true, maxInFlightRequests: 1, createPartitioner: fastDefaultPartitioner } as const;
 
 export type { Kafka, Consumer, Producer, Admin, EachBatchPayload, KafkaMessage } from 'kafkajs';

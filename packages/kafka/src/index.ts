@@ -1,4 +1,7 @@
-export { CONSUMER_TIMEOUTS, createKafka } from './client.ts';
+export { CONSUMER_TIMEOUTS, createKafka, PRODUCER_OPTIONS } from './client.ts';
+export { exitOnConsumerCrash } from './crash.ts';
+export type { ExitOnCrashOptions } from './crash.ts';
+export { fastDefaultPartitioner, murmur2, partitionOf } from './partitioner.ts';
 export type { Admin, Consumer, EachBatchPayload, Kafka, KafkaClientOptions, KafkaMessage, Producer } from './client.ts';
 export { ACL_OPERATIONS, ensureAcls } from './acls.ts';
 export type { AclOperation, AclSpec } from './acls.ts';

@@ -6,7 +6,7 @@
 // and skipped. A record that is not a storable event (malformed, or holding what looks like
 // personal data) is counted and skipped by position — its content is never logged.
 import { appendFromTopic, isAuditError, lastSourceOffset, type AuditLog } from '@lethe/audit';
-import { CONSUMER_TIMEOUTS, type Admin, type Consumer, type Kafka } from '@lethe/kafka';
+import { CONSUMER_TIMEOUTS, exitOnConsumerCrash, type Admin, type Consumer, type Kafka } from '@lethe/kafka';
 import type { Logger } from '@lethe/observability';
 
 export interface AuditTopicConsumerOptions {
@@ -36,6 +36,7 @@ export async function startAuditTopicConsumer({ kafka, admin, log, topic, groupI
   }
 
   const consumer: Consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, ...CONSUMER_TIMEOUTS });
+  exitOnConsumerCrash(consumer, { name: 'audit topic', logger: child });
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   await consumer.run({
@@ -65,8 +66,14 @@ export async function startAuditTopicConsumer({ kafka, admin, log, topic, groupI
         resolveOffset(message.offset);
         await heartbeat();
       }
-      // The commit only saves re-reading after a restart; the positions in the log decide.
-      await commitOffsetsIfNecessary();
+      // The commit only saves re-reading after a restart; the positions in the log decide. So a
+      // refused commit (after a broker restart the group may have moved on) is not worth a
+      // crash: thrown from here, kafkajs would stop this consumer for good.
+      try {
+        await commitOffsetsIfNecessary();
+      } catch (err) {
+        child.warn({ err: { message: (err as Error).message }, partition: batch.partition }, 'could not commit the audit topic offset; it is re-read and skipped by position');
+      }
     },
   });
   for (const p of partitions) {

@@ -3,7 +3,7 @@
 // close HTTP). The policy it loaded and every key it destroys go to the audit topic (P8).
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createBatchingProducer, createKafka, ensureTopics, type OutgoingRecord, retryKafka } from '@lethe/kafka';
+import { createBatchingProducer, createKafka, ensureTopics, PRODUCER_OPTIONS, type OutgoingRecord, retryKafka } from '@lethe/kafka';
 import { createLifecycle, createLogger, createMetricsRegistry, startHealthServer } from '@lethe/observability';
 import {
   createInMemoryKeyProvider,
@@ -84,7 +84,7 @@ async function main(): Promise<void> {
   const specs = topicSpecs(policy, { readings: config.KAFKA_PARTITIONS, sightings: config.KAFKA_PARTITIONS, prefix: config.KAFKA_TOPIC_PREFIX });
   await retryKafka(() => ensureTopics(admin, specs, logger), { what: 'creating the topics', logger });
   await admin.disconnect();
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  const producer = kafka.producer(PRODUCER_OPTIONS);
   await producer.connect();
   const unprefixed = createBatchingProducer({ producer, lingerMs: config.KAFKA_LINGER_MS });
   // The ingest stage names the standard topics; a prefixed pipeline writes to its own.

@@ -5,7 +5,7 @@
 // keys does.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createBatchingProducer, createKafka, type BatchingProducer } from '@lethe/kafka';
+import { createBatchingProducer, createKafka, PRODUCER_OPTIONS, type BatchingProducer } from '@lethe/kafka';
 import { createLifecycle, createLogger, createMetricsRegistry, healthHandler } from '@lethe/observability';
 import { DEFAULT_POLICY_PATH, loadPolicy } from '@lethe/privacy';
 import { AuditEventRecordSchema, topicNames, type DeviceKind } from '@lethe/schemas';
@@ -25,7 +25,7 @@ async function main(): Promise<void> {
   let audit: BatchingProducer | undefined;
   let disconnect = async () => undefined as void;
   if (config.KAFKA_BROKERS) {
-    const producer = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID, logger }).producer({ idempotent: true, maxInFlightRequests: 1 });
+    const producer = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID, logger }).producer(PRODUCER_OPTIONS);
     await producer.connect();
     audit = createBatchingProducer({ producer });
     disconnect = () => producer.disconnect();

@@ -6,7 +6,7 @@
 //     merges the partials of every input partition → k-anonymity, noise, ε ledger → aggregates.
 // With N instances the input partitions are shared among them and one releaser is active; the
 // aggregates are the same as with one instance (docs/privacy.md, "Scale-out").
-import { createBatchingProducer, createKafka, CONSUMER_TIMEOUTS, ensureTopics, retryKafka } from '@lethe/kafka';
+import { createBatchingProducer, createKafka, CONSUMER_TIMEOUTS, ensureTopics, exitOnConsumerCrash, PRODUCER_OPTIONS, retryKafka } from '@lethe/kafka';
 import { createLifecycle, createLogger, createMetricsRegistry, startHealthServer } from '@lethe/observability';
 import { createNoiseSource, DEFAULT_POLICY_PATH, loadPolicy, systemClock, topicSpecs } from '@lethe/privacy';
 import { TOPICS, topicNames } from '@lethe/schemas';
@@ -43,7 +43,7 @@ async function main(): Promise<void> {
   await admin.connect();
   await retryKafka(() => ensureTopics(admin, specs, logger), { what: 'creating the topics', logger });
 
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  const producer = kafka.producer(PRODUCER_OPTIONS);
   await producer.connect();
   const batching = createBatchingProducer({ producer });
   const noise = createNoiseSource(config.NOISE_KEY);
@@ -66,6 +66,8 @@ async function main(): Promise<void> {
     noise,
   });
   const stage1 = createProcessor({ policy, consumer: stageConsumer, producer: batching, admin, groupId: config.KAFKA_GROUP_ID, topics, metrics, logger: logger.child({ component: 'stage1' }), graceMs, maxWaitMs, clock: systemClock });
+  exitOnConsumerCrash(stageConsumer, { name: 'stage 1', logger });
+  exitOnConsumerCrash(releaserConsumer, { name: 'releaser', logger });
   await stageConsumer.connect();
   stageConsumer.on(stageConsumer.events.GROUP_JOIN, ({ payload }) => stage1.assigned(payload.memberAssignment));
   await stageConsumer.subscribe({ topics: [topics.readings, topics.sightings], fromBeginning: true });

@@ -1,6 +1,6 @@
 // Writer entry point: Kafka aggregates in, InfluxDB points out, offsets committed after each write.
 import { InfluxDB } from '@influxdata/influxdb-client';
-import { createKafka, CONSUMER_TIMEOUTS, ensureTopics, retryKafka } from '@lethe/kafka';
+import { createKafka, CONSUMER_TIMEOUTS, ensureTopics, exitOnConsumerCrash, retryKafka } from '@lethe/kafka';
 import { createLifecycle, createLogger, createMetricsRegistry, startHealthServer } from '@lethe/observability';
 import { DEFAULT_POLICY_PATH, loadPolicy, topicSpecs } from '@lethe/privacy';
 import { topicNames } from '@lethe/schemas';
@@ -36,6 +36,7 @@ async function main(): Promise<void> {
     metrics,
     logger,
   });
+  exitOnConsumerCrash(consumer, { name: 'aggregates', logger });
   await consumer.connect();
   await consumer.subscribe({ topics: [topicNames(config.KAFKA_TOPIC_PREFIX).aggregates], fromBeginning: true });
   await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: writer.eachBatch });
