@@ -41,6 +41,7 @@ COPY packages packages
 COPY scripts scripts
 COPY services services
 COPY docs/openapi.yaml docs/
+COPY infra/node-runtime.env infra/
 
 # ---- runtime ----------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
@@ -57,5 +58,6 @@ RUN mkdir -p /tokens /var/lib/lethe/audit && chown node:node /tokens /var/lib/le
 USER node
 EXPOSE 9464 8080
 STOPSIGNAL SIGTERM
-# exec: node becomes PID 1's only child-free process and receives SIGTERM directly.
-CMD ["/bin/sh", "-c", "exec node \"services/${SERVICE}/src/main.ts\""]
+# exec: node becomes PID 1's only child-free process and receives SIGTERM directly. The V8 and
+# malloc settings every service runs with come from infra/node-runtime.env (it says why).
+CMD ["/bin/sh", "-c", "set -a && . ./infra/node-runtime.env && set +a && exec node \"services/${SERVICE}/src/main.ts\""]

@@ -8,6 +8,7 @@ import { createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, rm
 import { createConnection } from 'node:net';
 import { cpus, release, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { nodeRuntimeEnv } from '@lethe/config';
 import { connectAsync } from 'mqtt';
 
 export const ROOT = new URL('../', import.meta.url).pathname.replace(/\/$/, '');
@@ -158,7 +159,7 @@ export async function startService(s: Servers, name: ServiceName, tag: string, e
   const profile = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`, `--cpu-prof-name=${tag}-${name}.cpuprofile`] : [];
   const child = spawn(process.execPath, [...profile, join(ROOT, `services/${name}/src/main.ts`)], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HTTP_HOST: '127.0.0.1', HTTP_PORT: String(port), LOG_LEVEL: 'info', ...serviceEnv(s, name), ...env },
+    env: { PATH: process.env.PATH ?? '', ...nodeRuntimeEnv(), HTTP_HOST: '127.0.0.1', HTTP_PORT: String(port), LOG_LEVEL: 'info', ...serviceEnv(s, name), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout!.pipe(out);

@@ -47,6 +47,31 @@ function sustained(p: PipelineResult) {
   return p.steps.filter((s) => s.loss && s.loss.missing === 0 && s.drainSeconds <= 2 && s.published.behindTicks === 0 && !s.published.stoppedEarly);
 }
 
+/**
+ * The machine's CPU per reading, summed over every process a step runs (services, brokers, the
+ * load generator; not the bench itself), and the rate at which that sum fills the cores: a
+ * ceiling for the full pipeline on this machine, whatever any one stage could do alone.
+ */
+function cpuBudget(r: Results): string[] {
+  const steps = r.rows.filter((x) => x.id.startsWith('7'));
+  if (steps.length === 0) return [];
+  const cores = r.machine.cores;
+  const mqtt = ['publisher (mqtt.js)', 'mosquitto'];
+  const lines = [
+    `**CPU budget.** Every process of the step, in CPU µs per reading (the bench's own process left out), and the rate at which their sum would fill the ${cores} cores — the ceiling for the whole pipeline on this machine. The MQTT leg alone (the load generator publishing and Mosquitto) is what any pipeline, however fast, would spend before the gateway:`,
+    '',
+    '| step | all processes, µs per reading | ceiling on ' + cores + ' cores | MQTT leg (publisher + Mosquitto), µs per reading | its cores at 20,000 readings/s |',
+    '| --- | ---: | ---: | ---: | ---: |',
+  ];
+  for (const row of steps) {
+    const c = Object.entries(row.cpuUsPerMsg).filter(([k]) => k !== 'bench');
+    const total = c.reduce((n, [, v]) => n + (Number.isFinite(v) ? v : 0), 0);
+    const leg = mqtt.reduce((n, k) => n + (row.cpuUsPerMsg[k] ?? 0), 0);
+    lines.push(`| ${row.id.slice(2)} | ${fmt(total)} | ${fmt((cores * 1e6) / total)} readings/s | ${fmt(leg, 1)} | ${fmt((leg * 20_000) / 1e6, 2)} |`);
+  }
+  return lines;
+}
+
 function targets(r: Results): Target[] {
   const p = r.pipeline;
   if (!p) return [];
@@ -170,7 +195,8 @@ export function markdown(results: Results): string {
         `| ${row.id.slice(2)} | ${fmt(e.targetRate)} | ${fmt(row.rate)}${e.stoppedEarly ? ` (stopped after ${fmt(e.publishedSeconds, 0)} s: overloaded)` : ''} | ${fmt(e.loss.missing)} / ${fmt(e.loss.expected)} | ${fmt(e.loss.duplicates)} | ${fmt(e.drainSeconds, 1)} s | ${fmt(kafka?.p50Ms, 1)} / ${fmt(kafka?.p99Ms, 1)} ms | ${fmt(ack?.p50Ms, 1)} / ${fmt(ack?.p99Ms, 1)} ms | ${fmt((vis?.p50Ms ?? NaN) / 1000, 2)} / ${fmt((vis?.p99Ms ?? NaN) / 1000, 2)} s (${vis?.samples ?? 0}) | ${['gateway', 'processor', 'writer', 'mosquitto', 'kafka', 'influxdb'].map((k) => fmt(c[k], 1)).join(' · ')} |`,
       );
     }
-    L.push('', `Publisher (mqtt.js, one process for all 108 devices) CPU µs per reading: ${r.rows.filter((x) => x.id.startsWith('7')).map((x) => `${x.id.slice(2)} ${fmt(x.cpuUsPerMsg['publisher (mqtt.js)'], 1)}`).join(', ')}.`, '');
+    L.push('', ...cpuBudget(r), '');
+    L.push(`Publisher (mqtt.js, one process for all 108 devices) CPU µs per reading: ${r.rows.filter((x) => x.id.startsWith('7')).map((x) => `${x.id.slice(2)} ${fmt(x.cpuUsPerMsg['publisher (mqtt.js)'], 1)}`).join(', ')}.`, '');
     L.push('## RSS over time (stage 8)', '');
     L.push(
       `Sampled every 2 s over the whole of stage 7 (${fmt(p.rss.seconds / 60, 1)} min: the rate steps, then the soak at 50 %)` +
@@ -179,6 +205,9 @@ export function markdown(results: Results): string {
     );
     L.push('| process | first MiB | last MiB | peak MiB | slope, second half |', '| --- | ---: | ---: | ---: | ---: |');
     for (const tr of p.rss.trends) L.push(`| ${tr.name} | ${fmt(tr.firstMb)} | ${fmt(tr.lastMb)} | ${fmt(tr.peakMb)} | ${tr.slopeMbPerMin >= 0 ? '+' : ''}${tr.slopeMbPerMin} MiB/min |`);
+    L.push('', "Where the services' memory was at the end, from their own metrics (prom-client's Node.js defaults): the JS heap in use (live objects and garbage not yet collected), what V8 reserved for it, and Buffers outside it; the rest of the RSS is the Node binary, code, stacks and the C allocator's own.", '');
+    L.push('| service | RSS MiB | JS heap used | JS heap reserved | external (Buffers) | rest |', '| --- | ---: | ---: | ---: | ---: | ---: |');
+    for (const h of p.rss.heap) L.push(`| ${h.name} | ${fmt(h.rssMb)} | ${fmt(h.heapUsedMb)} | ${fmt(h.heapTotalMb)} | ${fmt(h.externalMb)} | ${fmt(h.rssMb - h.heapTotalMb - h.externalMb)} |`);
     L.push('');
   }
 

@@ -14,7 +14,7 @@ import { startLoadgen } from './loadgen-client.ts';
 import type { LoadgenSummary } from './loadgen.ts';
 import { BENCH_WINDOW_SECONDS } from './policy.ts';
 import { peakBetween, ProcWatch, type ProcUsage, type RssSample } from './proc.ts';
-import { histogram, histogramDelta, histogramQuantile, type PromHistogram } from './prom.ts';
+import { counter, histogram, histogramDelta, histogramQuantile, type PromHistogram } from './prom.ts';
 import { auditReadings } from './readings-audit.ts';
 import { startVisibilityPoller, type WindowSeen } from './window-visibility.ts';
 
@@ -65,7 +65,19 @@ export interface PipelineResult {
   steps: StepResult[];
   baseRate: number;
   basis: string;
-  rss: { seconds: number; trends: RssTrend[]; samples: RssSample[] };
+  rss: { seconds: number; trends: RssTrend[]; samples: RssSample[]; heap: ServiceHeap[] };
+}
+
+/** Where a service's memory is at the end of the run, from its own metrics (prom-client's Node.js defaults). */
+export interface ServiceHeap {
+  name: string;
+  rssMb: number;
+  /** JS objects, live and not yet collected. */
+  heapUsedMb: number;
+  /** Memory V8 has reserved for the JS heap (used + free pages it keeps). */
+  heapTotalMb: number;
+  /** Buffers and other memory outside the JS heap that V8 knows of. */
+  externalMb: number;
 }
 
 function slope(points: Array<[number, number]>): number {
@@ -216,6 +228,13 @@ export async function benchPipeline(ctx: BenchContext, baseRate: number, basis: 
     const lastPublish = Math.max(...steps.map((s) => s.startMs + s.published.seconds * 1000));
     for (let i = 0; i < 120 && poller.unseenBefore(lastPublish) > 0; i++) await sleep(500);
     const { seen: windows, neverSeen } = await poller.stop();
+    const mb = (bytes: number) => round(bytes / 2 ** 20, 1);
+    const heap = await Promise.all(
+      services.map(async (s): Promise<ServiceHeap> => {
+        const text = await s.metrics();
+        return { name: s.name, rssMb: mb(counter(text, 'lethe_process_resident_memory_bytes')), heapUsedMb: mb(counter(text, 'lethe_nodejs_heap_size_used_bytes')), heapTotalMb: mb(counter(text, 'lethe_nodejs_heap_size_total_bytes')), externalMb: mb(counter(text, 'lethe_nodejs_external_memory_bytes')) };
+      }),
+    );
     const rssSeconds = watch.elapsed();
     watch.stop();
     const samples = watch.samples;
@@ -304,7 +323,7 @@ export async function benchPipeline(ctx: BenchContext, baseRate: number, basis: 
         },
       };
     });
-    return { rows, steps: steps.map((s) => ({ ...s, published: { ...s.published, failed: s.published.failed.slice(0, 20) } })), baseRate, basis, rss: { seconds: rssSeconds, trends, samples } };
+    return { rows, steps: steps.map((s) => ({ ...s, published: { ...s.published, failed: s.published.failed.slice(0, 20) } })), baseRate, basis, rss: { seconds: rssSeconds, trends, samples, heap } };
   } finally {
     await loadgen?.close();
     for (const s of services.reverse()) {

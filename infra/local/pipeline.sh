@@ -123,15 +123,17 @@ start_one() {
     args=(--scenario "${SCENARIO:-normal-day}")
     [ -z "${RATE:-}" ] || args+=(--rate "$RATE")
   fi
-  local vars=()
+  local vars=() runtime=()
   mapfile -t vars < <(service_env "$name")
+  # V8 and malloc settings of every service (the file says why).
+  mapfile -t runtime < <(grep -E '^[A-Z][A-Z0-9_]*=' "$LETHE_ROOT/infra/node-runtime.env")
   [ -f "$log" ] && mv -f "$log" "$log.1"
 
   start=$(now_s)
   # The plain forms of the *_FILE secrets are removed (a service refuses both), and so is the
   # admin token, should the caller's shell export it.
   (cd "$LETHE_ROOT" && exec setsid env -u MQTT_PASSWORD -u INFLUX_TOKEN -u NOISE_KEY -u FLEET_SECRET \
-    -u INFLUX_ADMIN_TOKEN -u INFLUX_ADMIN_PASSWORD "${vars[@]}" node "$marker" "${args[@]}" >>"$log" 2>&1 </dev/null) &
+    -u INFLUX_ADMIN_TOKEN -u INFLUX_ADMIN_PASSWORD "${runtime[@]}" "${vars[@]}" node "$marker" "${args[@]}" >>"$log" 2>&1 </dev/null) &
   pid=$!
   echo "$pid" >"$pidf"
 

@@ -2,6 +2,7 @@
 // for /readyz, and keeps their output for assertions (no identifier may appear in it).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { nodeRuntimeEnv } from '@lethe/config';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
@@ -28,7 +29,7 @@ export async function startService(name: string, env: Record<string, string>, re
   const port = await freePort();
   const child = spawn(process.execPath, [`services/${name}/src/main.ts`], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HTTP_HOST: '127.0.0.1', HTTP_PORT: String(port), LOG_LEVEL: 'info', ...env },
+    env: { PATH: process.env.PATH ?? '', ...nodeRuntimeEnv(), HTTP_HOST: '127.0.0.1', HTTP_PORT: String(port), LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
