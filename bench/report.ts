@@ -7,7 +7,7 @@ import { round, type Row } from './context.ts';
 import type { MachineInfo } from './infra.ts';
 import type { BenchOptions } from './options.ts';
 import type { PayloadSet } from './payloads.ts';
-import type { PipelineResult } from './stage-pipeline.ts';
+import type { PipelineResult, StepResult } from './stage-pipeline.ts';
 import { Histogram } from './histogram.ts';
 
 export interface Results {
@@ -90,13 +90,22 @@ function targets(r: Results): Target[] {
       met: half.publishToKafka.p99 < 50,
     });
   }
-  const all = new Histogram();
-  for (const s of p.steps) for (const w of s.windows) all.record((w.completeAt - w.closesAt) * 1000);
-  const v = all.summaryMs();
+  // Over the steps the pipeline sustained: in an overloaded step windows wait behind the backlog
+  // by definition. Those are reported beside, not hidden.
+  const visibility = (steps: readonly StepResult[]) => {
+    const h = new Histogram();
+    for (const s of steps) for (const w of s.windows) h.record((w.completeAt - w.closesAt) * 1000);
+    return h.summaryMs();
+  };
+  const v = visibility(ok);
+  const over = p.steps.filter((s) => !ok.includes(s));
+  const o = visibility(over);
   const never = p.steps.reduce((n, s) => n + s.windowsNeverSeen, 0);
   out.push({
     target: 'Window close → visible in InfluxDB p99 < 2 s',
-    measured: `p99 ${fmt(v.p99 / 1000, 2)} s (p50 ${fmt(v.p50 / 1000, 2)} s, max ${fmt(v.max / 1000, 2)} s) over ${v.n} windows of all steps, 500 ms polling${never > 0 ? `; ${never} windows not seen within 60 s of closing` : ''}`,
+    measured:
+      `p99 ${fmt(v.p99 / 1000, 2)} s (p50 ${fmt(v.p50 / 1000, 2)} s, max ${fmt(v.max / 1000, 2)} s) over ${v.n} windows of the steps without loss or backlog (${ok.map((s) => s.label).join(', ')}), 500 ms polling` +
+      `${o.n > 0 ? `; in the overloaded steps (${over.map((s) => s.label).join(', ')}) p99 ${fmt(o.p99 / 1000, 2)} s over ${o.n} windows` : ''}${never > 0 ? `; ${never} windows not seen within 60 s of closing` : ''}`,
     met: v.n > 0 ? v.p99 < 2000 && never === 0 : undefined,
   });
   const services = p.rss.trends.filter((t) => ['gateway', 'processor', 'writer'].includes(t.name));
