@@ -66,7 +66,7 @@ export interface EpochFigures {
   dwell: DwellFigure[];
 }
 
-/** One sighting as a window needs it: where, when, and the vehicle's speed there. */
+/** Where and when a pseudonym was seen. */
 interface Sighted {
   deviceId: string;
   district: string;
@@ -166,11 +166,11 @@ export function createPersonWindows(): PersonWindows {
       const speeds = inWindow.filter((v) => v.deviceId === main.deviceId && v.speedKmh !== undefined).map((v) => v.speedKmh!);
       if (speeds.length > 0) cell.speeds.push(speeds.reduce((a, b) => a + b, 0) / speeds.length);
 
-      const ordered = [...inWindow].sort(byTime);
       if (state.source === 'plate') {
         // The first trip that arrives in this window: a move between two different junctions,
         // timed from the last sighting at the first (in this window, or the latest before it)
         // to the first sighting at the second.
+        const ordered = [...inWindow].sort(byTime);
         const path: Sighted[] = person.before ? [person.before, ...ordered] : ordered;
         for (let i = 1; i < path.length; i++) {
           const from = path[i - 1]!;
@@ -184,7 +184,7 @@ export function createPersonWindows(): PersonWindows {
         }
       }
       // The window's sightings are done with: all the epoch needs of them now is its latest.
-      remember(person, ordered.at(-1)!, true);
+      remember(person, inWindow.reduce((latest, v) => (byTime(v, latest) > 0 ? v : latest)), true);
     }
     const sorted = <T>(m: Map<string, T>) => [...m.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, v]) => v);
     return { source: state.source, windowStart: start, windowEnd: end, cells: sorted(cells), trips: sorted(trips) };
