@@ -17,7 +17,8 @@ export interface ExitOnCrashOptions {
 
 export function exitOnConsumerCrash(consumer: Pick<Consumer, 'on' | 'events'>, { name, logger, exit = (code) => process.exit(code) }: ExitOnCrashOptions): void {
   consumer.on(consumer.events.CRASH, ({ payload }) => {
-    // Error messages from kafkajs name brokers, groups and topics, never record contents.
+    // Only the error's name and message: kafkajs's own name brokers, groups and topics, and what
+    // our eachBatch handlers throw never carries record contents (bad records are counted, not thrown).
     const err = { name: payload.error.name, message: payload.error.message };
     if (payload.restart) {
       logger.warn({ consumer: name, err }, 'Kafka consumer crashed; kafkajs restarts it');
