@@ -1,10 +1,14 @@
-# syntax=docker/dockerfile:1
 # One image for every Lethe service (gateway, keyring, processor, writer, api, simulator) and the
 # one-shot scripts (influx-init). Node 24 strips TypeScript types at run time, so there is
 # no build step: the image holds the sources and the installed dependencies.
 #
 #   docker build --build-arg SERVICE=gateway -t lethe .
 #   docker run -e SERVICE=writer lethe      # SERVICE can also be chosen at run time
+#
+# No `# syntax=` line: it makes BuildKit fetch a Dockerfile frontend image from Docker Hub before
+# building, and nothing here needs more than the frontend built into BuildKit (RUN --mount has
+# been part of it since Docker 20.10), so the image also builds where no registry is reachable.
+# Production dependencies only: the runtime carries no compiler, test runner or linter.
 ARG NODE_IMAGE=node:24.21.0-bookworm-slim
 
 # ---- dependencies + sources -------------------------------------------------------------
@@ -29,11 +33,16 @@ COPY services/keyring/package.json services/keyring/
 COPY services/processor/package.json services/processor/
 COPY services/simulator/package.json services/simulator/
 COPY services/writer/package.json services/writer/
-COPY test/package.json test/
-# Dev dependencies stay: scripts/ (influx-init) resolves @lethe/* through the root's devDependencies.
+# Only the services above (not the cli, demo, tests or benchmarks) and their production
+# dependencies; pnpm accepts a lockfile that also describes workspace projects left out.
 RUN --mount=type=cache,id=lethe-pnpm-store,target=/pnpm/store \
     pnpm config set store-dir /pnpm/store && \
-    pnpm install --frozen-lockfile --prod=false
+    pnpm install --frozen-lockfile --prod
+# scripts/ (influx-init) resolves @lethe/* through the root's devDependencies, which a
+# production install leaves out: link the workspace packages in their place (each resolves its
+# own dependencies from its own node_modules).
+RUN mkdir -p node_modules/@lethe && \
+    for p in packages/*; do ln -s "../../$p" "node_modules/@lethe/${p#packages/}"; done
 
 COPY tsconfig.base.json ./
 COPY seeds seeds
@@ -42,6 +51,8 @@ COPY scripts scripts
 COPY services services
 COPY docs/openapi.yaml docs/
 COPY infra/node-runtime.env infra/
+# Fails the build, not the first start, if a script's imports do not resolve.
+RUN node --input-type=module -e "await import('@lethe/privacy'); await import('@lethe/config'); await import('@lethe/schemas')"
 
 # ---- runtime ----------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime

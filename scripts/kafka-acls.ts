@@ -34,9 +34,9 @@ export function letheAcls(): AclSpec[] {
     ...topics('gateway', ALL_TOPICS, ['DESCRIBE', 'DESCRIBE_CONFIGS', 'CREATE', 'ALTER_CONFIGS']),
     ...topics('gateway', [TOPICS.readings, TOPICS.sightings, TOPICS.rejected, TOPICS.audit], ['WRITE']),
     ...topics('processor', ALL_TOPICS, ['DESCRIBE', 'DESCRIBE_CONFIGS', 'CREATE']),
-    ...topics('processor', [TOPICS.readings, TOPICS.sightings, TOPICS.partials], ['READ']),
-    // lethe.partials.v1 is the processor's own stage-1 → stage-2 topic.
-    ...topics('processor', [TOPICS.partials, TOPICS.aggregates], ['WRITE']),
+    ...topics('processor', [TOPICS.readings, TOPICS.sightings, TOPICS.partials, TOPICS.ledger], ['READ']),
+    // lethe.partials.v1 is the processor's own stage-1 → stage-2 topic; lethe.ledger.v1 its release ledger.
+    ...topics('processor', [TOPICS.partials, TOPICS.aggregates, TOPICS.ledger], ['WRITE']),
     group('processor', true),
     ...topics('writer', ALL_TOPICS, ['DESCRIBE', 'DESCRIBE_CONFIGS', 'CREATE']),
     ...topics('writer', [TOPICS.aggregates], ['READ']),

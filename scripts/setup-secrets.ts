@@ -7,16 +7,23 @@
 //   node scripts/setup-secrets.ts --revoke-token <requester id>
 //   node scripts/setup-secrets.ts --mqtt-tls [--mqtt-tls-name mqtt.example.org ...]
 //   node scripts/setup-secrets.ts --kafka-sasl
+//   node scripts/setup-secrets.ts --keyring-gateway gateway --keyring-gateway gateway-2
+//   node scripts/setup-secrets.ts --revoke-keyring-gateway gateway-2
 //
 // Opt-in extras: --mqtt-tls makes a private CA and a server certificate for Mosquitto's TLS
 // listener (mqtt-tls-*; valid for mosquitto, localhost, 127.0.0.1 and every --mqtt-tls-name);
 // --kafka-sasl generates the SCRAM passwords of the services' Kafka users (kafka-<service>-password).
 //
+// Keyring tokens: one per gateway (keyring-token-<id>; the compose stack's gateway is `gateway`),
+// which that gateway presents to the keyring; the keyring reads only their SHA-256 hashes from
+// keyring-gateway-tokens, rewritten from the keyring-token-* files on every run. More gateways:
+// name each with --keyring-gateway; revoking one deletes its token (restart the keyring).
+//
 // Requester tokens (seeds/requesters.yaml lists the requesters) are never stored: the api reads
 // only their SHA-256 hashes from api-requester-tokens. A token is printed once when issued;
 // issuing again replaces it. There is no token until one is issued.
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { devicePassword, generateSecret, mosquittoPasswordLine } from '@lethe/config';
@@ -24,6 +31,7 @@ import { DEFAULT_FLEET_PATH, loadFleet } from '@lethe/schemas';
 import { KAFKA_SERVICES } from './kafka-acls.ts';
 import { ensureTlsCertificates } from './tls-certs.ts';
 import { DEFAULT_REQUESTERS_PATH, loadRequesters, TokenHashesSchema, tokenHash, type TokenHashes } from '../services/api/src/requesters.ts';
+import { GATEWAY_ID_PATTERN, gatewayTokensFile } from '../services/keyring/src/gateway-tokens.ts';
 
 const { values } = parseArgs({
   options: {
@@ -35,6 +43,8 @@ const { values } = parseArgs({
     'mqtt-tls': { type: 'boolean', default: false },
     'mqtt-tls-name': { type: 'string', multiple: true, default: [] },
     'kafka-sasl': { type: 'boolean', default: false },
+    'keyring-gateway': { type: 'string', multiple: true, default: ['gateway'] },
+    'revoke-keyring-gateway': { type: 'string', multiple: true, default: [] },
   },
 });
 const dir = resolve(values.dir!);
@@ -61,8 +71,29 @@ secret('grafana-admin-password');
 secret('grafana-secret-key');
 // The differential-privacy noise key: hex, because the processor reads raw key bytes.
 secret('processor-noise-key', () => randomBytes(32).toString('hex'));
-// The bearer token the gateways present to the keyring (shared pseudonym keys).
-secret('keyring-token');
+// Each gateway's own bearer token for the keyring (shared pseudonym keys), and the hashes the
+// keyring checks them against: a gateway is known by its token, gets its own budget, and can be
+// revoked alone.
+const KEYRING_TOKEN_PREFIX = 'keyring-token-';
+for (const id of [...values['keyring-gateway']!, ...values['revoke-keyring-gateway']!]) {
+  if (!GATEWAY_ID_PATTERN.test(id)) {
+    console.error(`"${id}" is not a gateway id (lower-case letters, digits and "-", starting with a letter)`);
+    process.exit(2);
+  }
+}
+for (const id of values['revoke-keyring-gateway']!) {
+  rmSync(join(dir, `${KEYRING_TOKEN_PREFIX}${id}`), { force: true });
+  say(`revoked the keyring token of ${id} (restart the keyring)`);
+}
+for (const id of values['keyring-gateway']!) if (!values['revoke-keyring-gateway']!.includes(id)) secret(`${KEYRING_TOKEN_PREFIX}${id}`);
+const keyringTokens = Object.fromEntries(
+  readdirSync(dir)
+    .filter((name) => name.startsWith(KEYRING_TOKEN_PREFIX) && GATEWAY_ID_PATTERN.test(name.slice(KEYRING_TOKEN_PREFIX.length)))
+    .map((name) => [name.slice(KEYRING_TOKEN_PREFIX.length), readFileSync(join(dir, name), 'utf8').trim()]),
+);
+// Derived, so rewritten every time (as mosquitto-passwd); only hashes, never a token.
+writeFileSync(join(dir, 'keyring-gateway-tokens.tmp'), gatewayTokensFile(keyringTokens), { mode: 0o644 });
+renameSync(join(dir, 'keyring-gateway-tokens.tmp'), join(dir, 'keyring-gateway-tokens'));
 // Hashes of the data-request tokens; empty until a token is issued.
 secret('api-requester-tokens', () => JSON.stringify({ version: 1, tokens: {} } satisfies TokenHashes, null, 2) + '\n');
 

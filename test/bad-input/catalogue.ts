@@ -185,7 +185,7 @@ export function badInputCatalogue({ now, canaries, nextSeq }: CatalogueOptions):
   add({ name: 'fractional sequence number', risk: 'seq is a counter', device: SEWER, messages: [{ topic: SW, payload: json(sewerReading(SEWER, 1.5, now)) }], expected: rejected('SCHEMA_VIOLATION', schema, /^seq: .*expected int/), canaries: [] });
 
   // --- Time --------------------------------------------------------------------------------
-  add({ name: 'timestamp far in the future', risk: 'a record stamped ahead would outlive the TTL on disk', device: SEWER, messages: [{ topic: SW, payload: json(sewerReading(SEWER, REFUSED_SEQ, now + 3_600_000)) }], expected: rejected('TIMESTAMP_IN_FUTURE', 'gateway: the clock check in ingest.ts (MAX_FUTURE_SKEW_SECONDS, 30 s)', /ahead of the gateway clock/), canaries: [] });
+  add({ name: 'timestamp far in the future', risk: 'a record stamped ahead would outlive the TTL on disk', device: SEWER, messages: [{ topic: SW, payload: json(sewerReading(SEWER, REFUSED_SEQ, now + 3_600_000)) }], expected: rejected('TIMESTAMP_IN_FUTURE', 'gateway: the clock check in ingest.ts (the policy\'s rawData.maxFutureSkew, 30 s)', /ahead of the gateway clock/), canaries: [] });
   add({ name: 'timestamp far in the past', risk: 'data older than the raw-data TTL must not enter the pipeline', device: SEWER, messages: [{ topic: SW, payload: json(sewerReading(SEWER, REFUSED_SEQ, now - 86_400_000)) }], expected: rejected('TIMESTAMP_TOO_OLD', 'gateway: the clock check in ingest.ts (the policy raw-data TTL)', /older than the raw-data TTL/), canaries: [] });
   {
     const mac = canaries.mac();

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InfluxDB } from '@influxdata/influxdb-client';
-import { createNoiseSource, DEFAULT_POLICY_PATH, figureId, loadPolicy, noisyCount } from '@lethe/privacy';
+import { createNoiseSource, DEFAULT_POLICY_PATH, figureId, loadPolicy, noisyCount, sightingSlot, slotStart } from '@lethe/privacy';
 import { DEFAULT_FLEET_PATH, loadFleet, type LamppostReadingInput, type SewerReadingInput, type TrafficLightReadingInput } from '@lethe/schemas';
 import { createCity, createFleetPublisher, loadScenario, runSimulation, type SimulatedReading } from '@lethe/simulator';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -111,11 +111,20 @@ function expectedPersonFigures(published: readonly SimulatedReading[], district:
   const wifi: Sighting[] = [];
   const plates: Sighting[] = [];
   const loops = new Map<string, number>();
+  const seen = new Set<string>();
   for (const r of published) {
     const p = r.payload as Partial<LamppostReadingInput & TrafficLightReadingInput>;
     const ts = Date.parse(p.ts!);
-    for (const probe of p.wifiProbes ?? []) wifi.push({ person: probe.mac.toUpperCase(), device: r.deviceId, district: district(r.deviceId), ts });
-    for (const read of p.plateReads ?? []) plates.push({ person: read.plate.replaceAll(' ', ''), device: r.deviceId, district: district(r.deviceId), ts });
+    // As the gateway writes them (sighting-time.ts): one sighting per person, device and slot, stamped with the slot's start.
+    const sighted = (list: Sighting[], source: 'wifi' | 'plate', person: string) => {
+      const slot = slotStart(ts, sightingSlot(source, WINDOW_SECONDS * 1000));
+      const id = `${source}|${person}|${r.deviceId}|${slot}`;
+      if (seen.has(id)) return;
+      seen.add(id);
+      list.push({ person, device: r.deviceId, district: district(r.deviceId), ts: slot });
+    };
+    for (const probe of p.wifiProbes ?? []) sighted(wifi, 'wifi', probe.mac.toUpperCase());
+    for (const read of p.plateReads ?? []) sighted(plates, 'plate', read.plate.replaceAll(' ', ''));
     if (r.kind === 'traffic-light') {
       const key = `${r.deviceId}|${windowOf(ts, WINDOW_SECONDS)}`;
       loops.set(key, (loops.get(key) ?? 0) + p.vehicleCount!);
@@ -157,7 +166,7 @@ function expectedPersonFigures(published: readonly SimulatedReading[], district:
         districts.set(district(device), d);
       }
       for (const [name, d] of districts) {
-        if (d.total >= K && (d.hidden === 0 || d.hidden >= K)) release(stream, start, measurement, { scope: 'district', district: name }, 'people', d.total, share);
+        if (d.hidden >= K) release(stream, start, measurement, { scope: 'district', district: name }, 'people', d.total, share);
       }
     }
   };
@@ -273,14 +282,20 @@ describe('pipeline end to end on real Mosquitto, Kafka and InfluxDB', () => {
     let released = new Map<string, number>();
     const deadline = Date.now() + 60_000;
     const lastWindow = windowOf(Date.parse((published.at(-1)!.payload as { ts: string }).ts), WINDOW_SECONDS);
+    let privacy = new Map<string, Map<number, Set<string>>>();
     for (;;) {
       env = new Map();
       released = new Map();
+      privacy = new Map();
       let privacyForLast = false;
       for (const row of await queryApi.collectRows<Row>(query)) {
         const time = Date.parse(row._time);
         if (row._measurement === 'privacy') {
           privacyForLast ||= time === lastWindow;
+          const stream = String(row.stream);
+          if (!privacy.has(stream)) privacy.set(stream, new Map());
+          const fields = privacy.get(stream)!.get(time) ?? new Set<string>();
+          privacy.get(stream)!.set(time, fields.add(row._field));
           continue;
         }
         const tags = PERSON_TAGS[row._measurement];
@@ -301,18 +316,31 @@ describe('pipeline end to end on real Mosquitto, Kafka and InfluxDB', () => {
       const fields = env.get(key)!;
       const [measurement] = key.split('|');
       expect(fields.readings, key).toBe(e.readings);
+      const district = key.includes('|district:');
       if (measurement === 'lamppost') {
         expect(fields.pm25_mean, key).toBeCloseTo(e.sums.pm25! / e.readings, 9);
-        expect(fields.energy_wh_sum, key).toBeCloseTo(e.sums.energyWh!, 9);
+        // Presence-dependent (the lamp brightens with the phones near it): never per device, a noisy mean per district (P9).
+        if (district) expect(fields.dimming_pct_mean, key).toBeGreaterThanOrEqual(0);
+        else for (const f of ['dimming_pct_mean', 'energy_wh_mean', 'energy_wh_sum', 'lux_mean', 'noise_dba_mean']) expect(fields, `${key}: ${f} is presence-dependent`).not.toHaveProperty(f);
       }
       if (measurement === 'traffic_light') {
-        expect(fields.occupancy_pct_mean, key).toBeCloseTo(e.sums.occupancyPct! / e.readings, 9);
+        expect(fields, `${key}: occupancy is dropped (one waiting vehicle moves it to 100 %)`).not.toHaveProperty('occupancy_pct_mean');
+        if (district) expect(fields.queue_length_mean, key).toBeGreaterThanOrEqual(0);
+        else expect(fields, `${key}: queue length is presence-dependent`).not.toHaveProperty('queue_length_mean');
         expect(fields, `${key}: a person-derived count never leaves un-noised`).not.toHaveProperty('vehicle_count_sum');
       }
       if (measurement === 'sewer') {
         expect(fields.level_cm_max, key).toBe(e.max.levelCm);
         expect(fields.overflow_count_true, key).toBe(e.trues.overflow);
       }
+    }
+    // P9: every window of every per-window person-derived stream has its privacy record, whatever
+    // was seen in it, and the record holds only what the schedule and the released figures say.
+    const windows = Array.from({ length: (lastWindow - windowOf(firstPublish, WINDOW_SECONDS)) / (WINDOW_SECONDS * 1000) + 1 }, (_, i) => windowOf(firstPublish, WINDOW_SECONDS) + i * WINDOW_SECONDS * 1000);
+    for (const stream of ['pedestrians', 'vehicles', 'travel_times', 'traffic_light.vehicle_count_sum', 'lamppost.presence', 'traffic_light.presence']) {
+      const got = privacy.get(stream) ?? new Map<number, Set<string>>();
+      expect(windows.filter((w) => !got.has(w)), `${stream}: windows without a privacy record`).toEqual([]);
+      for (const fields of got.values()) expect([...fields].sort(), stream).toEqual(['epsilon_budget_today', 'epsilon_spent_today', 'epsilon_this_release', 'released']);
     }
     // Person-derived figures: exactly the series the k and differencing rules allow, each
     // equal to its true value plus the noise the processor's key derives for it.

@@ -20,10 +20,11 @@ import { createCity, createFleetPublisher, loadScenario, runSimulation, type Sim
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { policyCopy } from '../support/policy-copy.ts';
 import { faultPlan, profileFromEnv, type Fault, type Target } from './plan.ts';
-import { collectAggregates, diffAggregates, expectedPoints, pointKey, readingCountMismatches, reconcileSequences, type Published } from './reconcile.ts';
+import { collectAggregates, diffAggregates, expectedPoints, pointKey, readingCountMismatches, reconcileSequences, sightingKeys, type Published } from './reconcile.ts';
 import { startFaultServers, type FaultServers, type ServerName } from './servers.ts';
 import { startManaged, type ManagedService } from './services.ts';
 import { dumpTopic } from './topic-dump.ts';
+import { gatewayTokensFile } from '../../services/keyring/src/gateway-tokens.ts';
 
 const PROFILE = profileFromEnv();
 const PLAN = faultPlan(PROFILE);
@@ -109,7 +110,7 @@ describe(`faults (${PROFILE}: ${PLAN.length} faults)`, () => {
     admin = createKafka({ brokers: servers.kafkaBrokers, clientId: 'faults-admin', logger: createLogger({ service: 'faults', level: 'silent' }) }).admin();
     await admin.connect();
     const kafka = { KAFKA_BROKERS: servers.kafkaBrokers.join(','), POLICY_FILE: policyFile, KAFKA_TOPIC_PREFIX: PREFIX };
-    const keyring = await startManaged('keyring', { ...kafka, KEYRING_TOKEN });
+    const keyring = await startManaged('keyring', { ...kafka, KEYRING_GATEWAY_TOKENS: gatewayTokensFile({ gateway: KEYRING_TOKEN }), KEYRING_READING_INTERVAL_SECONDS: '1' });
     services.set('keyring', keyring);
     // The keyring keeps the pseudonym keys out of the gateway: a restarted gateway gives a phone
     // the same pseudonym as before (with keys in its own memory, a restart begins new ones).
@@ -233,8 +234,8 @@ describe(`faults (${PROFILE}: ${PLAN.length} faults)`, () => {
     const publisher = createFleetPublisher({ url: servers.mqttUrl, fleetSecret: servers.fleetSecret, clientIdPrefix: 'faults' });
     const stop = new AbortController();
     const onPublished = (r: SimulatedReading) => {
-      const p = r.payload as { seq: number; ts: string; wifiProbes?: unknown[]; plateReads?: unknown[] };
-      published.push({ deviceId: r.deviceId, seq: p.seq, ts: Date.parse(p.ts), identifiers: (p.wifiProbes?.length ?? 0) + (p.plateReads?.length ?? 0), ackedAt: Date.now() });
+      const p = r.payload as { seq: number; ts: string };
+      published.push({ deviceId: r.deviceId, seq: p.seq, ts: Date.parse(p.ts), sightings: sightingKeys(policy, r.deviceId, r.payload as unknown as Record<string, unknown>), ackedAt: Date.now() });
     };
     const simulation = runSimulation({ city, publisher, tickSeconds: 1, signal: stop.signal, onPublished, onProgress: (p) => log(`published ${p.published} readings (${p.failed} failed)`) });
 

@@ -3,12 +3,15 @@
 //   1. per-device sequence numbers: every acknowledged reading is on the readings topic (lost =
 //      acknowledged but absent), and how many copies of each (redeliveries are expected: the
 //      gateway is at-least-once, the processor de-duplicates by device and sequence number);
-//      every probe or plate read of a reading that arrived is a sighting;
+//      every probe or plate read of a reading that arrived is in a sighting record: one per
+//      identifier, device and slot (the gateway folds later sightings of a slot into the first);
 //   2. aggregates: the faulty run's records equal a fault-free replay's key by key, and a
 //      record released twice was released with identical values;
 //   3. every device's `readings` count per window equals its distinct sequence numbers in that
 //      window (an independent check for double counting: the replay saw the same duplicates);
 //   4. InfluxDB holds exactly the aggregates, value for value.
+import { createHash } from 'node:crypto';
+import { normalizeIdentifier, SIGHTING_FIELDS, sightingSlot, slotStart, SOURCE_KIND, type Policy } from '@lethe/privacy';
 import { AggregateRecordSchema, ReadingRecordSchema, SightingRecordSchema, type AggregateRecord } from '@lethe/schemas';
 import type { DumpedRecord } from './topic-dump.ts';
 
@@ -16,8 +19,25 @@ export interface Published {
   deviceId: string;
   seq: number;
   ts: number;
-  /** Probes and plate reads in the payload: each should become one sighting. */
-  identifiers: number;
+  /** Per probe or plate read in the payload, the sighting record it belongs to (`sightingKeys`); equal keys are one record. */
+  sightings: readonly string[];
+}
+
+/**
+ * The sighting records a published reading should give: one per identifier, device and slot. The
+ * identifier is hashed, so the test's own memory holds no raw MAC or plate in these keys.
+ */
+export function sightingKeys(policy: Policy, deviceId: string, payload: Record<string, unknown>): string[] {
+  const ts = Date.parse(String(payload.ts));
+  return Object.entries(SIGHTING_FIELDS).flatMap(([field, { source, identifier }]) => {
+    const items = payload[field];
+    if (!Array.isArray(items)) return [];
+    const slot = slotStart(ts, sightingSlot(source, policy.kinds[SOURCE_KIND[source]].window));
+    return items.map((item: Record<string, unknown>) => {
+      const id = createHash('sha256').update(normalizeIdentifier(source, String(item[identifier]))).digest('base64url');
+      return `${source}|${deviceId}|${id}|${slot}`;
+    });
+  });
 }
 
 const readingId = (deviceId: string, seq: number) => `${deviceId}#${seq}`;
@@ -30,7 +50,9 @@ export interface SequenceReport {
   duplicates: number;
   /** On the topic though never acknowledged to the device (its publish was cut by a fault). */
   unacknowledged: number;
+  /** Distinct sighting records (identifier, device, slot) the readings that arrived should give. */
   sightingsExpected: number;
+  /** Distinct sighting records (pseudonym, device, slot) on the topic. */
   sightingsOnTopic: number;
   sightingDuplicates: number;
 }
@@ -47,11 +69,11 @@ export function reconcileSequences(published: Iterable<Published>, readings: Dum
   const sightingCopies = new Map<string, number>();
   for (const s of sightings) {
     const rec = SightingRecordSchema.parse(JSON.parse(s.value));
-    const id = `${readingId(rec.deviceId, rec.seq)}#${rec.index}`;
+    const id = `${rec.source}|${rec.deviceId}|${rec.pseudonym}|${rec.ts}`;
     sightingCopies.set(id, (sightingCopies.get(id) ?? 0) + 1);
   }
-  let sightingsExpected = 0;
-  for (const [id, p] of acked) if (copies.has(id)) sightingsExpected += p.identifiers;
+  const expected = new Set<string>();
+  for (const [id, p] of acked) if (copies.has(id)) for (const key of p.sightings) expected.add(key);
   const sum = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
   return {
     acknowledged: acked.size,
@@ -59,7 +81,7 @@ export function reconcileSequences(published: Iterable<Published>, readings: Dum
     lost: [...acked].filter(([id]) => !copies.has(id)).map(([, p]) => p),
     duplicates: sum(copies) - copies.size,
     unacknowledged: [...copies.keys()].filter((id) => !acked.has(id)).length,
-    sightingsExpected,
+    sightingsExpected: expected.size,
     sightingsOnTopic: sightingCopies.size,
     sightingDuplicates: sum(sightingCopies) - sightingCopies.size,
   };

@@ -202,7 +202,7 @@ export function fuzzKafkaRecords(data: Buffer): void {
     aggregator.addReading(reading.data);
     aggregator.addReading({ ...reading.data, seq: reading.data.seq + 1 });
   } else {
-    for (let i = 0; i < 6; i++) aggregator.addSighting({ ...sighting.data!, pseudonym: `${sighting.data!.pseudonym.slice(0, 15)}${i}`, index: sighting.data!.index + i });
+    for (let i = 0; i < 6; i++) aggregator.addSighting({ ...sighting.data!, pseudonym: `${sighting.data!.pseudonym.slice(0, 15)}${i}` });
   }
   // As the processor does: closed a little after the epoch of the records ended.
   for (const out of aggregator.closeDue(ts + policy.kinds.lamppost.epoch + 60_000).records) {

@@ -55,7 +55,8 @@ async function produceAuditEvent(epoch: number): Promise<void> {
   const producer = kafka.producer();
   await producer.connect();
   // Marked as the test's own (actor and run), so no other suite mistakes it for the gateway's.
-  const record = toAuditEventRecord({ type: 'key.destroyed', actor: 'integration-test', at: Date.now(), data: { epoch, run: RUN } });
+  // Its epoch ended well before the live figures' time, so the register counts it at once.
+  const record = toAuditEventRecord({ type: 'key.destroyed', actor: 'integration-test', at: Date.now(), data: { epoch, run: RUN, epochEnd: new Date(Date.now() - 10 * MIN).toISOString() } });
   await producer.send({ topic: TOPICS.audit, acks: -1, messages: [{ key: 'gateway', value: JSON.stringify(record) }] });
   await producer.disconnect();
 }
@@ -84,7 +85,7 @@ beforeAll(async () => {
     writeApi.writePoint(new Point('pedestrians').tag('scope', 'district').tag('district', 'wan-chai').tag('window', '60s').floatField('people', 40 + i).timestamp(new Date(BASE + i * MIN)));
     writeApi.writePoint(new Point('pedestrians').tag('scope', 'district').tag('district', 'eastern').tag('window', '60s').floatField('people', 10 + i).timestamp(new Date(BASE + i * MIN)));
   }
-  writeApi.writePoint(new Point('privacy').tag('stream', `api_it_${RUN}`).tag('window', '60s').floatField('epsilon_spent_today', 7).floatField('epsilon_budget_today', 1440).timestamp(new Date()));
+  writeApi.writePoint(new Point('privacy').tag('stream', `api_it_${RUN}`).tag('window', '60s').floatField('epsilon_spent_today', 7).floatField('epsilon_budget_today', 1440).timestamp(new Date(Math.max(Date.now() - 3 * MIN, Math.floor(Date.now() / 86_400_000) * 86_400_000))));
   await writeApi.close();
   await produceAuditEvent(1);
   api = await startService('api', apiEnv());
@@ -137,21 +138,26 @@ describe('the api on real Kafka and InfluxDB', () => {
     expect((await fetch(url(`/v1/aggregates?measurement=pedestrians&plate=${encodeURIComponent(PLATE)}`))).status).toBe(403);
   });
 
-  it('shows live figures in the register: keys destroyed from the audit topic, ε from InfluxDB, raw-data age from Kafka', async () => {
+  it('shows live figures in the register: keys destroyed from the audit topic, ε from InfluxDB, retention checks of Kafka', async () => {
     await waitFor('the key.destroyed event from lethe.audit.v1', () => ourKeyEvents().length === 1);
-    await waitFor('the first watch of the personal topics', async () => {
-      const live = ((await (await fetch(url('/v1/register'))).json()) as { live: { rawData: unknown } }).live;
-      return live.rawData !== null;
-    });
-    const { live } = (await (await fetch(url('/v1/register'))).json()) as { live: { keysDestroyed: { total: number }; epsilonToday: Array<{ stream: string; spentToday: number }>; rawData: { topics: Array<{ topic: string }> }; unavailable: string[] } };
+    // The figures about people are as of the policy's window (60 s) at least 15 s back, counting
+    // only checks made by then: the first appear up to 15 + 60 + 60 s after the api started.
+    await waitFor(
+      'the first retention checks in the live figures',
+      async () => ((await (await fetch(url('/v1/register'))).json()) as { live: { unavailable: string[] } }).live.unavailable.length === 0,
+      200_000,
+    );
+    type Live = { keysDestroyed: { total: number }; epsilonToday: Array<{ stream: string; spentToday: number }>; rawData: { topics: Array<{ topic: string; withinLimit: boolean | null }> }; unavailable: string[] };
+    const { live } = (await (await fetch(url('/v1/register'))).json()) as { live: Live };
     expect(live.keysDestroyed.total).toBeGreaterThanOrEqual(1);
     expect(live.epsilonToday).toContainEqual(expect.objectContaining({ stream: `api_it_${RUN}`, spentToday: 7 }));
     expect(live.rawData.topics.map((t) => t.topic).sort()).toEqual([TOPICS.partials, TOPICS.rejected, TOPICS.sightings]);
+    expect(live.rawData.topics.every((t) => t.withinLimit === true)).toBe(true);
     expect(live.unavailable).toEqual([]);
     const page = await (await fetch(url('/register'))).text();
     expect(page).toContain('id="keys-destroyed"');
     expect(page).toContain('id="requests-refused" data-count="1"');
-  });
+  }, 240_000);
 
   it('keeps a log that verifies, stores each audit-topic event once across a restart, and never holds the plate', async () => {
     await api.stop();
@@ -189,16 +195,23 @@ describe('the personal-topic watch on a real broker', () => {
     await producer.disconnect();
 
     const audit = createMemoryAuditLog();
-    const watch = createPersonalTopicWatch({ admin, topics: [topic], audit, intervalMs: 1000, logger });
-    await watch.poll();
-    expect(stamps[0]! - watch.current()[0]!.oldestRecordAt!).toBeGreaterThanOrEqual(0);
-    expect(stamps[0]! - watch.current()[0]!.oldestRecordAt!).toBeLessThan(1000);
+    // Limit 14 min: the record 20 min old is past it; once Kafka deleted the first two, the oldest is 9 min old.
+    const watch = createPersonalTopicWatch({ admin, topics: [topic], audit, intervalMs: 1000, periodMs: MIN, limitMs: 14 * MIN, logger });
+    const t0 = Math.floor(Date.now() / MIN) * MIN;
+    await watch.runSlot(t0);
+    expect(watch.between(t0, t0 + 1)[0]!.topics).toEqual([{ topic, withinLimit: false }]);
 
     await admin.deleteTopicRecords({ topic, partitions: [{ partition: 0, offset: '2' }] });
-    await watch.poll();
-    expect(stamps[2]! - watch.current()[0]!.oldestRecordAt!).toBeLessThan(1000);
-    expect(stamps[2]! - watch.current()[0]!.oldestRecordAt!).toBeGreaterThanOrEqual(0);
-    expect((await audit.records()).map((r) => r.data)).toEqual([expect.objectContaining({ topic, partition: 0, fromOffset: 0, toOffset: 2, records: 2 })]);
+    await watch.runSlot(t0 + 1000);
+    expect(watch.between(t0 + 1000, t0 + 2000)[0]!.topics).toEqual([{ topic, withinLimit: true }]);
+    // The period's attestation: the schedule and the outcome, no count, offset or record time (P9).
+    await watch.runSlot(t0 + MIN);
+    expect((await audit.records()).map((r) => [r.at, r.data])).toEqual([
+      [
+        t0 + MIN,
+        { topic, periodStart: new Date(t0).toISOString(), periodEnd: new Date(t0 + MIN).toISOString(), limitSeconds: 14 * 60, checks: 2, failedChecks: 0, withinLimit: false, observedBy: 'scheduled-check' },
+      ],
+    ]);
     await admin.deleteTopics({ topics: [topic] });
     await admin.disconnect();
   });

@@ -32,7 +32,6 @@ function simulate(windows: number, seed: string) {
   const clock = new ManualClock(T0);
   const aggregator = createAggregator({ policy: noiselessPolicy, clock, graceMs: 0, noise: createNoiseSource(Buffer.alloc(32, 3)), ledger: createBudgetLedger() });
   const truth = new Map<string, number>();
-  let seq = 0;
   const released: AggregateRecord[] = [];
   for (let w = 0; w < windows; w++) {
     const start = T0 + w * WINDOW;
@@ -42,10 +41,10 @@ function simulate(windows: number, seed: string) {
       truth.set(`${start}|${cell.device}`, n);
       for (let p = 0; p < n; p++) {
         const pseudonym = `w${w}-${cell.device}-${p}`.padEnd(22, 'x');
-        const sighting: SightingRecord = { v: 1, source: 'wifi', pseudonym, epoch: 0, kind: 'lamppost', deviceId: cell.device, district: cell.district, seq: seq++, index: 0, ts: start + 1_000 };
+        const sighting: SightingRecord = { v: 1, source: 'wifi', pseudonym, epoch: 0, kind: 'lamppost', deviceId: cell.device, district: cell.district, ts: start + 1_000 };
         aggregator.addSighting(sighting);
         // Seen once more at the neighbouring cell: still counted in one cell only (where seen most).
-        if (p % 4 === 0) aggregator.addSighting({ ...sighting, seq: seq++, ts: start + 2_000, deviceId: CELLS[(CELLS.indexOf(cell) + 1) % CELLS.length]!.device });
+        if (p % 4 === 0) aggregator.addSighting({ ...sighting, ts: start + 2_000, deviceId: CELLS[(CELLS.indexOf(cell) + 1) % CELLS.length]!.device });
       }
     }
     released.push(...aggregator.closeDue(start + WINDOW).records.filter((r) => r.measurement === 'pedestrians'));
@@ -79,9 +78,10 @@ describe('P4: small groups are never published', () => {
       const published = group.filter((r) => r.tags.scope === 'cell').reduce((sum, r) => sum + r.fields.people!, 0);
       const hidden = total.fields.people! - published;
       attempts++;
-      expect(hidden === 0 || hidden >= K, `${key}: district − cells = ${hidden}`).toBe(true);
+      // Not even 0: a released total would then tell "nobody in the suppressed cells" from "someone" (P9).
+      expect(hidden, `${key}: district − cells`).toBeGreaterThanOrEqual(K);
     }
-    expect(attempts).toBeGreaterThan(1000);
+    expect(attempts).toBeGreaterThan(500);
     // The attack would have worked without the differencing rule: some districts do have a
     // suppressed cell of 1..k-1 people, and those districts are exactly the ones withheld.
     const withheld = [...new Set(cells.map((r) => r.windowStart))].length * DISTRICTS.length - districts.length;

@@ -2,15 +2,19 @@
 // InfluxDB bucket retention and the public register; here all three are read back from the
 // running servers and from buildRegister and must agree with the policy field by field. A
 // change of the policy must reach the running servers when the services (re)apply it, and
-// applying it again must change nothing.
+// applying it again must change nothing. Every topic's on-disk lifetime the register states
+// (retention + segment roll + retention check interval + delete delay) is recomputed from what
+// the broker reports for that topic and for itself.
 import { createKafka, describeTopicConfigs, ensureTopics, type Admin } from '@lethe/kafka';
 import { createLogger } from '@lethe/observability';
-import { buildRegister, DEFAULT_POLICY_PATH, loadPolicy, topicSpecs, type Policy, type Register } from '@lethe/privacy';
-import { PERSONAL_TOPICS } from '@lethe/schemas';
+import { buildRegister, DEFAULT_POLICY_PATH, loadPolicy, topicLifetimeMs, topicSpecs, type Policy, type Register } from '@lethe/privacy';
+import { PERSONAL_TOPICS, TOPICS } from '@lethe/schemas';
+import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { initInflux } from '../../scripts/influx-init.ts';
 import { policyCopy } from '../support/policy-copy.ts';
 
+const { ConfigResourceTypes } = kafkajs;
 const infra = inject('infra');
 const logger = createLogger({ service: 'test', level: 'silent' });
 
@@ -28,15 +32,32 @@ async function bucketRetentionSeconds(): Promise<number> {
   return expire[0]!.everySeconds;
 }
 
-/** Every topic config the register states, as the broker holds it. */
+/** The broker's own retention check interval (log.retention.check.interval.ms), as it reports it. */
+async function brokerCheckIntervalMs(admin: Admin): Promise<number> {
+  const { brokers } = await admin.describeCluster();
+  const { resources } = await admin.describeConfigs({
+    includeSynonyms: false,
+    resources: brokers.map((b) => ({ type: ConfigResourceTypes.BROKER, name: String(b.nodeId), configNames: ['log.retention.check.interval.ms'] })),
+  });
+  const values = resources.map((r) => Number(r.configEntries.find((e) => e.configName === 'log.retention.check.interval.ms')?.configValue));
+  expect(values.length).toBeGreaterThan(0);
+  for (const v of values) expect(Number.isInteger(v) && v > 0, 'log.retention.check.interval.ms').toBe(true);
+  return Math.max(...values);
+}
+
+/** Every topic config the register states, as the broker holds it, and every topic's lifetime as the broker's configs make it. */
 async function expectBrokerToHold(admin: Admin, register: Register): Promise<void> {
   const broker = await describeTopicConfigs(admin, register.topics.map((t) => t.topic));
+  const checkIntervalMs = await brokerCheckIntervalMs(admin);
   for (const topic of register.topics) {
     const actual = broker[topic.topic]!;
     expect(actual, topic.topic).toBeDefined();
     expect(actual['retention.ms'], `${topic.topic} retention.ms`).toBe(String(topic.retention.ms));
-    expect(actual['segment.ms'], `${topic.topic} segment.ms`).toBe(String(topic.segment?.ms ?? 604_800_000));
+    expect(actual['segment.ms'], `${topic.topic} segment.ms`).toBe(String(topic.segment.ms));
     for (const [name, value] of Object.entries(topic.configs)) expect(actual[name], `${topic.topic} ${name}`).toBe(value);
+    // The broker's describeConfigs gives every config, defaults included: a topic without its own
+    // segment.ms or file.delete.delay.ms would show the broker's (7 days, 60 s) here and fail.
+    expect(topicLifetimeMs(actual, checkIntervalMs), `${topic.topic}: on-disk lifetime from the broker's configs vs the register's`).toBe(topic.lifetime.ms);
   }
 }
 
@@ -95,6 +116,11 @@ describe('P7: one policy, enforced and published', () => {
 
     expectRegisterToStatePolicy(register, policy);
     await expectBrokerToHold(admin, register);
+    expect(register.topics.map((t) => t.topic).sort(), 'the register lists every topic').toEqual(Object.values(TOPICS).sort());
+    const lifetimes = Object.fromEntries(register.topics.map((t) => [t.topic, t.lifetime.text]));
+    console.log(`P7 on-disk lifetimes (register = broker): ${Object.entries(lifetimes).map(([t, l]) => `${t} ${l}`).join(', ')}`);
+    // No topic's records outlive its retention by the broker's 7-day default segment (finding 9 of issue 11).
+    for (const t of register.topics) expect(t.lifetime.ms - t.retention.ms, `${t.topic}: lifetime beyond retention`).toBeLessThanOrEqual(86_400_000 + 11_000);
     // InfluxDB's bucket retention was applied from the policy by scripts/influx-init.ts (run by the test setup).
     expect((await bucketRetentionSeconds()) * 1000).toBe(register.aggregates.retention.ms);
     expect(register.aggregates.retention.text).toBe('30d');

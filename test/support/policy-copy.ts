@@ -9,7 +9,7 @@ import { parse, stringify } from 'yaml';
 /** The policy document as written in YAML (durations as text). */
 export interface PolicyDocument {
   aggregates: { retention: string };
-  rawData: { ttl: string; segment: string; maxLateness: string };
+  rawData: { ttl: string; segment: string; maxLateness: string; keyGrace?: string; maxFutureSkew?: string };
   kinds: Record<string, { window: string; epoch: string }>;
 }
 

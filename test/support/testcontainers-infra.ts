@@ -156,7 +156,9 @@ async function startMosquitto(root: string, secretsDir: string, running: Started
       { source: join(secretsDir, 'mosquitto-passwd'), target: '/mosquitto/secrets/passwd', mode: 0o600 },
     ])
     .withExposedPorts(1883)
-    .withWaitStrategy(Wait.forLogMessage(/mosquitto version \S+ running/))
+    // Not a log line: Mosquitto logs "running" at `information`, which the compose config's
+    // log_type (error, warning, notice) leaves out.
+    .withWaitStrategy(Wait.forListeningPorts())
     .withStartupTimeout(STARTUP_TIMEOUT_MS)
     .start();
   running.push(container);

@@ -222,6 +222,7 @@ describe('docker-compose.yml, as the real docker compose resolves it', () => {
     expect(simulator.SEED).toBe(envExample.SIM_SEED);
     expect(resolved.services.api!.ports).toEqual([expect.objectContaining({ host_ip: '127.0.0.1', target: 8080, published: envExample.API_PORT })]);
     expect(resolved.services.grafana!.ports).toEqual([expect.objectContaining({ host_ip: '127.0.0.1', target: 3000, published: envExample.GRAFANA_PORT })]);
+    expect(resolved.services.mosquitto!.ports).toEqual([expect.objectContaining({ host_ip: '127.0.0.1', target: 1883, published: envExample.MQTT_PORT })]);
 
     const other = join(work, 'other.env');
     writeFileSync(other, 'SIM_SCENARIO=rush-hour\nSIM_RATE=5\nSIM_SEED=other\nAPI_PORT=18080\nGRAFANA_PORT=13000\n');

@@ -62,14 +62,14 @@ function requiredConfigKeys(service: string): string[] {
 const SIMULATOR_REQUIRED = [['FLEET_SECRET', 'FLEET_SECRET_FILE']];
 
 const MEASUREMENT_FIELDS: Record<string, string[]> = {
-  lamppost: ['readings', 'pm25_mean', 'pm25_max', 'pm10_mean', 'pm10_max', 'no2_mean', 'no2_max', 'noise_dba_mean', 'noise_dba_max', 'lux_mean', 'temperature_c_mean', 'humidity_pct_mean', 'dimming_pct_mean', 'energy_wh_sum'],
-  traffic_light: ['readings', 'vehicle_count_sum', 'occupancy_pct_mean', 'queue_length_mean', 'queue_length_max'],
+  lamppost: ['readings', 'pm25_mean', 'pm25_max', 'pm10_mean', 'pm10_max', 'no2_mean', 'no2_max', 'noise_dba_mean', 'lux_mean', 'temperature_c_mean', 'humidity_pct_mean', 'dimming_pct_mean', 'energy_wh_mean'],
+  traffic_light: ['readings', 'vehicle_count_sum', 'queue_length_mean'],
   sewer: ['readings', 'level_cm_mean', 'level_cm_max', 'flow_lps_mean', 'h2s_ppm_mean', 'h2s_ppm_max', 'temperature_c_mean', 'overflow_count_true'],
   pedestrians: ['people'],
   vehicles: ['people', 'speed_mean_kmh', 'speed_p85_kmh'],
   travel_times: ['trips', 'median_s'],
   dwell: ['people_dwell_lt_1m', 'people_dwell_1m_5m', 'people_dwell_5m_10m', 'people_dwell_ge_10m'],
-  privacy: ['epsilon_spent_today', 'epsilon_budget_today', 'released', 'suppressed_below_k', 'suppressed_differencing', 'suppressed_budget'],
+  privacy: ['epsilon_spent_today', 'epsilon_budget_today', 'epsilon_this_release', 'released'],
 };
 
 describe('docker-compose.yml', () => {
@@ -85,7 +85,8 @@ describe('docker-compose.yml', () => {
         expect(service.build, `${name} has neither image nor build`).toBeDefined();
         continue;
       }
-      if (service.build !== undefined) continue; // built locally, the tag names the local build
+      // Built locally (by influx-init's build:), the tag names the local build.
+      if (service.build !== undefined || service.image === 'lethe:local') continue;
       const image = service.image;
       expect(image, name).not.toContain('${'); // not chosen by the environment
       const lastSegment = image.split('/').pop()!;
@@ -97,10 +98,15 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('builds the Lethe services from the Dockerfile and selects each by SERVICE', () => {
+  it('builds the Lethe image once (influx-init) and runs it in every Lethe service, selected by SERVICE', () => {
+    // Several services building one tag at once collide; the others run the built image.
+    const builders = Object.entries(compose.services).filter(([, s]) => s.build !== undefined).map(([n]) => n);
+    expect(builders).toEqual(['influx-init']);
+    expect(compose.services['influx-init']!.image).toBe('lethe:local');
     for (const name of LETHE_SERVICES) {
       const service = compose.services[name]!;
-      expect(service.build, name).toBeDefined();
+      expect(service.image, name).toBe('lethe:local');
+      expect((service as { pull_policy?: string }).pull_policy, name).toBe('never');
       expect(env(service).SERVICE, name).toBe(name);
     }
     expect(compose.services['influx-init']!.command).toEqual(['node', 'scripts/influx-init.ts', '--out', '/tokens']);
@@ -229,7 +235,7 @@ describe('docker-compose.yml', () => {
     expect(service.security_opt).toContain('no-new-privileges:true');
   });
 
-  it('publishes only the api and Grafana, on 127.0.0.1', () => {
+  it('publishes only the api, Grafana and MQTT (for devices), on 127.0.0.1', () => {
     const published: string[] = [];
     for (const [name, service] of services) {
       for (const port of service.ports ?? []) {
@@ -238,7 +244,7 @@ describe('docker-compose.yml', () => {
         else expect(port.host_ip, name).toBe('127.0.0.1');
       }
     }
-    expect(published.sort()).toEqual(['api', 'grafana']);
+    expect(published.sort()).toEqual(['api', 'grafana', 'mosquitto']);
   });
 
   it('is valid against the Compose Specification schema', () => {

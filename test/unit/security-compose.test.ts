@@ -107,7 +107,8 @@ describe('MQTT over TLS (docker-compose.mqtt-tls.yml, opt-in)', () => {
       expect(withTls.secrets[name]?.file).toBe(join(project, 'secrets', name));
       expect(mosquitto.secrets).toContainEqual({ source: name, target: `/run/secrets/${name}` });
     }
-    expect(mosquitto.ports).toEqual([expect.objectContaining({ host_ip: '127.0.0.1', target: 8883 })]);
+    // The plain port of docker-compose.yml stays; the overlay adds the TLS one.
+    expect(mosquitto.ports).toEqual([...base.services.mosquitto!.ports!, expect.objectContaining({ host_ip: '127.0.0.1', target: 8883 })]);
     const { mosquitto: _m, ...others } = withTls.services;
     const { mosquitto: _b, ...baseOthers } = base.services;
     expect(others).toEqual(baseOthers);

@@ -2,9 +2,10 @@
 //   1. k-anonymity: a count of fewer than k people (true value) is suppressed, and so is
 //      anything derived from those people (their speeds, their travel times);
 //   2. differencing: a district total is released only if the people it adds beyond the
-//      released cells (the suppressed cells' sum) are 0 or at least k, so "district minus
-//      cells" never exposes a small group; windows of a stream are disjoint and never
-//      re-aggregated, so "hour minus minutes" has nothing to subtract;
+//      released cells (the suppressed cells' sum) are at least k, so "district minus cells"
+//      never exposes a small group, and whether it is released does not tell 0 people in the
+//      suppressed cells from 1; windows of a stream are disjoint and never re-aggregated, so
+//      "hour minus minutes" has nothing to subtract;
 //   3. differential privacy: every released count gets discrete Laplace noise for its share
 //      of the stream's ε per release; statistics (mean, percentiles) are computed from noisy
 //      histograms, i.e. post-processing, which costs no extra ε;
@@ -61,6 +62,32 @@ export const DWELL_BUCKETS = [
   { field: 'people_dwell_ge_10m', from: 600 },
 ] as const;
 
+/** A presence-dependent reading field (policy class `presence-dependent`), as the policy declares it. */
+export interface PresenceField {
+  /** The reading field, e.g. `dimmingPct`. */
+  name: string;
+  /** The published field, e.g. `dimming_pct_mean`. */
+  field: string;
+  /** The most one person changes one reading: the sensitivity of a mean of readings. */
+  perPerson: number;
+  /** Readings were clamped to it; the noisy mean is too. */
+  range: readonly [number, number];
+}
+
+/** One district's readings of one window: per presence-dependent field, the sum and count of its clamped readings. */
+export interface DistrictSums {
+  district: string;
+  sums: Readonly<Record<string, { sum: number; n: number }>>;
+}
+
+/**
+ * The grid a noisy mean is drawn on, in steps of perPerson / MEAN_STEPS: fine enough that the
+ * rounding is small beside the noise, and an integer grid for the discrete Laplace mechanism.
+ * Rounding the true mean to it moves a mean by at most one step more, so the sensitivity on the
+ * grid is MEAN_STEPS + 1 steps.
+ */
+const MEAN_STEPS = 10;
+
 /** The person-derived figures of one window of a sighting source, merged over every partition. */
 export interface WindowCounts {
   source: SightingSource;
@@ -85,6 +112,12 @@ export interface Anonymizer {
   vehicles(figures: WindowCounts, budget: StreamBudget): Release;
   travelTimes(figures: WindowCounts, budget: StreamBudget): Release;
   dwell(figures: EpochCounts, budget: StreamBudget): Release;
+  /**
+   * Presence-dependent measurements (adaptive lighting, queues): per district, the mean of its
+   * readings with noise calibrated to what one person can change, clamped to the field's range.
+   * Never per device: a device's own figure would be the same measurement with less to hide in.
+   */
+  presenceMeans(measurement: string, fields: readonly PresenceField[], districts: readonly DistrictSums[], windowStart: number, windowEnd: number, budget: StreamBudget): Release;
   /** A person-derived count a device reports (a loop's vehicles: one vehicle crosses a loop once per window). */
   deviceCounts(
     target: { measurement: string; field: string },
@@ -154,6 +187,10 @@ export function createAnonymizer({ noise, ledger }: { noise: NoiseSource; ledger
       noisy(measurement: string, tags: Record<string, string>, field: string, value: number, share: number): number {
         return noisyCount(noise, figureId(stream, windowStart, measurement, tags, field), value, budget.epsilonPerRelease * share);
       },
+      /** A value on an integer grid with discrete Laplace noise of the given sensitivity (in grid steps). */
+      noisySteps(measurement: string, tags: Record<string, string>, field: string, steps: number, sensitivity: number, share: number): number {
+        return steps + discreteLaplace(noise.stream(figureId(stream, windowStart, measurement, tags, field)), budget.epsilonPerRelease * share, sensitivity);
+      },
       suppress(reason: SuppressionReason, n = 1) {
         report.suppressed[open ? reason : 'budget'] += n;
       },
@@ -193,7 +230,11 @@ export function createAnonymizer({ noise, ledger }: { noise: NoiseSource; ledger
     for (const [district, d] of [...districts].sort(([a], [b]) => (a < b ? -1 : 1))) {
       if (!release.open) release.suppress('budget');
       else if (d.total < k) release.suppress('below_k');
-      else if (d.suppressed > 0 && d.suppressed < k) release.suppress('differencing');
+      // Released only when the people it adds beyond the released cells are at least k. Not
+      // also when they are 0: then "district released" would tell "nobody in any suppressed
+      // cell" from "someone there" — one person's presence (P9). A district whose every person
+      // is in a released cell has nothing to add: its total is the sum of those cells.
+      else if (d.suppressed < k) release.suppress('differencing');
       else {
         const tags = { scope: 'district', district };
         release.set(measurement, tags, 'people', release.noisy(measurement, tags, 'people', d.total, share));
@@ -255,6 +296,30 @@ export function createAnonymizer({ noise, ledger }: { noise: NoiseSource; ledger
           if (!release.open) release.suppress('budget');
           else if (n < budget.k) release.suppress('below_k');
           else release.set('dwell', tags, DWELL_BUCKETS[b]!.field, release.noisy('dwell', tags, DWELL_BUCKETS[b]!.field, n, 1));
+        }
+      }
+      return release.finish();
+    },
+
+    presenceMeans(measurement, fields, districts, windowStart, windowEnd, budget) {
+      const release = begin(`${measurement}.presence`, windowStart, windowEnd, budget);
+      // One person can move every presence-dependent field of the districts they are in: the
+      // stream's ε is shared between the fields (districts are disjoint, docs/privacy.md).
+      const share = 1 / Math.max(1, fields.length);
+      for (const d of districts) {
+        const tags = { scope: 'district', district: d.district };
+        for (const f of fields) {
+          const acc = d.sums[f.name];
+          // A field no device of the district reported: no figure (it depends on devices, not on people).
+          if (!acc || acc.n === 0) continue;
+          if (!release.open) {
+            release.suppress('budget');
+            continue;
+          }
+          const step = f.perPerson / MEAN_STEPS;
+          const steps = release.noisySteps(measurement, tags, f.field, Math.round(acc.sum / acc.n / step), MEAN_STEPS + 1, share);
+          // Clamping to the range is post-processing; the rounding keeps float dust out of the figure.
+          release.set(measurement, tags, f.field, Math.min(f.range[1], Math.max(f.range[0], Number((steps * step).toPrecision(12)))));
         }
       }
       return release.finish();

@@ -6,7 +6,11 @@
 //                   a request whose purpose is not in the policy is refused whatever it asks;
 //   NOT_COLLECTED   the data asked for is a field the gateway drops (camera images, SSIDs,
 //                   signal strength…), a raw message, or a raw identifier (a plate, a MAC):
-//                   identifiers are pseudonymized before anything is stored;
+//                   identifiers are pseudonymized before anything is stored. Said exactly:
+//                   no record holds the identifier, but until the current epoch's key is
+//                   destroyed (epoch end + key grace) whoever holds that key (the gateway, or
+//                   the keyring serving several) could recompute its pseudonym and find the
+//                   epoch's records; after that nothing links it to any record;
 //   EXPIRED         part of the time range is older than the raw-data TTL (for aggregates:
 //                   the whole range is older than the aggregates' retention);
 //   UNLINKABLE      the range reaches beyond the current pseudonym epoch: earlier keys are
@@ -118,8 +122,8 @@ export interface DecideOptions {
   policy: Policy;
   now: number;
   /**
-   * How long after its epoch a pseudonym key still exists for late records (the gateway's
-   * KEY_GRACE_SECONDS, 60 s by default): during it the previous epoch is not yet unlinkable.
+   * How long after its epoch a pseudonym key still exists for late records (default: the
+   * policy's `rawData.keyGrace`): during it the previous epoch is not yet unlinkable.
    */
   keyGraceMs?: number;
   /** Path of the open-data endpoint the links point to. */
@@ -171,7 +175,10 @@ function fieldTreatment(policy: Policy, ref: string): string | undefined {
   return policy.kinds[kind]?.fields[field]?.treatment;
 }
 
-function refuseIndividual(request: DataRequest, { policy, now, keyGraceMs = 60_000 }: DecideOptions): RefusalDetail[] {
+/** A time as the refusal texts show it: UTC, to the second. */
+const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+function refuseIndividual(request: DataRequest, { policy, now, keyGraceMs = policy.rawData.keyGrace }: DecideOptions): RefusalDetail[] {
   const details: RefusalDetail[] = [];
   const purposes = policyPurposes(policy);
   const ttl = formatDuration(policy.rawData.ttl);
@@ -186,7 +193,17 @@ function refuseIndividual(request: DataRequest, { policy, now, keyGraceMs = 60_0
   const notCollected: string[] = [];
   const identifier = SUBJECT_IDENTIFIER[request.subject.type];
   if (identifier && fieldTreatment(policy, `${identifier.kind}:${identifier.field}`) !== 'keep') {
-    notCollected.push(`a raw ${request.subject.type === 'plate' ? 'licence plate' : 'MAC address'} is replaced by a pseudonym at the gateway and never stored, so no record can be found by it`);
+    const what = request.subject.type === 'plate' ? 'licence plate' : 'MAC address';
+    const epoch = policy.kinds[identifier.kind].epoch;
+    const current = Math.floor(now / epoch) * epoch;
+    // The previous epoch's key may still be alive, for late records.
+    const oldestKey = now - current < keyGraceMs ? current - epoch : current;
+    notCollected.push(
+      `a raw ${what} is replaced by a pseudonym at the gateway and never stored, so no record holds it. ` +
+        `What can and cannot be found by it, and when: pseudonyms change every ${formatDuration(epoch)}, and each period's key is destroyed ${formatDuration(keyGraceMs)} after the period ends (for records still in flight). ` +
+        `Until then (for records made since ${iso(oldestKey)}, until ${iso(current + epoch + keyGraceMs)} at the latest), whoever holds that key — the gateway, or the keyring that serves several gateways — could recompute this ${what}'s pseudonym and find that period's records, as an insider could; Lethe does not do that for anyone. ` +
+        `Once a period's key is destroyed, nothing links the ${what} to any record of that period`,
+    );
   }
   const kinds = personalKinds(policy, request.subject);
   if (request.subject.type === 'device' && kinds.length === 0) {
@@ -213,7 +230,11 @@ function refuseIndividual(request: DataRequest, { policy, now, keyGraceMs = 60_0
     if (request.from < linkableFrom || request.to > current + epoch) {
       details.push({
         reason: 'UNLINKABLE',
-        explanation: `Pseudonyms change every ${formatDuration(epoch)} and each period's key is destroyed when it ends; the time range reaches beyond the current period, so its pseudonyms cannot be tied to an identifier or to each other.`,
+        explanation:
+          `Pseudonyms change every ${formatDuration(epoch)} and each period's key is destroyed ${formatDuration(keyGraceMs)} after the period ends. ` +
+          `The time range reaches ${request.from < linkableFrom ? `before ${iso(linkableFrom)}, whose keys are destroyed: no one can tie those records to an identifier or to each other any more` : ''}` +
+          `${request.from < linkableFrom && request.to > current + epoch ? ', and ' : ''}` +
+          `${request.to > current + epoch ? `past ${iso(current + epoch)}, whose keys do not exist yet and will give every identifier new pseudonyms` : ''}.`,
       });
       break;
     }

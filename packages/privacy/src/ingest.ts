@@ -1,6 +1,7 @@
 // The gateway's stage, transport-free: validate an MQTT message, minimize it as the policy
 // says, and replace direct identifiers by epoch pseudonyms. What comes out is either Kafka
 // records that hold no raw identifier, or a refusal with a reason and a redacted excerpt.
+import { randomInt } from 'node:crypto';
 import {
   parseReadingTopic,
   READING_SCHEMAS,
@@ -17,6 +18,7 @@ import { systemClock, type Clock } from './clock.ts';
 import type { Policy } from './policy.ts';
 import type { Pseudonymizer } from './pseudonymizer.ts';
 import { redactedExcerpt } from './redact.ts';
+import { sightingSlot, slotStart } from './sighting-time.ts';
 
 /** Array fields whose elements are sightings of a person's device or vehicle. */
 export const SIGHTING_FIELDS: Readonly<Record<string, { source: SightingSource; identifier: string }>> = {
@@ -35,7 +37,7 @@ export interface IngestOptions {
   clock?: Clock;
   /** Largest accepted payload. */
   maxPayloadBytes?: number;
-  /** How far ahead of our clock a device's clock may run. */
+  /** How far ahead of our clock a device's clock may run (default: the policy's `rawData.maxFutureSkew`). */
   maxFutureSkewMs?: number;
 }
 
@@ -59,6 +61,8 @@ export type IngestResult =
       droppedFields: number;
       /** Sightings not kept: stamped before the policy's max lateness, or in an epoch whose key is destroyed. */
       droppedSightings: { late: number; keyDestroyed: number };
+      /** Sightings folded into a record this gateway already wrote for the same pseudonym, device and slot. */
+      mergedSightings: number;
     }
   | { ok: false; rejected: RejectedRecord; record: OutRecord };
 
@@ -72,9 +76,10 @@ export function createIngestStage({
   pseudonymizers,
   clock = systemClock,
   maxPayloadBytes = 64 * 1024,
-  maxFutureSkewMs = 30_000,
+  maxFutureSkewMs = policy.rawData.maxFutureSkew,
 }: IngestOptions): IngestStage {
   const knownKeys = new Set(Object.values(policy.kinds).flatMap((k) => Object.keys(k.fields).flatMap((f) => f.split('.'))));
+  const written = createWrittenSlots();
 
   function reject(reason: RejectReason, detail: string, topic: string, payload: Buffer): IngestResult {
     const receivedAt = clock.now();
@@ -138,6 +143,8 @@ export function createIngestStage({
       let droppedFields = 0;
       let sightings = 0;
       const droppedSightings = { late: 0, keyDestroyed: 0 };
+      let mergedSightings = 0;
+      written.forgetBefore(now - policy.rawData.maxLateness);
       for (const [field, value] of Object.entries(reading)) {
         if (OPERATIONAL.has(field)) continue;
         const sighting = SIGHTING_FIELDS[field];
@@ -153,13 +160,14 @@ export function createIngestStage({
             droppedSightings.keyDestroyed += items.length;
             continue;
           }
-          records.push(...out);
-          sightings += out.length;
+          records.push(...out.records);
+          sightings += out.records.length;
+          mergedSightings += out.merged;
           continue;
         }
         // Default deny: a field the policy does not name is not forwarded.
         const rule = kindPolicy.fields[field];
-        if (rule?.treatment === 'keep' && (rule.class === 'environmental' || rule.class === 'person-derived')) {
+        if (rule?.treatment === 'keep' && (rule.class === 'environmental' || rule.class === 'presence-dependent' || rule.class === 'person-derived')) {
           values[field] = value as number | boolean | string;
         } else {
           droppedFields++;
@@ -167,7 +175,7 @@ export function createIngestStage({
       }
       const record: ReadingRecord = { v: 1, kind: route.kind, deviceId: device.id, district: device.district, seq: reading.seq, ts, values };
       records.unshift({ topic: TOPICS.readings, key: device.id, value: JSON.stringify(record), timestamp: ts });
-      return { ok: true, kind: route.kind, deviceId: device.id, seq: reading.seq, records, sightings, droppedFields, droppedSightings };
+      return { ok: true, kind: route.kind, deviceId: device.id, seq: reading.seq, records, sightings, droppedFields, droppedSightings, mergedSightings };
     },
   };
 
@@ -179,17 +187,69 @@ export function createIngestStage({
     device: { id: string; district: string },
     seq: number,
     ts: number,
-  ): Promise<OutRecord[] | 'key-destroyed'> {
+  ): Promise<{ records: OutRecord[]; merged: number } | 'key-destroyed'> {
     const fields = policy.kinds[kind].fields;
-    if (fields[`${field}.${identifier}`]?.treatment !== 'pseudonymize') return [];
+    if (fields[`${field}.${identifier}`]?.treatment !== 'pseudonymize') return { records: [], merged: 0 };
     const result = await pseudonymizers[kind].pseudonymize(source, ts, items.map((item) => String(item[identifier])));
     // The epoch's key is gone: the sightings can no longer be pseudonymized, so they are not kept at all.
     if (!result) return 'key-destroyed';
-    return items.map((item, index) => {
-      const sighting: SightingRecord = { v: 1, source, pseudonym: result.pseudonyms[index]!, epoch: result.epoch, kind, deviceId: device.id, district: device.district, seq, index, ts };
-      return { topic: TOPICS.sightings, key: sighting.pseudonym, value: JSON.stringify(withKept(sighting, field, item, fields)), timestamp: ts };
+    // Coarsened time, also as the Kafka timestamp (P9, sighting-time.ts). The slot divides the
+    // window, so it lies in the same window and epoch as the exact time the key was chosen by.
+    const slotMs = sightingSlot(source, policy.kinds[kind].window);
+    const slot = slotStart(ts, slotMs);
+    const records: OutRecord[] = [];
+    let merged = 0;
+    const here = new Set<string>();
+    items.forEach((item, index) => {
+      const sighting: SightingRecord = { v: 1, source, pseudonym: result.pseudonyms[index]!, epoch: result.epoch, kind, deviceId: device.id, district: device.district, ts: slot };
+      if (here.has(sighting.pseudonym) || !written.claim(sighting, slot + slotMs, `${seq}`)) {
+        merged++;
+        return;
+      }
+      here.add(sighting.pseudonym);
+      records.push({ topic: TOPICS.sightings, key: sighting.pseudonym, value: JSON.stringify(withKept(sighting, field, item, fields)), timestamp: slot });
     });
+    // The device lists probes in the order it heard them (the simulator: order of arrival); the
+    // records of a reading that share a partition would keep that order in their offsets.
+    return { records: shuffled(records), merged };
   }
+}
+
+/**
+ * The records this gateway wrote per pseudonym, device and slot, so that later sightings in the
+ * slot are folded into the first: a record written at each sighting would say by its offset how
+ * long within the slot a person stayed, and when they left. Held for the slot plus the policy's
+ * max lateness (a sighting later than that is not kept anyway), so it holds pseudonyms of the
+ * last minute or two, never raw identifiers. The reading that wrote a record may write it again:
+ * its Kafka send may have failed, and its redelivery must not be folded into a record that never
+ * arrived. Another gateway, or this one after a restart, may write a second record for a slot; the
+ * processor counts a pseudonym once per device and slot.
+ */
+function createWrittenSlots() {
+  const slots = new Map<number, Map<string, string>>();
+  return {
+    /** True if this reading may write the record: the first for its pseudonym, device and slot, or a copy from the same reading. */
+    claim(s: SightingRecord, slotEnd: number, readingId: string): boolean {
+      let claims = slots.get(slotEnd);
+      if (!claims) slots.set(slotEnd, (claims = new Map()));
+      const id = `${s.source}|${s.deviceId}|${s.pseudonym}`;
+      const by = claims.get(id);
+      if (by === undefined) claims.set(id, readingId);
+      return by === undefined || by === readingId;
+    },
+    /** Forgets slots that ended before `cutoff`: their sightings would be refused as late. */
+    forgetBefore(cutoff: number): void {
+      for (const end of slots.keys()) if (end < cutoff) slots.delete(end);
+    },
+  };
+}
+
+function shuffled<T>(items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = randomInt(i + 1);
+    [items[i], items[j]] = [items[j]!, items[i]!];
+  }
+  return items;
 }
 
 /**

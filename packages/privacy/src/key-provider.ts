@@ -48,7 +48,10 @@ export function createInMemoryKeyProvider({ epochMs, graceMs, clock = systemCloc
     return epoch >= epochOf(now - graceMs, epochMs) && epoch <= epochOf(now, epochMs) + 1;
   }
 
-  function destroy(keep: (epoch: number) => boolean): number[] {
+  /** Destroyed by a call to hmac, to be told at the next rotation. */
+  const untold: number[] = [];
+
+  function destroy(keep: (epoch: number) => boolean, tell: boolean): number[] {
     const destroyed: number[] = [];
     for (const [epoch, key] of keys) {
       if (!keep(epoch)) {
@@ -56,27 +59,50 @@ export function createInMemoryKeyProvider({ epochMs, graceMs, clock = systemCloc
         keys.delete(epoch);
         keyObjects.delete(epoch);
         destroyed.push(epoch);
-        onDestroy?.(epoch);
+        if (tell) onDestroy?.(epoch);
+        else untold.push(epoch);
       }
     }
     return destroyed;
   }
-  const rotate = () => destroy(usable);
+  function keyOf(epoch: number): KeyObject {
+    let key = keyObjects.get(epoch);
+    if (!key) {
+      const raw = generateKey();
+      keys.set(epoch, raw);
+      keyObjects.set(epoch, (key = createSecretKey(raw)));
+    }
+    return key;
+  }
+  // Rotation also makes the current epoch's key if nobody has been seen yet: with keys made on
+  // first use only, "a key of this kind was destroyed for this epoch" (audit log, register,
+  // metrics) would say that someone was seen in it (P9). Now every epoch has one.
+  // A key past its grace is destroyed at once when a reading asks for it, but told (audit event,
+  // metric) only at the next rotation, like the others: when a destruction is told must not say
+  // that a sighting arrived in the second after the grace.
+  function tellUntold(): number[] {
+    const told = untold.splice(0);
+    for (const epoch of told) onDestroy?.(epoch);
+    return told;
+  }
+  const rotate = () => {
+    const destroyed = [...tellUntold(), ...destroy(usable, true)];
+    keyOf(epochOf(clock.now(), epochMs));
+    return destroyed;
+  };
 
   return {
     async hmac(epoch, messages) {
-      rotate();
+      destroy(usable, false);
       if (!usable(epoch)) return undefined;
-      let key = keyObjects.get(epoch);
-      if (!key) {
-        const raw = generateKey();
-        keys.set(epoch, raw);
-        keyObjects.set(epoch, (key = createSecretKey(raw)));
-      }
+      const key = keyOf(epoch);
       return messages.map((m) => createHmac('sha256', key).update(m).digest());
     },
     rotate,
     liveEpochs: () => [...keys.keys()].sort((a, b) => a - b),
-    destroyAll: () => void destroy(() => false),
+    destroyAll: () => {
+      tellUntold();
+      destroy(() => false, true);
+    },
   };
 }

@@ -4,6 +4,9 @@
 // Charging is idempotent per window: releases run in window order, and a window at or before
 // the last one charged is a replay of an identical release (noise is deterministic, see
 // noise.ts), which reveals nothing new and costs nothing.
+// The releaser persists the entries twice: in its committed offset metadata and on the release
+// ledger topic (release-claims.ts), which any releaser restores from whatever its consumer group,
+// so neither a new group nor a new noise key starts the day's spending from zero.
 export interface LedgerEntry {
   stream: string;
   /** UTC day, YYYY-MM-DD, of the windows charged. */

@@ -105,8 +105,8 @@ export interface PartialStageOptions {
   input: { type: PartialInput; topic: string; partition: number };
   clock?: Clock;
   /**
-   * Records stamped further ahead of our clock are refused (default 60 s, twice the gateway's
-   * skew): the gateway never writes them, and one would hold its window — and with it the
+   * Records stamped further ahead of our clock are refused (default twice the policy's
+   * `rawData.maxFutureSkew`, which the gateway enforces): the gateway never writes them, and one would hold its window — and with it the
    * partition's offset commits — open until that time.
    */
   maxFutureMs?: number;
@@ -156,7 +156,7 @@ function dwellCells(e: EpochFigures): DwellPartial[] {
   return e.dwell.map((c) => ({ deviceId: c.deviceId, district: c.district, buckets: dwellBuckets(c.dwells) }));
 }
 
-export function createPartialStage({ policy, input, clock = systemClock, maxFutureMs = 60_000 }: PartialStageOptions): PartialStage {
+export function createPartialStage({ policy, input, clock = systemClock, maxFutureMs = 2 * policy.rawData.maxFutureSkew }: PartialStageOptions): PartialStage {
   const series = partialSeries(policy).filter((s) => s.input === input.type);
   const windows = new Map<string, ReadingWindow>();
   const people = createPersonWindows();
@@ -217,7 +217,10 @@ export function createPartialStage({ policy, input, clock = systemClock, maxFutu
       if (!acc) w.devices.set(record.deviceId, (acc = { district: record.district, readings: 0, numeric: new Map(), trues: new Map(), counts: new Map() }));
       acc.readings++;
       const fields = policy.kinds[record.kind].fields;
-      for (const [name, value] of Object.entries(record.values)) {
+      for (const [name, raw] of Object.entries(record.values)) {
+        // A presence-dependent reading is clamped to its range: the noise of its mean is calibrated to it.
+        const range = fields[name]?.range;
+        const value = typeof raw === 'number' && range ? Math.min(range[1], Math.max(range[0], raw)) : raw;
         if (typeof value === 'number') {
           // Validated by the policy schema: a person-derived reading field is a count (summed).
           if (fields[name]?.class === 'person-derived') {

@@ -5,6 +5,10 @@
 // when the epoch ends it yields dwell times and the whole epoch's state is dropped. True
 // figures never leave the processor: the anonymizer turns them into released ones.
 //
+// Sightings come one per pseudonym, device and time slot, stamped with the slot's start
+// (sighting-time.ts): "seen most often" below counts slots, and dwell and travel times are
+// measured between slot starts.
+//
 // Contribution bounding, which both differential privacy and scale-out rely on: in a window
 // each pseudonym counts in exactly one cell (where it was seen most often), gives one speed
 // and at most one trip, and in an epoch one dwell time. So one person changes any count of a
@@ -83,7 +87,7 @@ interface PersonEpoch {
 
 /** A window of the epoch not summarized yet: its sightings, one by one. */
 interface OpenWindow {
-  /** deviceId:seq:index, so a redelivered sighting counts once. */
+  /** pseudonym:deviceId:slot, so a redelivered sighting, or a second record of its slot, counts once. */
   seen: Set<string>;
   people: Map<string, Visit[]>;
 }
@@ -228,7 +232,8 @@ export function createPersonWindows(): PersonWindows {
       }
       let open = state.windows.get(wStart);
       if (!open) state.windows.set(wStart, (open = { seen: new Set(), people: new Map() }));
-      const seenId = `${record.deviceId}:${record.seq}:${record.index}`;
+      // The gateway writes one record per pseudonym, device and slot (sighting-time.ts); more copies of it are redeliveries.
+      const seenId = `${record.pseudonym}:${record.deviceId}:${record.ts}`;
       if (open.seen.has(seenId)) return 'duplicate';
       open.seen.add(seenId);
       let visits = open.people.get(record.pseudonym);

@@ -7,7 +7,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { DURATION_PATTERN, parseDuration } from './duration.ts';
 
-export const FIELD_CLASSES = ['operational', 'environmental', 'person-derived', 'quasi-identifier', 'direct-identifier'] as const;
+export const FIELD_CLASSES = ['operational', 'environmental', 'presence-dependent', 'person-derived', 'quasi-identifier', 'direct-identifier'] as const;
 export const TREATMENTS = ['keep', 'pseudonymize', 'drop'] as const;
 export const AGGREGATIONS = ['mean', 'max', 'min', 'sum', 'count_true'] as const;
 
@@ -20,6 +20,12 @@ const durationOrZero = z
 /** A duration of 0 would mean "no window" or, for a retention, "keep forever" (found by fuzzing the policy). */
 const duration = durationOrZero.refine((ms) => ms > 0, { error: 'must be longer than 0', abort: true });
 
+/**
+ * Units that count people or their vehicles: a field measured in them varies with who is there,
+ * so it can never be environmental (guarantee P9), whatever it is called.
+ */
+export const PEOPLE_UNITS = /^(people|persons?|pedestrians?|visitors?|occupants?|vehicles?|cars?|phones?|devices?)$/i;
+
 const FieldPolicySchema = z
   .object({
     class: z.enum(FIELD_CLASSES),
@@ -28,9 +34,28 @@ const FieldPolicySchema = z
     description: z.string().optional(),
     /** How the field is summarised per window; defaults: numbers → mean and max, booleans → count_true. */
     aggregate: z.array(z.enum(AGGREGATIONS)).optional(),
+    /**
+     * Presence-dependent fields: the most one person's presence can change one reading, in the
+     * field's unit (from the sensor's specification). It is the sensitivity of the published mean.
+     */
+    perPerson: z.number().positive().optional(),
+    /** Presence-dependent fields: readings are clamped to [min, max] before they are averaged. */
+    range: z.tuple([z.number(), z.number()]).optional(),
   })
   .strict()
   .superRefine((field, ctx) => {
+    if (field.class === 'environmental' && field.unit !== undefined && PEOPLE_UNITS.test(field.unit.trim())) {
+      ctx.addIssue({ code: 'custom', path: ['class'], message: `a field counted in ${field.unit} varies with the people present: it cannot be environmental (use person-derived for a count, presence-dependent for a measurement, or drop it)` });
+    }
+    if (field.class === 'presence-dependent' && field.treatment === 'keep') {
+      if (field.perPerson === undefined) ctx.addIssue({ code: 'custom', path: ['perPerson'], message: 'a kept presence-dependent field needs perPerson: the most one person changes one reading (the noise is calibrated to it)' });
+      if (field.range === undefined) ctx.addIssue({ code: 'custom', path: ['range'], message: 'a kept presence-dependent field needs range: [min, max], to which readings are clamped' });
+      else if (!(field.range[0] < field.range[1])) ctx.addIssue({ code: 'custom', path: ['range'], message: 'must be [min, max] with min < max' });
+      if (field.aggregate !== undefined && field.aggregate.join() !== 'mean') ctx.addIssue({ code: 'custom', path: ['aggregate'], message: 'a presence-dependent field is published as a noisy district mean only: aggregate must be [mean] or absent' });
+    }
+    if (field.class !== 'presence-dependent' && (field.perPerson !== undefined || field.range !== undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'perPerson and range apply to presence-dependent fields only' });
+    }
     if (field.class === 'direct-identifier' && field.treatment === 'keep') {
       ctx.addIssue({ code: 'custom', message: 'a direct identifier must be pseudonymized or dropped, never kept' });
     }
@@ -85,7 +110,17 @@ export const PolicySchema = z
       })
       .strict(),
     // A max lateness of 0 is the strictest: every sighting stamped before it arrives is dropped.
-    rawData: z.object({ ttl: duration, segment: duration, maxLateness: durationOrZero }).strict(),
+    rawData: z
+      .object({
+        ttl: duration,
+        segment: duration,
+        maxLateness: durationOrZero,
+        /** How long a pseudonym key outlives its epoch, for records still in flight (gateway, keyring, register). */
+        keyGrace: durationOrZero.default(60_000),
+        /** How far ahead of the gateway's clock a device's clock may run; later readings are refused. */
+        maxFutureSkew: durationOrZero.default(30_000),
+      })
+      .strict(),
     kinds: z.object(Object.fromEntries(DEVICE_KINDS.map((k) => [k, KindPolicySchema])) as Record<DeviceKind, typeof KindPolicySchema>).strict(),
   })
   .strict()
@@ -95,6 +130,9 @@ export const PolicySchema = z
     }
     if (policy.rawData.segment > policy.rawData.ttl) {
       ctx.addIssue({ code: 'custom', path: ['rawData', 'segment'], message: 'must not exceed rawData.ttl (Kafka only deletes closed segments)' });
+    }
+    if (policy.rawData.maxFutureSkew > policy.rawData.ttl) {
+      ctx.addIssue({ code: 'custom', path: ['rawData', 'maxFutureSkew'], message: 'must not exceed rawData.ttl' });
     }
     for (const kind of DEVICE_KINDS) {
       if (policy.kinds[kind].epoch > policy.rawData.ttl) {

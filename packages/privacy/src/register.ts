@@ -7,7 +7,7 @@
 import { DEVICE_KINDS, TOPICS, type DeviceKind } from '@lethe/schemas';
 import { formatDuration } from './duration.ts';
 import type { FieldPolicy, KindPolicy, Policy } from './policy.ts';
-import { aggregateRetentionSeconds, isPersonalTopic, topicSpecs, type TopicSpec } from './topic-configs.ts';
+import { aggregateRetentionSeconds, isPersonalTopic, topicLifetimeMs, topicSpecs, type TopicSpec } from './topic-configs.ts';
 
 /** A duration both exact (for machines and checks) and readable (for people). */
 export interface RegisterDuration {
@@ -16,12 +16,17 @@ export interface RegisterDuration {
   text: string;
 }
 
-/** Something the sensor measures about the city (environmental) or about people in aggregate (person-derived). */
+/**
+ * Something the sensor measures: about the city (environmental), about the city but moving with
+ * the people present (presence-dependent), or about people in aggregate (person-derived).
+ */
 export interface RegisterMeasurement {
   field: string;
-  class: 'environmental' | 'person-derived';
+  class: 'environmental' | 'presence-dependent' | 'person-derived';
   unit?: string;
   description?: string;
+  /** How it is published, in plain words. */
+  published: string;
 }
 
 /** Personal data the sensor sees, and what the gateway does with it before anything is kept. */
@@ -60,8 +65,13 @@ export interface RegisterTopic {
   holds: string;
   /** Records older than this are deleted (`retention.ms`). */
   retention: RegisterDuration;
-  /** Kafka deletes whole segments; a segment is closed after this long (`segment.ms`). Null: broker default. */
-  segment: RegisterDuration | null;
+  /** Kafka deletes whole segments; a segment is closed after this long (`segment.ms`). */
+  segment: RegisterDuration;
+  /**
+   * The longest a record (stamped on time) stays on disk: retention + segment roll + the broker's
+   * retention check interval + the delete delay (topic-configs.ts, topicLifetimeMs).
+   */
+  lifetime: RegisterDuration;
   /** The exact topic configs the services apply to the broker. */
   configs: Record<string, string>;
 }
@@ -92,7 +102,15 @@ export interface Register {
   /** The body accountable for the processing. */
   controller: string;
   contact: string;
-  rawData: { ttl: RegisterDuration; segment: RegisterDuration; maxLateness: RegisterDuration };
+  rawData: {
+    ttl: RegisterDuration;
+    segment: RegisterDuration;
+    maxLateness: RegisterDuration;
+    /** How long a pseudonym key outlives its epoch (until then that epoch is still linkable by the key's holder). */
+    keyGrace: RegisterDuration;
+    /** How far ahead of the gateway's clock a reading may be stamped. */
+    maxFutureSkew: RegisterDuration;
+  };
   /** Every Kafka topic of the pipeline. */
   topics: RegisterTopic[];
   /** The only long-term store: anonymous aggregates. */
@@ -107,9 +125,24 @@ const TOPIC_HOLDS: Readonly<Record<string, string>> = {
   [TOPICS.aggregates]: 'Anonymous per-window aggregates on their way to InfluxDB.',
   [TOPICS.rejected]: 'Messages the gateway refused: the reason and an excerpt with every value removed.',
   [TOPICS.audit]: 'Audit events (policy loaded, pseudonym key destroyed — never the key —, refusals) on their way to the hash-chained audit log; no personal data.',
+  [TOPICS.ledger]: 'The release ledger: per release, up to which window each series was released, a fingerprint of the noise key (which reveals nothing about the key) and the ε spent today and yesterday; read by every releaser so that no window is released twice with different noise. No personal data.',
 };
 
 const duration = (ms: number): RegisterDuration => ({ ms, text: formatDuration(ms) });
+
+/** A lifetime is a sum of unlike terms (2 days + 1 hour + 11 s): written as such, not as `176411s`. */
+function lifetime(ms: number): RegisterDuration {
+  const parts: string[] = [];
+  let rest = ms;
+  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+    if (rest >= size) {
+      parts.push(`${Math.floor(rest / size)}${unit}`);
+      rest %= size;
+    }
+  }
+  if (rest > 0 || parts.length === 0) parts.push(`${rest}ms`);
+  return { ms, text: parts.join(' ') };
+}
 
 function registerTopic(spec: TopicSpec): RegisterTopic {
   const holds = TOPIC_HOLDS[spec.topic];
@@ -117,12 +150,14 @@ function registerTopic(spec: TopicSpec): RegisterTopic {
   const retentionMs = spec.configs['retention.ms'];
   if (retentionMs === undefined) throw new Error(`Topic "${spec.topic}" has no retention.ms; every topic's retention must come from the policy.`);
   const segmentMs = spec.configs['segment.ms'];
+  if (segmentMs === undefined) throw new Error(`Topic "${spec.topic}" has no segment.ms; without it the broker keeps records up to 7 days past their retention.`);
   return {
     topic: spec.topic,
     personal: isPersonalTopic(spec.topic),
     holds,
     retention: duration(Number(retentionMs)),
-    segment: segmentMs === undefined ? null : duration(Number(segmentMs)),
+    segment: duration(Number(segmentMs)),
+    lifetime: lifetime(topicLifetimeMs(spec.configs)),
     configs: { ...spec.configs },
   };
 }
@@ -144,9 +179,10 @@ function sensor(kind: DeviceKind, policy: KindPolicy, topics: readonly RegisterT
         operational.push(name);
         break;
       case 'environmental':
+      case 'presence-dependent':
       case 'person-derived':
-        // A measurement the gateway drops is not something the city learns.
-        if (field.treatment === 'keep') measures.push({ field: name, class: field.class, ...unitAndDescription(field) });
+        // A measurement the gateway drops is not something the city learns (it is listed as minimized).
+        if (field.treatment === 'keep') measures.push({ field: name, class: field.class, ...unitAndDescription(field), published: published(field, policy) });
         break;
       case 'direct-identifier':
       case 'quasi-identifier':
@@ -181,6 +217,18 @@ function sensor(kind: DeviceKind, policy: KindPolicy, topics: readonly RegisterT
   };
 }
 
+function published(field: FieldPolicy, kind: KindPolicy): string {
+  const window = formatDuration(kind.window);
+  switch (field.class) {
+    case 'presence-dependent':
+      return `Moves with the people or vehicles present, so it is treated as data about people: published only as a mean per district and ${window} window, with differential-privacy noise calibrated to the ${field.perPerson}${field.unit ? ` ${field.unit}` : ''} one person can change a reading (its share of ε ${kind.epsilonPerRelease} per window); never per device.`;
+    case 'person-derived':
+      return `About people or vehicles in aggregate: published per ${window} window only for groups of at least ${kind.k}, as counts and histograms with differential-privacy noise (ε ${kind.epsilonPerRelease} per window).`;
+    default:
+      return `Published exactly, per device and per district, per ${window} window.`;
+  }
+}
+
 function unitAndDescription(field: FieldPolicy): { unit?: string; description?: string } {
   return { ...(field.unit === undefined ? {} : { unit: field.unit }), ...(field.description === undefined ? {} : { description: field.description }) };
 }
@@ -193,7 +241,13 @@ export function buildRegister(policy: Policy): Register {
     policy: { id: policy.id, version: policy.version },
     controller: policy.controller,
     contact: policy.contact,
-    rawData: { ttl: duration(policy.rawData.ttl), segment: duration(policy.rawData.segment), maxLateness: duration(policy.rawData.maxLateness) },
+    rawData: {
+      ttl: duration(policy.rawData.ttl),
+      segment: duration(policy.rawData.segment),
+      maxLateness: duration(policy.rawData.maxLateness),
+      keyGrace: duration(policy.rawData.keyGrace),
+      maxFutureSkew: duration(policy.rawData.maxFutureSkew),
+    },
     topics,
     aggregates: { store: 'InfluxDB', retention: aggregatesRetention },
     sensors: DEVICE_KINDS.map((kind) => sensor(kind, policy.kinds[kind], topics, policy.rawData.ttl, aggregatesRetention)),

@@ -12,9 +12,14 @@
 //     relies on it), each window once, so the ledger is charged once per window;
 //   - a window that can never be complete (a partition's partials start after it, e.g. they
 //     were deleted by retention before this releaser read them) is discarded, never released
-//     as a partial, smaller figure.
+//     as a partial, smaller figure;
+//   - the shape of a release does not depend on the data (guarantee P9): every window of every
+//     person-derived stream is released and charged, with its `privacy` record, whether or not
+//     anyone was seen in it, and the `privacy` record holds only what the schedule and the
+//     released figures already say (ε spent, figures released), never how many were suppressed
+//     (a suppressed cell is a small group of people: one car on a quiet street).
 import type { AggregateRecord, DeviceKind, DevicePartial, WindowPartialRecord } from '@lethe/schemas';
-import { createAnonymizer, DWELL_BUCKETS, SPEED_BINS, TRAVEL_BINS, type Release, type ReleaseReport, type StreamBudget } from './anonymizer.ts';
+import { createAnonymizer, DWELL_BUCKETS, SPEED_BINS, TRAVEL_BINS, type DistrictSums, type PresenceField, type Release, type ReleaseReport, type StreamBudget } from './anonymizer.ts';
 import { utcDay, type BudgetLedger } from './ledger.ts';
 import { mergeDevices, mergeDwell, mergeSightings } from './merge.ts';
 import type { NoiseSource } from './noise.ts';
@@ -71,6 +76,13 @@ export interface Releaser {
 /** Measurement name of a device kind's own readings (traffic-light → traffic_light). */
 export function measurementOf(kind: DeviceKind): string {
   return snakeCase(kind.replace('-', '_'));
+}
+
+/** The kind's kept presence-dependent fields, as the anonymizer needs them. */
+export function presenceFields(kind: KindPolicy): PresenceField[] {
+  return Object.entries(kind.fields)
+    .filter(([name, f]) => !name.includes('.') && f.class === 'presence-dependent' && f.treatment === 'keep')
+    .map(([name, f]) => ({ name, field: `${snakeCase(name)}_mean`, perPerson: f.perPerson!, range: f.range! }));
 }
 
 function budgetOf(kind: KindPolicy): StreamBudget {
@@ -135,7 +147,8 @@ export function createReleaser({ policy, noise, ledger, partitions }: ReleaserOp
     const fields: Record<string, number> = { readings: acc.readings };
     for (const [name, num] of acc.numeric) {
       const rule = kind.fields[name];
-      if (rule?.class === 'person-derived') continue;
+      // About people: released only through the anonymizer.
+      if (rule?.class === 'person-derived' || rule?.class === 'presence-dependent') continue;
       for (const how of rule?.aggregate ?? ['mean', 'max']) {
         const value = how === 'mean' ? num.sum / num.n : how === 'max' ? num.max : how === 'min' ? num.min : how === 'sum' ? num.sum : undefined;
         if (value !== undefined) fields[`${snakeCase(name)}_${how}`] = value;
@@ -145,7 +158,7 @@ export function createReleaser({ policy, noise, ledger, partitions }: ReleaserOp
     return fields;
   }
 
-  function publish(out: ClosedWindows, release: Release): void {
+  function publish(out: ClosedWindows, release: Release, budget: StreamBudget): void {
     out.records.push(...release.records);
     out.reports.push(release.report);
     const { report } = release;
@@ -154,13 +167,13 @@ export function createReleaser({ policy, noise, ledger, partitions }: ReleaserOp
       v: 1,
       measurement: 'privacy',
       tags: { stream: report.stream },
+      // Only what the schedule and the released figures say: `released` counts the fields of
+      // this release's records, which anyone can count; suppressions are not published (P9).
       fields: {
         epsilon_spent_today: entry?.spent ?? 0,
         epsilon_budget_today: entry?.budget ?? 0,
+        epsilon_this_release: report.outcome === 'exhausted' ? 0 : budget.epsilonPerRelease,
         released: report.released,
-        suppressed_below_k: report.suppressed.below_k,
-        suppressed_differencing: report.suppressed.differencing,
-        suppressed_budget: report.suppressed.budget,
       },
       windowStart: report.windowStart,
       windowEnd: report.windowEnd,
@@ -171,15 +184,14 @@ export function createReleaser({ policy, noise, ledger, partitions }: ReleaserOp
   function releaseReadings(kindName: DeviceKind, start: number, end: number, devices: readonly DevicePartial[], out: ClosedWindows): void {
     const kind = policy.kinds[kindName];
     const measurement = measurementOf(kindName);
-    const personCounts = new Map<string, Array<{ deviceId: string; district: string; count: number }>>();
+    const budget = budgetOf(kind);
+    // Streams come from the policy, not from the data: each is released every window.
+    const countFields = Object.entries(kind.fields).filter(([name, f]) => !name.includes('.') && f.class === 'person-derived' && f.treatment === 'keep').map(([name]) => name);
+    const presence = presenceFields(kind);
+    const personCounts = new Map<string, Array<{ deviceId: string; district: string; count: number }>>(countFields.map((name) => [name, []]));
     const districts = new Map<string, DistrictAcc>();
     for (const device of devices) {
-      for (const [name, count] of Object.entries(device.counts)) {
-        const field = `${snakeCase(name)}_sum`;
-        let list = personCounts.get(field);
-        if (!list) personCounts.set(field, (list = []));
-        list.push({ deviceId: device.deviceId, district: device.district, count });
-      }
+      for (const [name, list] of personCounts) list.push({ deviceId: device.deviceId, district: device.district, count: device.counts[name] ?? 0 });
       out.records.push({
         v: 1,
         measurement,
@@ -204,11 +216,16 @@ export function createReleaser({ policy, noise, ledger, partitions }: ReleaserOp
       }
       for (const [name, n] of Object.entries(device.trues)) d.trues.set(name, (d.trues.get(name) ?? 0) + n);
     }
-    for (const [district, acc] of [...districts].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const sorted = [...districts].sort(([a], [b]) => (a < b ? -1 : 1));
+    for (const [district, acc] of sorted) {
       out.records.push({ v: 1, measurement, tags: { scope: 'district', district }, fields: environmentalFields(kind, acc), windowStart: start, windowEnd: end });
     }
-    for (const [field, list] of [...personCounts].sort(([a], [b]) => (a < b ? -1 : 1))) {
-      publish(out, anonymizer.deviceCounts({ measurement, field }, list, start, end, budgetOf(kind)));
+    for (const [name, list] of [...personCounts].map(([name, list]) => [`${snakeCase(name)}_sum`, list] as const).sort(([a], [b]) => (a < b ? -1 : 1))) {
+      publish(out, anonymizer.deviceCounts({ measurement, field: name }, list, start, end, budget), budget);
+    }
+    if (presence.length > 0) {
+      const sums: DistrictSums[] = sorted.map(([district, acc]) => ({ district, sums: Object.fromEntries(presence.map((f) => [f.name, acc.numeric.get(f.name) ?? { sum: 0, n: 0 }])) }));
+      publish(out, anonymizer.presenceMeans(measurement, presence, sums, start, end, budget), budget);
     }
   }
 
@@ -218,16 +235,16 @@ export function createReleaser({ policy, noise, ledger, partitions }: ReleaserOp
     if (s.def.type === 'readings') {
       releaseReadings(s.def.kind, w.start, w.end, mergeDevices(parts as Array<WindowPartialRecord & { type: 'readings' }>), out);
     } else if (s.def.type === 'sightings') {
+      // Released (and charged) even when nobody was seen: an empty window looks like any other.
       const merged = { source: s.def.source!, windowStart: w.start, windowEnd: w.end, ...mergeSightings(parts as Array<WindowPartialRecord & { type: 'sightings' }>) };
-      if (merged.cells.length === 0 && merged.trips.length === 0) return;
-      if (merged.source === 'wifi') publish(out, anonymizer.pedestrians(merged, budget));
+      if (merged.source === 'wifi') publish(out, anonymizer.pedestrians(merged, budget), budget);
       else {
-        publish(out, anonymizer.vehicles(merged, budget));
-        if (merged.trips.length > 0) publish(out, anonymizer.travelTimes(merged, budget));
+        publish(out, anonymizer.vehicles(merged, budget), budget);
+        publish(out, anonymizer.travelTimes(merged, budget), budget);
       }
     } else {
       const dwell = mergeDwell(parts as Array<WindowPartialRecord & { type: 'dwell' }>);
-      if (dwell.length > 0) publish(out, anonymizer.dwell({ source: s.def.source!, epochStart: w.start, epochEnd: w.end, dwell }, budget));
+      publish(out, anonymizer.dwell({ source: s.def.source!, epochStart: w.start, epochEnd: w.end, dwell }, budget), budget);
     }
   }
 
@@ -253,12 +270,19 @@ export function createReleaser({ policy, noise, ledger, partitions }: ReleaserOp
     release() {
       const ready: Array<{ s: SeriesState; w: Pending }> = [];
       for (const s of series.values()) {
-        for (const [start, w] of [...s.pending].sort(([a], [b]) => a - b)) {
-          // Strictly in window order: a later window waits for an earlier incomplete one.
-          if (!complete(s, w)) break;
+        // Every window from the last one released on, strictly in window order: a later window
+        // waits for an earlier incomplete one. A window no partition had anything in (spanned by
+        // a partial's `coversFrom`, e.g. while the processor catches up) is released too, empty:
+        // whether a window is released must not say whether anyone was there (P9). Before the
+        // first release there is no "last one": the series starts at its first partial.
+        let start = s.done > 0 ? s.done : Math.min(...s.pending.keys());
+        while (Number.isFinite(start)) {
+          const w = s.pending.get(start) ?? (s.done > 0 ? { start, end: start + s.def.size, parts: new Map() } : undefined);
+          if (!w || !complete(s, w)) break;
           ready.push({ s, w });
           s.pending.delete(start);
           s.done = Math.max(s.done, w.end);
+          start = w.end;
         }
       }
       ready.sort((a, b) => TYPE_ORDER[a.s.def.type] - TYPE_ORDER[b.s.def.type] || a.w.end - b.w.end || (a.s.def.id < b.s.def.id ? -1 : 1));

@@ -2,20 +2,24 @@
 // plate the same pseudonym within an epoch. The contract, the same as HashiCorp Vault's transit
 // engine with one HMAC key per epoch (`transit/hmac/<key>`, the key deleted at rotation):
 //
-//   POST <url>/v1/hmac   Authorization: Bearer <token>
+//   POST <url>/v1/hmac   Authorization: Bearer <this gateway's own token>
 //   { "kind": "lamppost", "epoch": 1994882, "messages": ["wifi:02:1A:…", …] }
 //   200 { "epoch": 1994882, "hmacs": ["<base64 HMAC-SHA-256>", …] }   one per message, in order
 //   410 { "error": "EPOCH_UNAVAILABLE" }   the epoch's key is destroyed (or does not exist yet)
+//   429 { "error": "RATE_LIMITED", "retryAfterMs": 120 }   over this gateway's budget; Retry-After
 //
-// No call returns a key. services/keyring is the reference implementation. The messages carry
-// raw identifiers: the link must stay on loopback or a private network (or use TLS), and the
-// key service is inside the gateway's trust boundary. Errors never quote a message.
+// No call returns a key. services/keyring is the reference implementation: it answers only
+// gateways, each with its own token and a budget of messages per second derived from the fleet
+// (whoever can call it can compute pseudonyms). A 429 is waited out here (bounded), so a burst
+// slows the gateway down instead of failing its readings. The messages carry raw identifiers:
+// the link must stay on loopback or a private network (or use TLS), and the key service is
+// inside the gateway's trust boundary. Errors never quote a message.
 import type { PseudonymKeyProvider } from './key-provider.ts';
 
 export interface RemoteKeyProviderOptions {
   /** Base URL of the key service, e.g. http://127.0.0.1:9470. */
   url: string;
-  /** Bearer token the key service requires. */
+  /** This gateway's own bearer token (the key service knows its hash). */
   token: string;
   /** Name of the key set: one per device kind, as the in-memory providers are. */
   kind: string;
@@ -23,6 +27,18 @@ export interface RemoteKeyProviderOptions {
   fetch?: typeof fetch;
   /** Per request (default 5 s). */
   timeoutMs?: number;
+  /** How long one call may wait out 429s in total before it fails (default 30 s). */
+  maxThrottleMs?: number;
+  /** Waits; injected by tests. */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/** The wait a 429 asks for: the body's retryAfterMs, else Retry-After in seconds, else 1 s. */
+async function retryAfterMs(res: Response): Promise<number> {
+  const body = (await res.json().catch(() => ({}))) as { retryAfterMs?: unknown };
+  if (typeof body.retryAfterMs === 'number' && Number.isFinite(body.retryAfterMs) && body.retryAfterMs >= 0) return body.retryAfterMs;
+  const header = Number(res.headers.get('retry-after'));
+  return Number.isFinite(header) && header >= 0 ? header * 1000 : 1000;
 }
 
 export class KeyServiceError extends Error {
@@ -34,24 +50,44 @@ export class KeyServiceError extends Error {
   }
 }
 
-export function createRemoteKeyProvider({ url, token, kind, fetch: transport = globalThis.fetch, timeoutMs = 5_000 }: RemoteKeyProviderOptions): PseudonymKeyProvider {
+export function createRemoteKeyProvider({
+  url,
+  token,
+  kind,
+  fetch: transport = globalThis.fetch,
+  timeoutMs = 5_000,
+  maxThrottleMs = 30_000,
+  sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+}: RemoteKeyProviderOptions): PseudonymKeyProvider {
   if (!token) throw new Error('The key service needs a bearer token (KEYRING_TOKEN).');
   const endpoint = new URL('v1/hmac', url.endsWith('/') ? url : `${url}/`).toString();
   return {
     async hmac(epoch, messages) {
       if (messages.length === 0) return [];
       let res: Response;
-      try {
-        res = await transport(endpoint, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ kind, epoch, messages }),
-          signal: AbortSignal.timeout(timeoutMs),
-        });
-      } catch (err) {
-        // Only the error's code: nothing of the request (which holds identifiers) goes into it.
-        const code = (err as { cause?: { code?: unknown } }).cause?.code ?? (err as Error).name;
-        throw new KeyServiceError(`the key service at ${endpoint} could not be reached (${typeof code === 'string' ? code : 'error'})`);
+      let waited = 0;
+      for (;;) {
+        try {
+          res = await transport(endpoint, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+            body: JSON.stringify({ kind, epoch, messages }),
+            signal: AbortSignal.timeout(timeoutMs),
+          });
+        } catch (err) {
+          // Only the error's code: nothing of the request (which holds identifiers) goes into it.
+          const code = (err as { cause?: { code?: unknown } }).cause?.code ?? (err as Error).name;
+          throw new KeyServiceError(`the key service at ${endpoint} could not be reached (${typeof code === 'string' ? code : 'error'})`);
+        }
+        if (res.status !== 429) break;
+        const wait = await retryAfterMs(res);
+        if (waited + wait > maxThrottleMs) throw new KeyServiceError(`the key service kept refusing this gateway over its budget (429) for ${Math.round(waited / 1000)} s`, 429);
+        waited += wait;
+        await sleep(wait);
+      }
+      if (res.status === 401) {
+        await res.body?.cancel();
+        throw new KeyServiceError(`the key service refused this gateway's token (401): check KEYRING_TOKEN`, 401);
       }
       if (res.status === 410) {
         await res.body?.cancel();

@@ -39,6 +39,32 @@ describe('data requests: individual-level data is always refused', () => {
     expect(decision).toMatchObject({ decision: 'refused', reasons: ['NOT_COLLECTED', 'OUT_OF_PURPOSE'] });
   });
 
+  it('says exactly what can be found by a plate, by whom, and until when (no claim that nothing can)', () => {
+    const decision = decide(request({ subject: { type: 'plate' }, level: 'individual', data: ['movements'], purpose: 'criminal-investigation', from: EPOCH_START, to: NOW }));
+    const text = decision.decision === 'refused' ? decision.details.find((d) => d.reason === 'NOT_COLLECTED')!.explanation : '';
+    expect(text).not.toMatch(/no record can be found/);
+    expect(text).toContain('never stored, so no record holds it');
+    // Within the epoch and its key grace, whoever holds the key could recompute the pseudonym…
+    expect(text).toContain(`every ${EPOCH / MIN}m`);
+    expect(text).toMatch(/whoever holds that key — the gateway, or the keyring that serves several gateways — could recompute this licence plate's pseudonym/);
+    expect(text).toContain(`since ${new Date(EPOCH_START).toISOString().slice(0, 19)}Z, until ${new Date(EPOCH_START + EPOCH + MIN).toISOString().slice(0, 19)}Z at the latest`);
+    // …and after the key is destroyed, nothing links it.
+    expect(text).toContain('Once a period\'s key is destroyed, nothing links the licence plate to any record of that period');
+    // In the key grace of the previous epoch, that epoch's records are still findable by the key holder.
+    const inGrace = decide(request({ subject: { type: 'mac' }, level: 'individual', data: ['movements'], purpose: 'criminal-investigation', from: EPOCH_START, to: EPOCH_START + 10_000 }), EPOCH_START + 30_000);
+    const graceText = inGrace.decision === 'refused' ? inGrace.details.find((d) => d.reason === 'NOT_COLLECTED')!.explanation : '';
+    expect(graceText).toContain(`since ${new Date(EPOCH_START - policy.kinds.lamppost.epoch).toISOString().slice(0, 19)}Z`);
+  });
+
+  it('says which part of the range is unlinkable and why', () => {
+    const past = decide(request({ subject: { type: 'plate' }, level: 'individual', data: ['movements'], purpose: 'criminal-investigation', from: EPOCH_START - EPOCH, to: NOW }));
+    const text = past.decision === 'refused' ? past.details.find((d) => d.reason === 'UNLINKABLE')!.explanation : '';
+    expect(text).toContain(`destroyed 1m after the period ends`);
+    expect(text).toContain(`before ${new Date(EPOCH_START).toISOString().slice(0, 19)}Z, whose keys are destroyed`);
+    const future = decide(request({ subject: { type: 'plate' }, level: 'individual', data: ['movements'], purpose: 'criminal-investigation', from: EPOCH_START, to: EPOCH_START + 2 * EPOCH }));
+    expect(future.decision === 'refused' && future.details.find((d) => d.reason === 'UNLINKABLE')!.explanation).toContain('do not exist yet');
+  });
+
   it('treats a request about a person as individual even when it claims to be aggregate', () => {
     for (const type of ['plate', 'mac', 'pseudonym'] as const) {
       expect(effectiveLevel({ subject: { type }, level: 'aggregate', data: [] })).toBe('individual');

@@ -62,6 +62,57 @@ describe('the gateway ingest stage', () => {
     expect(onTime.ok && onTime.sightings).toBe(1);
   });
 
+  it('stamps a sighting and its Kafka record with the start of its slot, and says nothing of the reading it came in (P9)', async () => {
+    // 37 s into a minute: Wi-Fi slots are the 60 s window, plate slots 10 s.
+    const at = NOW - 23_000;
+    const ingest = stage();
+    const probe = await ingest.ingest('lethe/v1/lamppost/LP-0001/reading', buf(lamppost({ seq: 41, ts: new Date(at).toISOString() })));
+    const read = await ingest.ingest('lethe/v1/traffic-light/TL-0001/reading', buf({
+      deviceId: 'TL-0001', seq: 42, ts: new Date(at).toISOString(), phase: 'green', vehicleCount: 3, occupancyPct: 10, queueLength: 0, meanSpeedKmh: 40, plateReads: [{ plate: PLATE, speedKmh: 42 }],
+    }));
+    if (!probe.ok || !read.ok) throw new Error('refused');
+    for (const [result, slot] of [[probe, NOW - 60_000], [read, NOW - 30_000]] as const) {
+      const out = result.records.find((r) => r.topic === TOPICS.sightings)!;
+      expect(out.timestamp).toBe(slot);
+      const sighting = JSON.parse(out.value) as Record<string, unknown>;
+      expect(sighting.ts).toBe(slot);
+      expect(Object.keys(sighting).sort()).toEqual(['deviceId', 'district', 'epoch', 'kind', 'pseudonym', 'source', 'ts', 'v', ...(result === read ? ['speedKmh'] : [])].sort());
+    }
+  });
+
+  it('writes one record per pseudonym, device and slot, folds later sightings into it, and writes it again for a redelivered reading', async () => {
+    const ingest = stage();
+    const other = '02:AA:BB:CC:DD:01';
+    const at = (seq: number, ms: number, macs: string[]) =>
+      ingest.ingest('lethe/v1/lamppost/LP-0001/reading', buf(lamppost({ seq, ts: new Date(NOW + ms).toISOString(), wifiProbes: macs.map((mac) => ({ mac })) })));
+    const sightings = (r: Awaited<ReturnType<typeof at>>) => (r.ok ? r.records.filter((x) => x.topic === TOPICS.sightings).map((x) => (JSON.parse(x.value) as SightingRecord).pseudonym) : []);
+    const first = await at(1, -55_000, [MAC, MAC.toLowerCase()]);
+    expect(sightings(first)).toHaveLength(1);
+    expect(first.ok && first.mergedSightings).toBe(1);
+    // Later in the slot: the phone already has its record; a new phone gets one.
+    const later = await at(2, -10_000, [MAC, other]);
+    expect(sightings(later)).toHaveLength(1);
+    expect(sightings(later)[0]).not.toBe(sightings(first)[0]);
+    // The first reading again (its Kafka send may have failed): its record is written again, the processor counts it once.
+    expect(sightings(await at(1, -55_000, [MAC]))).toEqual(sightings(first));
+    // The next slot (here also the next epoch, so another pseudonym): a record again.
+    expect(sightings(await at(3, 5_000, [MAC]))).toHaveLength(1);
+  });
+
+  it('writes the sightings of a reading in an order that is not the device\'s', async () => {
+    const macs = Array.from({ length: 40 }, (_, i) => `02:AA:BB:CC:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`.toUpperCase());
+    const ingest = stage();
+    const orders = new Set<string>();
+    // A reading, its redelivery, and a reading in the next slot: each writes the same 40 pseudonyms.
+    for (const [seq, ms] of [[0, -30_000], [0, -30_000], [1, 5_000]] as const) {
+      const result = await ingest.ingest('lethe/v1/lamppost/LP-0001/reading', buf(lamppost({ seq, ts: new Date(NOW + ms).toISOString(), wifiProbes: macs.map((mac) => ({ mac })) })));
+      if (!result.ok) throw new Error(result.rejected.detail);
+      orders.add(result.records.filter((x) => x.topic === TOPICS.sightings).map((x) => x.key).join());
+    }
+    // In the device's order they would be one order; shuffled, two alike have a chance of 3 in 40!.
+    expect(orders.size).toBe(3);
+  });
+
   it('drops the ANPR image reference and keeps only the plate pseudonym and speed', async () => {
     const reading = {
       deviceId: 'TL-0001', seq: 1, ts: new Date(NOW).toISOString(), phase: 'green', vehicleCount: 3, occupancyPct: 10,

@@ -11,8 +11,8 @@ const EPOCH = policy.kinds.lamppost.epoch;
 const T0 = Date.UTC(2026, 0, 1, 8, 0, 0);
 
 const reading = (seq: number, ts: number, values: ReadingRecord['values'], deviceId = 'SW-0001'): ReadingRecord => ({ v: 1, kind: 'sewer', deviceId, district: 'north', seq, ts, values });
-const phone = (pseudonym: string, ts: number, deviceId = 'LP-0001', seq = 0): SightingRecord => ({
-  v: 1, source: 'wifi', pseudonym: pseudonym.padEnd(22, 'x'), epoch: 0, kind: 'lamppost', deviceId, district: 'north', seq, index: 0, ts,
+const phone = (pseudonym: string, ts: number, deviceId = 'LP-0001'): SightingRecord => ({
+  v: 1, source: 'wifi', pseudonym: pseudonym.padEnd(22, 'x'), epoch: 0, kind: 'lamppost', deviceId, district: 'north', ts,
 });
 const windows = (partials: readonly WindowPartialRecord[], series: string) =>
   partials.filter((p) => seriesOf(p) === series).map((p) => [(p.windowStart - T0) / W, p.coversFrom === 0 ? 0 : (p.coversFrom - T0) / W]);
@@ -57,9 +57,9 @@ describe('stage 1: partials per input partition', () => {
   it('counts people per cell, emits their dwell buckets when the epoch ends, and then holds no pseudonym', () => {
     const clock = new ManualClock(T0);
     const stage = createPartialStage({ policy, clock, input: { type: 'sightings', topic: 's', partition: 1 } });
-    for (let p = 0; p < 6; p++) stage.addSighting(phone(`p${p}`, T0 + 1_000, 'LP-0001', p));
-    stage.addSighting(phone('p0', T0 + 2 * W, 'LP-0001', 10));
-    expect(stage.addSighting(phone('p1', T0 + 1_000, 'LP-0001', 1))).toBe('duplicate');
+    for (let p = 0; p < 6; p++) stage.addSighting(phone(`p${p}`, T0 + 1_000, 'LP-0001'));
+    stage.addSighting(phone('p0', T0 + 2 * W, 'LP-0001'));
+    expect(stage.addSighting(phone('p1', T0 + 1_000, 'LP-0001'))).toBe('duplicate');
     expect(stage.pseudonymsHeld()).toBe(6);
     const early = stage.closeDue(T0 + W);
     // The epoch before: empty, and speaking for everything before it (a fresh partition).

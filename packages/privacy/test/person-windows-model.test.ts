@@ -25,7 +25,7 @@ const sighting = fc
     ts: fc.integer({ min: 0, max: SPAN / 2_500 - 1 }).map((n) => T0 + n * 2_500),
     speed: fc.integer({ min: 0, max: 120 }),
   })
-  .map(({ plate, person, cell, ts, speed }): Omit<SightingRecord, 'seq' | 'index'> => {
+  .map(({ plate, person, cell, ts, speed }): SightingRecord => {
     const [deviceId, district] = (plate ? LIGHTS : LAMPS)[cell]!;
     return { v: 1, source: plate ? 'plate' : 'wifi', pseudonym: person, epoch: 0, kind: plate ? 'traffic-light' : 'lamppost', deviceId, district, ts, ...(plate ? { speedKmh: speed } : {}) };
   });
@@ -50,7 +50,7 @@ const run = fc
     emittedUpTo: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 5 }).map((n) => T0 + n * WINDOW)),
   })
   .map(({ sightings, copies, closes, order, emittedUpTo }) => {
-    const records = sightings.map((s, i): SightingRecord => ({ ...s, seq: i, index: i % 3 }));
+    const records = sightings;
     const steps: Step[] = [...records, ...copies.flatMap((c) => (records.length > 0 ? [records[c % records.length]!] : []))].map((add) => ({ add }));
     for (const at of closes) steps.push({ close: at });
     // A random order: out-of-order arrival, copies before or after their window closed.
@@ -87,20 +87,20 @@ describe('compact per-person state', () => {
   });
 
   it('starts a trip from the latest sighting before the window, by time then cell, even one that came after its window closed', () => {
-    const car = (deviceId: string, ts: number, seq: number): SightingRecord => ({ v: 1, source: 'plate', pseudonym: PEOPLE[0]!, epoch: 0, kind: 'traffic-light', deviceId, district: 'south', seq, index: 0, ts, speedKmh: 30 });
+    const car = (deviceId: string, ts: number): SightingRecord => ({ v: 1, source: 'plate', pseudonym: PEOPLE[0]!, epoch: 0, kind: 'traffic-light', deviceId, district: 'south', ts, speedKmh: 30 });
     for (const form of [createPersonWindows(), createNaivePersonWindows()]) {
-      form.add(car('TL-0002', T0 + 1_000, 1), WINDOW, EPOCH, 0);
+      form.add(car('TL-0002', T0 + 1_000), WINDOW, EPOCH, 0);
       form.closeDue(T0 + WINDOW);
       // Late, at the same time as the other, at a cell that sorts after it: the car left from there.
-      form.add(car('TL-0003', T0 + 1_000, 2), WINDOW, EPOCH, 0);
-      form.add(car('TL-0001', T0 + WINDOW + 4_000, 3), WINDOW, EPOCH, 0);
+      form.add(car('TL-0003', T0 + 1_000), WINDOW, EPOCH, 0);
+      form.add(car('TL-0001', T0 + WINDOW + 4_000), WINDOW, EPOCH, 0);
       expect(form.closeDue(T0 + 2 * WINDOW).windows[0]!.trips.map((t) => [t.from, t.to, t.durations])).toEqual([['TL-0003', 'TL-0001', [13]]]);
     }
   });
 
   it('holds sightings one by one only in windows not yet summarized', () => {
     const people = createPersonWindows();
-    const seen = (i: number): SightingRecord => ({ v: 1, source: 'wifi', pseudonym: PEOPLE[i % 6]!, epoch: 0, kind: 'lamppost', deviceId: LAMPS[i % 3]![0], district: LAMPS[i % 3]![1], seq: i, index: 0, ts: T0 + i * 10 });
+    const seen = (i: number): SightingRecord => ({ v: 1, source: 'wifi', pseudonym: PEOPLE[i % 6]!, epoch: 0, kind: 'lamppost', deviceId: LAMPS[i % 3]![0], district: LAMPS[i % 3]![1], ts: T0 + i * 10 });
     // 6,000 sightings of six people, 1,000 per window over the epoch's six windows.
     for (let i = 0; i < 6_000; i++) people.add(seen(i), WINDOW, EPOCH, 0);
     expect(people.sightingsHeld()).toBe(6_000);

@@ -5,10 +5,9 @@ import { createPersonWindows } from '../src/person-windows.ts';
 const T0 = Date.UTC(2026, 0, 1, 8, 0, 0);
 const WINDOW = 60_000;
 const EPOCH = 15 * 60_000;
-let seq = 0;
 const plate = (pseudonym: string, deviceId: string, ts: number, speedKmh?: number): SightingRecord => ({
   v: 1, source: 'plate', pseudonym: pseudonym.padEnd(22, 'x'), epoch: 0, kind: 'traffic-light', deviceId, district: deviceId === 'TL-0009' ? 'east' : 'north',
-  seq: seq++, index: 0, ts, ...(speedKmh === undefined ? {} : { speedKmh }),
+  ts, ...(speedKmh === undefined ? {} : { speedKmh }),
 });
 const wifi = (pseudonym: string, deviceId: string, ts: number): SightingRecord => ({ ...plate(pseudonym, deviceId, ts), source: 'wifi', kind: 'lamppost' });
 

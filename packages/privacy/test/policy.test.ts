@@ -7,7 +7,7 @@ import { SIGHTING_FIELDS } from '../src/ingest.ts';
 
 interface PolicyDoc {
   rawData: { ttl: string };
-  kinds: Record<string, { window: string; fields: Record<string, { treatment: string }> }>;
+  kinds: Record<string, { window: string; fields: Record<string, Record<string, unknown> & { treatment: string }> }>;
 }
 const shipped = () => parse(readFileSync(DEFAULT_POLICY_PATH, 'utf8')) as PolicyDoc;
 
@@ -43,6 +43,40 @@ describe('the privacy policy', () => {
       const problems = (err as PolicyError).problems.join('\n');
       expect(problems).toContain('kinds.lamppost.fields.wifiProbes.mac: a direct identifier must be pseudonymized or dropped');
       expect(problems).toContain('rawData.ttl: must be a duration');
+    }
+  });
+
+  it('refuses a count of people or vehicles marked environmental, whatever the field is called (P9)', () => {
+    for (const unit of ['vehicles', 'people', 'Phones', ' cars ', 'pedestrian']) {
+      const doc = shipped();
+      doc.kinds['traffic-light']!.fields.queueLength = { class: 'environmental', treatment: 'keep', unit };
+      expect(() => parsePolicy(doc), unit).toThrow(/kinds.traffic-light.fields.queueLength.class: a field counted in .* varies with the people present/);
+    }
+    const doc = shipped();
+    doc.kinds['traffic-light']!.fields.queueLength = { class: 'environmental', treatment: 'keep', unit: 'm' };
+    expect(() => parsePolicy(doc)).not.toThrow();
+  });
+
+  it('needs the sensitivity and range of a kept presence-dependent field, and publishes it as a mean only', () => {
+    const doc = shipped();
+    doc.kinds.lamppost!.fields.dimmingPct = { class: 'presence-dependent', treatment: 'keep', aggregate: ['max'], range: [100, 0] };
+    doc.kinds.lamppost!.fields.pm25 = { class: 'environmental', treatment: 'keep', perPerson: 1 };
+    try {
+      parsePolicy(doc);
+      expect.unreachable('the policy should have been refused');
+    } catch (err) {
+      const problems = (err as PolicyError).problems.join('\n');
+      expect(problems).toContain('kinds.lamppost.fields.dimmingPct.perPerson: a kept presence-dependent field needs perPerson');
+      expect(problems).toContain('kinds.lamppost.fields.dimmingPct.range: must be [min, max] with min < max');
+      expect(problems).toContain('kinds.lamppost.fields.dimmingPct.aggregate: a presence-dependent field is published as a noisy district mean only');
+      expect(problems).toContain('kinds.lamppost.fields.pm25: perPerson and range apply to presence-dependent fields only');
+    }
+  });
+
+  it('classes the shipped fields that move with presence as presence-dependent (adaptive lighting, queues, energy)', () => {
+    const policy = loadPolicy(DEFAULT_POLICY_PATH);
+    for (const [kind, field] of [['lamppost', 'dimmingPct'], ['lamppost', 'energyWh'], ['lamppost', 'lux'], ['lamppost', 'noiseDba'], ['traffic-light', 'queueLength'], ['traffic-light', 'occupancyPct']] as const) {
+      expect(policy.kinds[kind].fields[field]?.class, `${kind}.${field}`).toBe('presence-dependent');
     }
   });
 

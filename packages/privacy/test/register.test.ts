@@ -43,6 +43,20 @@ describe('the transparency register', () => {
     expect(register.topics.find((t) => t.topic === TOPICS.aggregates)!.personal).toBe(false);
   });
 
+  it("states every topic's on-disk lifetime: retention + segment roll + retention check (10 s) + delete delay (1 s)", () => {
+    const register = buildRegister(policy);
+    for (const t of register.topics) {
+      expect(t.configs['segment.ms'], `${t.topic} has its own segment.ms`).toBeDefined();
+      expect(t.lifetime.ms, t.topic).toBe(t.retention.ms + t.segment.ms + 10_000 + 1_000);
+    }
+    const text = Object.fromEntries(register.topics.map((t) => [t.topic, t.lifetime.text]));
+    // The aggregates are kept a day: on disk a day and an hour at most, not a day and the broker's 7-day segment.
+    expect(text[TOPICS.aggregates]).toBe('1d 1h 11s');
+    expect(text[TOPICS.sightings]).toBe('16m 11s');
+    expect(text[TOPICS.ledger]).toBe('2d 1h 11s');
+    expect(text[TOPICS.audit]).toBe('401d 11s');
+  });
+
   it('describes each sensor kind: purposes, legal basis and what it measures with units', () => {
     const register = buildRegister(policy);
     expect(register.sensors.map((s) => s.kind)).toEqual([...DEVICE_KINDS]);
@@ -50,10 +64,14 @@ describe('the transparency register', () => {
     expect(lamppost.title).toBe('Smart lamppost');
     expect(lamppost.purposes).toEqual(['air-quality-monitoring', 'street-lighting-control', 'pedestrian-flow-planning']);
     expect(lamppost.legalBasis).toMatch(/GDPR Art\. 6\(1\)\(e\)/);
-    expect(lamppost.measures).toContainEqual({ field: 'pm25', class: 'environmental', unit: 'µg/m³', description: 'Fine particulate matter PM2.5' });
+    expect(lamppost.measures).toContainEqual({ field: 'pm25', class: 'environmental', unit: 'µg/m³', description: 'Fine particulate matter PM2.5', published: expect.stringMatching(/exactly, per device and per district/) });
+    // Adaptive lighting moves with the phones near the lamp: said, and how it is published.
+    expect(lamppost.measures).toContainEqual(expect.objectContaining({ field: 'dimmingPct', class: 'presence-dependent', published: expect.stringMatching(/only as a mean per district .* noise calibrated to the 2 % one person can change a reading.*never per device/) }));
     expect(lamppost.operational).toEqual(['deviceId', 'seq', 'ts']);
     const traffic = register.sensors.find((s) => s.kind === 'traffic-light')!;
-    expect(traffic.measures).toContainEqual({ field: 'vehicleCount', class: 'person-derived', unit: 'vehicles', description: 'Vehicles counted by the loop since the last reading' });
+    expect(traffic.measures).toContainEqual({ field: 'vehicleCount', class: 'person-derived', unit: 'vehicles', description: 'Vehicles counted by the loop since the last reading', published: expect.stringMatching(/groups of at least 5/) });
+    expect(traffic.measures.map((m) => m.field)).not.toContain('occupancyPct');
+    expect(traffic.processing.minimized).toContain('occupancyPct');
   });
 
   it('says which personal data each sensor sees and what the gateway does with it', () => {

@@ -27,6 +27,15 @@ function setup(sightings = 3) {
 }
 
 describe('the releaser', () => {
+  it('releases the windows a partial spans as empty too, so a catch-up releases every window, not only those with people (P9)', () => {
+    const { releaser, released } = setup(1);
+    releaser.add(wifi(0, 0, { 'LP-0001': 6 }));
+    expect(released()).toEqual([0]);
+    // The partition had nothing in windows 1–3: its next partial says so with coversFrom.
+    releaser.add(wifi(4, 0, { 'LP-0001': 1 }, T0 + W));
+    expect(released()).toEqual([1, 2, 3, 4]);
+  });
+
   it('releases a window only once every partition has reported it, an empty partial being a report', () => {
     const { releaser, released } = setup();
     expect(releaser.add(wifi(0, 0, { 'LP-0001': 4 }, 0))).toBe('accepted');
@@ -36,7 +45,7 @@ describe('the releaser', () => {
     expect(releaser.add(wifi(0, 1, {}, 0))).toBe('accepted');
     const out = releaser.release();
     // 4 + 3 people merged before k: the cell of 7 is released, which neither partition alone could.
-    expect(out.records.filter((r) => r.measurement === 'pedestrians').map((r) => r.tags.scope)).toEqual(['cell', 'district']);
+    expect(out.records.filter((r) => r.measurement === 'pedestrians').map((r) => r.tags.scope)).toEqual(['cell']);
     expect(out.windows).toEqual([{ series: 'sightings:wifi', windowStart: T0, windowEnd: T0 + W, partials: 3 }]);
   });
 

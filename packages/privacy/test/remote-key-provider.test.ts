@@ -37,6 +37,36 @@ describe('the remote pseudonym key provider', () => {
     expect(await provider.hmac(1, [`wifi:${MAC}`])).toBeUndefined();
   });
 
+  it('waits out a 429 (over the gateway budget) and asks again, within a bound', async () => {
+    let refusals = 2;
+    const { calls, fetch } = service((body) =>
+      refusals-- > 0
+        ? Response.json({ error: 'RATE_LIMITED', retryAfterMs: 250 }, { status: 429, headers: { 'retry-after': '1' } })
+        : Response.json({ epoch: body.epoch, hmacs: body.messages.map(() => 'AA==') }),
+    );
+    const waits: number[] = [];
+    const sleep = async (ms: number) => void waits.push(ms);
+    const provider = createRemoteKeyProvider({ url: 'http://keyring:9464', token: 't'.repeat(32), kind: 'traffic-light', fetch, sleep, maxThrottleMs: 1_000 });
+    expect(await provider.hmac(1, ['plate:AB1234'])).toHaveLength(1);
+    expect(calls).toHaveLength(3);
+    // The body's retryAfterMs is finer than Retry-After's whole seconds.
+    expect(waits).toEqual([250, 250]);
+
+    const always = service(() => Response.json({ error: 'RATE_LIMITED', retryAfterMs: 400 }, { status: 429 }));
+    const throttled = createRemoteKeyProvider({ url: 'http://keyring:9464', token: 't'.repeat(32), kind: 'traffic-light', fetch: always.fetch, sleep, maxThrottleMs: 1_000 });
+    const err = await throttled.hmac(1, ['plate:AB1234']).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(KeyServiceError);
+    expect((err as KeyServiceError).status).toBe(429);
+    expect(always.calls).toHaveLength(3);
+  });
+
+  it('says which setting to check when the key service refuses the token', async () => {
+    const { fetch } = service(() => Response.json({ error: 'UNAUTHORIZED' }, { status: 401 }));
+    const err = await createRemoteKeyProvider({ url: 'http://keyring:9464', token: 't'.repeat(32), kind: 'lamppost', fetch }).hmac(1, [`wifi:${MAC}`]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(KeyServiceError);
+    expect((err as Error).message).toContain('KEYRING_TOKEN');
+  });
+
   it('fails on any other answer or a broken link, without quoting an identifier', async () => {
     const cases: Array<typeof globalThis.fetch> = [
       service(() => new Response('oops', { status: 500 })).fetch,

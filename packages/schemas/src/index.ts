@@ -59,6 +59,8 @@ export type {
   TripPartial,
   WindowPartialRecord,
 } from './records.ts';
+export { LedgerEntrySchema, ReleaseClaimRecordSchema } from './ledger-record.ts';
+export type { ReleaseClaimRecord } from './ledger-record.ts';
 export { PERSONAL_TOPICS, TOPICS, topicNames } from './topics.ts';
 export type { TopicName, TopicNames } from './topics.ts';
 export { DEFAULT_FLEET_PATH, DeviceSchema, FleetSchema, createFleet, loadFleet } from './fleet.ts';

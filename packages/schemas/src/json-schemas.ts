@@ -14,6 +14,7 @@ import { z } from 'zod';
 import { readingTopic, type DeviceKind } from './device-kinds.ts';
 import { READING_SCHEMAS } from './readings.ts';
 import { AggregateRecordSchema, AuditEventRecordSchema, ReadingRecordSchema, RejectedRecordSchema, SightingRecordSchema, WindowPartialRecordSchema } from './records.ts';
+import { ReleaseClaimRecordSchema } from './ledger-record.ts';
 import { TOPICS } from './topics.ts';
 
 /** Base of every generated schema's `$id`; the file name under json-schema/ follows it. */
@@ -122,6 +123,16 @@ export const KAFKA_RECORD_SOURCES: Readonly<Record<TopicKey, JsonSchemaSource>> 
       `Something an auditor must be able to see (guarantee P8): a policy loaded or changed, a pseudonym key destroyed (never the key), ` +
       `data deleted by retention, a request refused or answered, an export. On ${TOPICS.audit}, keyed by actor; the api chains each ` +
       `event into its hash-chained, append-only audit log. \`data\` is small and flat and never holds personal data. ${UNKNOWN_KEYS}`,
+  },
+  ledger: {
+    file: 'kafka/release-claim-record.schema.json',
+    schema: ReleaseClaimRecordSchema,
+    title: 'Release claim record',
+    description:
+      `One release by the processor's releaser, on ${TOPICS.ledger}, written and acknowledged before the release's aggregates are sent: ` +
+      `per series the end of the last window released, a fingerprint of the noise key and policy (an HMAC that reveals nothing about the key) and ` +
+      `the ε ledger of today and yesterday. Every releaser reads the topic whatever its consumer group or noise key, and sends a window ` +
+      `only if the first claim of it was its own key's, so no window is ever released twice with different noise. No personal data. ${UNKNOWN_KEYS}`,
   },
 };
 

@@ -21,7 +21,12 @@ export type ReadingRecord = z.infer<typeof ReadingRecordSchema>;
 export const SIGHTING_SOURCES = ['wifi', 'plate'] as const;
 export type SightingSource = (typeof SIGHTING_SOURCES)[number];
 
-/** One sighting of a pseudonymous phone or vehicle at a device; personal data. */
+/**
+ * A pseudonymous phone or vehicle seen at a device in one time slot; personal data. One record per
+ * pseudonym, device and slot, stamped with the slot's start (packages/privacy/src/sighting-time.ts):
+ * no sequence number or exact time, which would order sightings across a pseudonym epoch's
+ * boundary and link the pseudonyms on either side (P9). The pseudonym, device and slot identify it.
+ */
 export const SightingRecordSchema = z.object({
   v: z.literal(1),
   source: z.enum(SIGHTING_SOURCES),
@@ -30,8 +35,7 @@ export const SightingRecordSchema = z.object({
   kind: z.enum(DEVICE_KINDS),
   deviceId,
   district: z.string().min(1),
-  seq: z.number().int().nonnegative(),
-  index: z.number().int().nonnegative(),
+  /** Start of the slot the sighting was in (ms). */
   ts: epochMs,
   speedKmh: z.number().min(0).max(250).optional(),
 });

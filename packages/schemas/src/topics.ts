@@ -19,6 +19,13 @@ export const TOPICS = {
   rejected: 'lethe.rejected.v1',
   /** Audit events (policy loaded, key destroyed, …) on their way to the hash-chained audit log. No personal data: long retention. */
   audit: 'lethe.audit.v1',
+  /**
+   * The releaser's claims: per release, how far each series was released under which noise key,
+   * and the ε spent; read by every releaser whatever its consumer group, so the ledger cannot be
+   * reset (packages/privacy/src/release-claims.ts). Named with the INPUT topics' prefix: it
+   * guards the input data. No personal data.
+   */
+  ledger: 'lethe.ledger.v1',
 } as const;
 
 export type TopicName = (typeof TOPICS)[keyof typeof TOPICS];

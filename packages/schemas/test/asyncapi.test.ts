@@ -130,6 +130,8 @@ describe('docs/asyncapi.yaml', () => {
         `processor send ${TOPICS.partials}`,
         `processor receive ${TOPICS.partials}`,
         `processor send ${TOPICS.aggregates}`,
+        `processor send ${TOPICS.ledger}`,
+        `processor receive ${TOPICS.ledger}`,
         `writer receive ${TOPICS.aggregates}`,
         `gateway send ${TOPICS.audit}`,
         `api receive ${TOPICS.audit}`,

@@ -156,8 +156,6 @@ const sighting = {
   kind: 'traffic-light',
   deviceId: 'TL-0001',
   district: 'central-western',
-  seq: 7,
-  index: 0,
   ts: 1_795_393_800_000,
 };
 const aggregate = { v: 1, measurement: 'lamppost', tags: { device: 'LP-0001' }, fields: { pm25_mean: 18.1 }, windowStart: 0, windowEnd: 60_000 };

@@ -1,10 +1,15 @@
 // The open-data query: parameters of GET /v1/aggregates, checked against the catalogue.
-// Three outcomes: a query; 400 with every problem listed; or 403 when a parameter asks for
-// individual-level data (a plate, a MAC, a pseudonym, people per device). Problems never repeat
-// what the caller sent — only parameter names the api defines and the values it allows — so a
-// plate typed into the wrong parameter is not echoed back.
+// Four outcomes: a query; 400 with every problem listed (a parameter is malformed — the OpenAPI
+// validator finds these first, this is the same rule for direct callers); 404 when the query is
+// well-formed but names a figure the open data does not have (a field of another measurement,
+// a district or device the city does not have, a scope the measurement is not published at);
+// or 403 when a parameter asks for individual-level data (a plate, a MAC, a pseudonym, people
+// per device). A schema-valid query is never 400: a range that ends before it starts is empty,
+// one longer than the retention starts at the retention, a window that is not a whole multiple
+// of the stored window is rounded up to one, and `aggregate` without `window` has nothing to
+// combine. Problems never repeat what the caller sent — only parameter names the api defines
+// and the values it allows — so a plate typed into the wrong parameter is not echoed back.
 import { parseDuration } from '@lethe/privacy';
-import { z } from 'zod';
 import { WINDOW_AGGREGATES, type AggregateQuery } from './aggregate-store.ts';
 import type { Catalogue } from './catalogue.ts';
 import { identifyingParams } from './identifying-params.ts';
@@ -19,33 +24,41 @@ const RELATIVE = /^-(\d{1,6})(s|m|h|d)$/;
 
 export type ParsedAggregatesQuery =
   | { ok: true; query: AggregateQuery }
-  | { ok: false; status: 400; problems: string[] }
+  | { ok: false; status: 400 | 404; problems: string[] }
   | { ok: false; status: 403; params: string[]; explanation: string };
 
+/** RFC 3339 date-time (the schema's `format: date-time`), leap second allowed. */
+const DATE_TIME = /^(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(\.\d+)?([Zz]|[+-]\d\d:\d\d)$/;
+
 /** `2025-06-01T10:00:00Z` or a duration before now like `-15m`; undefined if neither. */
-function parseTime(value: string, now: number): number | undefined {
+export function parseTime(value: string, now: number): number | undefined {
   const relative = RELATIVE.exec(value);
   if (relative) return now - parseDuration(`${relative[1]}${relative[2]}`);
-  if (!z.iso.datetime({ offset: true }).safeParse(value).success) return undefined;
-  return Date.parse(value);
+  if (!DATE_TIME.test(value)) return undefined;
+  // A leap second (:60) is read as the last millisecond of its minute; JavaScript has none.
+  const leap = /:60(\.\d+)?([Zz]|[+-]\d\d:\d\d)$/.test(value);
+  const ms = Date.parse((leap ? value.replace(/:60(\.\d+)?(?=([Zz]|[+-]\d\d:\d\d)$)/, ':59.999') : value).toUpperCase().replace(' ', 'T'));
+  return Number.isNaN(ms) ? undefined : ms;
 }
 
-interface Cursor {
-  o: number;
-}
-
+/**
+ * The page cursor is the row offset, in decimal, at most 8 digits (the schema's pattern): any
+ * cursor the schema allows is a page, one past the end an empty one.
+ */
 export function encodeCursor(offset: number): string {
-  return Buffer.from(JSON.stringify({ o: offset } satisfies Cursor)).toString('base64url');
+  return String(offset);
 }
 
 function decodeCursor(value: string): number | undefined {
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(value)) return undefined;
-  try {
-    const o = (JSON.parse(Buffer.from(value, 'base64url').toString('utf8')) as Partial<Cursor>).o;
-    return Number.isInteger(o) && o! >= 0 && o! <= 10_000_000 ? o : undefined;
-  } catch {
-    return undefined;
+  return /^\d{1,8}$/.test(value) ? Number(value) : undefined;
+}
+
+/** The longest unit that divides `ms` (5m, 2h, 90s), as the document's window pattern has it. */
+function windowText(ms: number): string {
+  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+    if (ms % size === 0) return `${ms / size}${unit}`;
   }
+  return `${Math.ceil(ms / 1000)}s`;
 }
 
 export function parseAggregatesQuery(input: Record<string, unknown>, catalogue: Catalogue, now: number): ParsedAggregatesQuery {
@@ -60,9 +73,12 @@ export function parseAggregatesQuery(input: Record<string, unknown>, catalogue: 
   for (const name of AGGREGATE_PARAMS) {
     const value = input[name];
     if (value === undefined) continue;
-    if (typeof value !== 'string') problems.push(`${name}: give it once, as a single value`);
+    // The validator may have read a number (limit) already.
+    if (typeof value === 'number') params[name] = String(value);
+    else if (typeof value !== 'string') problems.push(`${name}: give it once, as a single value`);
     else params[name] = value;
   }
+  const notFound: string[] = [];
 
   const measurementName = params.measurement === 'traffic-light' ? 'traffic_light' : params.measurement;
   const info = measurementName !== undefined && Object.hasOwn(catalogue.measurements, measurementName) ? catalogue.measurements[measurementName as keyof Catalogue['measurements']] : undefined;
@@ -79,41 +95,50 @@ export function parseAggregatesQuery(input: Record<string, unknown>, catalogue: 
   }
 
   if (params.scope !== undefined && info) {
-    if (info.scopes.length === 0) problems.push(`scope: ${info.name} has no scope`);
-    else if (!info.scopes.includes(params.scope)) problems.push(`scope: must be one of ${info.scopes.join(', ')} for ${info.name}`);
+    if (!['device', 'district', 'cell'].includes(params.scope)) problems.push('scope: must be one of device, district, cell');
+    else if (info.scopes.length === 0) notFound.push(`scope: ${info.name} has no scope`);
+    else if (!info.scopes.includes(params.scope)) notFound.push(`scope: must be one of ${info.scopes.join(', ')} for ${info.name}`);
   }
-  if (params.district !== undefined && !catalogue.districts.some((d) => d.id === params.district)) problems.push('district: must be a district id like wan-chai (see /register)');
+  if (params.district !== undefined) {
+    if (!/^[a-z][a-z-]*$/.test(params.district)) problems.push('district: must be a district id like wan-chai (see /register)');
+    else if (!catalogue.districts.some((d) => d.id === params.district)) notFound.push('district: is not a district of the city (see /register)');
+  }
   if (params.device !== undefined) {
     const device = catalogue.devices.get(params.device);
-    if (!device) problems.push('device: must be a device id of the fleet, like LP-0001');
-    else if (info && device.kind !== info.kind) problems.push(`device: is not a ${info.kind} device`);
+    if (!/^(LP|TL|SW)-\d{4}$/.test(params.device)) problems.push('device: must be a device id of the fleet, like LP-0001');
+    else if (!device) notFound.push('device: is not a device of the fleet');
+    else if (info && device.kind !== info.kind) notFound.push(`device: is not a ${info.kind} device`);
   }
-  if (params.field !== undefined && info && !info.fields.includes(params.field)) problems.push(`field: must be one of ${info.fields.join(', ')}`);
+  if (params.field !== undefined && info) {
+    if (!/^[a-z0-9_]+$/.test(params.field)) problems.push(`field: must be one of ${info.fields.join(', ')}`);
+    else if (!info.fields.includes(params.field)) notFound.push(`field: is not a field of ${info.name}; its fields are ${info.fields.join(', ')}`);
+  }
 
   const start = params.start === undefined ? now - DEFAULT_RANGE_MS : parseTime(params.start, now);
   const stop = params.stop === undefined ? now : parseTime(params.stop, now);
   if (start === undefined) problems.push('start: must be an ISO 8601 time with offset (2025-06-01T10:00:00Z) or a duration before now (-15m, -2h, -1d)');
   if (stop === undefined) problems.push('stop: must be an ISO 8601 time with offset (2025-06-01T10:00:00Z) or a duration before now (-15m, -2h, -1d)');
-  if (start !== undefined && stop !== undefined) {
-    if (start >= stop) problems.push('start: must be before stop');
-    else if (stop - start > catalogue.retentionMs) problems.push(`start: the range may span at most the aggregates' retention (${catalogue.retentionMs / 86_400_000} days)`);
-  }
+  // Nothing older than the retention is kept: a longer range starts there.
+  const from = start !== undefined && stop !== undefined && stop - start > catalogue.retentionMs ? stop - catalogue.retentionMs : start;
 
   let window: AggregateQuery['window'];
   if (params.window !== undefined) {
     let ms: number | undefined;
     try {
-      ms = /^\d{1,6}(s|m|h|d)$/.test(params.window) ? parseDuration(params.window) : undefined;
+      ms = /^[1-9]\d{0,5}(s|m|h|d)$/.test(params.window) ? parseDuration(params.window) : undefined;
     } catch {
       ms = undefined;
     }
     if (ms === undefined) problems.push('window: must be a duration like 5m, 1h or 1d');
-    else if (info && (ms < info.windowMs || ms % info.windowMs !== 0)) problems.push(`window: must be a whole multiple of ${info.name}'s stored window (${info.windowMs / 1000}s)`);
-    else window = { text: params.window, ms };
+    else if (info) {
+      // Rounded up to a whole multiple of the stored window; the answer's query.window says what was used.
+      const whole = Math.max(1, Math.ceil(ms / info.windowMs)) * info.windowMs;
+      window = { text: whole === ms ? params.window : windowText(whole), ms: whole };
+    }
   }
+  // Without window the stored figures are served as they are: aggregate has nothing to combine.
   const aggregate = params.aggregate ?? 'mean';
   if (!(WINDOW_AGGREGATES as readonly string[]).includes(aggregate)) problems.push(`aggregate: must be one of ${WINDOW_AGGREGATES.join(', ')}`);
-  else if (params.aggregate !== undefined && params.window === undefined) problems.push('aggregate: only applies together with window');
 
   let limit = DEFAULT_LIMIT;
   if (params.limit !== undefined) {
@@ -123,7 +148,8 @@ export function parseAggregatesQuery(input: Record<string, unknown>, catalogue: 
   const offset = params.cursor === undefined ? 0 : decodeCursor(params.cursor);
   if (offset === undefined) problems.push("cursor: is not a cursor this api made; use the page's `next` link as it is");
 
-  if (problems.length > 0 || !info || start === undefined || stop === undefined || offset === undefined) return { ok: false, status: 400, problems };
+  if (problems.length > 0 || !info || from === undefined || stop === undefined || offset === undefined) return { ok: false, status: 400, problems };
+  if (notFound.length > 0) return { ok: false, status: 404, problems: notFound };
   return {
     ok: true,
     query: {
@@ -133,7 +159,7 @@ export function parseAggregatesQuery(input: Record<string, unknown>, catalogue: 
       ...(params.district === undefined ? {} : { district: params.district }),
       ...(params.device === undefined ? {} : { device: params.device }),
       ...(params.field === undefined ? {} : { field: params.field }),
-      start: new Date(start),
+      start: new Date(from),
       stop: new Date(stop),
       ...(window === undefined ? {} : { window }),
       aggregate: aggregate as AggregateQuery['aggregate'],

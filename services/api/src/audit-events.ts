@@ -77,29 +77,39 @@ export function exported(at: number, route: string, q: AggregateQuery, rows: num
   };
 }
 
-export interface RetentionObservation {
+/**
+ * A period's retention attestation for one personal topic (P2, P8). Stamped with the period's
+ * end and written for every period whether or not anything was deleted; it never holds a record
+ * count, an offset or a record's timestamp — each is an exact count of sightings or a person's
+ * time (P9). Only the schedule, the configured limit and the outcome of the checks.
+ */
+export interface RetentionAttestation {
   topic: string;
-  partition: number;
-  /** Low watermark before and after: offsets [fromOffset, toOffset) were deleted. */
-  fromOffset: number;
-  toOffset: number;
-  /** Timestamp of the oldest record left, if any. */
-  oldestRemainingAt: number | null;
+  periodStart: number;
+  periodEnd: number;
+  limitMs: number;
+  /** Scheduled checks in the period (fewer than the schedule's only after a start or an outage). */
+  checks: number;
+  failedChecks: number;
+  /** Every successful check found every record younger than the limit; null when none succeeded. */
+  withinLimit: boolean | null;
+  actor?: string;
 }
 
-export function retentionDeleted(at: number, o: RetentionObservation): AuditEvent {
+export function retentionAttested(o: RetentionAttestation): AuditEvent {
   return {
     type: 'retention.deleted',
-    actor: ACTOR,
-    at,
+    actor: o.actor ?? ACTOR,
+    at: o.periodEnd,
     data: {
       topic: o.topic,
-      partition: o.partition,
-      fromOffset: o.fromOffset,
-      toOffset: o.toOffset,
-      records: o.toOffset - o.fromOffset,
-      oldestRemainingAt: o.oldestRemainingAt === null ? null : new Date(o.oldestRemainingAt).toISOString(),
-      observedBy: 'low-watermark',
+      periodStart: new Date(o.periodStart).toISOString(),
+      periodEnd: new Date(o.periodEnd).toISOString(),
+      limitSeconds: o.limitMs / 1000,
+      checks: o.checks,
+      failedChecks: o.failedChecks,
+      withinLimit: o.withinLimit,
+      observedBy: 'scheduled-check',
     },
   };
 }

@@ -17,10 +17,13 @@ export interface CityMetric {
   decimals: number;
 }
 
+// Counts of people are queried at every scope: a district total is published only when its
+// suppressed cells add at least k people (P9), and where there is none the page shows the sum of
+// the district's published cells.
 export const CITY_METRICS: readonly CityMetric[] = [
-  { id: 'pedestrians', label: 'Pedestrians', unit: 'people per window', query: { measurement: 'pedestrians', field: 'people', scope: 'district' }, decimals: 0 },
+  { id: 'pedestrians', label: 'Pedestrians', unit: 'people per window', query: { measurement: 'pedestrians', field: 'people' }, decimals: 0 },
   { id: 'pm25', label: 'Air quality (PM2.5)', unit: 'µg/m³', query: { measurement: 'lamppost', field: 'pm25_mean', scope: 'district' }, decimals: 1 },
-  { id: 'vehicles', label: 'Traffic', unit: 'vehicles per window', query: { measurement: 'vehicles', field: 'people', scope: 'district' }, decimals: 0 },
+  { id: 'vehicles', label: 'Traffic', unit: 'vehicles per window', query: { measurement: 'vehicles', field: 'people' }, decimals: 0 },
   { id: 'sewer-level', label: 'Sewer level (max)', unit: 'cm', query: { measurement: 'sewer', field: 'level_cm_max', scope: 'district' }, decimals: 1 },
 ];
 
@@ -65,12 +68,22 @@ export const CITY_SCRIPT = `'use strict';
     return { id: th.getAttribute('data-metric'), query: th.getAttribute('data-query'), decimals: Number(th.getAttribute('data-decimals')) || 0 };
   });
 
+  // Per district, the newest window: its district row, else (counts of people) the sum of its cells.
   function latestByDistrict(rows) {
-    var latest = {};
+    var windows = {};
     rows.forEach(function (row) {
       var d = row.tags && row.tags.district;
       if (!d) return;
-      if (!latest[d] || row.time >= latest[d].time) latest[d] = row;
+      var byTime = windows[d] || (windows[d] = {});
+      var w = byTime[row.time] || (byTime[row.time] = { time: row.time, total: null, cells: 0 });
+      if (row.tags.scope === 'cell') w.cells += Number(row.value);
+      else w.total = Number(row.value);
+    });
+    var latest = {};
+    Object.keys(windows).forEach(function (d) {
+      var times = Object.keys(windows[d]).sort();
+      var w = windows[d][times[times.length - 1]];
+      latest[d] = { time: w.time, value: w.total !== null ? w.total : w.cells };
     });
     return latest;
   }

@@ -9,7 +9,7 @@ const ApiConfigSchema = z.object({
   INFLUX_BUCKET: z.string().min(1),
   /** Read-only token for the aggregates bucket. */
   INFLUX_TOKEN: z.string().min(1),
-  /** Audit topic consumer and the low-watermark watch of the personal topics. */
+  /** Audit topic consumer and the retention check of the personal topics. */
   KAFKA_BROKERS: commaList(),
   KAFKA_CLIENT_ID: z.string().default('lethe-api'),
   /** Consumer group of the audit topic; the log's own record of Kafka positions decides where reading resumes. */
@@ -22,9 +22,7 @@ const ApiConfigSchema = z.object({
   POLICY_FILE: z.string().optional(),
   FLEET_FILE: z.string().optional(),
   DISTRICTS_FILE: z.string().optional(),
-  /** The gateway's KEY_GRACE_SECONDS: how long the previous epoch's key still exists (for UNLINKABLE). */
-  KEY_GRACE_SECONDS: z.coerce.number().int().min(0).default(60),
-  /** How often the low watermarks of the personal topics are read (deletions, oldest record age). */
+  /** How often the personal topics are checked: every record younger than TTL + the stated bound (retention-schedule.ts). */
   WATCH_INTERVAL_SECONDS: positiveInt().default(30),
   /** Consume lethe.audit.v1 into the log (off: the log holds only the api's own events). */
   AUDIT_TOPIC: flag().default(true),

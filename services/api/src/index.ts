@@ -8,8 +8,10 @@ export { buildCatalogue, DEFAULT_DISTRICTS_PATH, loadDistricts } from './catalog
 export type { Catalogue, District } from './catalogue.ts';
 export { CITY_METRICS } from './city-page.ts';
 export type { CityPageOptions } from './city-page.ts';
-export { createLiveFigures, createStaticRawDataAges } from './live-figures.ts';
-export type { LiveFigures, LiveFiguresSnapshot, RawDataAges, RawRecordAge } from './live-figures.ts';
+export { createLiveFigures, figuresAsOf } from './live-figures.ts';
+export type { LiveFigures, LiveFiguresSnapshot } from './live-figures.ts';
+export { createRetentionSchedule } from './retention-schedule.ts';
+export type { CheckOutcome, RetentionCheck, RetentionChecks, RetentionSchedule, RetentionScheduleOptions } from './retention-schedule.ts';
 export { createApiMetrics } from './metrics.ts';
 export type { ApiMetrics } from './metrics.ts';
 export { loadOpenApiDocument } from './openapi.ts';

@@ -1,6 +1,6 @@
 // API entry point: read config, load the policy, fleet and requesters, open the audit log
 // (it verifies the file and refuses a broken one), connect to InfluxDB (read-only token) and
-// Kafka (audit topic consumer, low-watermark watch of the personal topics), then serve.
+// Kafka (audit topic consumer, scheduled retention check of the personal topics), then serve.
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -8,7 +8,7 @@ import { InfluxDB } from '@influxdata/influxdb-client';
 import { openFileAuditLog } from '@lethe/audit';
 import { createKafka, ensureTopics, retryKafka } from '@lethe/kafka';
 import { createLifecycle, createLogger, createMetricsRegistry } from '@lethe/observability';
-import { DEFAULT_POLICY_PATH, loadPolicy, topicSpecs } from '@lethe/privacy';
+import { DEFAULT_POLICY_PATH, loadPolicy, rawDataLimit, topicSpecs } from '@lethe/privacy';
 import { DEFAULT_FLEET_PATH, loadFleet, PERSONAL_TOPICS, TOPICS } from '@lethe/schemas';
 import { createInfluxAggregateStore } from './aggregate-store.ts';
 import { createApp } from './app.ts';
@@ -50,19 +50,26 @@ async function main(): Promise<void> {
     topics: PERSONAL_TOPICS,
     audit,
     intervalMs: config.WATCH_INTERVAL_SECONDS * 1000,
+    periodMs: policy.rawData.ttl,
+    limitMs: rawDataLimit(policy).limitMs,
     logger,
-    onAges: (topic, age) => metrics.rawRecordAge.set({ topic }, age ?? 0),
+    onCheck: (topic, outcome) => {
+      metrics.retentionChecks.inc({ topic, outcome });
+      if (outcome !== 'failed') metrics.rawDataWithinLimit.set({ topic }, outcome === 'within_limit' ? 1 : 0);
+    },
     onAppend: (type) => metrics.auditAppends.inc({ type }),
   });
+  for (const topic of PERSONAL_TOPICS) for (const outcome of ['within_limit', 'over_limit', 'failed']) metrics.retentionChecks.inc({ topic, outcome }, 0);
   const liveFigures = createLiveFigures({
     policy,
     audit,
     store,
-    rawAges: watch,
+    checks: watch,
+    keyGraceMs: policy.rawData.keyGrace,
     onError: (source, err) => logger.warn({ source, err: { name: (err as Error).name, message: (err as Error).message } }, 'a live figure is unavailable'),
   });
 
-  const app = createApp({ policy, catalogue, requesters, store, liveFigures, audit, openapi, registry, metrics, lifecycle, logger, keyGraceMs: config.KEY_GRACE_SECONDS * 1000 });
+  const app = createApp({ policy, catalogue, requesters, store, liveFigures, audit, openapi, registry, metrics, lifecycle, logger, keyGraceMs: policy.rawData.keyGrace });
   const server = app.listen(config.HTTP_PORT, config.HTTP_HOST);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);

@@ -13,7 +13,8 @@ export interface ApiMetrics {
   auditAppends: Counter<'type'>;
   auditAppendFailures: Counter;
   auditTopicRecords: Counter;
-  rawRecordAge: Gauge<'topic'>;
+  retentionChecks: Counter<'topic' | 'outcome'>;
+  rawDataWithinLimit: Gauge<'topic'>;
   exportedRows: Counter<'measurement'>;
 }
 
@@ -29,7 +30,10 @@ export function createApiMetrics(registry: Registry): ApiMetrics {
     auditAppends: new Counter({ name: 'lethe_api_audit_appends_total', help: 'Events appended to the audit log, by type', labelNames: ['type'], registers }),
     auditAppendFailures: new Counter({ name: 'lethe_api_audit_append_failures_total', help: 'Audit appends that failed (the request was answered 503)', registers }),
     auditTopicRecords: new Counter({ name: 'lethe_api_audit_topic_records_total', help: 'Events consumed from the audit topic into the log', registers }),
-    rawRecordAge: new Gauge({ name: 'lethe_api_raw_record_age_seconds', help: 'Age of the oldest record in each personal topic (from the timestamp at the low watermark)', labelNames: ['topic'], registers }),
+    // Outcomes only: the age of the oldest record, or whether a topic is empty, would tell
+    // whether anyone was seen in a quiet hour (P9); /metrics is served on the public port.
+    retentionChecks: new Counter({ name: 'lethe_api_retention_checks_total', help: 'Scheduled checks of the personal topics, by outcome: within_limit (every record younger than TTL + stated bound; an empty topic is), over_limit, failed', labelNames: ['topic', 'outcome'], registers }),
+    rawDataWithinLimit: new Gauge({ name: 'lethe_api_raw_data_within_limit', help: 'Latest scheduled check of each personal topic: 1 when every record was younger than TTL + stated bound (an empty topic is), 0 when not', labelNames: ['topic'], registers }),
     exportedRows: new Counter({ name: 'lethe_api_exported_rows_total', help: 'Rows of open data served, by measurement', labelNames: ['measurement'], registers }),
   };
   // Every reason exists from the start at 0, so rate() and increase() see the first refusal.

@@ -1,4 +1,5 @@
-// The OpenAPI 3.1 document of this service (docs/openapi.yaml), served at /openapi.json.
+// The OpenAPI 3.1 document of this service (docs/openapi.yaml): served at /openapi.json, and the
+// source of its routing and request validation (app.ts, express-openapi-validator).
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 

@@ -1,21 +1,20 @@
-// Watches the personal topics (PERSONAL_TOPICS) with the Kafka admin client: every interval it
-// reads each partition's low watermark and
-//   - records a `retention.deleted` audit event when the watermark has moved (Kafka deleted the
-//     records below it on schedule), resuming from the last such event after a restart;
-//   - finds the timestamp of the oldest record still there, for the register's "oldest record
-//     about a person" figure and the lethe_api_raw_record_age_seconds gauge.
+// Watches the personal topics (PERSONAL_TOPICS) with the Kafka admin client: at every scheduled
+// check (retention-schedule.ts) it reads each partition's low and high watermark and, when the
+// partition holds records, the timestamp of the oldest one, and compares it with the raw-data
+// limit (TTL + stated bound). Only the outcome — within the limit or not — leaves this file:
+// offsets are exact counts of sightings and the oldest timestamp is a person's time (P9).
 //
 // Least privilege: the timestamp is found without reading any record. ListOffsets by timestamp
 // answers "the earliest offset whose timestamp is ≥ t", which is the low watermark exactly when
 // t ≤ the oldest record's timestamp, so a search over t finds that timestamp (to a second,
-// rounded down: the age shown is never less than the true one). The api therefore needs only
-// Describe on these topics, never Read: it cannot see a pseudonym, let alone a record's value.
-// The price is a few dozen small ListOffsets requests when a watermark moves (none otherwise).
+// rounded down: the age compared with the limit is never less than the true one). The api
+// therefore needs only Describe on these topics, never Read: it cannot see a pseudonym, let
+// alone a record's value. The price is a few dozen small ListOffsets requests when a watermark
+// moves (none otherwise). Nothing is kept across restarts: every check reads Kafka afresh.
 import type { AuditLog } from '@lethe/audit';
 import type { Admin } from '@lethe/kafka';
 import type { Logger } from '@lethe/observability';
-import { retentionDeleted } from './audit-events.ts';
-import type { RawDataAges, RawRecordAge } from './live-figures.ts';
+import { createRetentionSchedule, type CheckOutcome, type RetentionSchedule } from './retention-schedule.ts';
 
 /** The admin calls the watch uses (kafkajs Admin has them). */
 export type WatchAdmin = Pick<Admin, 'fetchTopicOffsets' | 'fetchTopicOffsetsByTimestamp'>;
@@ -23,44 +22,27 @@ export type WatchAdmin = Pick<Admin, 'fetchTopicOffsets' | 'fetchTopicOffsetsByT
 export interface PersonalTopicWatchOptions {
   admin: WatchAdmin;
   topics: readonly string[];
-  audit: Pick<AuditLog, 'append' | 'records'>;
+  audit: Pick<AuditLog, 'append'>;
   intervalMs: number;
+  /** One retention attestation per topic per period (the policy's raw-data TTL). */
+  periodMs: number;
+  /** TTL + stated bound (rawDataLimit of @lethe/privacy). */
+  limitMs: number;
   logger: Logger;
   now?: () => number;
-  /** Called with the age in seconds (null: empty) of each topic's oldest record after each poll. */
-  onAges?: (topic: string, ageSeconds: number | null) => void;
+  onCheck?: (topic: string, outcome: CheckOutcome) => void;
   onAppend?: (type: string) => void;
 }
 
-export interface PersonalTopicWatch extends RawDataAges {
-  /** One round: watermarks, deletions, oldest timestamps. */
-  poll(): Promise<void>;
-  start(): void;
-  stop(): Promise<void>;
-}
+export type PersonalTopicWatch = RetentionSchedule;
 
 /** Search precision of the oldest timestamp. */
 const PRECISION_MS = 1000;
 
-export function createPersonalTopicWatch({ admin, topics, audit, intervalMs, logger, now = Date.now, onAges, onAppend }: PersonalTopicWatchOptions): PersonalTopicWatch {
-  const log = logger.child({ component: 'personal-topic-watch' });
-  /** Low watermark last recorded per topic:partition (undefined until read from the log). */
-  let lastLow: Map<string, number> | undefined;
+/** The oldest record's timestamp per partition (null: empty), for the check; never published. */
+export function createOldestRecordFinder(admin: WatchAdmin, now: () => number = Date.now): (topic: string) => Promise<Array<number | null>> {
   /** Oldest timestamp per topic:partition:low — a record never changes, so neither does this. */
   const oldestAt = new Map<string, number>();
-  let current: RawRecordAge[] = [];
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> | undefined;
-  let stopped = false;
-
-  async function restoreLastLow(): Promise<Map<string, number>> {
-    const map = new Map<string, number>();
-    for (const r of await audit.records()) {
-      if (r.type !== 'retention.deleted' || typeof r.data.topic !== 'string' || typeof r.data.partition !== 'number' || typeof r.data.toOffset !== 'number') continue;
-      map.set(`${r.data.topic}:${r.data.partition}`, r.data.toOffset);
-    }
-    return map;
-  }
 
   async function offsetAt(topic: string, partition: number, ts: number): Promise<number> {
     const offsets = await admin.fetchTopicOffsetsByTimestamp(topic, ts);
@@ -96,69 +78,28 @@ export function createPersonalTopicWatch({ admin, topics, audit, intervalMs, log
     return good;
   }
 
-  async function pollTopic(topic: string, lows: Map<string, number>): Promise<RawRecordAge[]> {
-    const out: RawRecordAge[] = [];
+  return async (topic) => {
+    const out: Array<number | null> = [];
     for (const p of await admin.fetchTopicOffsets(topic)) {
       const low = Number(p.low);
-      const high = Number(p.high);
-      const id = `${topic}:${p.partition}`;
-      const oldest = low < high ? await oldestTimestamp(topic, p.partition, low) : null;
-      const previous = lows.get(id) ?? 0;
-      if (low > previous) {
-        await audit.append(retentionDeleted(now(), { topic, partition: p.partition, fromOffset: previous, toOffset: low, oldestRemainingAt: oldest }));
-        onAppend?.('retention.deleted');
-        lows.set(id, low);
-      } else if (low < previous) {
-        // The topic was deleted and created again: its offsets start over.
-        log.warn({ topic, partition: p.partition, low, previous }, 'low watermark went back; the topic was recreated');
-        lows.set(id, low);
-      }
-      out.push({ topic, partition: p.partition, oldestRecordAt: oldest, observedAt: now() });
+      out.push(low < Number(p.high) ? await oldestTimestamp(topic, p.partition, low) : null);
     }
     return out;
-  }
-
-  async function poll(): Promise<void> {
-    lastLow ??= await restoreLastLow();
-    const next: RawRecordAge[] = [];
-    for (const topic of topics) {
-      try {
-        const ages = await pollTopic(topic, lastLow);
-        next.push(...ages);
-        const oldest = ages.map((a) => a.oldestRecordAt).filter((x): x is number => x !== null);
-        onAges?.(topic, oldest.length === 0 ? null : Math.max(0, (now() - Math.min(...oldest)) / 1000));
-      } catch (err) {
-        log.warn({ topic, err: { name: (err as Error).name, message: (err as Error).message } }, 'could not read the low watermarks of a personal topic');
-      }
-    }
-    current = next;
-  }
-
-  function schedule(): void {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      running = poll()
-        .catch((err: unknown) => log.error({ err: { name: (err as Error).name, message: (err as Error).message } }, 'personal topic watch failed'))
-        .finally(() => {
-          running = undefined;
-          schedule();
-        });
-    }, intervalMs);
-  }
-
-  return {
-    current: () => current,
-    poll: () => (running ??= poll().finally(() => (running = undefined))),
-    start() {
-      stopped = false;
-      void this.poll()
-        .catch((err: unknown) => log.error({ err: { name: (err as Error).name, message: (err as Error).message } }, 'personal topic watch failed'))
-        .finally(schedule);
-    },
-    async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await running?.catch(() => undefined);
-    },
   };
+}
+
+export function createPersonalTopicWatch({ admin, topics, audit, intervalMs, periodMs, limitMs, logger, now = Date.now, onCheck, onAppend }: PersonalTopicWatchOptions): PersonalTopicWatch {
+  const oldest = createOldestRecordFinder(admin, now);
+  return createRetentionSchedule({
+    topics,
+    check: async (topic, at) => (await oldest(topic)).every((ts) => ts === null || at - ts <= limitMs),
+    intervalMs,
+    periodMs,
+    limitMs,
+    audit,
+    logger,
+    now,
+    ...(onCheck ? { onCheck } : {}),
+    ...(onAppend ? { onAppend } : {}),
+  });
 }

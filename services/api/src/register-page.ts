@@ -28,38 +28,39 @@ export function humanDuration(ms: number): string {
   return `${ms / 1000} seconds`;
 }
 
-const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
-
-function seconds(s: number): string {
-  if (s < 90) return `${s} s`;
-  if (s < 5400) return `${Math.round(s / 60)} min`;
-  return `${(s / 3600).toFixed(1)} h`;
+/** 1066000 → `17 min 46 s`, for limits that are not a whole unit. */
+function minSec(ms: number): string {
+  const s = Math.round(ms / 1000);
+  return s % 60 === 0 || s < 60 ? humanDuration(s * 1000) : `${Math.floor(s / 60)} min ${s % 60} s`;
 }
 
+/** A schedule time: to the minute, or to the second when the window is shorter than a minute (the demo). */
+const minute = (isoTime: string) => `${isoTime.replace('T', ' ').slice(0, isoTime.slice(17, 19) === '00' ? 16 : 19)} UTC`;
+
+/** The figures about people: configuration, schedule and outcomes, never a count or a person's time (P9). */
 function liveSection(register: Register, live: LiveFiguresSnapshot | undefined): Html {
   if (!live) return html`<p class="muted">Live figures are not available right now.</p>`;
   const ttl = register.rawData.ttl;
-  return html`<p class="muted">As of <time datetime="${live.at}" id="live-at">${live.at.replace('T', ' ').slice(0, 19)} UTC</time>.${
+  const limitMs = live.rawData.limitSeconds * 1000;
+  return html`<p class="muted">Figures about people as of <time datetime="${live.asOf}" id="live-as-of">${minute(live.asOf)}</time>: they are always given a little behind the clock and rounded to the schedule, so they cannot point at one person's moment.${
     live.unavailable.length > 0 ? html` <span class="warn" id="live-unavailable" data-sources="${live.unavailable.join(' ')}">Not available now: ${live.unavailable.join(', ')}.</span>` : ''
   }</p>
-<h3 id="raw-age-heading">Oldest record about a person, right now</h3>
-${
-  live.rawData === null
-    ? html`<p class="muted" id="raw-age-unavailable">Not measured yet.</p>`
-    : html`<table aria-labelledby="raw-age-heading" id="raw-age">
-<thead><tr><th scope="col">Where</th><th scope="col" class="num">Age of the oldest record</th><th scope="col" class="num">Limit</th></tr></thead>
+<h3 id="raw-age-heading">Records about people are deleted on time</h3>
+<p>Every record about a person is deleted ${humanDuration(ttl.ms)} after it was made; Kafka deletes in blocks, so it may stay up to <span id="raw-limit" data-limit-seconds="${live.rawData.limitSeconds}">${minSec(limitMs)}</span> in all.
+Every ${humanDuration(live.rawData.checkEverySeconds * 1000)} a check looks at every record still held. It shows only whether all of them are younger than that, never how many there are or how old the oldest is: that would tell whether anyone was there.</p>
+<table aria-labelledby="raw-age-heading" id="raw-age">
+<thead><tr><th scope="col">Where</th><th scope="col">Every record younger than ${minSec(limitMs)}</th></tr></thead>
 <tbody>
 ${live.rawData.topics.map(
-  (t) => html`<tr data-topic="${t.topic}"><th scope="row"><code>${t.topic}</code></th><td class="num" data-age-seconds="${t.ageSeconds ?? ''}">${t.ageSeconds === null ? 'empty' : seconds(t.ageSeconds)}</td><td class="num">${humanDuration(ttl.ms)} (plus the stated deletion bound)</td></tr>`,
+  (t) => html`<tr data-topic="${t.topic}"><th scope="row"><code>${t.topic}</code></th><td data-within-limit="${t.withinLimit === null ? '' : String(t.withinLimit)}" data-checks="${t.checks}">${t.withinLimit === null ? 'not checked' : t.withinLimit ? 'yes' : html`<strong class="warn">no</strong>`}</td></tr>`,
 )}
 </tbody>
-</table>`
-}
+</table>
 <dl class="facts">
-<dt>Pseudonym keys destroyed</dt><dd><span class="figure" id="keys-destroyed" data-count="${live.keysDestroyed.total}">${live.keysDestroyed.total}</span>${live.keysDestroyed.lastAt ? html` <span class="muted">(latest <time datetime="${live.keysDestroyed.lastAt}">${live.keysDestroyed.lastAt.replace('T', ' ').slice(0, 19)} UTC</time>)</span>` : ''}</dd>
+<dt>Retention periods attested</dt><dd><span id="retention-periods" data-count="${live.retention.periods}" data-all-within-limit="${String(live.retention.allWithinLimit)}">${live.retention.periods}</span> <span class="muted">(one per ${humanDuration(ttl.ms)} and place, written to the audit log whether or not anything was deleted${live.retention.latestPeriodEnd ? html`; latest ended <time datetime="${live.retention.latestPeriodEnd}">${minute(live.retention.latestPeriodEnd)}</time>` : ''}${live.retention.allWithinLimit ? '' : html`; <strong class="warn">some found a record held too long</strong>`})</span></dd>
+<dt>Pseudonym keys destroyed</dt><dd><span class="figure" id="keys-destroyed" data-count="${live.keysDestroyed.total}">${live.keysDestroyed.total}</span>${live.keysDestroyed.latestEpochEnd ? html` <span class="muted">(latest for the period ending <time datetime="${live.keysDestroyed.latestEpochEnd}">${minute(live.keysDestroyed.latestEpochEnd)}</time>)</span>` : ''}</dd>
 <dt>Data requests refused</dt><dd><span class="figure" id="requests-refused" data-count="${live.requests.refused}">${live.requests.refused}</span> <span class="muted">of ${live.requests.received} received; ${live.requests.refusedToday} today</span></dd>
 <dt>Attempts at individual data</dt><dd><span id="routes-refused" data-count="${live.routesRefused}">${live.routesRefused}</span> <span class="muted">refused: requests to addresses or with parameters that would identify a person</span></dd>
-<dt>Deletions observed</dt><dd><span id="retention-deletions" data-count="${live.retentionDeletions.total}">${live.retentionDeletions.total}</span> <span class="muted">(${plural(live.retentionDeletions.records, 'record', 'records')} about people deleted on schedule)</span></dd>
 </dl>
 <h3 id="epsilon-heading">Privacy budget spent today</h3>
 ${
@@ -83,7 +84,7 @@ function sensorSection(s: RegisterSensor): Html {
 <p>${s.description}</p>
 <h4>What it measures</h4>
 <ul>
-${s.measures.map((m) => html`<li>${m.description ?? readable(m.field)}${m.unit ? html` (${m.unit})` : ''}${m.class === 'person-derived' ? html` — <em>about people, published only as noisy counts of at least ${p.k}</em>` : ''}</li>`)}
+${s.measures.map((m) => html`<li>${m.description ?? readable(m.field)}${m.unit ? html` (${m.unit})` : ''}${m.class === 'environmental' ? '' : html` — <em>${m.published}</em>`}</li>`)}
 </ul>
 <h4>Personal data it sees, and what happens to it</h4>
 ${

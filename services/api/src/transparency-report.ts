@@ -1,9 +1,13 @@
 // The public transparency report, computed from the audit log and nothing else, so it cannot
 // say anything the log does not: data requests and their outcomes by requester type and refusal
-// reason, per period, plus refused routes and the log's head (publish the head and any later
-// truncation of the log is detectable). Pure.
+// reason, per period, plus every request that looked for a person and did not become a data
+// request (routesRefused: route.refused records, whatever status the request got — 403, 405,
+// or 401/400/404 for a data request about a person — see identifying-params.ts) with what they
+// looked for (routesRefusedByCategory, in the api's closed vocabulary), and the log's head
+// (publish the head and any later truncation of the log is detectable). Pure.
 import type { AuditHead, AuditRecord } from '@lethe/audit';
 import { REFUSAL_REASONS, type RefusalReason } from '@lethe/privacy';
+import { isCategory } from './identifying-params.ts';
 import { REQUESTER_TYPES, type RequesterType } from './requesters.ts';
 
 export const REPORT_PERIODS = ['day', 'month', 'year'] as const;
@@ -16,8 +20,10 @@ export interface Counts {
   /** Refusals per reason; a refusal with several reasons counts once under each. */
   refusalsByReason: Record<RefusalReason, number>;
   byRequesterType: Record<RequesterType, { requests: number; answered: number; refused: number; refusalsByReason: Record<RefusalReason, number> }>;
-  /** Attempts at routes or parameters that would expose individual-level data. */
+  /** Requests that looked for a person (individual-looking), whatever their answer, other than filed data requests. */
   routesRefused: number;
+  /** What they looked for: a refusal with several categories counts once under each. */
+  routesRefusedByCategory: Record<string, number>;
 }
 
 export interface TransparencyReport {
@@ -39,6 +45,7 @@ function emptyCounts(): Counts {
     refusalsByReason: zeroReasons(),
     byRequesterType: Object.fromEntries(REQUESTER_TYPES.map((t) => [t, { requests: 0, answered: 0, refused: 0, refusalsByReason: zeroReasons() }])) as Counts['byRequesterType'],
     routesRefused: 0,
+    routesRefusedByCategory: {},
   };
 }
 
@@ -72,9 +79,12 @@ function count(c: Counts, record: AuditRecord): void {
       }
       break;
     }
-    case 'route.refused':
+    case 'route.refused': {
       c.routesRefused++;
+      const params = Array.isArray(record.data.params) ? record.data.params.filter(isCategory) : [];
+      for (const category of new Set(params)) c.routesRefusedByCategory[category] = (c.routesRefusedByCategory[category] ?? 0) + 1;
       break;
+    }
     default:
       break;
   }

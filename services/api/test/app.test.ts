@@ -70,7 +70,7 @@ describe('GET /v1/aggregates', () => {
   });
 
   it('lists every problem with bad parameters, without repeating what was sent', async () => {
-    const res = await get(`/v1/aggregates?measurement=people&district=nowhere&start=yesterday&limit=0&window=7q&aggregate=median&cursor=zz&bogus${encodeURIComponent('AB1234')}=1`);
+    const res = await get(`/v1/aggregates?measurement=people&district=No_where&start=yesterday&limit=0&window=7q&aggregate=median&cursor=zz&bogus${encodeURIComponent('AB1234')}=1`);
     expect(res.status).toBe(400);
     const body = await json(res);
     expect(body.error).toBe('invalid query');
@@ -79,10 +79,25 @@ describe('GET /v1/aggregates', () => {
     expect(JSON.stringify(body)).not.toMatch(/nowhere|yesterday|AB1234|bogus|median|7q/);
   });
 
-  it('requires a measurement and checks fields, scopes and devices against the catalogue', async () => {
+  it('requires a measurement, and answers 404 to a well-formed query for a figure the open data does not have', async () => {
     expect((await json(await get('/v1/aggregates'))).problems).toEqual([expect.stringContaining('measurement: is required')]);
-    const body = await json(await get('/v1/aggregates?measurement=sewer&scope=cell&field=people&device=LP-0001'));
-    expect(body.problems).toEqual(expect.arrayContaining([expect.stringMatching(/^scope: must be one of device, district/), expect.stringMatching(/^field: must be one of readings/), 'device: is not a sewer device']));
+    const res = await get('/v1/aggregates?measurement=sewer&scope=cell&field=people&device=LP-0001');
+    expect(res.status).toBe(404);
+    const body = await json(res);
+    expect(body.problems).toEqual(expect.arrayContaining([expect.stringMatching(/^scope: must be one of device, district/), expect.stringMatching(/^field: is not a field of sewer; its fields are readings/), 'device: is not a sewer device']));
+    expect((await get('/v1/aggregates?measurement=lamppost&district=atlantis')).status).toBe(404);
+    expect((await get('/v1/aggregates?measurement=lamppost&device=LP-9999')).status).toBe(404);
+  });
+
+  it('answers every schema-valid query: an empty range is empty, a long one starts at the retention, a window is rounded up', async () => {
+    const empty = await get('/v1/aggregates?measurement=pedestrians&start=-1m&stop=-10m');
+    expect(empty.status).toBe(200);
+    expect((await json(empty)).data).toEqual([]);
+    const long = await json(await get('/v1/aggregates?measurement=pedestrians&start=2000-01-01T00:00:00Z'));
+    expect(long.query.start).toBe(new Date(NOW - policy.aggregates.retention).toISOString());
+    const rounded = await json(await get('/v1/aggregates?measurement=sewer&scope=district&start=-10m&window=90s&aggregate=max'));
+    expect(rounded.query.window).toBe('2m');
+    expect((await get('/v1/aggregates?measurement=sewer&aggregate=max')).status).toBe(200);
   });
 
   it('answers 403 to identifier parameters, audits the attempt by name only, and never echoes the value', async () => {
@@ -143,16 +158,19 @@ describe('routes that would expose individual-level data', () => {
   });
 
   it('refuses the whole family, whatever the method, and a plate in the path goes nowhere', async () => {
-    for (const [method, path] of [
-      ['GET', '/v1/sightings'],
-      ['GET', `/v1/plates/${encodeURIComponent(PLATE)}`],
-      ['GET', `/v1/vehicles/${encodeURIComponent(PLATE)}/trips`],
-      ['POST', '/v1/pseudonyms'],
-      ['GET', '/v1/people'],
-      ['DELETE', `/v1/macs/${encodeURIComponent(MAC)}`],
+    for (const [method, path, status] of [
+      ['GET', '/v1/sightings', 403],
+      ['GET', `/v1/plates/${encodeURIComponent(PLATE)}`, 403],
+      ['GET', `/v1/vehicles/${encodeURIComponent(PLATE)}/trips`, 403],
+      ['POST', '/v1/pseudonyms', 405],
+      ['GET', '/v1/people', 403],
+      ['DELETE', `/v1/macs/${encodeURIComponent(MAC)}`, 405],
     ] as const) {
-      expect((await get(path, { method })).status, `${method} ${path}`).toBe(403);
+      const res = await get(path, { method });
+      expect(res.status, `${method} ${path}`).toBe(status);
+      if (status === 405) expect(res.headers.get('allow')).toBe('GET, HEAD');
     }
+    // Refused either way: every one is audited by route pattern.
     expect((await api.audit.records()).map((r) => r.data.route)).toEqual(['/v1/sightings', '/v1/plates/*rest', '/v1/vehicles/:id/*rest', '/v1/pseudonyms', '/v1/people', '/v1/macs/*rest']);
     const metrics = await (await get('/metrics')).text();
     expect(metrics).toContain('lethe_api_routes_refused_total{route="/v1/plates/*rest",service="api"} 1');
@@ -167,13 +185,19 @@ describe('routes that would expose individual-level data', () => {
 });
 
 describe('POST /v1/data-requests', () => {
-  it('answers 401 without a token or with a wrong one, and audits nothing', async () => {
+  it('answers 401 without a token or with a wrong one, and audits only that a person was looked for', async () => {
     expect((await fileRequest(api, plateRequest, {})).status).toBe(401);
     const res = await fileRequest(api, plateRequest, { authorization: 'Bearer not-a-real-token-but-long-enough' });
     expect(res.status).toBe(401);
     expect(res.headers.get('www-authenticate')).toContain('Bearer');
     expect((await fileRequest(api, plateRequest, { authorization: 'Basic dXNlcjpwYXNz' })).status).toBe(401);
-    expect(await api.audit.records()).toEqual([]);
+    // Each attempt at a plate's movements is counted (finding 8), by category, never by value.
+    const params = ['body:individual', 'body:movements', 'body:plate'];
+    expect((await api.audit.records()).map((r) => [r.type, r.data])).toEqual(Array.from({ length: 3 }, () => ['route.refused', { route: '/v1/data-requests', method: 'POST', params }]));
+    // A request about a district without a token is not about a person: nothing is recorded.
+    await fileRequest(api, { ...plateRequest, subject: { type: 'district', id: 'wan-chai' }, level: 'aggregate', data: ['pedestrians'] }, {});
+    expect(await api.audit.records()).toHaveLength(3);
+    expect(await everywhere()).not.toMatch(/CZ9|QK417/);
   });
 
   it("refuses a police request for a plate's movements with reasons, and it appears in the transparency report", async () => {
@@ -234,9 +258,11 @@ describe('POST /v1/data-requests', () => {
     const res = await fileRequest(api, { subject: { type: 'district', id: 'AB 1234' }, level: 'everything', data: ['faces'], purpose: 'curiosity', from: 'last week', extra: PLATE });
     expect(res.status).toBe(400);
     const body = await json(res);
-    expect(body.problems.map((p: string) => p.split(':')[0])).toEqual(['(body)', 'subject.id', 'level', 'data', 'purpose', 'from', 'to']);
+    expect(body.problems.map((p: string) => p.split(':')[0]).sort()).toEqual(['(body)', 'data', 'from', 'level', 'purpose', 'subject', 'to']);
     expect(JSON.stringify(body)).not.toMatch(/AB 1234|everything|faces|curiosity|last week|CZ9/);
-    expect(await api.audit.records()).toEqual([]);
+    // A plate-shaped value in the body makes it an attempt to look a person up: counted by kind only.
+    expect((await api.audit.records()).map((r) => r.data)).toEqual([{ route: '/v1/data-requests', method: 'POST', params: ['value:plate'] }]);
+    expect(JSON.stringify(await api.audit.records())).not.toMatch(/AB 1234|CZ9/);
   });
 
   it('answers 400 to a body that is not JSON without quoting it, and 415 to one that is not declared JSON', async () => {
@@ -284,18 +310,35 @@ describe('GET /v1/transparency-report', () => {
 
 describe('the register and the policy', () => {
   it('serves the register generated from the policy with live figures', async () => {
-    await api.audit.append({ type: 'key.destroyed', actor: 'gateway', at: NOW - 5 * MIN, data: { epoch: 1, kind: 'traffic-light' } });
+    await api.audit.append({ type: 'key.destroyed', actor: 'gateway', at: NOW - 5 * MIN, data: { epoch: 1, kind: 'traffic-light', epochEnd: new Date(NOW - 20 * MIN).toISOString() } });
+    // Ended too recently to be counted yet: the figures are as of NOW - 15 s rounded down to the
+    // minute (10:05:00), a key goes 60 s after its epoch ends, and a key is counted one epoch
+    // (15 min) later still, so the event's delivery cannot move the figure.
+    await api.audit.append({ type: 'key.destroyed', actor: 'gateway', at: NOW - 5 * MIN, data: { epoch: 2, kind: 'lamppost', epochEnd: new Date(NOW - MIN).toISOString() } });
     await fileRequest(api, plateRequest);
     const body = await json(await get('/v1/register'));
     expect(body.controller).toBe(policy.controller);
     expect(body.sensors.map((s: { kind: string }) => s.kind)).toEqual(['lamppost', 'traffic-light', 'sewer']);
     expect(body.live).toMatchObject({
-      keysDestroyed: { total: 1, lastAt: new Date(NOW - 5 * MIN).toISOString() },
+      asOf: new Date(NOW - 30_000).toISOString(),
+      keysDestroyed: { total: 1, latestEpochEnd: new Date(NOW - 20 * MIN).toISOString() },
       requests: { received: 1, refused: 1, refusedToday: 1, answered: 0 },
       epsilonToday: [{ stream: 'pedestrians', spentToday: 598, budgetToday: 1440 }],
-      rawData: { ttlSeconds: 900, topics: [{ topic: 'lethe.rejected.v1', ageSeconds: null }, { topic: 'lethe.sightings.v1', ageSeconds: 840 }] },
+      rawData: {
+        ttlSeconds: 900,
+        // TTL + segment + check + delete delay + lateness + future skew + the 60 s Wi-Fi sighting slot + slack.
+        limitSeconds: 900 + policy.rawData.segment / 1000 + 10 + 1 + policy.rawData.maxLateness / 1000 + policy.rawData.maxFutureSkew / 1000 + 60 + 5,
+        checkEverySeconds: 30,
+        topics: [
+          { topic: 'lethe.rejected.v1', withinLimit: null, checks: 0 },
+          { topic: 'lethe.sightings.v1', withinLimit: true, checks: 2 },
+        ],
+      },
+      retention: { periods: 0, allWithinLimit: true, latestPeriodEnd: null },
       unavailable: [],
     });
+    // No time finer than the schedule's: the ε figures carry no window of their own.
+    expect(body.live.epsilonToday[0]).not.toHaveProperty('asOf');
   });
 
   it('serves the register page for people, with the live figures and stable ids', async () => {
@@ -308,7 +351,9 @@ describe('the register and the policy', () => {
     expect(page).toContain(policy.controller);
     expect(page).toMatch(/id="requests-refused" data-count="1"/);
     expect(page).toMatch(/id="keys-destroyed" data-count="0"/);
-    expect(page).toContain('data-age-seconds="840"');
+    expect(page).toMatch(/<tr data-topic="lethe.sightings.v1">.*data-within-limit="true" data-checks="2"/);
+    expect(page).toMatch(/<tr data-topic="lethe.rejected.v1">.*data-within-limit="" data-checks="0">not checked/);
+    expect(page).toContain(`datetime="${new Date(NOW - 30_000).toISOString()}" id="live-as-of"`);
     for (const kind of ['lamppost', 'traffic-light', 'sewer']) expect(page).toContain(`id="sensor-${kind}"`);
     for (const reason of ['NOT_COLLECTED', 'EXPIRED', 'UNLINKABLE', 'OUT_OF_PURPOSE']) expect(page).toContain(`data-reason="${reason}"`);
     expect(page).toContain('Pedestrian flow planning');
@@ -365,6 +410,23 @@ describe('HTTP', () => {
     const root = await get('/', { redirect: 'manual' });
     expect(root.status).toBe(302);
     expect(root.headers.get('location')).toBe('/register');
+  });
+
+  it('answers HEAD wherever GET is, 405 with Allow to other methods, and lets any origin read open data and its errors', async () => {
+    const head = await get('/v1/register', { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(await head.text()).toBe('');
+    for (const method of ['DELETE', 'PUT', 'OPTIONS']) {
+      const res = await get('/v1/aggregates', { method });
+      expect(res.status, method).toBe(405);
+      expect(res.headers.get('allow')).toBe('GET, HEAD');
+      expect(await json(res)).toEqual({ error: 'method not allowed', allow: ['GET', 'HEAD'] });
+    }
+    const bad = await get('/v1/aggregates?measurement=pedestrians&limit=0');
+    expect(bad.status).toBe(400);
+    expect(bad.headers.get('access-control-allow-origin')).toBe('*');
+    expect((await get('/v1/aggregates?measurement=pedestrians&plate=x')).headers.get('access-control-allow-origin')).toBe('*');
+    expect((await get('/register')).headers.get('access-control-allow-origin')).toBeNull();
   });
 
   it('labels request metrics with route patterns, never with ids from the path', async () => {

@@ -1,7 +1,7 @@
 // docs/openapi.yaml is a valid OpenAPI 3.1 document, its closed vocabularies are the code's, and
 // real responses of every route validate against the response schemas it declares.
 import { Validator } from '@seriousme/openapi-schema-validator';
-import { OPEN_DATA_MEASUREMENTS, REFUSAL_REASONS, INDIVIDUAL_DATA, OTHER_PURPOSES, REQUEST_LEVELS, SUBJECT_TYPES } from '@lethe/privacy';
+import { OPEN_DATA_MEASUREMENTS, REFUSAL_REASONS, INDIVIDUAL_DATA, OTHER_PURPOSES, REQUEST_LEVELS, requestPurposes, SUBJECT_TYPES } from '@lethe/privacy';
 import addFormats from 'ajv-formats';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,7 +11,7 @@ import { DATA_REQUEST_FIELDS } from '../src/data-request-body.ts';
 import { loadOpenApiDocument } from '../src/openapi.ts';
 import { REQUESTER_TYPES } from '../src/requesters.ts';
 import { REPORT_PERIODS } from '../src/transparency-report.ts';
-import { fileRequest, MIN, NOW, startTestApi, type TestApi } from './support.ts';
+import { fileRequest, MIN, NOW, policy, startTestApi, type TestApi } from './support.ts';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 const doc = loadOpenApiDocument() as any;
@@ -38,6 +38,8 @@ describe('docs/openapi.yaml', () => {
     expect(Object.keys(schemas.DataRequest.properties)).toEqual([...DATA_REQUEST_FIELDS]);
     expect(doc.paths['/v1/aggregates'].get.parameters.map((p: { name: string }) => p.name)).toEqual([...AGGREGATE_PARAMS]);
     for (const purpose of OTHER_PURPOSES) expect(schemas.DataRequest.properties.purpose.description).toContain(purpose);
+    expect(schemas.DataRequest.properties.purpose.enum).toEqual(requestPurposes(policy));
+    expect(schemas.DataRequest.properties.subject.oneOf.flatMap((s: any) => s.properties.type.enum ?? [s.properties.type.const]).sort()).toEqual([...SUBJECT_TYPES].sort());
   });
 });
 
@@ -62,6 +64,10 @@ const exercised = new Set<string>();
 async function check(path: string, method: string, res: Response): Promise<unknown> {
   const spec = responseSpec(path, method, res.status);
   exercised.add(`${method} ${path}`);
+  if (spec.content === undefined) {
+    expect(await res.text(), `${method} ${path} ${res.status} has no documented body`).toBe('');
+    return undefined;
+  }
   const type = (res.headers.get('content-type') ?? '').split(';')[0]!;
   expect(Object.keys(spec.content ?? {}), `${method} ${path} ${res.status}: content type ${type}`).toContain(type);
   const schema = spec.content[type].schema;
@@ -88,6 +94,7 @@ describe('real responses of every route match the document', () => {
       await check('/v1/aggregates', 'get', await get(`/v1/aggregates?${q}`));
     }
     await check('/v1/aggregates', 'get', await get('/v1/aggregates?measurement=nope'));
+    await check('/v1/aggregates', 'get', await get('/v1/aggregates?measurement=lamppost&field=people'));
     await check('/v1/aggregates', 'get', await get('/v1/aggregates?measurement=vehicles&plate=CZ9'));
   });
 
@@ -95,6 +102,7 @@ describe('real responses of every route match the document', () => {
     await check('/v1/data-requests', 'post', await fileRequest(api, individual));
     await check('/v1/data-requests', 'post', await fileRequest(api, aggregate, 'drainage-services'));
     await check('/v1/data-requests', 'post', await fileRequest(api, { level: 'x' }));
+    await check('/v1/data-requests', 'post', await fileRequest(api, { ...aggregate, subject: { type: 'district', id: 'atlantis' } }, 'drainage-services'));
     await check('/v1/data-requests', 'post', await fileRequest(api, individual, {}));
     await check('/v1/data-requests', 'post', await fetch(`${api.url}/v1/data-requests`, { method: 'POST', headers: { authorization: 'Bearer test-token-high-court-0123456789abcdef', 'content-type': 'text/plain' }, body: 'x' }));
   });
@@ -109,6 +117,7 @@ describe('real responses of every route match the document', () => {
 
   it('the refused routes, the pages, the assets, health and this document', async () => {
     await check('/v1/devices/{id}/sightings', 'get', await get('/v1/devices/LP-0001/sightings'));
+    await check('/', 'get', await fetch(`${api.url}/`, { redirect: 'manual' }));
     await check('/register', 'get', await get('/register'));
     await check('/city', 'get', await get('/city'));
     await check('/city', 'get', await get('/city?refresh=1'));

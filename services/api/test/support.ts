@@ -11,7 +11,8 @@ import { DEFAULT_FLEET_PATH, loadFleet, type AggregateRecord } from '@lethe/sche
 import { createMemoryAggregateStore, type AggregateStore, type MemoryAggregateStore } from '../src/aggregate-store.ts';
 import { createApp } from '../src/app.ts';
 import { buildCatalogue, DEFAULT_DISTRICTS_PATH, loadDistricts, type Catalogue } from '../src/catalogue.ts';
-import { createLiveFigures, createStaticRawDataAges } from '../src/live-figures.ts';
+import { createLiveFigures } from '../src/live-figures.ts';
+import type { RetentionChecks } from '../src/retention-schedule.ts';
 import { createApiMetrics } from '../src/metrics.ts';
 import { loadOpenApiDocument } from '../src/openapi.ts';
 import { createRequesterDirectory, DEFAULT_REQUESTERS_PATH, loadRequesters, tokenHash, type Requester } from '../src/requesters.ts';
@@ -72,11 +73,19 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
   const audit = options.audit ?? createMemoryAuditLog();
   const store = createMemoryAggregateStore(sampleRecords());
   let now = NOW;
-  const rawAges = createStaticRawDataAges([
-    { topic: 'lethe.sightings.v1', partition: 0, oldestRecordAt: NOW - 14 * MIN, observedAt: NOW - 10_000 },
-    { topic: 'lethe.rejected.v1', partition: 0, oldestRecordAt: null, observedAt: NOW - 10_000 },
-  ]);
-  const liveFigures = createLiveFigures({ policy, audit, store: options.store ?? store, rawAges, now: () => now, cacheMs: 0 });
+  // Checks every 30 s, the sightings topic within the limit, the rejected one not reachable.
+  const checks: RetentionChecks = {
+    topics: ['lethe.sightings.v1', 'lethe.rejected.v1'],
+    intervalMs: 30_000,
+    between: (from, to) => {
+      const out = [];
+      for (let slot = Math.ceil(from / 30_000) * 30_000; slot < to; slot += 30_000) {
+        out.push({ slot, topics: [{ topic: 'lethe.sightings.v1', withinLimit: true }, { topic: 'lethe.rejected.v1', withinLimit: null }] });
+      }
+      return out;
+    },
+  };
+  const liveFigures = createLiveFigures({ policy, audit, store: options.store ?? store, checks, now: () => now, cacheMs: 0 });
   const tokens = JSON.stringify({ version: 1, tokens: Object.fromEntries(requesters.map((r) => [r.id, tokenHash(tokenOf(r.id))])) });
   const app = createApp({
     policy,

@@ -21,7 +21,6 @@ const DemoConfigSchema = z.object({
   /** Readings per second for the whole fleet; default: every device every 5 s. 0 runs no simulator. */
   RATE: z.coerce.number().min(0).optional(),
   /** The gateway's key grace: how long a pseudonym key outlives its epoch for records in flight. */
-  KEY_GRACE_SECONDS: z.coerce.number().int().min(0).default(60),
   /** How long after its end a window waits for stragglers before it is closed. */
   WINDOW_GRACE_SECONDS: z.coerce.number().int().min(0).default(5),
   /** A status line on stdout this often; 0: none. */

@@ -7,8 +7,9 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { createMemoryAuditLog } from '@lethe/audit';
-import { buildCatalogue, createApiMetrics, createApp, createLiveFigures, createMemoryAggregateStore, createRequesterDirectory, DEFAULT_DISTRICTS_PATH, DEFAULT_REQUESTERS_PATH, loadDistricts, loadOpenApiDocument, loadRequesters } from '@lethe/api';
+import { buildCatalogue, createApiMetrics, createApp, createLiveFigures, createMemoryAggregateStore, createRetentionSchedule, createRequesterDirectory, DEFAULT_DISTRICTS_PATH, DEFAULT_REQUESTERS_PATH, loadDistricts, loadOpenApiDocument, loadRequesters } from '@lethe/api';
 import { createLifecycle, createLogger, createMetricsRegistry } from '@lethe/observability';
+import { rawDataLimit } from '@lethe/privacy';
 import { DEFAULT_FLEET_PATH, loadFleet } from '@lethe/schemas';
 import { createCity, createFleetPublisher, loadScenario, runSimulation } from '@lethe/simulator';
 import { banner } from './banner.ts';
@@ -42,15 +43,20 @@ async function main(): Promise<void> {
   const audit = createMemoryAuditLog();
   const store = createMemoryAggregateStore();
   const held = createHeldSightings();
+  // The api's scheduled retention check and attestations, over what the demo holds.
+  const { limitMs } = rawDataLimit(policy);
+  const retention = createRetentionSchedule({ topics: held.topics, check: (topic, at) => Promise.resolve(held.check(topic, at, limitMs)), intervalMs: 5000, periodMs: policy.rawData.ttl, limitMs, audit, logger });
   const liveFigures = createLiveFigures({
     policy,
     audit,
     store,
-    rawAges: held,
+    checks: retention,
+    keyGraceMs: policy.rawData.keyGrace,
     onError: (source, err) => logger.warn({ source, err: { message: (err as Error).message } }, 'a live figure is unavailable'),
   });
-  const pipeline = createPipeline({ policy, fleet, store, audit, held, metrics, logger, keyGraceMs: config.KEY_GRACE_SECONDS * 1000, windowGraceMs: config.WINDOW_GRACE_SECONDS * 1000 });
+  const pipeline = createPipeline({ policy, fleet, store, audit, held, metrics, logger, windowGraceMs: config.WINDOW_GRACE_SECONDS * 1000 });
   pipeline.start();
+  retention.start();
 
   const broker = await startBroker({ fleet, fleetSecret: secrets.fleetSecret, gatewayPassword: secrets.gatewayPassword, port: config.MQTT_PORT, logger, onDenied: (action) => metrics.aclDenied.labels(action).inc() });
   const gateway = await startGatewayClient({ url: broker.url, password: secrets.gatewayPassword, logger, take: pipeline.take });
@@ -69,7 +75,7 @@ async function main(): Promise<void> {
     metrics: apiMetrics,
     lifecycle,
     logger,
-    keyGraceMs: config.KEY_GRACE_SECONDS * 1000,
+    keyGraceMs: policy.rawData.keyGrace,
     city: { refreshSeconds: Math.min(30, Math.max(5, windowSeconds)), range: `-${Math.max(2, Math.ceil((windowSeconds * 6) / 60))}m` },
   });
   const server: Server = app.listen(config.PORT, config.HTTP_HOST);
@@ -113,6 +119,7 @@ async function main(): Promise<void> {
     await publisher.close();
   });
   lifecycle.onShutdown('stop the gateway subscription', () => gateway.stop());
+  lifecycle.onShutdown('stop the retention check', () => retention.stop());
   lifecycle.onShutdown('close due windows and destroy the keys', () => pipeline.stop());
   lifecycle.onShutdown('close the MQTT broker', () => broker.close());
   lifecycle.onShutdown('close HTTP', () => new Promise<void>((resolve) => server.close(() => resolve())));

@@ -3,8 +3,8 @@
 // processor does (the aggregator: windows, k-anonymity, differential privacy, the ε ledger),
 // whose anonymous aggregates go into the api's store. Records cross from one stage to the next
 // as the same JSON the real services put on Kafka, parsed with the same schemas. Audit events
-// the real services send to lethe.audit.v1 (policy loaded, key destroyed) and the deletions the
-// api would observe go into the demo's audit log.
+// the real services send to lethe.audit.v1 (policy loaded, key destroyed) go into the demo's
+// audit log; the retention attestations the api writes come from the same schedule (main.ts).
 import { createHash, randomBytes } from 'node:crypto';
 import type { AuditEvent, AuditLog } from '@lethe/audit';
 import type { MemoryAggregateStore } from '@lethe/api';
@@ -12,15 +12,14 @@ import type { Logger } from '@lethe/observability';
 import {
   createAggregator,
   createBudgetLedger,
-  createInMemoryKeyProvider,
   createIngestStage,
   createNoiseSource,
-  createPseudonymizer,
+  createKindKeyProviders,
+  createPseudonymizers,
   type PseudonymKeyProvider,
   type Policy,
-  type Pseudonymizer,
 } from '@lethe/privacy';
-import { DEVICE_KINDS, ReadingRecordSchema, SightingRecordSchema, TOPICS, type DeviceKind, type Fleet } from '@lethe/schemas';
+import { ReadingRecordSchema, SightingRecordSchema, TOPICS, type DeviceKind, type Fleet } from '@lethe/schemas';
 import type { HeldSightings } from './held-sightings.ts';
 import type { DemoMetrics } from './metrics.ts';
 
@@ -32,7 +31,6 @@ export interface PipelineOptions {
   held: HeldSightings;
   metrics: DemoMetrics;
   logger: Logger;
-  keyGraceMs: number;
   windowGraceMs: number;
   now?: () => number;
 }
@@ -54,27 +52,23 @@ export interface DemoPipeline {
   stats(): PipelineStats;
 }
 
-export function createPipeline({ policy, fleet, store, audit, held, metrics, logger, keyGraceMs, windowGraceMs, now = Date.now }: PipelineOptions): DemoPipeline {
+export function createPipeline({ policy, fleet, store, audit, held, metrics, logger, windowGraceMs, now = Date.now }: PipelineOptions): DemoPipeline {
   const stats: PipelineStats = { received: 0, accepted: 0, rejected: 0, aggregates: 0, keysDestroyed: 0 };
   const record = (event: Omit<AuditEvent, 'at'>) =>
     void audit.append({ ...event, at: now() }).catch((err: unknown) => logger.error({ err: { message: (err as Error).message }, type: event.type }, 'audit append failed'));
 
-  const providers = DEVICE_KINDS.map((kind): [DeviceKind, PseudonymKeyProvider] => {
-    const epochMs = policy.kinds[kind].epoch;
-    const provider = createInMemoryKeyProvider({
-      epochMs,
-      graceMs: keyGraceMs,
-      clock: { now },
-      onDestroy: (epoch) => {
-        stats.keysDestroyed++;
-        metrics.keysDestroyed.inc();
-        // What was destroyed and which span of time it covered; never the key.
-        record({ type: 'key.destroyed', actor: 'gateway', data: { kind, epoch, epochStart: new Date(epoch * epochMs).toISOString(), epochEnd: new Date((epoch + 1) * epochMs).toISOString() } });
-      },
-    });
-    return [kind, provider];
+  const byKind = createKindKeyProviders(policy, {
+    clock: { now },
+    onDestroy: (kind, epoch) => {
+      stats.keysDestroyed++;
+      metrics.keysDestroyed.inc();
+      // What was destroyed and which span of time it covered; never the key.
+      const epochMs = policy.kinds[kind].epoch;
+      record({ type: 'key.destroyed', actor: 'gateway', data: { kind, epoch, epochStart: new Date(epoch * epochMs).toISOString(), epochEnd: new Date((epoch + 1) * epochMs).toISOString() } });
+    },
   });
-  const pseudonymizers = Object.fromEntries(providers.map(([kind, p]) => [kind, createPseudonymizer(p, policy.kinds[kind].epoch)])) as Record<DeviceKind, Pseudonymizer>;
+  const providers = Object.entries(byKind) as Array<[DeviceKind, PseudonymKeyProvider]>;
+  const pseudonymizers = createPseudonymizers(policy, byKind);
   const ingest = createIngestStage({ policy, fleet, pseudonymizers, clock: { now } });
   // A fresh noise key per run: nothing is kept across runs, so replays cannot happen anyway.
   const aggregator = createAggregator({ policy, noise: createNoiseSource(randomBytes(32)), ledger: createBudgetLedger(), clock: { now }, graceMs: windowGraceMs });
@@ -87,14 +81,9 @@ export function createPipeline({ policy, fleet, store, audit, held, metrics, log
       stats.aggregates += records.length;
       for (const r of records) metrics.aggregates.labels(r.measurement).inc();
     }
-    const released = held.release(aggregator.closedUpTo);
-    if (released.records > 0) {
-      record({
-        type: 'retention.deleted',
-        actor: 'processor',
-        data: { topic: TOPICS.sightings, records: released.records, epochs: released.epochs, oldestRemainingAt: released.oldestRemainingAt === null ? null : new Date(released.oldestRemainingAt).toISOString(), observedBy: 'epoch-close' },
-      });
-    }
+    // No audit event here: how many sightings went, and when, would count the people of the
+    // epoch (P9). The scheduled retention check attests the deletions, as the api does.
+    held.release(aggregator.closedUpTo);
     metrics.pseudonymsHeld.set(aggregator.pseudonymsHeld());
   }
 

@@ -25,14 +25,15 @@ const GatewayConfigSchema = z.object({
    * its own keys in memory (right for one gateway).
    */
   KEYRING_URL: z.url().optional(),
-  /** The key service's bearer token (usually KEYRING_TOKEN_FILE); required with KEYRING_URL. */
+  /**
+   * This gateway's own token for the key service (usually KEYRING_TOKEN_FILE, e.g.
+   * secrets/keyring-token-gateway from scripts/setup-secrets.ts; the keyring keeps only its
+   * hash, and knows the gateway by it); required with KEYRING_URL.
+   */
   KEYRING_TOKEN: z.string().trim().min(32, 'must be at least 32 characters').optional(),
   POLICY_FILE: z.string().optional(),
   FLEET_FILE: z.string().optional(),
-  /** How long a pseudonym key outlives its epoch, for records still in flight. */
-  KEY_GRACE_SECONDS: z.coerce.number().int().min(0).default(60),
   MAX_PAYLOAD_BYTES: positiveInt().default(64 * 1024),
-  MAX_FUTURE_SKEW_SECONDS: z.coerce.number().int().min(0).default(30),
 });
 
 export type GatewayConfig = z.infer<typeof GatewayConfigSchema>;

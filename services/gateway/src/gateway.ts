@@ -48,7 +48,8 @@ export function createGateway({ ingest, producer, metrics, logger, sendTimeoutMs
     }
     if (result.ok) {
       metrics.forwarded.labels(result.kind).inc();
-      metrics.sightings.inc(result.sightings);
+      // Identifiers pseudonymized, including those folded into a record of their slot written before (ingest.ts).
+      metrics.sightings.inc(result.sightings + result.mergedSightings);
       metrics.droppedFields.inc(result.droppedFields);
       if (result.droppedSightings.late > 0) metrics.droppedSightings.labels('late').inc(result.droppedSightings.late);
       if (result.droppedSightings.keyDestroyed > 0) metrics.droppedSightings.labels('key_destroyed').inc(result.droppedSightings.keyDestroyed);

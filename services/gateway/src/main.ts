@@ -6,15 +6,14 @@ import { readFileSync } from 'node:fs';
 import { createBatchingProducer, createKafka, ensureTopics, PRODUCER_OPTIONS, type OutgoingRecord, retryKafka } from '@lethe/kafka';
 import { createLifecycle, createLogger, createMetricsRegistry, startHealthServer } from '@lethe/observability';
 import {
-  createInMemoryKeyProvider,
   createIngestStage,
-  createPseudonymizer,
+  createKindKeyProviders,
+  createPseudonymizers,
   createRemoteKeyProvider,
   DEFAULT_POLICY_PATH,
   loadPolicy,
   topicSpecs,
   type PseudonymKeyProvider,
-  type Pseudonymizer,
 } from '@lethe/privacy';
 import {
   AuditEventRecordSchema,
@@ -54,24 +53,19 @@ async function main(): Promise<void> {
   // N gateways share their keys through a key service (its keys die on the same schedule, and it
   // records their destruction); one gateway keeps its own in memory.
   const keyring = config.KEYRING_URL;
-  const providers = DEVICE_KINDS.map((kind): readonly [typeof kind, PseudonymKeyProvider] => {
-    if (keyring) return [kind, createRemoteKeyProvider({ url: keyring, token: config.KEYRING_TOKEN!, kind })];
-    const provider = createInMemoryKeyProvider({
-      epochMs: policy.kinds[kind].epoch,
-      graceMs: config.KEY_GRACE_SECONDS * 1000,
-      onDestroy: (epoch) => {
-        metrics.keysDestroyed.inc();
-        logger.info({ kind, epoch }, 'pseudonym key destroyed');
-        // What was destroyed and which span of time it covered; never the key.
-        const epochMs = policy.kinds[kind].epoch;
-        audit('key.destroyed', { kind, epoch, epochStart: new Date(epoch * epochMs).toISOString(), epochEnd: new Date((epoch + 1) * epochMs).toISOString() });
-      },
-    });
-    return [kind, provider] as const;
-  });
-  const pseudonymizers = Object.fromEntries(
-    providers.map(([kind, provider]) => [kind, createPseudonymizer(provider, policy.kinds[kind].epoch)]),
-  ) as Record<DeviceKind, Pseudonymizer>;
+  const byKind = keyring
+    ? (Object.fromEntries(DEVICE_KINDS.map((kind) => [kind, createRemoteKeyProvider({ url: keyring, token: config.KEYRING_TOKEN!, kind })])) as Record<DeviceKind, PseudonymKeyProvider>)
+    : createKindKeyProviders(policy, {
+        onDestroy: (kind, epoch) => {
+          metrics.keysDestroyed.inc();
+          logger.info({ kind, epoch }, 'pseudonym key destroyed');
+          // What was destroyed and which span of time it covered; never the key.
+          const epochMs = policy.kinds[kind].epoch;
+          audit('key.destroyed', { kind, epoch, epochStart: new Date(epoch * epochMs).toISOString(), epochEnd: new Date((epoch + 1) * epochMs).toISOString() });
+        },
+      });
+  const providers = Object.entries(byKind) as Array<[DeviceKind, PseudonymKeyProvider]>;
+  const pseudonymizers = createPseudonymizers(policy, byKind);
   // Keys are destroyed on time even when no traffic arrives to trigger a rotation.
   const rotation = setInterval(() => {
     for (const [, provider] of providers) provider.rotate();
@@ -101,7 +95,6 @@ async function main(): Promise<void> {
     fleet,
     pseudonymizers,
     maxPayloadBytes: config.MAX_PAYLOAD_BYTES,
-    maxFutureSkewMs: config.MAX_FUTURE_SKEW_SECONDS * 1000,
   });
   const source = await startMqttSource({
     url: config.MQTT_URL,

@@ -1,17 +1,50 @@
-import { commaList, commonFields, loadConfig, positiveInt } from '@lethe/config';
+import { commonFields, commaList, loadConfig, port } from '@lethe/config';
+import { DEVICE_KINDS, type DeviceKind } from '@lethe/schemas';
 import { z } from 'zod';
+
+/** `lamppost=100,traffic-light=40` → { lamppost: 100, 'traffic-light': 40 }. */
+const perKind = () =>
+  z
+    .string()
+    .transform((s, ctx) => {
+      const out: Partial<Record<DeviceKind, number>> = {};
+      for (const part of s.split(',').map((p) => p.trim()).filter(Boolean)) {
+        const [kind, value] = part.split('=').map((x) => x.trim());
+        const n = Number(value);
+        if (!DEVICE_KINDS.includes(kind as DeviceKind) || !Number.isInteger(n) || n < 0) {
+          ctx.addIssue({ code: 'custom', message: `must be a list like lamppost=100,traffic-light=40 (kinds: ${DEVICE_KINDS.join(', ')})` });
+          return z.NEVER;
+        }
+        out[kind as DeviceKind] = n;
+      }
+      return out;
+    });
 
 const KeyringConfigSchema = z.object({
   ...commonFields,
   /** Loopback by default: the requests carry raw identifiers, so only the gateways' host or private network may reach it. */
   HTTP_HOST: z.string().default('127.0.0.1'),
-  /** Bearer token the gateways present (usually KEYRING_TOKEN_FILE); at least 32 characters. */
-  KEYRING_TOKEN: z.string().trim().min(32, 'must be at least 32 characters; generate one with `pnpm secrets`'),
+  /**
+   * Optional: serve POST /v1/hmac on its own listener (host and port), and only there; the
+   * HTTP_HOST/HTTP_PORT listener then serves health and metrics alone. In compose the host is an
+   * alias on a network only the gateways share, so nothing else can reach the HMAC route.
+   */
+  HMAC_HOST: z.string().optional(),
+  HMAC_PORT: port().optional(),
+  /**
+   * The gateways' token hashes (usually KEYRING_GATEWAY_TOKENS_FILE=secrets/keyring-gateway-tokens,
+   * written by scripts/setup-secrets.ts): JSON `{ "version": 1, "tokens": { "<gateway id>": "<hex SHA-256>" } }`.
+   */
+  KEYRING_GATEWAY_TOKENS: z.string().min(1),
   POLICY_FILE: z.string().optional(),
-  /** How long a pseudonym key outlives its epoch, for records still in flight (as the gateway's KEY_GRACE_SECONDS). */
-  KEY_GRACE_SECONDS: z.coerce.number().int().min(0).default(60),
-  /** Messages per request at most. */
-  MAX_MESSAGES: positiveInt().default(1000),
+  /** The fleet the budgets are derived from (default seeds/fleet.json). */
+  FLEET_FILE: z.string().optional(),
+  /** Seconds between two readings of one device, for the budgets (the simulator's and demo's default is 5). */
+  KEYRING_READING_INTERVAL_SECONDS: z.coerce.number().positive().default(5),
+  /** Identifiers one reading may carry, per kind, for the budgets; capped by the reading schema (default lamppost=100,traffic-light=40). */
+  KEYRING_IDENTIFIERS_PER_READING: perKind().optional(),
+  /** Headroom over the fleet-derived rate (default 1.5). */
+  KEYRING_HEADROOM: z.coerce.number().min(1).default(1.5),
   /** Optional: where to send `key.destroyed` audit events (guarantee P8); without it they are only logged. */
   KAFKA_BROKERS: commaList().optional(),
   KAFKA_CLIENT_ID: z.string().default('lethe-keyring'),
@@ -21,6 +54,8 @@ const KeyringConfigSchema = z.object({
 
 export type KeyringConfig = z.infer<typeof KeyringConfigSchema>;
 
+const WithHmacListener = KeyringConfigSchema.refine((c) => (c.HMAC_HOST === undefined) === (c.HMAC_PORT === undefined), { path: ['HMAC_PORT'], message: 'HMAC_HOST and HMAC_PORT go together' });
+
 export function loadKeyringConfig(env: Record<string, string | undefined> = process.env): KeyringConfig {
-  return loadConfig('keyring', KeyringConfigSchema, env);
+  return loadConfig('keyring', WithHmacListener, env);
 }

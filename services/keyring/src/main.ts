@@ -1,17 +1,18 @@
 // Keyring entry point: the shared pseudonym keys of N gateways (keyring.ts). Reads the policy
-// for each kind's epoch, serves POST /v1/hmac beside /livez, /readyz and /metrics, rotates keys
-// every second even without traffic, and zeroes every key at shutdown. With KAFKA_BROKERS it
-// records each key destruction (never the key) in the audit topic, as a gateway with its own
-// keys does.
-import { createServer } from 'node:http';
+// for each kind's epoch and the fleet for the gateways' budgets, serves POST /v1/hmac (beside
+// /livez, /readyz and /metrics, or on its own HMAC_HOST:HMAC_PORT listener), rotates keys every
+// second even without traffic, and zeroes every key at shutdown. With KAFKA_BROKERS it records
+// each key destruction (never the key) in the audit topic, as a gateway with its own keys does.
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createBatchingProducer, createKafka, PRODUCER_OPTIONS, type BatchingProducer } from '@lethe/kafka';
 import { createLifecycle, createLogger, createMetricsRegistry, healthHandler } from '@lethe/observability';
-import { DEFAULT_POLICY_PATH, loadPolicy } from '@lethe/privacy';
-import { AuditEventRecordSchema, topicNames, type DeviceKind } from '@lethe/schemas';
+import { createKeyringLimiter, DEFAULT_IDENTIFIERS_PER_READING, DEFAULT_POLICY_PATH, keyringBudgets, loadPolicy } from '@lethe/privacy';
+import { AuditEventRecordSchema, DEFAULT_FLEET_PATH, DEVICE_KINDS, loadFleet, topicNames, type DeviceKind } from '@lethe/schemas';
 import { loadKeyringConfig } from './config.ts';
+import { createGatewayDirectory } from './gateway-tokens.ts';
 import { createKeyring, keyringHandler } from './keyring.ts';
-import { createKeyringMetrics } from './metrics.ts';
+import { createKeyringMetrics, initBudgetMetrics } from './metrics.ts';
 
 async function main(): Promise<void> {
   const config = loadKeyringConfig();
@@ -21,6 +22,15 @@ async function main(): Promise<void> {
   const lifecycle = createLifecycle({ logger });
   lifecycle.handleSignals();
   const policy = loadPolicy(config.POLICY_FILE ?? DEFAULT_POLICY_PATH);
+  const gateways = createGatewayDirectory(config.KEYRING_GATEWAY_TOKENS);
+  const budgets = keyringBudgets({
+    policy,
+    fleet: loadFleet(config.FLEET_FILE ?? DEFAULT_FLEET_PATH),
+    readingIntervalMs: config.KEYRING_READING_INTERVAL_SECONDS * 1000,
+    identifiersPerReading: { ...DEFAULT_IDENTIFIERS_PER_READING, ...config.KEYRING_IDENTIFIERS_PER_READING },
+    headroom: config.KEYRING_HEADROOM,
+  });
+  initBudgetMetrics(metrics, budgets, gateways.gateways);
 
   let audit: BatchingProducer | undefined;
   let disconnect = async () => undefined as void;
@@ -46,16 +56,26 @@ async function main(): Promise<void> {
     audit.send([{ topic: auditTopic, key: 'keyring', value: JSON.stringify(event) }]).catch((err: unknown) => logger.error({ err }, 'could not publish an audit event'));
   };
 
-  const keyring = createKeyring({ policy, graceMs: config.KEY_GRACE_SECONDS * 1000, onDestroy });
-  const api = keyringHandler({ keyring, token: config.KEYRING_TOKEN, maxMessages: config.MAX_MESSAGES, metrics, logger });
+  const keyring = createKeyring({ policy, onDestroy });
+  const api = keyringHandler({ keyring, gateways, limiter: createKeyringLimiter(budgets), metrics, logger });
   const health = healthHandler({ registry, lifecycle });
+  const notFound = (res: ServerResponse) => res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"NOT_FOUND"}');
+  // With its own listener the HMAC route is served there only, so the health and metrics port
+  // (which Prometheus must reach) is no way into the oracle.
+  const separate = config.HMAC_PORT !== undefined;
   const server = createServer((req, res) => {
-    if (!api(req, res) && !health(req, res)) res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"NOT_FOUND"}');
+    if (!separate && api(req, res)) return;
+    if (!health(req, res)) notFound(res);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.HTTP_PORT, config.HTTP_HOST, () => resolve());
-  });
+  const servers = [server];
+  await listen(server, config.HTTP_PORT, config.HTTP_HOST);
+  if (separate) {
+    const hmacServer = createServer((req, res) => {
+      if (!api(req, res)) notFound(res);
+    });
+    await listen(hmacServer, config.HMAC_PORT!, config.HMAC_HOST!);
+    servers.push(hmacServer);
+  }
   // Keys die on time even when no request arrives to trigger a rotation.
   const rotation = setInterval(() => {
     keyring.rotate();
@@ -63,12 +83,17 @@ async function main(): Promise<void> {
   }, 1000);
 
   lifecycle.onShutdown('stop serving', () =>
-    new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      // Gateways keep connections alive: idle ones close now, busy ones after their request.
-      server.closeIdleConnections();
-      setTimeout(() => server.closeAllConnections(), 2_000).unref();
-    }),
+    Promise.all(
+      servers.map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            s.close(() => resolve());
+            // Gateways keep connections alive: idle ones close now, busy ones after their request.
+            s.closeIdleConnections();
+            setTimeout(() => s.closeAllConnections(), 2_000).unref();
+          }),
+      ),
+    ).then(() => undefined),
   );
   lifecycle.onShutdown('destroy keys', () => {
     clearInterval(rotation);
@@ -80,7 +105,24 @@ async function main(): Promise<void> {
     await disconnect();
   });
   lifecycle.markReady();
-  logger.info({ http: (server.address() as AddressInfo).port, host: config.HTTP_HOST, audit: audit ? auditTopic : null }, 'keyring started');
+  logger.info(
+    {
+      http: (server.address() as AddressInfo).port,
+      host: config.HTTP_HOST,
+      hmac: separate ? `${config.HMAC_HOST}:${(servers[1]!.address() as AddressInfo).port}` : 'on the http port',
+      gateways: gateways.gateways,
+      budgets: Object.fromEntries(DEVICE_KINDS.map((k) => [k, { perSecond: Math.round(budgets[k].messagesPerSecond), burst: budgets[k].burst, batchCap: budgets[k].batchCap }])),
+      audit: audit ? auditTopic : null,
+    },
+    'keyring started',
+  );
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
 }
 
 main().catch((err: unknown) => {

@@ -3,6 +3,8 @@
 //   stage 1, per input partition: up to when its windows were emitted as partials;
 //   the releaser, on the partials partition: up to when each series was released, and the ε
 //   ledger (today and yesterday), so a restart neither re-releases a window nor forgets ε spent.
+//   (The same state, independent of the consumer group, is on the release ledger topic; the
+//   releaser restores from the later of the two, see releaser.ts.)
 // Kafka limits offset metadata to 4 KiB (offset.metadata.max.bytes).
 import type { LedgerEntry } from '@lethe/privacy';
 
@@ -58,10 +60,4 @@ export function decodeReleaserMetadata(metadata: string | null | undefined): Rel
     for (const [series, end] of Object.entries(value.releasedUpTo)) if (typeof end === 'number') releasedUpTo[series] = end;
   }
   return { releasedUpTo, ledger: Array.isArray(value.ledger) ? (value.ledger as LedgerEntry[]) : [] };
-}
-
-/** Ledger entries a processor before the releaser kept in its input offsets' metadata, to carry ε spent over an upgrade. */
-export function legacyLedger(metadata: string | null | undefined): LedgerEntry[] {
-  const value = parse(metadata);
-  return Array.isArray(value.ledger) ? (value.ledger as LedgerEntry[]) : [];
 }

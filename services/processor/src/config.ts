@@ -10,7 +10,10 @@ const ProcessorConfigSchema = z.object({
   KAFKA_CLIENT_ID: z.string().default('lethe-processor'),
   /** Consumer group of stage 1 (windows per input partition → partials); instances sharing it share the input partitions. */
   KAFKA_GROUP_ID: z.string().default('lethe-processor'),
-  /** Consumer group of stage 2 (partials → aggregates): one member holds the single partials partition, the others stand by. Default: KAFKA_GROUP_ID + `-releaser`. */
+  /**
+   * Consumer group of stage 2 (partials → aggregates): one member holds the single partials partition, the others stand by. Default: KAFKA_GROUP_ID + `-releaser`.
+   * A new group does not start a new ε ledger: every releaser restores from the release ledger topic (lethe.ledger.v1), whatever its group.
+   */
   KAFKA_RELEASER_GROUP_ID: z.string().min(1).optional(),
   /** Partitions of the readings and sightings topics, i.e. how many instances can share the work (default 3). Set the same value on every service. */
   KAFKA_PARTITIONS: positiveInt().optional(),
@@ -23,6 +26,8 @@ const ProcessorConfigSchema = z.object({
    * Secret key of the differential-privacy noise (hex, ≥ 32 bytes; usually NOISE_KEY_FILE).
    * Noise is derived from it per figure, so a replay releases the same values; keep it
    * stable across restarts and never publish it (with it, the noise could be subtracted).
+   * Changing it does not re-release anything: windows claimed on the release ledger under
+   * another key count as released (and a window claimed but not yet sent is lost).
    */
   NOISE_KEY: z
     .string()

@@ -3,14 +3,17 @@
 //   stage 1 (consumer group KAFKA_GROUP_ID): windows over the input partitions this instance is
 //     assigned → window partials on the partials topic;
 //   stage 2 (group KAFKA_RELEASER_GROUP_ID): the one instance holding the partials partition
-//     merges the partials of every input partition → k-anonymity, noise, ε ledger → aggregates.
+//     merges the partials of every input partition → k-anonymity, noise, ε ledger → aggregates,
+//     each release first claimed on the release ledger topic, which every releaser follows
+//     whatever its group or noise key (ledger-topic.ts).
 // With N instances the input partitions are shared among them and one releaser is active; the
 // aggregates are the same as with one instance (docs/privacy.md, "Scale-out").
 import { createBatchingProducer, createKafka, CONSUMER_TIMEOUTS, ensureTopics, exitOnConsumerCrash, PRODUCER_OPTIONS, retryKafka } from '@lethe/kafka';
 import { createLifecycle, createLogger, createMetricsRegistry, startHealthServer } from '@lethe/observability';
-import { createNoiseSource, DEFAULT_POLICY_PATH, loadPolicy, systemClock, topicSpecs } from '@lethe/privacy';
+import { createNoiseSource, DEFAULT_POLICY_PATH, loadPolicy, noiseKeyFingerprint, systemClock, topicSpecs } from '@lethe/privacy';
 import { TOPICS, topicNames } from '@lethe/schemas';
 import { loadProcessorConfig } from './config.ts';
+import { createLedgerTopic } from './ledger-topic.ts';
 import { createProcessorMetrics } from './metrics.ts';
 import { createProcessor } from './processor.ts';
 import { createReleaserRunner } from './releaser.ts';
@@ -32,7 +35,10 @@ async function main(): Promise<void> {
   const topics = { readings: inputs.readings, sightings: inputs.sightings, partials: own.partials, aggregates: own.aggregates };
   const releaserGroupId = config.KAFKA_RELEASER_GROUP_ID ?? `${config.KAFKA_GROUP_ID}-releaser`;
   const partitions = { readings: config.KAFKA_PARTITIONS, sightings: config.KAFKA_PARTITIONS };
-  const isInput = (name: string) => name === TOPICS.readings || name === TOPICS.sightings;
+  // The release ledger guards the input data, so it goes with the input topics: a processor that
+  // reads production input under its own output prefix still finds production's claims.
+  const ledgerTopicName = inputs.ledger;
+  const isInput = (name: string) => name === TOPICS.readings || name === TOPICS.sightings || name === TOPICS.ledger;
   const specs = [
     ...topicSpecs(policy, { ...partitions, prefix: inputPrefix }).filter((s) => isInput(s.topic.slice(inputPrefix.length))),
     ...topicSpecs(policy, { ...partitions, prefix: config.KAFKA_TOPIC_PREFIX }).filter((s) => !isInput(s.topic.slice(config.KAFKA_TOPIC_PREFIX.length))),
@@ -47,6 +53,7 @@ async function main(): Promise<void> {
   await producer.connect();
   const batching = createBatchingProducer({ producer });
   const noise = createNoiseSource(config.NOISE_KEY);
+  const ledgerTopic = createLedgerTopic({ kafka, producer, admin, topic: ledgerTopicName, groupPrefix: `${releaserGroupId}-ledger`, logger: logger.child({ component: 'ledger' }) });
   const graceMs = config.WINDOW_GRACE_SECONDS * 1000;
   const maxWaitMs = config.WINDOW_MAX_WAIT_SECONDS === undefined ? policy.rawData.maxLateness : config.WINDOW_MAX_WAIT_SECONDS * 1000;
 
@@ -58,8 +65,9 @@ async function main(): Promise<void> {
     producer: batching,
     admin,
     groupId: releaserGroupId,
-    stageGroupId: config.KAFKA_GROUP_ID,
     topics,
+    ledgerTopic,
+    fingerprint: noiseKeyFingerprint(config.NOISE_KEY, policy),
     metrics,
     logger: logger.child({ component: 'releaser' }),
     clock: systemClock,
@@ -68,6 +76,8 @@ async function main(): Promise<void> {
   const stage1 = createProcessor({ policy, consumer: stageConsumer, producer: batching, admin, groupId: config.KAFKA_GROUP_ID, topics, metrics, logger: logger.child({ component: 'stage1' }), graceMs, maxWaitMs, clock: systemClock });
   exitOnConsumerCrash(stageConsumer, { name: 'stage 1', logger });
   exitOnConsumerCrash(releaserConsumer, { name: 'releaser', logger });
+  exitOnConsumerCrash(ledgerTopic.consumer, { name: 'release ledger', logger });
+  await ledgerTopic.start();
   await stageConsumer.connect();
   stageConsumer.on(stageConsumer.events.GROUP_JOIN, ({ payload }) => stage1.assigned(payload.memberAssignment));
   await stageConsumer.subscribe({ topics: [topics.readings, topics.sightings], fromBeginning: true });
@@ -92,6 +102,7 @@ async function main(): Promise<void> {
   lifecycle.onShutdown('stop consuming', async () => {
     await stageConsumer.disconnect();
     await releaserConsumer.disconnect();
+    await ledgerTopic.stop();
   });
   lifecycle.onShutdown('flush Kafka', async () => {
     await batching.flush();
@@ -100,7 +111,7 @@ async function main(): Promise<void> {
   });
   lifecycle.onShutdown('close HTTP', () => health.close());
   lifecycle.markReady();
-  logger.info({ http: health.port, inputs: [topics.readings, topics.sightings], partials: topics.partials, aggregates: topics.aggregates, group: config.KAFKA_GROUP_ID, releaserGroup: releaserGroupId }, 'processor started');
+  logger.info({ http: health.port, inputs: [topics.readings, topics.sightings], partials: topics.partials, aggregates: topics.aggregates, ledger: ledgerTopicName, group: config.KAFKA_GROUP_ID, releaserGroup: releaserGroupId }, 'processor started');
 }
 
 main().catch((err: unknown) => {

@@ -19,12 +19,8 @@ export function createProcessorMetrics(registry: Registry) {
       registers: [registry],
     }),
     figuresReleased: new Counter({ name: 'lethe_processor_figures_released_total', help: 'Person-derived figures released (noised)', labelNames: ['stream'] as const, registers: [registry] }),
-    figuresSuppressed: new Counter({
-      name: 'lethe_processor_figures_suppressed_total',
-      help: 'Person-derived figures withheld, by stream and reason (below_k, differencing, budget)',
-      labelNames: ['stream', 'reason'] as const,
-      registers: [registry],
-    }),
+    // No counter of figures withheld: a withheld cell is a small group of people, so its count
+    // moves with one person's presence (P9, docs/privacy.md).
     epsilonSpent: new Gauge({ name: 'lethe_processor_epsilon_spent', help: 'Differential-privacy budget spent today (UTC) per stream', labelNames: ['stream'] as const, registers: [registry] }),
     epsilonBudget: new Gauge({ name: 'lethe_processor_epsilon_budget', help: 'Differential-privacy budget per day per stream', labelNames: ['stream'] as const, registers: [registry] }),
     consumerLag: new Gauge({
@@ -43,6 +39,12 @@ export function createProcessorMetrics(registry: Registry) {
       registers: [registry],
     }),
     windowsReleased: new Counter({ name: 'lethe_processor_windows_released_total', help: 'Windows the releaser merged and released, by series', labelNames: ['series'] as const, registers: [registry] }),
+    windowsWithheld: new Counter({
+      name: 'lethe_processor_windows_withheld_total',
+      help: 'Windows released but not sent because the release ledger shows them claimed first under another noise key (a second releaser with another NOISE_KEY on the same input), by series',
+      labelNames: ['series'] as const,
+      registers: [registry],
+    }),
     windowsDiscarded: new Counter({
       name: 'lethe_processor_windows_discarded_total',
       help: 'Windows dropped unreleased because a partition could never complete them (its partials were lost), by series',

@@ -5,12 +5,21 @@
 // aggregates are in Kafka, and keeps in that commit's metadata how far each series was released
 // and the ε ledger — so whoever holds the partition next continues with the same ledger, and a
 // replayed window is neither released twice nor charged twice.
+//
+// A consumer group's metadata is only as durable as the group: a releaser under a new group, or
+// with a new noise key, would start afresh and release the same windows with fresh noise. So
+// every release is first claimed on the release ledger topic (ledger-topic.ts,
+// @lethe/privacy release-claims.ts), which every releaser reads at each assignment and follows,
+// whatever its group or key: it restores from the later of its commit and the ledger, and sends a
+// release only if its claim was the first to cover those windows or the first was made under
+// the same key (then the figures are identical). A release that lost its claim is withheld.
 import type { Admin, BatchingProducer, Consumer, EachBatchPayload } from '@lethe/kafka';
 import { createOutbox, retryKafka } from '@lethe/kafka';
 import type { Logger } from '@lethe/observability';
-import { createBudgetLedger, createReleaser, seriesOf, utcDay, type Clock, type LedgerEntry, type NoiseSource, type Policy, type Releaser } from '@lethe/privacy';
+import { claimHolds, createBudgetLedger, createReleaser, seriesOf, utcDay, type Clock, type NoiseSource, type Policy, type Releaser, type Releases } from '@lethe/privacy';
 import { WindowPartialRecordSchema } from '@lethe/schemas';
-import { decodeReleaserMetadata, encodeReleaserMetadata, legacyLedger } from './commit-metadata.ts';
+import { decodeReleaserMetadata, encodeReleaserMetadata } from './commit-metadata.ts';
+import type { LedgerTopic } from './ledger-topic.ts';
 import type { ProcessorMetrics } from './metrics.ts';
 import { OffsetTracker } from './offset-tracker.ts';
 
@@ -28,9 +37,11 @@ export interface ReleaserDeps {
   admin: Pick<Admin, 'fetchOffsets' | 'fetchTopicMetadata'>;
   /** The releaser's consumer group. */
   groupId: string;
-  /** Stage 1's group: a processor from before the releaser kept the ledger there (carried over once). */
-  stageGroupId: string;
   topics: ReleaserTopics;
+  /** The release ledger every releaser shares, started (following its topic). */
+  ledgerTopic: Pick<LedgerTopic, 'log' | 'catchUp' | 'claim'>;
+  /** noiseKeyFingerprint of the noise key behind `noise` and of `policy`. */
+  fingerprint: string;
   metrics: ProcessorMetrics;
   logger: Logger;
   clock: Clock;
@@ -42,7 +53,7 @@ interface Active {
   ledger: ReturnType<typeof createBudgetLedger>;
 }
 
-export function createReleaserRunner({ policy, consumer, producer, admin, groupId, stageGroupId, topics, metrics, logger, clock, noise }: ReleaserDeps) {
+export function createReleaserRunner({ policy, consumer, producer, admin, groupId, topics, ledgerTopic, fingerprint, metrics, logger, clock, noise }: ReleaserDeps) {
   const tracker = new OffsetTracker();
   let active: Promise<Active | undefined> = Promise.resolve(undefined);
   let current: Active | undefined;
@@ -50,6 +61,8 @@ export function createReleaserRunner({ policy, consumer, producer, admin, groupI
   const outbox = createOutbox(producer);
   let releasedSinceCommit = false;
   let ticking = false;
+  /** A release whose claim could not be written or read back: claimed again before anything else. */
+  let held: { active: Active; out: Releases } | undefined;
 
   async function partitionCounts(): Promise<{ readings: number; sightings: number }> {
     const { topics: meta } = await retryKafka(() => admin.fetchTopicMetadata({ topics: [topics.readings, topics.sightings] }), { what: 'reading the input partitions', logger });
@@ -57,10 +70,15 @@ export function createReleaserRunner({ policy, consumer, producer, admin, groupI
     return { readings: count(topics.readings), sightings: count(topics.sightings) };
   }
 
-  /** A releaser continuing from the last commit on the partials partition. */
+  /**
+   * A releaser continuing from the later of the last commit on the partials partition and the
+   * release ledger (whatever group wrote it): windows claimed under another noise key count as
+   * released, and so does the ε they spent.
+   */
   async function open(gen: number): Promise<Active | undefined> {
     const [committed] = await retryKafka(() => admin.fetchOffsets({ groupId, topics: [topics.partials] }), { what: 'reading the releaser offsets', logger });
     const partitions = await partitionCounts();
+    await ledgerTopic.catchUp();
     if (gen !== generation) return undefined;
     const ledger = createBudgetLedger();
     const releaser = createReleaser({ policy, noise, ledger, partitions });
@@ -70,12 +88,10 @@ export function createReleaserRunner({ policy, consumer, producer, admin, groupI
       releaser.restore(metadata.releasedUpTo);
       ledger.restore(metadata.ledger);
       tracker.startAt(topics.partials, 0, c.offset);
-    } else {
-      // First start of the releaser: ε a processor from before it spent today stays spent.
-      const legacy = await retryKafka(() => admin.fetchOffsets({ groupId: stageGroupId, topics: [topics.readings, topics.sightings] }), { what: 'reading stage 1 offsets', logger });
-      const entries: LedgerEntry[] = legacy.flatMap((t) => t.partitions.flatMap((p) => legacyLedger(p.metadata)));
-      if (entries.length > 0) ledger.restore(entries);
     }
+    // restore() only moves a series forward: the later of the two wins.
+    releaser.restore(ledgerTopic.log.restorePoint(fingerprint));
+    ledger.restore(ledgerTopic.log.entries());
     if (gen !== generation) return undefined;
     logger.info({ partitions, releasedUpTo: releaser.releasedUpTo() }, 'releasing aggregates (this instance holds the partials partition)');
     current = { releaser, ledger };
@@ -112,19 +128,45 @@ export function createReleaserRunner({ policy, consumer, producer, admin, groupI
     if (ticking || !a) return;
     ticking = true;
     try {
-      const out = a.releaser.release();
+      const out = held?.active === a ? held.out : a.releaser.release();
+      held = undefined;
       for (const w of out.discarded) {
         metrics.windowsDiscarded.labels(w.series).inc();
         logger.warn({ series: w.series, windowStart: new Date(w.windowStart).toISOString() }, 'discarded a window no partition can complete any more (its partials are gone)');
       }
       if (out.windows.length > 0 || out.discarded.length > 0) releasedSinceCommit = true;
-      for (const r of out.records) {
-        outbox.push({ topic: topics.aggregates, key: `${r.measurement}|${Object.values(r.tags).join('|')}|${r.windowStart}`, value: JSON.stringify(r) });
-      }
       // Snapshot before the send: what the commit may claim once these aggregates are in Kafka.
       const releasedUpTo = a.releaser.releasedUpTo();
       const yesterday = utcDay(clock.now() - 86_400_000);
-      const metadata = encodeReleaserMetadata({ releasedUpTo, ledger: a.ledger.entries().filter((e) => e.day >= yesterday) });
+      const entries = a.ledger.entries().filter((e) => e.day >= yesterday);
+      const metadata = encodeReleaserMetadata({ releasedUpTo, ledger: entries });
+      let withheld = false;
+      if (out.windows.length > 0) {
+        // The claim is on the ledger topic before any of its figures leave; a crash after it loses
+        // these windows for every other noise key rather than letting them be re-noised.
+        let verdict;
+        try {
+          verdict = await ledgerTopic.claim({ fingerprint, at: clock.now(), releasedUpTo, ledger: entries });
+        } catch (err) {
+          // Nothing was sent; the next tick claims this release again (a second copy of a claim changes nothing).
+          if (current === a) held = { active: a, out: { ...out, discarded: [] } };
+          releasedSinceCommit = true;
+          throw err;
+        }
+        withheld = !claimHolds(verdict, out.windows);
+        if (withheld) {
+          for (const w of out.windows) metrics.windowsWithheld.labels(w.series).inc();
+          logger.error(
+            { windows: out.windows.length, series: [...new Set(out.windows.map((w) => w.series))] },
+            'withheld a release: the release ledger shows some of its windows claimed first under another noise key (another releaser with another NOISE_KEY runs on these partials)',
+          );
+        }
+      }
+      if (!withheld) {
+        for (const r of out.records) {
+          outbox.push({ topic: topics.aggregates, key: `${r.measurement}|${Object.values(r.tags).join('|')}|${r.windowStart}`, value: JSON.stringify(r) });
+        }
+      }
       const unchanged = releasedSinceCommit;
       releasedSinceCommit = false;
       let sent;
@@ -136,17 +178,16 @@ export function createReleaserRunner({ policy, consumer, producer, admin, groupI
       }
       if (sent > 0) {
         const now = clock.now();
-        for (const r of out.records) {
+        for (const r of withheld ? [] : out.records) {
           metrics.aggregates.labels(r.measurement).inc();
           metrics.closeLag.observe((now - r.windowEnd) / 1000);
         }
         logger.debug({ aggregates: sent }, 'emitted aggregates');
       }
-      for (const w of out.windows) metrics.windowsReleased.labels(w.series).inc();
-      for (const r of out.reports) {
+      for (const w of withheld ? [] : out.windows) metrics.windowsReleased.labels(w.series).inc();
+      for (const r of withheld ? [] : out.reports) {
         metrics.releases.labels(r.stream, r.outcome).inc();
         metrics.figuresReleased.labels(r.stream).inc(r.released);
-        for (const [reason, n] of Object.entries(r.suppressed)) if (n > 0) metrics.figuresSuppressed.labels(r.stream, reason).inc(n);
       }
       const today = utcDay(clock.now());
       for (const e of a.ledger.entries(today)) {
@@ -172,6 +213,7 @@ export function createReleaserRunner({ policy, consumer, producer, admin, groupI
     generation++;
     tracker.reset();
     current = undefined;
+    held = undefined;
     outbox.clear();
     const holds = (assignment[topics.partials] ?? []).includes(0);
     metrics.releaserActive.set(holds ? 1 : 0);

@@ -4,6 +4,7 @@
 // what the reference computes by grouping the records itself:
 //   - environmental figures per device and per district and window (count, mean, max, sum,
 //     count of true), over the readings that arrived before their window closed, each once;
+//     presence-dependent ones per district only, as the mean of the clamped readings;
 //   - person-derived figures before noise (the policy's ε is made so large that the noise is
 //     exactly 0): distinct people per cell with "one cell per person per window" (where seen
 //     most; ties to the earliest sighting, then the smaller device id), k-suppression, the
@@ -57,7 +58,7 @@ const sighting = fc.oneof(
   fc.record({ person: fc.oneof(fc.constantFrom(...PEOPLE), crowd), device: fc.constantFrom(...LIGHTS), ts: crowdedTs, speed: fc.integer({ min: 0, max: 160 }) }).map(({ person, device, ts: t, speed }) => ({ source: 'plate' as const, kind: 'traffic-light' as DeviceKind, pseudonym: person, deviceId: device[0], district: device[1], ts: t, speedKmh: speed })),
 );
 
-/** Records (each with a unique device sequence number), redelivered copies and closes, in a random order. */
+/** Readings (each with a unique device sequence number), sightings, redelivered copies and closes, in a random order. */
 const stream: fc.Arbitrary<Event[]> = fc
   .record({
     readings: fc.array(reading, { maxLength: 60, size: 'max' }),
@@ -69,7 +70,7 @@ const stream: fc.Arbitrary<Event[]> = fc
   .map(({ readings, sightings, copies, closes, order }) => {
     const events: Event[] = [
       ...readings.map((r, seq): Event => ({ type: 'reading', record: { v: 1, seq, ...r, values: r.values as ReadingRecord['values'] } })),
-      ...sightings.map((s, i): Event => ({ type: 'sighting', record: { v: 1, epoch: 0, seq: 10_000 + Math.floor(i / 3), index: i % 3, ...s } })),
+      ...sightings.map((s): Event => ({ type: 'sighting', record: { v: 1, epoch: 0, ...s } })),
     ];
     const records = events.length;
     for (const c of copies) if (records > 0) events.push(structuredClone(events[c % records]!));
@@ -139,7 +140,7 @@ function reference(events: readonly Event[]): Expected {
     if (e.type === 'reading') {
       const start = windowOf(r.ts, WINDOW);
       if (start + WINDOW <= closedUpTo) continue; // late: its window was emitted
-      const id = `r|${r.kind}|${start}|${r.deviceId}|${r.seq}`;
+      const id = `r|${r.kind}|${start}|${r.deviceId}|${e.record.seq}`;
       if (seen.has(id)) continue;
       seen.add(id);
       readings.push(e.record);
@@ -147,7 +148,8 @@ function reference(events: readonly Event[]): Expected {
       const s = e.record;
       const epoch = windowOf(s.ts, EPOCH);
       if (epoch + EPOCH <= closedUpTo) continue; // late: its epoch was closed
-      const id = `s|${s.source}|${epoch}|${s.deviceId}|${s.seq}|${s.index}`;
+      // A sighting is one pseudonym at one device in one slot (ingest.ts): more records of it are copies.
+      const id = `s|${s.source}|${epoch}|${s.deviceId}|${s.pseudonym}|${s.ts}`;
       if (seen.has(id)) continue;
       seen.add(id);
       inEpoch.push(s);
@@ -172,7 +174,7 @@ function reference(events: readonly Event[]): Expected {
         const rule = kindPolicy.fields[name];
         const values = rs.map((r) => r.values[name]);
         if (typeof values[0] === 'boolean') fields[`${snakeCase(name)}_count_true`] = values.filter((v) => v === true).length;
-        if (typeof values[0] !== 'number' || rule?.class === 'person-derived') continue;
+        if (typeof values[0] !== 'number' || rule?.class === 'person-derived' || rule?.class === 'presence-dependent') continue;
         const nums = values as number[];
         const sum = nums.reduce((a, b) => a + b, 0);
         for (const how of rule?.aggregate ?? ['mean', 'max']) {
@@ -183,6 +185,17 @@ function reference(events: readonly Event[]): Expected {
     };
     for (const [device, rs] of group(list, (r) => r.deviceId)) set(measurement, { scope: 'device', district: rs[0]!.district, device }, start, summary(rs));
     for (const [district, rs] of group(list, (r) => r.district)) set(measurement, { scope: 'district', district }, start, summary(rs));
+    // Presence-dependent: per district only, the mean of the readings clamped to the field's range, on the
+    // noise grid of perPerson/10 (the noise itself is 0 at this ε).
+    for (const [name, rule] of Object.entries(kindPolicy.fields)) {
+      if (rule.class !== 'presence-dependent' || rule.treatment !== 'keep') continue;
+      const [lo, hi] = rule.range!;
+      const step = rule.perPerson! / 10;
+      for (const [district, rs] of group(list.filter((r) => typeof r.values[name] === 'number'), (r) => r.district)) {
+        const mean = rs.reduce((a, r) => a + Math.min(hi, Math.max(lo, r.values[name] as number)), 0) / rs.length;
+        set(measurement, { scope: 'district', district }, start, { [`${snakeCase(name)}_mean`]: Math.min(hi, Math.max(lo, Number((Math.round(mean / step) * step).toPrecision(12)))) });
+      }
+    }
     // Loop counts (person-derived, a count per device): released only from k vehicles.
     for (const [device, rs] of group(list, (r) => r.deviceId)) {
       const count = rs.reduce((n, r) => n + (typeof r.values.vehicleCount === 'number' ? r.values.vehicleCount : 0), 0);
@@ -216,7 +229,7 @@ function reference(events: readonly Event[]): Expected {
       set(measurement, tags, start, fields);
     }
     for (const [district, d] of districts) {
-      if (d.total >= K && (d.hidden === 0 || d.hidden >= K)) set(measurement, { scope: 'district', district }, start, { people: d.total });
+      if (d.hidden >= K) set(measurement, { scope: 'district', district }, start, { people: d.total });
     }
   }
 
@@ -256,9 +269,9 @@ function asPoints(records: readonly AggregateRecord[]): Map<string, Record<strin
 
 describe('the aggregator against a naive reference model', () => {
   it('assigns a person seen equally often at two cells to the earliest sighting, not the first to arrive (found by this test)', () => {
-    const plate = (deviceId: string, at: number, seq: number): SightingRecord => ({ v: 1, source: 'plate', pseudonym: PEOPLE[3]!, epoch: 0, kind: 'traffic-light', deviceId, district: 'south', seq, index: 0, ts: T0 + at, speedKmh: 0 });
+    const plate = (deviceId: string, at: number): SightingRecord => ({ v: 1, source: 'plate', pseudonym: PEOPLE[3]!, epoch: 0, kind: 'traffic-light', deviceId, district: 'south', ts: T0 + at, speedKmh: 0 });
     const people = createPersonWindows();
-    for (const s of [plate('TL-0002', 10_001, 1), plate('TL-0003', 10_001, 2), plate('TL-0002', 10_001, 3), plate('TL-0003', 10_000, 4)]) people.add(s, WINDOW, EPOCH, 0);
+    for (const s of [plate('TL-0002', 10_001), plate('TL-0003', 10_001), plate('TL-0002', 10_002), plate('TL-0003', 10_000)]) people.add(s, WINDOW, EPOCH, 0);
     expect(people.closeDue(T0 + EPOCH).windows[0]!.cells.map((c) => c.deviceId)).toEqual(['TL-0003']);
   });
 
@@ -271,7 +284,7 @@ describe('the aggregator against a naive reference model', () => {
         const actual = new Map<string, number>();
         for (const w of people.closeDue(T0 + 100 * EPOCH).windows) for (const c of w.cells) actual.set(`${w.source}|${w.windowStart}|${c.deviceId}`, c.people);
         const expected = new Map<string, number>();
-        const distinct = [...new Map(sightings.map((s) => [`${s.source}|${s.deviceId}|${s.seq}|${s.index}`, s])).values()];
+        const distinct = [...new Map(sightings.map((s) => [`${s.source}|${s.deviceId}|${s.pseudonym}|${s.ts}`, s])).values()];
         for (const [key, list] of group(distinct, (s) => `${s.source}|${windowOf(s.ts, WINDOW)}`)) {
           for (const [device, cell] of trueCells(list)) expected.set(`${key}|${device}`, cell.speeds.length);
         }

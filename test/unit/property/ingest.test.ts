@@ -9,6 +9,8 @@ import {
   DEFAULT_POLICY_PATH,
   loadPolicy,
   ManualClock,
+  sightingSlot,
+  slotStart,
   type IngestResult,
 } from '@lethe/privacy';
 import {
@@ -153,7 +155,7 @@ describe('the ingest stage, for valid readings', () => {
     ),
   );
 
-  it('forwards every one: minimized, stamped with its instant, one pseudonymous sighting per MAC or plate and no raw identifier', async () => {
+  it('forwards every one: minimized, stamped with its instant, one pseudonymous sighting per MAC or plate and slot, and no raw identifier', async () => {
     await fc.assert(
       fc.asyncProperty(reading, async ({ kind, ms, reading: r }) => {
         expect(READING_SCHEMAS[kind].safeParse(r).success).toBe(true);
@@ -164,11 +166,16 @@ describe('the ingest stage, for valid readings', () => {
         expect(record).toMatchObject({ kind, deviceId: r.deviceId, seq: r.seq, ts: ms, district: fleet.get(r.deviceId)!.district });
         for (const field of Object.keys(record.values)) expect(policy.kinds[kind].fields[field]?.treatment).toBe('keep');
         const identifiers = kind === 'lamppost' ? (r as LamppostReadingInput).wifiProbes!.map((p) => p.mac) : kind === 'traffic-light' ? (r as TrafficLightReadingInput).plateReads!.map((p) => p.plate) : [];
-        expect(rest).toHaveLength(identifiers.length);
+        // One record per identifier, except those folded into an earlier record of the same pseudonym, device and slot.
+        expect(rest.length + result.mergedSightings).toBe(identifiers.length);
         const out = result.records.map((x) => x.key + x.value).join('\n').toUpperCase();
         // Short plates ("A1") occur by chance in any text; six characters and more do not.
         for (const id of identifiers.map((x) => x.toUpperCase().replace(/[: ]/g, '')).filter((x) => x.length >= 6)) expect(out.replace(/[: ]/g, '')).not.toContain(id);
-        for (const s of rest) expect(SightingRecordSchema.parse(JSON.parse(s.value))).toMatchObject({ deviceId: r.deviceId, seq: r.seq, ts: ms });
+        const slot = slotStart(ms, sightingSlot(kind === 'lamppost' ? 'wifi' : 'plate', policy.kinds[kind].window));
+        for (const s of rest) {
+          expect(SightingRecordSchema.parse(JSON.parse(s.value))).toMatchObject({ deviceId: r.deviceId, ts: slot });
+          expect(s.timestamp).toBe(slot);
+        }
       }),
       RUNS,
     );

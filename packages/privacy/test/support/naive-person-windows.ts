@@ -110,7 +110,7 @@ export function createNaivePersonWindows(): PersonWindows {
         const done = Math.min(start + epochMs, Math.max(start, start + Math.floor((emittedUpTo - start) / windowMs) * windowMs));
         epochs.set(id, (state = { source: record.source, start, end: start + epochMs, windowMs, summarizedUpTo: done, seen: new Set(), people: new Map() }));
       }
-      const seenId = `${record.deviceId}:${record.seq}:${record.index}`;
+      const seenId = `${record.pseudonym}:${record.deviceId}:${record.ts}`;
       if (state.seen.has(seenId)) return 'duplicate';
       state.seen.add(seenId);
       let visits = state.people.get(record.pseudonym);

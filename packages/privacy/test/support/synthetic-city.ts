@@ -103,7 +103,7 @@ export function syntheticCity({ seed, start, seconds, phones = 60, cars = 40 }: 
         values: { pm25: Math.round(random() * 1e4) / 100 + 0.1, temperatureC: 20 + random() * 10, energyWh: random() / 3 },
       };
       out.push({ type: 'reading', record: reading });
-      heard.forEach((pseudonym, index) => out.push({ type: 'sighting', record: { v: 1, source: 'wifi', pseudonym, epoch: epochOf(ts), kind: 'lamppost', deviceId: lp.id, district: lp.district, seq: reading.seq, index, ts } }));
+      heard.forEach((pseudonym) => out.push({ type: 'sighting', record: { v: 1, source: 'wifi', pseudonym, epoch: epochOf(ts), kind: 'lamppost', deviceId: lp.id, district: lp.district, ts } }));
       if (random() < 0.05) out.push({ type: 'reading', record: { ...reading } });
     }
     for (const [l, light] of lights.entries()) {
@@ -119,8 +119,8 @@ export function syntheticCity({ seed, start, seconds, phones = 60, cars = 40 }: 
         values: { occupancyPct: random() * 100, vehicleCount: Math.floor(random() * 12), phase: pick(['red', 'green']) },
       };
       out.push({ type: 'reading', record: reading });
-      reads.forEach((r, index) => {
-        const sighting: SightingRecord = { v: 1, source: 'plate', pseudonym: r.pseudonym, epoch: epochOf(ts), kind: 'traffic-light', deviceId: light.id, district: light.district, seq: reading.seq, index, ts, ...(r.speedKmh === undefined ? {} : { speedKmh: r.speedKmh }) };
+      reads.forEach((r) => {
+        const sighting: SightingRecord = { v: 1, source: 'plate', pseudonym: r.pseudonym, epoch: epochOf(ts), kind: 'traffic-light', deviceId: light.id, district: light.district, ts, ...(r.speedKmh === undefined ? {} : { speedKmh: r.speedKmh }) };
         out.push({ type: 'sighting', record: sighting });
         if (random() < 0.03) out.push({ type: 'sighting', record: { ...sighting } });
       });

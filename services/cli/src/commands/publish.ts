@@ -13,9 +13,6 @@ import { DEFAULT_FLEET_PATH, loadFleet, READING_SCHEMAS, readingTopic } from '@l
 import { EXIT, UsageError, type Command } from '../command.ts';
 import { parseOrUsage, readSecret } from '../options.ts';
 
-/** The gateway's MAX_FUTURE_SKEW_SECONDS default. */
-const MAX_FUTURE_SKEW_MS = 30_000;
-
 const HELP = `Usage: lethe publish <device-id> [field=value ...] [options]
 
 Publishes one reading by hand, as the device itself: its own MQTT user, with the password derived
@@ -23,7 +20,7 @@ from the fleet secret, on its own topic lethe/v1/<kind>/<device-id>/reading, QoS
 waits for the broker's acknowledgement (PUBACK).
 
 The reading is first checked against the schema of the device's kind and the gateway's time
-window (not older than the policy's raw-data TTL, at most 30 s ahead); if it does not fit,
+window (not older than the policy's raw-data TTL, nor further ahead than its maxFutureSkew); if it does not fit,
 the problems are listed and nothing is sent.
 
 The reading:
@@ -150,8 +147,8 @@ export const publish: Command = {
     if (parsed.success) {
       if (payload.deviceId !== device.id) problems.push(`deviceId: is ${String(payload.deviceId)}, but the reading is published as ${device.id}`);
       const ts = Date.parse(String(payload.ts));
-      const ttl = loadPolicy(DEFAULT_POLICY_PATH).rawData.ttl;
-      if (ts > Date.now() + MAX_FUTURE_SKEW_MS) problems.push(`ts: is more than ${MAX_FUTURE_SKEW_MS / 1000} s in the future; the gateway would refuse it`);
+      const { ttl, maxFutureSkew } = loadPolicy(DEFAULT_POLICY_PATH).rawData;
+      if (ts > Date.now() + maxFutureSkew) problems.push(`ts: is more than ${maxFutureSkew / 1000} s in the future; the gateway would refuse it`);
       if (ts < Date.now() - ttl) problems.push(`ts: is older than the raw-data TTL (${ttl / 60_000} min); the gateway would refuse it`);
     }
     if (problems.length > 0) {

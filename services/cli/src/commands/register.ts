@@ -46,12 +46,13 @@ interface RegisterJson {
   }>;
   live: null | {
     at: string;
-    rawData: null | { ttlSeconds: number; topics: Array<{ topic: string; ageSeconds: number | null }> };
-    keysDestroyed: { total: number; lastAt: string | null };
+    asOf: string;
+    rawData: { ttlSeconds: number; limitSeconds: number; checkEverySeconds: number; topics: Array<{ topic: string; withinLimit: boolean | null }> };
+    retention: { periods: number; allWithinLimit: boolean };
+    keysDestroyed: { total: number; latestEpochEnd: string | null };
     epsilonToday: null | Array<{ stream: string; spentToday: number; budgetToday: number }>;
     requests: { received: number; answered: number; refused: number; refusedToday: number };
     routesRefused: number;
-    retentionDeletions: { total: number; records: number };
     unavailable: string[];
   };
 }
@@ -69,7 +70,7 @@ export function registerSummary(r: RegisterJson): string[] {
   for (const s of r.sensors) {
     const p = s.processing;
     lines.push('', `${s.title} (${s.kind})`, `  ${s.description}`);
-    lines.push(`  Measures: ${s.measures.map((m) => `${m.description ?? m.field}${m.unit ? ` (${m.unit})` : ''}${m.class === 'person-derived' ? ' [about people]' : ''}`).join('; ')}`);
+    lines.push(`  Measures: ${s.measures.map((m) => `${m.description ?? m.field}${m.unit ? ` (${m.unit})` : ''}${m.class === 'person-derived' ? ' [about people]' : m.class === 'presence-dependent' ? ' [moves with presence: noisy district mean]' : ''}`).join('; ')}`);
     if (s.personalData.length === 0) lines.push('  Personal data: none.');
     else for (const d of s.personalData) lines.push(`  Personal data: ${d.description ?? d.field} — ${d.treatment === 'drop' ? 'dropped at the gateway' : 'pseudonymized at the gateway'}. ${d.handling}`);
     lines.push(`  Purposes: ${s.purposes.join(', ')}`);
@@ -86,12 +87,12 @@ export function registerSummary(r: RegisterJson): string[] {
     lines.push('Live figures: not available right now.');
     return lines;
   }
-  lines.push(`Live figures (as of ${live.at.replace('T', ' ').slice(0, 19)} UTC)${live.unavailable.length > 0 ? ` — not available: ${live.unavailable.join(', ')}` : ''}:`);
-  if (live.rawData) {
-    lines.push(`  Oldest record about a person: ${live.rawData.topics.map((t) => `${t.topic} ${t.ageSeconds === null ? 'empty' : seconds(t.ageSeconds)}`).join(', ')} (limit ${seconds(live.rawData.ttlSeconds)})`);
-  }
-  lines.push(`  Pseudonym keys destroyed: ${live.keysDestroyed.total}${live.keysDestroyed.lastAt ? ` (latest ${live.keysDestroyed.lastAt.replace('T', ' ').slice(0, 19)} UTC)` : ''}`);
-  lines.push(`  Records about people deleted on schedule: ${live.retentionDeletions.records}`);
+  // Figures about people are given as of a past minute and never as counts or times of records (P9).
+  lines.push(`Live figures (about people as of ${live.asOf.replace('T', ' ').slice(0, 16)} UTC)${live.unavailable.length > 0 ? ` — not available: ${live.unavailable.join(', ')}` : ''}:`);
+  const within = (v: boolean | null) => (v === null ? 'not checked' : v ? 'yes' : 'NO');
+  lines.push(`  Every record about a person younger than ${Math.floor(live.rawData.limitSeconds / 60)} min ${live.rawData.limitSeconds % 60} s (TTL ${seconds(live.rawData.ttlSeconds)} + stated bound): ${live.rawData.topics.map((t) => `${t.topic} ${within(t.withinLimit)}`).join(', ')}`);
+  lines.push(`  Retention periods attested: ${live.retention.periods}${live.retention.allWithinLimit ? '' : ' (some found a record held too long)'}`);
+  lines.push(`  Pseudonym keys destroyed: ${live.keysDestroyed.total}${live.keysDestroyed.latestEpochEnd ? ` (latest for the period ending ${live.keysDestroyed.latestEpochEnd.replace('T', ' ').slice(0, 16)} UTC)` : ''}`);
   if (live.epsilonToday === null) lines.push('  Privacy budget spent today: not available');
   else if (live.epsilonToday.length === 0) lines.push('  Privacy budget spent today: nothing released about people yet');
   else lines.push(`  Privacy budget spent today: ${live.epsilonToday.map((e) => `${e.stream} ${e.spentToday} of ${e.budgetToday}`).join(', ')}`);

@@ -1,0 +1,38 @@
+// The per-kind pseudonym keys and pseudonymizers, built in one place from the policy: each
+// device kind has its own key per epoch (the kind's `epoch`), destroyed `rawData.keyGrace`
+// after the epoch ends. The gateway, the keyring and the demo all build them here, so no
+// service can run with another grace or epoch than the policy (and the register) states.
+import { DEVICE_KINDS, type DeviceKind } from '@lethe/schemas';
+import type { Clock } from './clock.ts';
+import { createInMemoryKeyProvider, type PseudonymKeyProvider } from './key-provider.ts';
+import type { Policy } from './policy.ts';
+import { createPseudonymizer, type Pseudonymizer } from './pseudonymizer.ts';
+
+export interface KindKeyProviderOptions {
+  clock?: Clock;
+  /** Told about every destroyed key (never the key): metrics, logs, the audit log. */
+  onDestroy?: (kind: DeviceKind, epoch: number) => void;
+  /** Makes a fresh 32-byte key; injected by tests that check keys are zeroed. */
+  generateKey?: () => Buffer;
+}
+
+/** One in-memory key provider per device kind, with the policy's epochs and key grace. */
+export function createKindKeyProviders(policy: Policy, { clock, onDestroy, generateKey }: KindKeyProviderOptions = {}): Record<DeviceKind, PseudonymKeyProvider> {
+  return Object.fromEntries(
+    DEVICE_KINDS.map((kind) => [
+      kind,
+      createInMemoryKeyProvider({
+        epochMs: policy.kinds[kind].epoch,
+        graceMs: policy.rawData.keyGrace,
+        ...(clock ? { clock } : {}),
+        ...(onDestroy ? { onDestroy: (epoch: number) => onDestroy(kind, epoch) } : {}),
+        ...(generateKey ? { generateKey } : {}),
+      }),
+    ]),
+  ) as Record<DeviceKind, PseudonymKeyProvider>;
+}
+
+/** One pseudonymizer per device kind over the given key providers (in memory, or a shared key service). */
+export function createPseudonymizers(policy: Policy, providers: Readonly<Record<DeviceKind, PseudonymKeyProvider>>): Record<DeviceKind, Pseudonymizer> {
+  return Object.fromEntries(DEVICE_KINDS.map((kind) => [kind, createPseudonymizer(providers[kind], policy.kinds[kind].epoch)])) as Record<DeviceKind, Pseudonymizer>;
+}
