@@ -56,7 +56,7 @@ async function produceAuditEvent(epoch: number): Promise<void> {
   await producer.connect();
   // Marked as the test's own (actor and run), so no other suite mistakes it for the gateway's.
   // Its epoch ended well before the live figures' time, so the register counts it at once.
-  const record = toAuditEventRecord({ type: 'key.destroyed', actor: 'integration-test', at: Date.now(), data: { epoch, run: RUN, epochEnd: new Date(Date.now() - 10 * MIN).toISOString() } });
+  const record = toAuditEventRecord({ type: 'key.destroyed', actor: 'integration-test', at: Date.now(), data: { epoch, run: RUN, epochEnd: new Date(Date.now() - 30 * MIN).toISOString() } });
   await producer.send({ topic: TOPICS.audit, acks: -1, messages: [{ key: 'gateway', value: JSON.stringify(record) }] });
   await producer.disconnect();
 }

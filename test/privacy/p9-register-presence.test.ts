@@ -85,7 +85,7 @@ describe('P9: the register and the api do not tell one car from none', () => {
 
   beforeAll(async () => {
     const policy = policyCopy((doc) => {
-      doc.rawData = { ttl: TTL, segment: '2s', maxLateness: '5s', keyGrace: '2s' };
+      doc.rawData = { ttl: TTL, segment: '2s', maxLateness: '5s', keyGrace: '2s', maxFutureSkew: '5s' };
       for (const kind of Object.values(doc.kinds)) Object.assign(kind, { window: WINDOW, epoch: EPOCH });
     });
     const kafka = { KAFKA_BROKERS: infra.kafkaBrokers.join(','), POLICY_FILE: policy };
