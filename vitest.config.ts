@@ -25,6 +25,10 @@ export default defineConfig({
       // Kills and pauses every component, so it brings its own servers (test/faults/servers.ts).
       { test: { name: 'faults', include: ['test/faults/**/*.test.ts'], testTimeout: 3_600_000, hookTimeout: 300_000 } },
       { test: { name: 'browser', include: ['test/browser/**/*.test.ts'], testTimeout: 120_000, hookTimeout: 120_000 } },
+      // `docker compose up` of the real docker-compose.yml on a Docker Engine of its own, with
+      // locally built stand-ins for the third-party images (docs/compose-stand-ins.md). Each
+      // test and hook sets its own limit (engine install, image builds, aggregate windows).
+      { test: { name: 'compose', include: ['test/compose/**/*.test.ts'], fileParallelism: false } },
     ],
   },
 });

@@ -42,6 +42,8 @@ export interface ReleasedWindow {
 }
 
 export interface Releases extends ClosedWindows {
+  /** The series of each record, in the same order (a releaser that lost some windows' claims sends only its own). */
+  recordSeries: string[];
   windows: ReleasedWindow[];
   /** Windows that could never be complete and were dropped unreleased since the last call. */
   discarded: ReleasedWindow[];
@@ -286,10 +288,11 @@ export function createReleaser({ policy, noise, ledger, partitions }: ReleaserOp
         }
       }
       ready.sort((a, b) => TYPE_ORDER[a.s.def.type] - TYPE_ORDER[b.s.def.type] || a.w.end - b.w.end || (a.s.def.id < b.s.def.id ? -1 : 1));
-      const out: Releases = { records: [], reports: [], windows: [], discarded };
+      const out: Releases = { records: [], recordSeries: [], reports: [], windows: [], discarded };
       discarded = [];
       for (const { s, w } of ready) {
         releaseWindow(s, w, out);
+        while (out.recordSeries.length < out.records.length) out.recordSeries.push(s.def.id);
         out.windows.push({ series: s.def.id, windowStart: w.start, windowEnd: w.end, partials: w.parts.size });
       }
       return out;

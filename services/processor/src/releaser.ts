@@ -12,7 +12,7 @@
 // @lethe/privacy release-claims.ts), which every releaser reads at each assignment and follows,
 // whatever its group or key: it restores from the later of its commit and the ledger, and sends a
 // release only if its claim was the first to cover those windows or the first was made under
-// the same key (then the figures are identical). A release that lost its claim is withheld.
+// the same key (then the figures are identical). Windows of a release whose claim another key made first are withheld; the rest are sent.
 import type { Admin, BatchingProducer, Consumer, EachBatchPayload } from '@lethe/kafka';
 import { createOutbox, retryKafka } from '@lethe/kafka';
 import type { Logger } from '@lethe/observability';
@@ -140,7 +140,8 @@ export function createReleaserRunner({ policy, consumer, producer, admin, groupI
       const yesterday = utcDay(clock.now() - 86_400_000);
       const entries = a.ledger.entries().filter((e) => e.day >= yesterday);
       const metadata = encodeReleaserMetadata({ releasedUpTo, ledger: entries });
-      let withheld = false;
+      // Per series, the window end up to which another noise key claimed first: those windows are withheld.
+      let lost: Record<string, number> = {};
       if (out.windows.length > 0) {
         // The claim is on the ledger topic before any of its figures leave; a crash after it loses
         // these windows for every other noise key rather than letting them be re-noised.
@@ -153,19 +154,23 @@ export function createReleaserRunner({ policy, consumer, producer, admin, groupI
           releasedSinceCommit = true;
           throw err;
         }
-        withheld = !claimHolds(verdict, out.windows);
-        if (withheld) {
-          for (const w of out.windows) metrics.windowsWithheld.labels(w.series).inc();
+        lost = verdict;
+        const withheldWindows = out.windows.filter((w) => !claimHolds(verdict, [w]));
+        if (withheldWindows.length > 0) {
+          for (const w of withheldWindows) metrics.windowsWithheld.labels(w.series).inc();
           logger.error(
-            { windows: out.windows.length, series: [...new Set(out.windows.map((w) => w.series))] },
-            'withheld a release: the release ledger shows some of its windows claimed first under another noise key (another releaser with another NOISE_KEY runs on these partials)',
+            { windows: withheldWindows.length, series: [...new Set(withheldWindows.map((w) => w.series))] },
+            'withheld windows: the release ledger shows them claimed first under another noise key (another releaser with another NOISE_KEY runs on these partials); the windows claimed first by this one are sent',
           );
         }
       }
-      if (!withheld) {
-        for (const r of out.records) {
-          outbox.push({ topic: topics.aggregates, key: `${r.measurement}|${Object.values(r.tags).join('|')}|${r.windowStart}`, value: JSON.stringify(r) });
-        }
+      // Only the windows whose first claim is this releaser's: each window is published under one key.
+      const mine = (series: string, windowEnd: number) => out.windows.length === 0 || claimHolds(lost, [{ series, windowEnd }]);
+      const ownWindows = out.windows.filter((w) => mine(w.series, w.windowEnd));
+      const ownRecords = out.records.filter((r, i) => mine(out.recordSeries[i]!, r.windowEnd));
+      const ownReports = out.reports.filter((r) => ownWindows.some((w) => w.windowStart === r.windowStart && w.windowEnd === r.windowEnd));
+      for (const r of ownRecords) {
+        outbox.push({ topic: topics.aggregates, key: `${r.measurement}|${Object.values(r.tags).join('|')}|${r.windowStart}`, value: JSON.stringify(r) });
       }
       const unchanged = releasedSinceCommit;
       releasedSinceCommit = false;
@@ -178,14 +183,14 @@ export function createReleaserRunner({ policy, consumer, producer, admin, groupI
       }
       if (sent > 0) {
         const now = clock.now();
-        for (const r of withheld ? [] : out.records) {
+        for (const r of ownRecords) {
           metrics.aggregates.labels(r.measurement).inc();
           metrics.closeLag.observe((now - r.windowEnd) / 1000);
         }
         logger.debug({ aggregates: sent }, 'emitted aggregates');
       }
-      for (const w of withheld ? [] : out.windows) metrics.windowsReleased.labels(w.series).inc();
-      for (const r of withheld ? [] : out.reports) {
+      for (const w of ownWindows) metrics.windowsReleased.labels(w.series).inc();
+      for (const r of ownReports) {
         metrics.releases.labels(r.stream, r.outcome).inc();
         metrics.figuresReleased.labels(r.stream).inc(r.released);
       }
