@@ -54,6 +54,21 @@ export function routeRefused(at: number, route: string, method: string, params: 
   return { type: 'route.refused', actor: ACTOR, at, data: { route, method, params: [...params] } };
 }
 
+/** An open-data query as its answer echoes it and its audit record keeps it. */
+export function queryEcho(q: AggregateQuery) {
+  return {
+    measurement: q.measurement,
+    scope: q.scope ?? null,
+    district: q.district ?? null,
+    device: q.device ?? null,
+    field: q.field ?? null,
+    start: q.start.toISOString(),
+    stop: q.stop.toISOString(),
+    window: q.window?.text ?? null,
+    aggregate: q.window ? q.aggregate : null,
+  };
+}
+
 export function exported(at: number, route: string, q: AggregateQuery, rows: number): AuditEvent {
   return {
     type: 'export',
@@ -61,15 +76,7 @@ export function exported(at: number, route: string, q: AggregateQuery, rows: num
     at,
     data: {
       route,
-      measurement: q.measurement,
-      scope: q.scope ?? null,
-      district: q.district ?? null,
-      device: q.device ?? null,
-      field: q.field ?? null,
-      start: q.start.toISOString(),
-      stop: q.stop.toISOString(),
-      window: q.window?.text ?? null,
-      aggregate: q.window ? q.aggregate : null,
+      ...queryEcho(q),
       limit: q.limit,
       offset: q.offset,
       rows,

@@ -3,7 +3,7 @@
 // answers 404, figures about people per device 403 (audited), anything else is served and
 // recorded as an export before it leaves.
 import { nextPageLink, parseAggregatesQuery } from '../aggregates-query.ts';
-import { exported } from '../audit-events.ts';
+import { exported, queryEcho } from '../audit-events.ts';
 import type { RouteContext, RouteGroup } from './context.ts';
 import { wrap } from './context.ts';
 
@@ -34,17 +34,7 @@ export function aggregatesRoutes(ctx: RouteContext): RouteGroup {
         await ctx.record(exported(ctx.now(), '/v1/aggregates', q, result.rows.length));
         metrics.exportedRows.inc({ measurement: q.measurement }, result.rows.length);
         res.json({
-          query: {
-            measurement: q.measurement,
-            scope: q.scope ?? null,
-            district: q.district ?? null,
-            device: q.device ?? null,
-            field: q.field ?? null,
-            start: q.start.toISOString(),
-            stop: q.stop.toISOString(),
-            window: q.window?.text ?? null,
-            aggregate: q.window ? q.aggregate : null,
-          },
+          query: queryEcho(q),
           data: result.rows,
           page: { limit: q.limit, offset: q.offset, returned: result.rows.length, next: result.more ? nextPageLink('/v1/aggregates', q) : null },
         });
