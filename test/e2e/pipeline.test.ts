@@ -223,7 +223,7 @@ describe('pipeline end to end on real Mosquitto, Kafka and InfluxDB', () => {
       INFLUX_BUCKET: infra.influx.bucket,
       INFLUX_TOKEN: infra.influx.writerToken,
     }));
-    services.push(await startService('processor', { ...kafka, KAFKA_GROUP_ID: `e2e-processor-${run}`, WINDOW_GRACE_SECONDS: '1', WINDOW_MAX_WAIT_SECONDS: '1', TICK_MS: '200', NOISE_KEY: NOISE_KEY.toString('hex') }));
+    services.push(await startService('processor', { ...kafka, KAFKA_GROUP_ID: `e2e-processor-${run}`, WINDOW_GRACE_SECONDS: '3', WINDOW_MAX_WAIT_SECONDS: '3', TICK_MS: '200', NOISE_KEY: NOISE_KEY.toString('hex') }));
     services.push(await startService('gateway', {
       ...kafka,
       MQTT_URL: infra.mqttUrl,

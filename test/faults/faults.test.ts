@@ -20,7 +20,7 @@ import { createCity, createFleetPublisher, loadScenario, runSimulation, type Sim
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { policyCopy } from '../support/policy-copy.ts';
 import { faultPlan, profileFromEnv, type Fault, type Target } from './plan.ts';
-import { collectAggregates, diffAggregates, expectedPoints, pointKey, readingCountMismatches, reconcileSequences, sightingKeys, type Published } from './reconcile.ts';
+import { beforeReplay, collectAggregates, diffAggregates, expectedPoints, pointKey, readingCountMismatches, reconcileSequences, sightingKeys, type Published } from './reconcile.ts';
 import { startFaultServers, type FaultServers, type ServerName } from './servers.ts';
 import { startManaged, type ManagedService } from './services.ts';
 import { dumpTopic } from './topic-dump.ts';
@@ -289,7 +289,9 @@ describe(`faults (${PROFILE}: ${PLAN.length} faults)`, () => {
     // 2. Aggregates vs the fault-free replay.
     const live = collectAggregates(await dumpTopic(servers.kafkaBrokers, admin, topics.aggregates));
     const ref = collectAggregates(await dumpTopic(servers.kafkaBrokers, admin, topicNames('reference.').aggregates));
-    const diff = diffAggregates(ref.records, live.records);
+    const { compared, before } = beforeReplay(live.records, ref.records);
+    const diff = diffAggregates(ref.records, compared);
+    const figuresBeforeReplay = before.filter((r) => r.fields.released !== 0).map((r) => `${r.tags.stream}|${r.windowStart}: ${r.fields.released} figures`);
     // 3. Reading counts vs distinct sequence numbers.
     const countMismatches = readingCountMismatches(live.records, readings);
     // 4. InfluxDB vs the aggregates.
@@ -304,7 +306,7 @@ describe(`faults (${PROFILE}: ${PLAN.length} faults)`, () => {
     const wanted = expectedPoints(live.records.values());
     const influxMissing = [...wanted].filter(([k, v]) => inInflux.get(k) !== v).map(([k, v]) => `${k}: expected ${v}, InfluxDB ${inInflux.get(k)}`);
     const influxExtra = [...inInflux.keys()].filter((k) => !wanted.has(k));
-    log(`aggregates: ${live.records.size} (+${live.copies} identical copies), replay ${ref.records.size}; InfluxDB ${inInflux.size} values for ${wanted.size} expected`);
+    log(`aggregates: ${live.records.size} (+${live.copies} identical copies), replay ${ref.records.size} (${before.length} privacy records of empty windows before the first reading); InfluxDB ${inInflux.size} values for ${wanted.size} expected`);
 
     const table = [
       '| # | fault | target | down (s) | restart (s) | output moving again (s) |',
@@ -324,7 +326,7 @@ describe(`faults (${PROFILE}: ${PLAN.length} faults)`, () => {
           '',
           `- Sequence numbers: ${seq.acknowledged} acknowledged to the devices, ${seq.lost.length} missing from the readings topic (${lostInWindow.length} acknowledged within ${seconds(MOSQUITTO_WINDOW_MS)} s before a Mosquitto SIGKILL or ${seconds(MOSQUITTO_RESUBSCRIBE_MS)} s after its restart), ${seq.duplicates} redelivered copies (absorbed), ${seq.unacknowledged} on the topic though the device saw no acknowledgement.`,
           `- Sightings: ${seq.sightingsOnTopic} of ${seq.sightingsExpected} expected, ${seq.sightingDuplicates} redelivered copies.`,
-          `- Aggregates: ${live.records.size} distinct records (${live.copies} identical copies from replays), ${ref.records.size} in the fault-free replay, ${diff.length} differences, ${live.conflicting.length} released twice with different values.`,
+          `- Aggregates: ${live.records.size} distinct records (${live.copies} identical copies from replays), ${ref.records.size} in the fault-free replay, ${diff.length} differences (${before.length} privacy records of empty windows before the first reading, which the replay cannot see), ${live.conflicting.length} released twice with different values.`,
           `- Device reading counts that differ from their distinct sequence numbers: ${countMismatches.length}.`,
           `- InfluxDB: ${inInflux.size} values, ${influxMissing.length} missing or different, ${influxExtra.length} extra.`,
           '',
@@ -337,6 +339,7 @@ describe(`faults (${PROFILE}: ${PLAN.length} faults)`, () => {
     expect(seq.sightingsOnTopic, 'sightings of the readings that arrived').toBe(seq.sightingsExpected);
     expect(live.conflicting, 'aggregates released twice with different values').toEqual([]);
     expect(diff, 'aggregates vs the fault-free replay').toEqual([]);
+    expect(figuresBeforeReplay, 'figures released before the first reading').toEqual([]);
     expect(countMismatches, 'device reading counts vs distinct sequence numbers').toEqual([]);
     expect(influxMissing, 'aggregates missing or different in InfluxDB').toEqual([]);
     expect(influxExtra, 'values in InfluxDB that no aggregate explains').toEqual([]);

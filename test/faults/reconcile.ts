@@ -112,6 +112,24 @@ export function collectAggregates(dumped: DumpedRecord[]): AggregateSet {
   return { records, copies: dumped.length - records.size, conflicting };
 }
 
+/**
+ * Live `privacy` records of windows before the first one the replay released of that stream. The
+ * live processor runs before the devices publish and releases every window, empty ones too (P9),
+ * while the replay starts at the first reading on the input topics: it cannot release those
+ * windows. They are set apart, not excused: the caller checks that each released no figure.
+ */
+export function beforeReplay(live: Map<string, AggregateRecord>, replay: Map<string, AggregateRecord>): { compared: Map<string, AggregateRecord>; before: AggregateRecord[] } {
+  const first = new Map<string, number>();
+  for (const r of replay.values()) if (r.measurement === 'privacy') first.set(r.tags.stream!, Math.min(first.get(r.tags.stream!) ?? Infinity, r.windowStart));
+  const compared = new Map<string, AggregateRecord>();
+  const before: AggregateRecord[] = [];
+  for (const [id, r] of live) {
+    if (r.measurement === 'privacy' && r.windowStart < (first.get(r.tags.stream!) ?? -Infinity)) before.push(r);
+    else compared.set(id, r);
+  }
+  return { compared, before };
+}
+
 /** Differences between two aggregate sets, as readable lines (at most `limit`). */
 export function diffAggregates(expected: Map<string, AggregateRecord>, actual: Map<string, AggregateRecord>, limit = 20): string[] {
   const lines: string[] = [];

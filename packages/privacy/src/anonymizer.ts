@@ -42,6 +42,8 @@ export interface ReleaseReport {
   windowStart: number;
   windowEnd: number;
   outcome: 'granted' | 'replay' | 'exhausted';
+  /** ε the stream spent that day through this window (the same in a replay as in the original). */
+  spentThrough: number;
   released: number;
   suppressed: Record<SuppressionReason, number>;
 }
@@ -175,9 +177,9 @@ export function noisyCount(noise: NoiseSource, id: string, value: number, epsilo
 export function createAnonymizer({ noise, ledger }: { noise: NoiseSource; ledger: BudgetLedger }): Anonymizer {
   /** One window of one stream: collects released fields per series and counts suppressions. */
   function begin(stream: PersonStream, windowStart: number, windowEnd: number, budget: StreamBudget) {
-    const outcome = ledger.charge(stream, windowStart, budget.epsilonPerRelease, budget.epsilonPerDay);
+    const { outcome, spentThrough } = ledger.charge(stream, { start: windowStart, end: windowEnd }, budget.epsilonPerRelease, budget.epsilonPerDay);
     const series = new Map<string, AggregateRecord>();
-    const report: ReleaseReport = { stream, windowStart, windowEnd, outcome, released: 0, suppressed: { below_k: 0, differencing: 0, budget: 0 } };
+    const report: ReleaseReport = { stream, windowStart, windowEnd, outcome, spentThrough, released: 0, suppressed: { below_k: 0, differencing: 0, budget: 0 } };
     const open = outcome !== 'exhausted';
     const seriesKey = (measurement: string, tags: Record<string, string>) => figureId(stream, windowStart, measurement, tags, '');
 

@@ -20,7 +20,7 @@
 //     (a suppressed cell is a small group of people: one car on a quiet street).
 import type { AggregateRecord, DeviceKind, DevicePartial, WindowPartialRecord } from '@lethe/schemas';
 import { createAnonymizer, DWELL_BUCKETS, SPEED_BINS, TRAVEL_BINS, type DistrictSums, type PresenceField, type Release, type ReleaseReport, type StreamBudget } from './anonymizer.ts';
-import { utcDay, type BudgetLedger } from './ledger.ts';
+import type { BudgetLedger } from './ledger.ts';
 import { mergeDevices, mergeDwell, mergeSightings } from './merge.ts';
 import type { NoiseSource } from './noise.ts';
 import { partialSeries, seriesOf, type PartialInput, type PartialSeries } from './partials.ts';
@@ -164,7 +164,6 @@ export function createReleaser({ policy, noise, ledger, partitions }: ReleaserOp
     out.records.push(...release.records);
     out.reports.push(release.report);
     const { report } = release;
-    const entry = ledger.entries(utcDay(report.windowStart)).find((e) => e.stream === report.stream);
     out.records.push({
       v: 1,
       measurement: 'privacy',
@@ -172,8 +171,8 @@ export function createReleaser({ policy, noise, ledger, partitions }: ReleaserOp
       // Only what the schedule and the released figures say: `released` counts the fields of
       // this release's records, which anyone can count; suppressions are not published (P9).
       fields: {
-        epsilon_spent_today: entry?.spent ?? 0,
-        epsilon_budget_today: entry?.budget ?? 0,
+        epsilon_spent_today: report.spentThrough,
+        epsilon_budget_today: budget.epsilonPerDay,
         epsilon_this_release: report.outcome === 'exhausted' ? 0 : budget.epsilonPerRelease,
         released: report.released,
       },

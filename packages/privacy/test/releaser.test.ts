@@ -112,6 +112,17 @@ describe('the releaser', () => {
     expect(releaser.releasedUpTo()['sightings:wifi']).toBe(T0 + 3 * W);
   });
 
+  it('replays identical records, privacy record included, under a ledger restored from further ahead (a restart after claim and send)', () => {
+    const partials = [0, 1, 2, 3].map((w) => wifi(w, 0, { 'LP-0001': 6 + w }));
+    const first = setup(1);
+    const original = partials.flatMap((p) => (first.releaser.add(p), first.releaser.release().records));
+    expect(original.filter((r) => r.measurement === 'privacy').map((r) => r.fields.epsilon_spent_today)).toEqual([1, 2, 3, 4].map((n) => n * policy.kinds.lamppost.epsilonPerRelease));
+    const second = setup(1);
+    second.ledger.restore(JSON.parse(JSON.stringify(first.ledger.entries())));
+    const replayed = partials.flatMap((p) => (second.releaser.add(p), second.releaser.release().records));
+    expect(replayed).toEqual(original);
+  });
+
   it('refuses partials it cannot merge: another window size, other histogram bins', () => {
     const { releaser } = setup(1);
     expect(releaser.add({ ...wifi(0, 0, {}, 0), windowEnd: T0 + 2 * W })).toBe('invalid');
