@@ -6,6 +6,8 @@
 // description and reused.
 //
 //   INFLUX_URL=… INFLUX_ADMIN_TOKEN=… node scripts/influx-init.ts --out secrets
+//   … --writer-out /writer --reader-out /reader   # each token in its own directory (compose:
+//                                                 # its own volume, mounted only where used)
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -32,6 +34,16 @@ async function call<T>(url: string, token: string, method: string, path: string,
     headers: { authorization: `Token ${token}`, 'content-type': 'application/json' },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
+  if (res.status === 401) {
+    // The one refusal a user meets: InfluxDB keeps the admin token of its first start in its
+    // data, and secrets/influxdb-admin-token was generated again since (secrets/ deleted).
+    throw new Error(
+      `InfluxDB refused the admin token (401 on ${method} ${path}): it is not the token InfluxDB was set up with on its first start. ` +
+        'InfluxDB keeps that token in its data volume; secrets/influxdb-admin-token has changed since (was secrets/ deleted and `pnpm run secrets` run again?). ' +
+        'Either put the original secrets back, or start InfluxDB afresh with the new ones: `docker compose down -v` (deletes the stored aggregates and every other volume of the stack), then `docker compose up`. ' +
+        'Natively (infra/local): `bash infra/local/down.sh influxdb`, remove .local/influxdb and .local/secrets/influxdb.env, and start it again.',
+    );
+  }
   if (!res.ok) throw new Error(`InfluxDB ${method} ${path} answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
   return (await res.json()) as T;
 }
@@ -70,7 +82,7 @@ export async function initInflux({ url, adminToken, org, bucket, policyPath = DE
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { out: { type: 'string', default: 'secrets' } } });
+  const { values } = parseArgs({ options: { out: { type: 'string', default: 'secrets' }, 'writer-out': { type: 'string' }, 'reader-out': { type: 'string' } } });
   const url = process.env.INFLUX_URL;
   const adminToken = process.env.INFLUX_ADMIN_TOKEN ?? (process.env.INFLUX_ADMIN_TOKEN_FILE && readFileSync(process.env.INFLUX_ADMIN_TOKEN_FILE, 'utf8').trim());
   if (!url || !adminToken) throw new Error('Set INFLUX_URL and INFLUX_ADMIN_TOKEN (or INFLUX_ADMIN_TOKEN_FILE).');
@@ -81,11 +93,15 @@ async function main(): Promise<void> {
     bucket: process.env.INFLUX_BUCKET ?? 'aggregates',
     ...(process.env.POLICY_FILE ? { policyPath: process.env.POLICY_FILE } : {}),
   });
-  const out = resolve(values.out!);
-  if (!existsSync(out)) mkdirSync(out, { recursive: true, mode: 0o700 });
-  writeFileSync(join(out, 'influxdb-writer-token'), tokens.writerToken, { mode: 0o644 });
-  writeFileSync(join(out, 'influxdb-reader-token'), tokens.readerToken, { mode: 0o644 });
-  console.log(`InfluxDB ready: bucket retention from the policy, writer and reader tokens in ${out}`);
+  const write = (dir: string, name: string, token: string) => {
+    const out = resolve(dir);
+    if (!existsSync(out)) mkdirSync(out, { recursive: true, mode: 0o700 });
+    writeFileSync(join(out, name), token, { mode: 0o644 });
+    return join(out, name);
+  };
+  const writer = write(values['writer-out'] ?? values.out!, 'influxdb-writer-token', tokens.writerToken);
+  const reader = write(values['reader-out'] ?? values.out!, 'influxdb-reader-token', tokens.readerToken);
+  console.log(`InfluxDB ready: bucket retention from the policy; writer token in ${writer}, reader token in ${reader}`);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

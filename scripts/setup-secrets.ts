@@ -52,12 +52,13 @@ const dir = resolve(values.dir!);
 const say = values['issue-token'] === undefined ? console.log : console.error;
 mkdirSync(dir, { recursive: true, mode: 0o700 });
 
-function secret(name: string, make: () => string = generateSecret): string {
+function secret(name: string, make: () => string = generateSecret, mode = 0o644): string {
   const path = join(dir, name);
   if (!existsSync(path)) {
     // 0644 inside a 0700 directory: compose mounts single files into containers whose users
     // (grafana 472, node 1000) are not the host user; the directory keeps other host users out.
-    writeFileSync(path, make(), { mode: 0o644 });
+    // Files only a container's root reads (Mosquitto's) are 0600.
+    writeFileSync(path, make(), { mode });
     say(`generated ${name}`);
   }
   return readFileSync(path, 'utf8').trim();
@@ -65,6 +66,8 @@ function secret(name: string, make: () => string = generateSecret): string {
 
 const fleetSecret = secret('fleet-secret');
 const gatewayPassword = secret('mqtt-gateway-password');
+// The compose Mosquitto's healthcheck user: may connect, may read and write nothing (infra/mosquitto/acl).
+const healthcheckPassword = secret('mqtt-healthcheck-password', generateSecret, 0o600);
 secret('influxdb-admin-password');
 secret('influxdb-admin-token');
 secret('grafana-admin-password');
@@ -101,11 +104,12 @@ secret('api-requester-tokens', () => JSON.stringify({ version: 1, tokens: {} } s
 const fleet = loadFleet(values.fleet ?? DEFAULT_FLEET_PATH);
 const lines = [
   mosquittoPasswordLine('lethe-gateway', gatewayPassword),
+  mosquittoPasswordLine('lethe-healthcheck', healthcheckPassword),
   ...fleet.devices.map((d) => mosquittoPasswordLine(d.id, devicePassword(fleetSecret, d.id))),
 ];
+// 0600: the compose Mosquitto copies it, as root, to a tmpfs its own user owns (docker-compose.yml).
 writeFileSync(join(dir, 'mosquitto-passwd'), lines.join('\n') + '\n', { mode: 0o600 });
-// Mosquitto in its container runs as uid 1883 and must be able to read it.
-chmodSync(join(dir, 'mosquitto-passwd'), 0o644);
+chmodSync(join(dir, 'mosquitto-passwd'), 0o600);
 say(`wrote mosquitto-passwd for ${fleet.devices.length} devices and the gateway into ${dir}`);
 
 if (values['mqtt-tls']) {

@@ -118,6 +118,12 @@ stop() {
   stop_pid "$DOCKERD_PID" dockerd dockerd 60
   stop_pid "$CTR_PID" containerd containerd 20
   rm -f "$SOCK" "$RUN_DIR/dockerd.pid.internal"
+  # dockerd leaves its default network namespace mounted (nsfs) under the exec root; a file
+  # that cannot be read breaks anyone who walks .local afterwards (P1's search of it).
+  local ns
+  for ns in "$RUN_DIR"/exec/netns/*; do
+    if mountpoint -q "$ns" 2>/dev/null; then umount "$ns" 2>/dev/null || warn "could not unmount $ns"; fi
+  done
 }
 
 case "${1:-}" in

@@ -157,6 +157,32 @@ describe.sequential('docker compose up --build --wait, on a Docker Engine of its
     await waitFor(`SW-0018's level_cm_max ${level}, published while the writer was down`, AGGREGATE_WAIT_S, async () => ((await apiValue('sewer', 'SW-0018', 'level_cm_max')).includes(level) ? true : undefined), 10);
   }, AGGREGATE_WAIT_S * 1000 + 420_000);
 
+  it('runs every container within its memory limit, none killed for memory, and says what the stack uses', () => {
+    const ids = compose(['ps', '-q'], 60).stdout.trim().split('\n').filter(Boolean);
+    const mib = (text: string) => {
+      const m = /^([\d.]+)\s*([KMG]i?B|B)$/.exec(text.trim());
+      if (!m) throw new Error(`unreadable memory figure "${text}"`);
+      return Number(m[1]) * ({ B: 1 / 2 ** 20, KiB: 1 / 1024, kB: 1 / 1024, MiB: 1, MB: 1, GiB: 1024, GB: 1024 } as Record<string, number>)[m[2]!]!;
+    };
+    const stats = run('docker', ['stats', '--no-stream', '--format', '{{.Name}}\t{{.MemUsage}}', ...ids], { env, timeoutS: 120 }).stdout.trim().split('\n');
+    let total = 0;
+    const lines: string[] = [];
+    for (const line of stats) {
+      const [name, usage] = line.split('\t') as [string, string];
+      const [used, limit] = usage.split('/').map(mib) as [number, number];
+      total += used;
+      lines.push(`${name.replace(`${PROJECT}-`, '').replace(/-1$/, '')} ${used.toFixed(0)}/${limit.toFixed(0)} MiB`);
+      // A limit of the whole machine would mean mem_limit did not apply.
+      expect(limit, `${name}: its mem_limit`).toBeLessThanOrEqual(2048);
+      expect(used, `${name}: within its limit`).toBeLessThan(limit);
+    }
+    progress(`  memory: ${total.toFixed(0)} MiB in ${stats.length} containers (${lines.join(', ')})`);
+    for (const id of ids) {
+      const [name, oom, restarts] = run('docker', ['inspect', '--format', '{{.Name}} {{.State.OOMKilled}} {{.RestartCount}}', id], { env, timeoutS: 60, quiet: true }).stdout.trim().split(' ');
+      expect(oom, `${name} killed for memory (restarts: ${restarts})`).toBe('false');
+    }
+  }, 300_000);
+
   it('leaves no container, volume or network behind after docker compose down -v', () => {
     compose(['down', '-v', '--remove-orphans', '--timeout', '30'], 300);
     tornDown = true;

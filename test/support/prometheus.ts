@@ -53,6 +53,8 @@ interface StaticConfig {
 interface ScrapeConfig {
   job_name: string;
   static_configs?: StaticConfig[];
+  dns_sd_configs?: unknown;
+  relabel_configs?: unknown;
   [key: string]: unknown;
 }
 
@@ -61,8 +63,15 @@ export function testPrometheusConfig(composeConfig: string, targets: Record<stri
   const config = parse(composeConfig) as { global?: Record<string, unknown>; scrape_configs: ScrapeConfig[] };
   const wanted = new Set(Object.keys(targets));
   const jobs: ScrapeConfig[] = [];
-  for (const job of config.scrape_configs) {
+  for (const { dns_sd_configs: dns, relabel_configs: _relabel, ...job } of config.scrape_configs) {
     const statics: StaticConfig[] = [];
+    // Compose finds each service by Docker's DNS (one target per replica); here each service is one process on loopback.
+    const names = ((dns ?? []) as Array<{ names: string[] }>).flatMap((d) => d.names);
+    for (const service of names) {
+      if (!wanted.has(service)) continue;
+      statics.push({ targets: [`127.0.0.1:${targets[service]}`], labels: { service } });
+      wanted.delete(service);
+    }
     for (const s of job.static_configs ?? []) {
       const service = s.labels?.service;
       if (service !== undefined && wanted.has(service)) {

@@ -60,6 +60,22 @@ export function apiMetrics(text: string): Record<string, number> {
   return out;
 }
 
+/**
+ * A service's own metrics, as Prometheus and Grafana show them to operators: everything named
+ * lethe_<service>_ except what measures time (durations, latencies, lags, `_seconds`) and how
+ * far the work has got at the instant of the scrape (windows open or pending), which differ
+ * between two runs with nobody in them. Not the process's (memory, CPU).
+ */
+export function operatorMetrics(text: string, service: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    const m = /^(lethe_[a-z_]+)(\{[^}]*\})?\s+(\S+)$/.exec(line);
+    if (!m || !m[1]!.startsWith(`lethe_${service}_`) || /_seconds|lag|pending|open_windows/.test(m[1]!)) continue;
+    out[`${m[1]}${(m[2] ?? '').replace(/,?service="[^"]*"/, '')}`] = Number(m[3]);
+  }
+  return out;
+}
+
 export interface Snapshot {
   offset: number;
   fields: Flat;
@@ -90,7 +106,8 @@ export async function snapshot(apiUrl: string, t0: number, offset: number): Prom
   add('GET /v1/transparency-report?period=month', flattenJson(JSON.parse(month), t0));
   add('GET /v1/transparency-report?period=year', flattenJson(JSON.parse(year), t0));
   add('GET /v1/audit/verify', flattenJson(JSON.parse(verify), t0));
-  add('GET /metrics', flattenJson(apiMetrics(metrics), t0));
+  // In `pnpm demo` the pipeline's own metrics (lethe_demo_*) are on the same public port.
+  add('GET /metrics', flattenJson({ ...apiMetrics(metrics), ...operatorMetrics(metrics, 'demo') }, t0));
   return { offset, fields };
 }
 

@@ -153,7 +153,7 @@ async function startMosquitto(root: string, secretsDir: string, running: Started
     .withCopyFilesToContainer([
       { source: join(root, 'infra/mosquitto/mosquitto.conf'), target: '/mosquitto/config/mosquitto.conf' },
       { source: join(root, 'infra/mosquitto/acl'), target: '/mosquitto/config/acl' },
-      { source: join(secretsDir, 'mosquitto-passwd'), target: '/mosquitto/secrets/passwd', mode: 0o600 },
+      { source: join(secretsDir, 'mosquitto-passwd'), target: '/mosquitto/run/passwd', mode: 0o600 },
     ])
     .withExposedPorts(1883)
     // Not a log line: Mosquitto logs "running" at `information`, which the compose config's

@@ -35,6 +35,8 @@ interface Service {
   secrets?: Array<{ source: string; target?: string }>;
   volumes?: Array<{ type: string; source?: string; target: string }>;
   restart?: string;
+  logging?: { driver?: string; options?: Record<string, string> };
+  mem_limit?: string | number;
 }
 interface Resolved {
   name: string;
@@ -166,8 +168,18 @@ describe('docker-compose.yml, as the real docker compose resolves it', () => {
         expect(service.healthcheck?.[key], `${name}.healthcheck.${key}`).toEqual(written[key]);
       }
     }
-    // The container's shell, not Compose, reads the gateway password.
-    expect(resolved.services.mosquitto!.healthcheck!.test!.join(' ')).toContain('"$$(cat /run/secrets/mqtt-gateway-password)"');
+    // No password on a healthcheck's command line (`ps` shows it): Mosquitto's comes from an options file.
+    for (const [name, service] of Object.entries(resolved.services)) expect(service.healthcheck?.test?.join(' ') ?? '', name).not.toMatch(/-P |password|secrets\//);
+    expect(resolved.services.mosquitto!.healthcheck!.test!.join(' ')).toContain('XDG_CONFIG_HOME=/mosquitto/run/healthcheck mosquitto_pub');
+  });
+
+  it('rotates every container\'s logs and limits every container\'s memory', () => {
+    for (const [name, service] of Object.entries(resolved.services)) {
+      expect(service.logging, `${name}: logging`).toEqual({ driver: 'json-file', options: { 'max-size': '10m', 'max-file': '3' } });
+      // Compose resolves mem_limit to bytes.
+      expect(Number(service.mem_limit), `${name}: mem_limit`).toBeGreaterThanOrEqual(64 * 2 ** 20);
+      expect(Number(service.mem_limit), `${name}: mem_limit`).toBeLessThanOrEqual(2 * 2 ** 30);
+    }
   });
 
   it('keeps every depends_on condition, as a required dependency', () => {

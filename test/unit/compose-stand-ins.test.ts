@@ -37,6 +37,16 @@ function section(image: string): string | undefined {
   return doc.slice(start, end === -1 ? undefined : end);
 }
 
+/** The programs a shell script runs (the word after `exec`), and the variables it sets for them. */
+function shellWords(script: string): string[] {
+  return script.split(/&&|\|\||;/).flatMap((command) => {
+    const words = command.trim().split(/\s+/);
+    const assignments = words.filter((w) => /^[A-Z_]+=/.test(w)).map((w) => w.split('=')[0]!);
+    const rest = words.filter((w) => !/^[A-Z_]+=/.test(w));
+    return [...assignments, rest[0] === 'exec' ? rest[1]! : rest[0]!].filter(Boolean);
+  });
+}
+
 /** Everything of a service's interface with its image that the contract must cover. */
 function reliedOn(service: Service): string[] {
   const out: string[] = [];
@@ -48,9 +58,10 @@ function reliedOn(service: Service): string[] {
   for (const p of service.ports ?? []) out.push(`\`${typeof p === 'string' ? p.split(':').pop()!.split('/')[0] : p.target}\``);
   const test = service.healthcheck?.test;
   if (Array.isArray(test) && test[0] === 'CMD') out.push(test[1]!);
-  if (Array.isArray(test) && test[0] === 'CMD-SHELL') out.push(test[1]!.trim().split(/\s+/)[0]!);
+  if (Array.isArray(test) && test[0] === 'CMD-SHELL') out.push(...shellWords(test[1]!));
   const command = [service.command ?? []].flat();
-  for (const arg of command) out.push(arg.startsWith('--') ? arg.split('=')[0]! : arg);
+  if (command[0] === 'sh' && command[1] === '-c') out.push('sh', ...shellWords(command[2]!));
+  else for (const arg of command) out.push(arg.startsWith('--') ? arg.split('=')[0]! : arg);
   if (service.entrypoint !== undefined) out.push(...[service.entrypoint].flat());
   return out;
 }
@@ -72,7 +83,7 @@ function standInOf(image: string): string | undefined {
 describe('the stand-ins for third-party images (docs/compose-stand-ins.md)', () => {
   it('finds the images the compose file and the Dockerfile name', () => {
     expect(nodeImage).toMatch(/^node:24\.\d+\.\d+-bookworm-slim$/);
-    expect(images).toEqual(expect.arrayContaining(['apache/kafka:3.9.1', 'eclipse-mosquitto:2.0.21', 'grafana/grafana:11.6.0']));
+    expect(images).toEqual(expect.arrayContaining(['apache/kafka:3.9.1', 'eclipse-mosquitto:2.0.21', 'grafana/grafana:11.6.16']));
     expect(images.length).toBeGreaterThanOrEqual(7);
   });
 

@@ -109,7 +109,7 @@ describe('docker-compose.yml', () => {
       expect((service as { pull_policy?: string }).pull_policy, name).toBe('never');
       expect(env(service).SERVICE, name).toBe(name);
     }
-    expect(compose.services['influx-init']!.command).toEqual(['node', 'scripts/influx-init.ts', '--out', '/tokens']);
+    expect(compose.services['influx-init']!.command).toEqual(['node', 'scripts/influx-init.ts', '--writer-out', '/writer-token', '--reader-out', '/reader-token']);
   });
 
   it('gives every long-running service a healthcheck', () => {
@@ -178,7 +178,11 @@ describe('docker-compose.yml', () => {
   it('uses the least-privilege InfluxDB tokens: write for the writer, read for the api', () => {
     expect(env(compose.services.writer!).INFLUX_TOKEN_FILE).toBe('/tokens/influxdb-writer-token');
     expect(env(compose.services.api!).INFLUX_TOKEN_FILE).toBe('/tokens/influxdb-reader-token');
-    expect(compose.volumes).toHaveProperty('influx-tokens');
+    // Each token in a volume of its own, mounted only where it is used: the writer's can delete.
+    const mounting = (volume: string) =>
+      services.filter(([, s]) => ((s as { volumes?: unknown[] }).volumes ?? []).some((v) => typeof v === 'string' && v.split(':')[0] === volume)).map(([name]) => name).sort();
+    expect(mounting('influx-writer-token')).toEqual(['influx-init', 'writer']);
+    expect(mounting('influx-reader-token')).toEqual(['api', 'grafana', 'influx-init']);
   });
 
   it('holds no plain-text passwords, tokens or keys', () => {
@@ -260,9 +264,13 @@ describe('docker-compose.yml', () => {
 
 describe('Prometheus', () => {
   it('scrapes the Lethe services with an HTTP server', () => {
-    const config = parse(read('infra/prometheus/prometheus.yml')) as { scrape_configs: Array<{ static_configs: Array<{ targets: string[] }> }> };
-    const targets = config.scrape_configs.flatMap((j) => j.static_configs.flatMap((s) => s.targets));
-    expect(targets).toEqual(expect.arrayContaining(['gateway:9464', 'processor:9464', 'writer:9464', 'api:8080']));
+    type Job = { static_configs?: Array<{ targets: string[] }>; dns_sd_configs?: Array<{ names: string[]; type: string; port: number }>; relabel_configs?: unknown[] };
+    const config = parse(read('infra/prometheus/prometheus.yml')) as { scrape_configs: Job[] };
+    // Every replica by Docker's DNS (type A: one address per container), so `--scale` is scraped whole.
+    const byDns = config.scrape_configs.flatMap((j) => (j.dns_sd_configs ?? []).flatMap((d) => (expect(d.type).toBe('A'), d.names.map((n) => `${n}:${d.port}`))));
+    const targets = [...byDns, ...config.scrape_configs.flatMap((j) => (j.static_configs ?? []).flatMap((s) => s.targets))];
+    expect(targets).toEqual(expect.arrayContaining(['gateway:9464', 'processor:9464', 'writer:9464', 'keyring:9464', 'api:8080']));
+    for (const job of config.scrape_configs) if (job.dns_sd_configs) expect(job.relabel_configs, 'the DNS name as the service label').toEqual([{ source_labels: ['__meta_dns_name'], target_label: 'service' }]);
     for (const target of targets) {
       const host = target.split(':')[0]!;
       if (host !== '127.0.0.1') expect(compose.services, target).toHaveProperty(host);

@@ -54,7 +54,7 @@ const GOOD: Array<[file: string, line: string]> = [
   ['docker-compose.yml', '      GF_SECURITY_SECRET_KEY__FILE: /run/secrets/grafana-secret-key'],
   ['docker-compose.yml', '      DOCKER_INFLUXDB_INIT_PASSWORD_FILE: /run/secrets/influxdb-admin-password'],
   ['docker-compose.yml', '      MQTT_PASSWORD_FILE: /run/secrets/mqtt-gateway-password'],
-  ['docker-compose.yml', '      test: ["CMD-SHELL", "mosquitto_pub -u lethe-gateway -P \\"$$(cat /run/secrets/mqtt-gateway-password)\\" -t x -n"]'],
+  ['docker-compose.yml', "        printf -- '-u lethe-healthcheck\\n-P %s\\n' \"$$(cat /run/secrets/mqtt-healthcheck-password)\" > /mosquitto/run/healthcheck/mosquitto_pub &&"],
   ['infra/grafana/provisioning/datasources/datasources.yaml', '      token: $__file{/tokens/influxdb-reader-token}'],
   ['infra/local/influxdb.sh', 'INFLUX_ADMIN_PASSWORD=$password'],
   ['infra/local/kafka.sh', "    printf 'SCRAM-SHA-512=iterations=8192,password=%s\\n' \"$(cat \"$f\")\" >\"$tmp\""],

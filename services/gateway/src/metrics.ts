@@ -1,5 +1,5 @@
 import { DEVICE_KINDS, REJECT_REASONS } from '@lethe/schemas';
-import { Counter, Gauge, Histogram, type Registry } from '@lethe/observability';
+import { Counter, Gauge, Histogram, presenceCounter, type Registry } from '@lethe/observability';
 
 export function createGatewayMetrics(registry: Registry) {
   const rejected = new Counter({
@@ -20,10 +20,11 @@ export function createGatewayMetrics(registry: Registry) {
     received: new Counter({ name: 'lethe_gateway_messages_received_total', help: 'MQTT messages received', registers: [registry] }),
     forwarded: new Counter({ name: 'lethe_gateway_messages_forwarded_total', help: 'Readings forwarded to Kafka, by device kind', labelNames: ['kind'] as const, registers: [registry] }),
     rejected,
-    sightings: new Counter({ name: 'lethe_gateway_sightings_pseudonymized_total', help: 'Direct identifiers replaced by epoch pseudonyms', registers: [registry] }),
-    droppedSightings: new Counter({
+    // Identifiers move with people: exported in whole blocks (presence-metrics.ts, P9).
+    sightings: presenceCounter({ name: 'lethe_gateway_sightings_pseudonymized_total', help: 'Direct identifiers replaced by epoch pseudonyms (in whole blocks of 1000: an exact count would count people)', registers: [registry] }),
+    droppedSightings: presenceCounter({
       name: 'lethe_gateway_sightings_dropped_total',
-      help: 'Sightings not kept: late (older than the policy max lateness) or key_destroyed (their epoch key is gone)',
+      help: 'Sightings not kept: late (older than the policy max lateness) or key_destroyed (their epoch key is gone); in whole blocks of 1000',
       labelNames: ['reason'] as const,
       registers: [registry],
     }),

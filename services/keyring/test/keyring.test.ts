@@ -146,7 +146,8 @@ describe('the keyring (shared pseudonym keys for N gateways)', () => {
     }
     expect(granted).toBe(Math.floor(burst / 500) * 500);
     expect(await metricLine(registry, 'lethe_keyring_refused_total', 'reason="rate_limited"')).toBe(1);
-    expect(await metricLine(registry, 'lethe_keyring_messages_total', 'gateway="gateway",kind="traffic-light"')).toBe(granted);
+    // HMACs computed move with people: exported in whole blocks (P9).
+    expect(await metricLine(registry, 'lethe_keyring_messages_total', 'gateway="gateway",kind="traffic-light"')).toBe(Math.floor(granted / 1000) * 1000);
     // Another gateway's token has its own bucket; time refills this one.
     expect((await post(url, { kind: 'traffic-light', epoch, messages: batch }, OTHER_TOKEN)).status).toBe(200);
     clock.advance(Math.ceil((500 * 1000) / messagesPerSecond));

@@ -1,17 +1,22 @@
-import { Counter, Gauge, Histogram, type Registry } from '@lethe/observability';
+import { Counter, Gauge, Histogram, presenceCounter, presenceGauge, type Registry } from '@lethe/observability';
+import { TOPICS } from '@lethe/schemas';
 
 export function createProcessorMetrics(registry: Registry) {
   return {
-    records: new Counter({
-      name: 'lethe_processor_records_total',
-      help: 'Records consumed, by topic and outcome (accepted, duplicate, late, expired, future, invalid)',
-      labelNames: ['topic', 'outcome'] as const,
-      registers: [registry],
-    }),
+    // Sightings, and the people held, move with presence: exported in whole blocks (presence-metrics.ts, P9); readings exactly.
+    records: presenceCounter(
+      {
+        name: 'lethe_processor_records_total',
+        help: 'Records consumed, by topic and outcome (accepted, duplicate, late, expired, future, invalid); sightings in whole blocks of 1000',
+        labelNames: ['topic', 'outcome'] as const,
+        registers: [registry],
+      },
+      ([topic]) => topic!.endsWith(TOPICS.sightings),
+    ),
     aggregates: new Counter({ name: 'lethe_processor_aggregates_emitted_total', help: 'Anonymous aggregates emitted', labelNames: ['measurement'] as const, registers: [registry] }),
     openWindows: new Gauge({ name: 'lethe_processor_open_windows', help: 'Windows currently open', registers: [registry] }),
-    pseudonymsHeld: new Gauge({ name: 'lethe_processor_pseudonyms_held', help: 'Pseudonyms held in memory (per-person state, dropped when its epoch ends)', registers: [registry] }),
-    sightingsHeld: new Gauge({ name: 'lethe_processor_sightings_held', help: 'Sightings held one by one, those of windows not summarized yet (older ones are kept only as per-person summaries)', registers: [registry] }),
+    pseudonymsHeld: presenceGauge({ name: 'lethe_processor_pseudonyms_held', help: 'Pseudonyms held in memory (per-person state, dropped when its epoch ends), rounded down to a block of 1000', registers: [registry] }),
+    sightingsHeld: presenceGauge({ name: 'lethe_processor_sightings_held', help: 'Sightings held one by one, those of windows not summarized yet (older ones are kept only as per-person summaries), rounded down to a block of 1000', registers: [registry] }),
     releases: new Counter({
       name: 'lethe_processor_releases_total',
       help: 'Windows of person-derived streams released, by stream and ledger outcome (granted, replay, exhausted)',
