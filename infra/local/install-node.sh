@@ -13,8 +13,18 @@ BIN="$PREFIX/bin"
 log() { [ "${1:-}" = "" ] || echo "[install-node] $*" >&2; }
 
 if ! command -v npm >/dev/null 2>&1; then
-  echo "[install-node] npm is needed to fetch Node $NODE_VERSION from the npm registry; install any Node.js with npm first" >&2
-  exit 1
+  # Any npm will do to fetch Node 24 from the npm registry: Debian's, on a fresh machine.
+  if command -v apt-get >/dev/null 2>&1; then
+    log "npm is missing: installing Debian's npm (only to fetch Node $NODE_VERSION)"
+    LETHE_TAG=install-node
+    # shellcheck source=lib.sh
+    . "$(cd "$(dirname "$0")" && pwd)/lib.sh"
+    apt_install "" npm
+  fi
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "[install-node] npm is needed to fetch Node $NODE_VERSION from the npm registry; install any Node.js with npm first" >&2
+    exit 1
+  fi
 fi
 
 if [ ! -x "$BIN/node" ] || [ "$("$BIN/node" --version)" != "v$NODE_VERSION" ]; then

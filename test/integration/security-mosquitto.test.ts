@@ -88,6 +88,20 @@ describe('Mosquitto ACL (shared broker, by subscriber receipt)', () => {
     expect(labels(seen.payloads)).toEqual(['LP-0005']);
   });
 
+  it('lets the compose healthcheck\'s user connect, and read and write nothing', async () => {
+    expect(infra.healthcheckPassword, 'secrets/mqtt-healthcheck-password, from `pnpm run secrets` (restart the broker after generating it)').toBeDefined();
+    const gateway = await connect(infra.mqttUrl, { username: 'lethe-gateway', password: infra.gatewayPassword });
+    const control = await listen(gateway, [READINGS]);
+    const healthcheck = await connect(infra.mqttUrl, { username: 'lethe-healthcheck', password: infra.healthcheckPassword! });
+    const healthcheckSeen = await listen(healthcheck, [READINGS, '#']);
+    await healthcheck.publishAsync(readingTopic('lamppost', 'LP-0006'), payload('forged by the healthcheck'), { qos: 1 });
+    const device = await asDevice(infra.mqttUrl, 'LP-0006', infra.fleetSecret);
+    await device.publishAsync(readingTopic('lamppost', 'LP-0006'), payload('LP-0006'), { qos: 1 });
+    await settle();
+    expect(labels(control.payloads), 'the gateway (positive control) receives the device\'s reading only').toEqual(['LP-0006']);
+    expect(healthcheckSeen.payloads, `the healthcheck user received messages (SUBACK codes ${healthcheckSeen.granted.join(',')})`).toEqual([]);
+  });
+
   it('refuses anonymous clients, unknown users, wrong passwords and another device\'s password', async () => {
     const refused = /Not authorized|Bad username or password|Connection refused/i;
     const attempts: Array<[string, IClientOptions]> = [
@@ -105,7 +119,8 @@ describe('Mosquitto ACL (shared broker, by subscriber receipt)', () => {
 
   it('keeps the ACL on %u with devices write-only and the gateway read-only, and no anonymous access in any config', () => {
     const rules = readFileSync(join(ROOT, 'infra/mosquitto/acl'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
-    expect(rules).toEqual(['pattern write lethe/v1/+/%u/reading', 'user lethe-gateway', 'topic read lethe/v1/+/+/reading']);
+    // The healthcheck's user has no topic rule at all: it may connect and nothing else.
+    expect(rules).toEqual(['pattern write lethe/v1/+/%u/reading', 'user lethe-gateway', 'topic read lethe/v1/+/+/reading', 'user lethe-healthcheck']);
     for (const file of ['infra/mosquitto/mosquitto.conf', 'infra/mosquitto/mosquitto-tls.conf']) {
       const conf = readFileSync(join(ROOT, file), 'utf8');
       expect(conf, file).toMatch(/^allow_anonymous false$/m);

@@ -7,7 +7,7 @@
 //      here with infra/local/up.sh, which installs them into the cache when missing.
 // There is no silent skip: if none works the run fails and says how to get them.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { initInflux } from '../../scripts/influx-init.ts';
@@ -19,6 +19,8 @@ export interface TestInfra {
   influx: { url: string; org: string; bucket: string; adminToken: string; writerToken: string; readerToken: string };
   fleetSecret: string;
   gatewayPassword: string;
+  /** The compose healthcheck's MQTT user (may connect, read and write nothing); absent from secrets made before it existed. */
+  healthcheckPassword: string | undefined;
 }
 
 declare module 'vitest' {
@@ -86,6 +88,7 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     influx: { url: found.influxUrl, org, bucket, adminToken: found.adminToken, writerToken: tokens.writerToken, readerToken: tokens.readerToken },
     fleetSecret: secret('fleet-secret'),
     gatewayPassword: secret('mqtt-gateway-password'),
+    healthcheckPassword: existsSync(join(found.secretsDir, 'mqtt-healthcheck-password')) ? secret('mqtt-healthcheck-password') : undefined,
   });
   return containers?.release;
 }

@@ -6,8 +6,9 @@
 // admin token. The integration, e2e and privacy projects each run the global setup, so one set
 // of containers is shared in the process and stopped when the last project releases it.
 //
-// The development machines and CI have no Docker engine: there, only the detection runs (it
-// answers "no engine" in milliseconds). Set LETHE_TEST_INFRA=native to skip the detection.
+// Without a Docker engine only the detection runs (it answers "no engine" in milliseconds); CI
+// runs the integration project through this path once, on infra/docker's engine and images
+// (`pnpm test:testcontainers`). Set LETHE_TEST_INFRA=native to skip the detection.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
