@@ -49,17 +49,6 @@ export function stripPage(html: string): string {
   return html.replace(/<time datetime="[^"]*" id="live-at">[^<]*<\/time>/g, '');
 }
 
-/** /metrics: the api's own figures; not the process's (memory, CPU) nor request durations. */
-export function apiMetrics(text: string): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const line of text.split('\n')) {
-    const m = /^(lethe_api_[a-z_]+)(\{[^}]*\})?\s+(\S+)$/.exec(line);
-    if (!m || m[1]!.startsWith('lethe_api_http_request_duration_seconds')) continue;
-    out[`${m[1]}${m[2] ?? ''}`] = Number(m[3]);
-  }
-  return out;
-}
-
 /**
  * A service's own metrics, as Prometheus and Grafana show them to operators: everything named
  * lethe_<service>_ except what measures time (durations, latencies, lags, `_seconds`) and how
@@ -106,8 +95,8 @@ export async function snapshot(apiUrl: string, t0: number, offset: number): Prom
   add('GET /v1/transparency-report?period=month', flattenJson(JSON.parse(month), t0));
   add('GET /v1/transparency-report?period=year', flattenJson(JSON.parse(year), t0));
   add('GET /v1/audit/verify', flattenJson(JSON.parse(verify), t0));
-  // In `pnpm demo` the pipeline's own metrics (lethe_demo_*) are on the same public port.
-  add('GET /metrics', flattenJson({ ...apiMetrics(metrics), ...operatorMetrics(metrics, 'demo') }, t0));
+  // The api's own figures (not request durations), and in `pnpm demo` the pipeline's (lethe_demo_*) on the same public port.
+  add('GET /metrics', flattenJson({ ...operatorMetrics(metrics, 'api'), ...operatorMetrics(metrics, 'demo') }, t0));
   return { offset, fields };
 }
 
