@@ -71,6 +71,7 @@ start() {
   exec 9>"$LOCK"
   flock -n 9 || die "the data root $DATA is in use by another Lethe engine (lock $LOCK)"
   local start_s; start_s=$(now_s)
+  release_stale_netns
 
   # containerd of our own (dockerd would otherwise use /run/containerd's system one if present).
   # The CRI plugin is for Kubernetes; dockerd's own managed containerd disables it too.
@@ -111,6 +112,25 @@ TOML
   cli_config
   info "dockerd $(DOCKER_HOST="$DOCKER_HOST_URL" docker version --format '{{.Server.Version}}') up in $(elapsed "$start_s"): DOCKER_HOST=$DOCKER_HOST_URL (data root $DATA)"
   echo "$DOCKER_HOST_URL"
+}
+
+# Network namespaces left mounted by an engine that was killed rather than stopped (a CI run cut
+# off at its time limit, from any checkout): each keeps its containers' veths on docker0 with the
+# addresses the new engine hands out again, so a published port can reach the dead container's
+# namespace instead of the new one ("connection refused", "port not bound"). No dockerd runs at
+# this point (start refuses otherwise), so every Docker netns mount is stale; unmounting frees it.
+release_stale_netns() {
+  local ns released=0 stale
+  # Collected before unmounting (/proc/mounts changes under a reader); a namespace can be mounted
+  # more than once (mount propagation), so it is read again until none is left.
+  for _ in 1 2 3; do
+    stale=$(awk '$3 == "nsfs" && ($2 ~ /\/docker\/exec\/netns\// || $2 ~ /^(\/var)?\/run\/docker\/netns\//) { print $2 }' /proc/mounts)
+    [ -n "$stale" ] || break
+    for ns in $stale; do
+      if umount "$ns" 2>/dev/null; then released=$((released + 1)); else warn "could not unmount the stale namespace $ns"; fi
+    done
+  done
+  [ "$released" = 0 ] || info "released $released network namespace mount(s) left by an engine that did not stop"
 }
 
 stop() {

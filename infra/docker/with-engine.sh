@@ -26,6 +26,13 @@ finish() {
 }
 trap finish EXIT
 eval "$(bash "$HERE/dockerd.sh" env)"
+# Without Ryuk, a run that was killed leaves its stopped containers (and their volumes) behind.
+leftover=$(docker ps -aq --filter label=org.testcontainers=true --filter status=exited --filter status=created)
+if [ -n "$leftover" ]; then
+  info "removing $(echo "$leftover" | wc -l) container(s) a killed test run left"
+  # shellcheck disable=SC2086 # one id per word
+  docker rm --force --volumes $leftover >/dev/null
+fi
 bash "$HERE/build-images.sh"
 info "running: $*"
 "$@"

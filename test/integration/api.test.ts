@@ -123,7 +123,10 @@ describe('the api on real Kafka and InfluxDB', () => {
   it('serves open data from InfluxDB, filtered, re-aggregated and paginated by the real Flux', async () => {
     const range = `start=${new Date(BASE).toISOString()}&stop=${new Date(BASE + 3 * MIN).toISOString()}`;
     type Page = { data: Array<{ value: number; tags: Record<string, string>; time: string; window: string }>; page: { next: string | null } };
-    const first = (await (await fetch(url(`/v1/aggregates?measurement=pedestrians&scope=district&field=people&${range}&limit=4`))).json()) as Page;
+    const res = await fetch(url(`/v1/aggregates?measurement=pedestrians&scope=district&field=people&${range}&limit=4`));
+    const body = await res.text();
+    expect(res.status, body).toBe(200);
+    const first = JSON.parse(body) as Page;
     expect(first.data.map((r) => [r.time, r.tags.district, r.value])).toEqual([
       [new Date(BASE).toISOString(), 'eastern', 10],
       [new Date(BASE).toISOString(), 'wan-chai', 40],
