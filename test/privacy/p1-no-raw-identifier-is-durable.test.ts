@@ -145,7 +145,7 @@ describe('P1: no raw identifier is ever durable', () => {
       INFLUX_BUCKET: infra.influx.bucket,
       INFLUX_TOKEN: infra.influx.writerToken,
     }));
-    services.push(await startService('processor', { ...kafka, KAFKA_GROUP_ID: `p1-processor-${run}`, WINDOW_GRACE_SECONDS: '1', WINDOW_MAX_WAIT_SECONDS: '1', TICK_MS: '200', NOISE_KEY: randomBytes(32).toString('hex') }));
+    services.push(await startService('processor', { ...kafka, KAFKA_GROUP_ID: `p1-processor-${run}`, WINDOW_GRACE_SECONDS: '1', WINDOW_MAX_WAIT_SECONDS: '2', TICK_MS: '200', NOISE_KEY: randomBytes(32).toString('hex') }));
     // The production MQTT client ids: persistent sessions of other ids would stay in the shared
     // subscription group after the process ends and take their share of later runs' messages.
     services.push(await startService('gateway', { ...kafka, MQTT_URL: infra.mqttUrl, MQTT_USERNAME: 'lethe-gateway', MQTT_PASSWORD: infra.gatewayPassword }));

@@ -6,14 +6,15 @@
 //   1. presence from "environmental" fields: at night the simulated lamp brightens with the
 //      phones near it, and lux, noise and energy follow. Was anyone at a lamppost whose
 //      pedestrian count was suppressed? The attacker reads the lamp's dimming figure at the
-//      finest scope it is published; the figure is the distinguishing advantage (true-positive
-//      rate − false-positive rate) over every suppressed lamppost-window. A positive control
-//      runs the same attack on the policy as it was (those fields environmental).
+//      finest scope it is published (test/support/presence-attack.ts); the figure is the
+//      distinguishing advantage over every suppressed lamppost-window. A positive control runs
+//      the same attack on the policy as it was (those fields environmental). The same attack on
+//      the real services: p9-presence-on-real-servers.test.ts.
 //   2. presence from the release pattern: the world of the night and the same world with one
 //      more phone at one lamppost are compared through every published output other than the
 //      person-derived figures themselves (whose presence and values are what k and the noise
 //      govern): record shape, privacy records, ε ledger and exact environmental figures.
-// Thresholds (docs/privacy.md, P9): advantage ≤ 0.1 for attack 1; no differing output in attack 2.
+// Thresholds (docs/privacy.md, P9): mean advantage ≤ 0.05 over 20 noise keys, ≤ 0.2 for any one, for attack 1; no differing output in attack 2.
 import {
   createAggregator,
   createBudgetLedger,
@@ -31,6 +32,7 @@ import {
 import { DEFAULT_FLEET_PATH, loadFleet, ReadingRecordSchema, SightingRecordSchema, TOPICS, type AggregateRecord, type ReadingRecord, type SightingRecord } from '@lethe/schemas';
 import { createCity, loadScenario } from '@lethe/simulator';
 import { describe, expect, it } from 'vitest';
+import { dimmingAttack, ONE_NIGHT_THRESHOLD } from '../support/presence-attack.ts';
 
 const shipped = loadPolicy(DEFAULT_POLICY_PATH);
 const fleet = loadFleet(DEFAULT_FLEET_PATH);
@@ -39,7 +41,9 @@ const TICK_SECONDS = 5;
 /** 03:00 in Hong Kong (UTC+8), on a whole epoch. */
 const START = Date.UTC(2026, 5, 1, 19, 0, 0);
 const MINUTES = 12;
-const ADVANTAGE_THRESHOLD = 0.1;
+/** The mean advantage over NOISE_KEYS noise keys (docs/privacy.md, P9). */
+const ADVANTAGE_THRESHOLD = 0.05;
+const NOISE_KEYS = 20;
 
 /** The policy as it was before P9: every presence-dependent field called environmental and kept exact. */
 const asBefore: Policy = parsePolicy({
@@ -94,10 +98,10 @@ async function night() {
 }
 
 /** Everything the processor publishes for the night, and its ledger. */
-function publish(policy: Policy, readings: readonly ReadingRecord[], sightings: readonly SightingRecord[]) {
+function publish(policy: Policy, readings: readonly ReadingRecord[], sightings: readonly SightingRecord[], noiseSeed = 9) {
   const clock = new ManualClock(START);
   const ledger = createBudgetLedger();
-  const aggregator = createAggregator({ policy, clock, graceMs: 0, noise: createNoiseSource(Buffer.alloc(32, 9)), ledger });
+  const aggregator = createAggregator({ policy, clock, graceMs: 0, noise: createNoiseSource(Buffer.alloc(32, noiseSeed)), ledger });
   const records: AggregateRecord[] = [];
   const reports: ReleaseReport[] = [];
   const events = [...readings.map((r) => ({ ts: r.ts, add: () => aggregator.addReading(r) })), ...sightings.map((s) => ({ ts: s.ts, add: () => aggregator.addSighting(s) }))].sort((a, b) => a.ts - b.ts);
@@ -122,47 +126,28 @@ const { readings, sightings, phones } = await night();
 
 describe('P9: no side channel in the published figures', () => {
   it('gives no presence advantage at a suppressed lamppost from any field that moves with presence (positive control: the policy as it was)', () => {
-    function advantage(policy: Policy) {
-      const { records } = publish(policy, readings, sightings);
-      const published = new Set(records.filter((r) => r.measurement === 'pedestrians' && r.tags.scope === 'cell').map((r) => `${r.tags.device}|${r.windowStart}`));
-      const dimming = new Map<string, number>();
-      for (const r of records) {
-        if (r.measurement !== 'lamppost' || r.fields.dimming_pct_mean === undefined) continue;
-        dimming.set(r.tags.scope === 'device' ? `device|${r.tags.device}|${r.windowStart}` : `district|${r.tags.district}|${r.windowStart}`, r.fields.dimming_pct_mean);
-      }
-      const district = new Map(fleet.devices.map((d) => [d.id, d.district]));
-      let tp = 0, fp = 0, present = 0, absent = 0, seenBy = 'nothing';
-      for (const [key, n] of phones) {
-        if (published.has(key)) continue;
-        const [device, start] = key.split('|') as [string, string];
-        // The finest scope the figure is published at: the lamp itself, else its district.
-        const fine = dimming.get(`device|${device}|${start}`);
-        const value = fine ?? dimming.get(`district|${district.get(device)}|${start}`);
-        if (value === undefined) continue;
-        seenBy = fine === undefined ? 'district' : 'device';
-        // At night the simulated lamp sits at 40 % with nobody near it and adds 2 % per phone while it is there.
-        const guess = value > 40.05;
-        if (n > 0) {
-          present++;
-          if (guess) tp++;
-        } else {
-          absent++;
-          if (guess) fp++;
-        }
-      }
-      expect(present, 'suppressed lamppost-windows with someone there').toBeGreaterThan(20);
-      expect(absent, 'suppressed lamppost-windows with nobody there').toBeGreaterThan(20);
-      return { advantage: tp / present - fp / absent, present, absent, seenBy };
+    const districtOf = new Map(fleet.devices.map((d) => [d.id, d.district]));
+    function advantage(policy: Policy, noiseSeed?: number) {
+      const result = dimmingAttack(publish(policy, readings, sightings, noiseSeed).records, phones, districtOf);
+      expect(result.present, 'suppressed lamppost-windows with someone there').toBeGreaterThan(20);
+      expect(result.absent, 'suppressed lamppost-windows with nobody there').toBeGreaterThan(20);
+      return result;
     }
     const before = advantage(asBefore);
-    const after = advantage(shipped);
+    // One night's figure depends on the noise drawn for its district-windows (about a hundred):
+    // the attack is run under NOISE_KEYS noise keys, and the mean is held to the threshold.
+    const after = Array.from({ length: NOISE_KEYS }, (_, key) => advantage(shipped, key));
+    const mean = after.reduce((sum, r) => sum + r.advantage, 0) / after.length;
+    const spread = after.map((r) => r.advantage).sort((a, b) => a - b);
     console.log(
       `P9 attack 1 (presence from dimming at ${MINUTES} min of a Hong Kong night, ${before.present + before.absent} suppressed lamppost-windows, ${before.present} with someone there): ` +
-        `advantage ${before.advantage.toFixed(3)} with the fields environmental (read per ${before.seenBy}), ${after.advantage.toFixed(3)} as shipped (read per ${after.seenBy}); threshold ${ADVANTAGE_THRESHOLD}`,
+        `advantage ${before.advantage.toFixed(3)} with the fields environmental (read per ${before.seenBy}); as shipped (read per ${after[0]!.seenBy}) ` +
+        `${mean.toFixed(3)} on average over ${NOISE_KEYS} noise keys, from ${spread[0]!.toFixed(3)} to ${spread.at(-1)!.toFixed(3)}; threshold ${ADVANTAGE_THRESHOLD} on the mean, ${ONE_NIGHT_THRESHOLD} for one night`,
     );
     expect(before.advantage, 'the attack works on the policy as it was (positive control)').toBeGreaterThan(0.9);
-    expect(after.seenBy).toBe('district');
-    expect(Math.abs(after.advantage)).toBeLessThanOrEqual(ADVANTAGE_THRESHOLD);
+    expect(after.every((r) => r.seenBy === 'district')).toBe(true);
+    expect(Math.abs(mean)).toBeLessThanOrEqual(ADVANTAGE_THRESHOLD);
+    expect(Math.max(...spread.map(Math.abs))).toBeLessThanOrEqual(ONE_NIGHT_THRESHOLD);
   });
 
   it('publishes the same outputs, other than the person-derived figures, with one more phone at a lamppost', () => {

@@ -123,7 +123,7 @@ describe('P9: the register and the api do not tell one car from none', () => {
     services.push(
       await startService('writer', { ...kafka, KAFKA_GROUP_ID: `p9-register-writer-${RUN}`, INFLUX_URL: infra.influx.url, INFLUX_ORG: infra.influx.org, INFLUX_BUCKET: infra.influx.bucket, INFLUX_TOKEN: infra.influx.writerToken }),
     );
-    services.push(await startService('processor', { ...kafka, KAFKA_GROUP_ID: `p9-register-processor-${RUN}`, WINDOW_GRACE_SECONDS: '1', WINDOW_MAX_WAIT_SECONDS: '1', TICK_MS: '200', NOISE_KEY: randomBytes(32).toString('hex') }));
+    services.push(await startService('processor', { ...kafka, KAFKA_GROUP_ID: `p9-register-processor-${RUN}`, WINDOW_GRACE_SECONDS: '1', WINDOW_MAX_WAIT_SECONDS: '2', TICK_MS: '200', NOISE_KEY: randomBytes(32).toString('hex') }));
     services.push(await startService('gateway', { ...kafka, MQTT_URL: infra.mqttUrl, MQTT_USERNAME: 'lethe-gateway', MQTT_PASSWORD: infra.gatewayPassword }));
     await admin.connect();
     background = backgroundReadings();

@@ -7,7 +7,7 @@
 // now. The truth comes from the key provider the test owns. test/privacy/p9-continuity-linkage
 // runs the same attack on the real gateway and Kafka.
 import { createHash } from 'node:crypto';
-import { createIngestStage, createInMemoryKeyProvider, createPersonWindows, createPseudonymizer, DEFAULT_POLICY_PATH, dwellBuckets, histogram, loadPolicy, ManualClock, TRAVEL_BINS, type OutRecord, type Pseudonymizer } from '@lethe/privacy';
+import { createIngestStage, createInMemoryKeyProvider, createPersonWindows, createPseudonymizer, DEFAULT_POLICY_PATH, dwellBuckets, histogram, loadPolicy, ManualClock, mixEnd, TRAVEL_BINS, type OutRecord, type Pseudonymizer } from '@lethe/privacy';
 import { loadFleet, DEFAULT_FLEET_PATH, SightingRecordSchema, type DeviceKind, type LamppostReadingInput, type SightingRecord, type TrafficLightReadingInput } from '@lethe/schemas';
 import { createCity, loadScenario, type Scenario, type SimulatedReading } from '@lethe/simulator';
 import { describe, expect, it } from 'vitest';
@@ -25,7 +25,10 @@ const quietest: Scenario = { ...loadScenario('normal-day'), hour: 3 };
 
 interface Run {
   before: ObservedSighting[];
+  /** What ingest writes, in the order the gateway writes it: the first slot of each epoch held and shuffled (the write mix). */
   after: ObservedSighting[];
+  /** The same records in the order they were made (the gateway before the write mix). */
+  unmixed: ObservedSighting[];
   /** Sighting records, old format and new, for the figures the processor computes. */
   oldRecords: SightingRecord[];
   newRecords: SightingRecord[];
@@ -54,12 +57,28 @@ async function simulate(seed: string, scenario: Scenario, from: number, to: numb
   };
   const stage = createIngestStage({ policy, fleet, clock, pseudonymizers: { lamppost: pseudonymizer('lamppost'), 'traffic-light': pseudonymizer('traffic-light'), sewer: pseudonymizer('sewer') } });
   const city = createCity({ devices: fleet.devices.filter((d) => kinds.includes(d.kind)), scenario, seed, tickSeconds: TICK_SECONDS });
-  const run: Run = { before: [], after: [], oldRecords: [], newRecords: [], truth: new Map() };
+  const run: Run = { before: [], after: [], unmixed: [], oldRecords: [], newRecords: [], truth: new Map() };
   const oldLog = topicLog();
   const newLog = topicLog();
+  const unmixedLog = topicLog();
+  // The write mix (services/gateway/src/write-mix.ts): records held until their mix ends, then written shuffled.
+  const mixes = new Map<number, Array<{ record: SightingRecord; key: string; timestamp: number }>>();
+  const shuffle = seededRandom(0x51);
+  const writeMixes = (upTo: number) => {
+    for (const [end, held] of [...mixes].sort(([a], [b]) => a - b)) {
+      if (end > upTo) continue;
+      mixes.delete(end);
+      for (let i = held.length - 1; i > 0; i--) {
+        const j = Math.floor(shuffle() * (i + 1));
+        [held[i], held[j]] = [held[j]!, held[i]!];
+      }
+      for (const h of held) run.after.push({ ...h.record, kafkaTimestamp: h.timestamp, ...newLog(h.key) });
+    }
+  };
   for (let now = from; now < to; now += TICK_SECONDS * 1000) {
     // Readings reach the gateway a little after they were taken.
     clock.set(now + 50);
+    writeMixes(now + 50);
     for (const reading of city.tick(new Date(now)) as SimulatedReading[]) {
       const payload = reading.payload as LamppostReadingInput & TrafficLightReadingInput;
       const items: Array<{ id: string; speedKmh?: number }> = reading.kind === 'lamppost' ? (payload.wifiProbes ?? []).map((p) => ({ id: p.mac })) : (payload.plateReads ?? []).map((p) => ({ id: p.plate, speedKmh: p.speedKmh }));
@@ -76,13 +95,17 @@ async function simulate(seed: string, scenario: Scenario, from: number, to: numb
         run.oldRecords.push(record);
         run.before.push({ ...record, kafkaTimestamp: now, seq: payload.seq, index, ...oldLog(record.pseudonym) });
       });
+      const end = mixEnd(policy, result.ts);
       for (const out of result.records.filter((r: OutRecord) => r.topic.endsWith('sightings.v1'))) {
         const record = SightingRecordSchema.parse(JSON.parse(out.value));
         run.newRecords.push(record);
-        run.after.push({ ...record, kafkaTimestamp: out.timestamp!, ...newLog(out.key) });
+        run.unmixed.push({ ...record, kafkaTimestamp: out.timestamp!, ...unmixedLog(out.key) });
+        if (end !== undefined && end > now + 50) (mixes.get(end) ?? mixes.set(end, []).get(end)!).push({ record, key: out.key, timestamp: out.timestamp! });
+        else run.after.push({ ...record, kafkaTimestamp: out.timestamp!, ...newLog(out.key) });
       }
     }
   }
+  writeMixes(Number.POSITIVE_INFINITY);
   return run;
 }
 
@@ -91,6 +114,7 @@ describe('P9: continuity linkage across a pseudonym epoch, in pure code', () => 
     const BOUNDARIES = 20;
     const before: ObservedSighting[] = [];
     const after: ObservedSighting[] = [];
+    const unmixed: ObservedSighting[] = [];
     const truth = new Map<string, string>();
     for (let b = 0; b < BOUNDARIES; b++) {
       const boundary = FIRST_BOUNDARY + b * EPOCH;
@@ -98,6 +122,7 @@ describe('P9: continuity linkage across a pseudonym epoch, in pure code', () => 
       const run = await simulate(`p9-continuity-${b}`, quietest, boundary - LOOK_MS - 60_000, boundary + LOOK_MS, ['lamppost']);
       before.push(...run.before);
       after.push(...run.after);
+      unmixed.push(...run.unmixed);
       for (const [p, id] of run.truth) truth.set(p, id);
     }
     const attack = (records: ObservedSighting[], useOffsets: boolean, slotMs: number) =>
@@ -105,11 +130,13 @@ describe('P9: continuity linkage across a pseudonym epoch, in pure code', () => 
     const old = attack(before, false, 1);
     const content = attack(after, false, 60_000);
     const offsets = attack(after, true, 60_000);
+    const offsetsUnmixed = attack(unmixed, true, 60_000);
     console.log([
       `continuity linkage at Hong Kong 03:00, ${BOUNDARIES} epoch boundaries, ${LOOK_MS / 1000} s either side, every lamppost:`,
       describeFigures('  before P9 (exact times, sequence numbers, positions)', old),
       describeFigures('  after P9, from the records and Kafka timestamps', content),
-      describeFigures('  after P9, with partitions and offsets too', offsets),
+      describeFigures('  after P9, with partitions and offsets, without the write mix', offsetsUnmixed),
+      describeFigures('  after P9, with partitions and offsets, with the write mix', offsets),
     ].join('\n'));
     // The attack works on the old format: it is the finding, reproduced.
     expect(old.targets).toBeGreaterThan(100);
@@ -117,9 +144,11 @@ describe('P9: continuity linkage across a pseudonym epoch, in pure code', () => 
     // From what a record says, the insider does no better than a guess among the phones at the lamppost.
     expect(content.targets).toBe(old.targets);
     expect(content.advantage).toBeLessThan(0.05);
-    // What P9 does not close (docs/privacy.md): the order in which records are written still tells
-    // much of when; it gains the insider less than the old format did.
-    expect(offsets.joinRate).toBeLessThan(old.joinRate);
+    // The order in which records are written told much of when (positive control: without the
+    // write mix); with the first slot of each epoch written at once, shuffled, it tells nothing.
+    expect(offsetsUnmixed.advantage).toBeGreaterThan(0.15);
+    expect(offsets.targets).toBe(old.targets);
+    expect(offsets.advantage).toBeLessThan(0.05);
   });
 
   it('keeps every count of people per window, and moves few people between cells, dwell buckets and travel-time bins (measured at midday)', { timeout: 90_000 }, async () => {

@@ -33,6 +33,7 @@ export { createKindKeyProviders, createPseudonymizers } from './pseudonym-keys.t
 export type { KindKeyProviderOptions } from './pseudonym-keys.ts';
 export { describeStructure, redactedExcerpt } from './redact.ts';
 export { SIGHTING_SLOT_MS, sightingSlot, slotStart } from './sighting-time.ts';
+export { mixEnd, mixHoldMs } from './write-mix.ts';
 export { buildRegister, type Register, type RegisterDuration, type RegisterMeasurement, type RegisterPersonalData, type RegisterProcessing, type RegisterSensor, type RegisterTopic } from './register.ts';
 export { aggregateRetentionSeconds, DEFAULT_INPUT_PARTITIONS, FILE_DELETE_DELAY_MS, isPersonalTopic, RETENTION_CHECK_INTERVAL_MS, topicLifetimeMs, topicSpecs } from './topic-configs.ts';
 export { claimHolds, createClaimLog, noiseKeyFingerprint } from './release-claims.ts';

@@ -56,6 +56,8 @@ export type IngestResult =
       /** The device and its sequence number (infrastructure facts, never personal), for sequence-gap metrics. */
       deviceId: string;
       seq: number;
+      /** When the reading was taken (ms), for the write mix (write-mix.ts). */
+      ts: number;
       records: OutRecord[];
       sightings: number;
       droppedFields: number;
@@ -175,7 +177,7 @@ export function createIngestStage({
       }
       const record: ReadingRecord = { v: 1, kind: route.kind, deviceId: device.id, district: device.district, seq: reading.seq, ts, values };
       records.unshift({ topic: TOPICS.readings, key: device.id, value: JSON.stringify(record), timestamp: ts });
-      return { ok: true, kind: route.kind, deviceId: device.id, seq: reading.seq, records, sightings, droppedFields, droppedSightings, mergedSightings };
+      return { ok: true, kind: route.kind, deviceId: device.id, seq: reading.seq, ts, records, sightings, droppedFields, droppedSightings, mergedSightings };
     },
   };
 

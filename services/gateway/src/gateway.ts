@@ -1,18 +1,23 @@
 // Wires the ingest stage (validation, minimization, pseudonymization) to Kafka. A reading's
 // records and a refusal both go through the same batching producer, so a message is
-// acknowledged to MQTT only when whatever it became is safely in Kafka.
+// acknowledged to MQTT only when whatever it became is safely in Kafka. Readings of the first
+// slot of an epoch are written together at its end, shuffled (the write mix, P9).
 import type { BatchingProducer } from '@lethe/kafka';
 import type { Logger } from '@lethe/observability';
-import type { IngestStage } from '@lethe/privacy';
+import type { IngestStage, Policy } from '@lethe/privacy';
 import type { GatewayMetrics } from './metrics.ts';
 import { createSequenceGaps } from './sequence-gaps.ts';
+import { createWriteMix, type WriteMix } from './write-mix.ts';
 
 export interface GatewayDeps {
   ingest: IngestStage;
+  policy: Policy;
   producer: BatchingProducer;
   metrics: GatewayMetrics;
   logger: Logger;
   sendTimeoutMs?: number;
+  /** Readings the write mix may hold (P9): within what the MQTT connections may leave unacknowledged. */
+  maxHeld?: number;
 }
 
 /**
@@ -31,9 +36,24 @@ function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
   return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
 
-export function createGateway({ ingest, producer, metrics, logger, sendTimeoutMs = SEND_TIMEOUT_MS }: GatewayDeps) {
+export interface Gateway {
+  handle(topic: string, payload: Buffer): Promise<void>;
+  mix: WriteMix;
+}
+
+export function createGateway({ ingest, policy, producer, metrics, logger, sendTimeoutMs = SEND_TIMEOUT_MS, maxHeld = 2000 }: GatewayDeps): Gateway {
   const gaps = createSequenceGaps();
-  return async function handle(topic: string, payload: Buffer): Promise<void> {
+  // The deadline is Kafka's alone: it starts when the records are sent, not while they are held.
+  const mix = createWriteMix({
+    policy,
+    send: (records) => withDeadline(producer.send(records), sendTimeoutMs),
+    maxHeld,
+    overflowed: () => {
+      metrics.writeMixOverflows.inc();
+      logger.warn({ maxHeld }, 'the write mix is full: the rest of its slot is written as it comes (more gateway connections, MQTT_CONNECTIONS, hold more)');
+    },
+  });
+  async function handle(topic: string, payload: Buffer): Promise<void> {
     const started = performance.now();
     metrics.received.inc();
     const result = await ingest.ingest(topic, payload);
@@ -41,7 +61,7 @@ export function createGateway({ ingest, producer, metrics, logger, sendTimeoutMs
     const skipped = result.ok ? gaps.observe(result.deviceId, result.seq) : 0;
     if (result.ok && skipped > 0) metrics.sequenceGaps.labels(result.kind).inc(skipped);
     try {
-      await withDeadline(producer.send(result.ok ? result.records : [result.record]), sendTimeoutMs);
+      await (result.ok ? mix.send(result.records, result.ts) : mix.send([result.record], undefined));
     } catch (err) {
       metrics.kafkaErrors.inc();
       throw err;
@@ -59,5 +79,6 @@ export function createGateway({ ingest, producer, metrics, logger, sendTimeoutMs
       logger.warn({ reason: result.rejected.reason, detail: result.rejected.detail, topic: result.rejected.topic }, 'rejected a message');
     }
     metrics.ackLatency.observe((performance.now() - started) / 1000);
-  };
+  }
+  return { handle, mix };
 }

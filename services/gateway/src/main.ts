@@ -29,7 +29,7 @@ import {
 import { loadGatewayConfig } from './config.ts';
 import { createGateway } from './gateway.ts';
 import { createGatewayMetrics } from './metrics.ts';
-import { startMqttSource } from './mqtt-source.ts';
+import { MAX_IN_FLIGHT, startMqttSource } from './mqtt-source.ts';
 
 async function main(): Promise<void> {
   const config = loadGatewayConfig();
@@ -96,6 +96,8 @@ async function main(): Promise<void> {
     pseudonymizers,
     maxPayloadBytes: config.MAX_PAYLOAD_BYTES,
   });
+  // Half of what the connections may leave unacknowledged: Mosquitto shares readings out evenly, not exactly.
+  const gateway = createGateway({ ingest, policy, producer: batching, metrics, logger, maxHeld: (config.MQTT_CONNECTIONS * MAX_IN_FLIGHT) / 2 });
   const source = await startMqttSource({
     url: config.MQTT_URL,
     username: config.MQTT_USERNAME,
@@ -105,10 +107,12 @@ async function main(): Promise<void> {
     topicFilter: READING_TOPIC_FILTER,
     shareGroup: config.MQTT_SHARE_GROUP,
     logger: logger.child({ component: 'mqtt' }),
-    handle: createGateway({ ingest, producer: batching, metrics, logger }),
+    handle: gateway.handle,
   });
 
   lifecycle.onShutdown('stop MQTT input', () => source.stop());
+  // Held readings are not acknowledged: Mosquitto delivers them again after the restart.
+  lifecycle.onShutdown('give up the write mix', () => gateway.mix.stop());
   // Before the flush, so the audit events of the last keys still reach Kafka.
   lifecycle.onShutdown('stop key rotation', () => {
     clearInterval(rotation);

@@ -6,7 +6,7 @@
 // linger plus a Kafka round trip). Instead the callback is called at once with a marker error,
 // which mqtt.js takes as "no PUBACK" and moves on, and we write each PUBACK ourselves when Kafka
 // has the reading, in the order the readings arrived (MQTT 3.1.1 §4.6), several in one write.
-// At most MAX_IN_FLIGHT readings per connection wait for Kafka; at the limit the callback waits
+// At most MAX_IN_FLIGHT readings per connection wait for Kafka (or for the write mix); at the limit the callback waits
 // too, so mqtt.js stops reading and the backlog stays in Mosquitto, not in our memory.
 // Several connections share one subscription ($share/<group>/…). Sessions are persistent (clean: false) so
 // Mosquitto queues readings while the gateway is down. Client ids must therefore stay the
@@ -35,8 +35,12 @@ export interface MqttSource {
 
 /** Passed to mqtt.js's handleMessage callback: read the next packet, but send no PUBACK (we do, after Kafka). */
 const NO_PUBACK_YET = new Error('acknowledged once Kafka has it');
-/** Readings of one connection handed to `handle` and not yet acknowledged (4 connections: 800 in all). */
-const MAX_IN_FLIGHT = 200;
+/**
+ * Readings of one connection handed to `handle` and not yet acknowledged. Sized for the write mix
+ * (P9), which holds a minute of readings unacknowledged: Mosquitto's max_inflight_messages
+ * (infra/mosquitto) must allow as many.
+ */
+export const MAX_IN_FLIGHT = 1000;
 
 export async function startMqttSource(options: MqttSourceOptions): Promise<MqttSource> {
   const { url, username, password, clientIdPrefix, connections, topicFilter, shareGroup, logger, handle } = options;
@@ -92,7 +96,9 @@ export async function startMqttSource(options: MqttSourceOptions): Promise<MqttS
           // Neither this reading nor any later one of this connection is acknowledged: close it
           // so Mosquitto redelivers them to a member of the group.
           entry.done = true;
-          if (failedStream !== entry.stream) {
+          if (client.disconnecting || client.disconnected) {
+            // Stopping (the write mix gives up what it holds): nothing to reconnect.
+          } else if (failedStream !== entry.stream) {
             failedStream = entry.stream;
             logger.error({ err }, 'could not hand a reading to Kafka; reconnecting without acknowledging it');
             // Destroying the socket lets mqtt.js reconnect (and resubscribe) on its own;

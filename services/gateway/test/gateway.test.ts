@@ -1,10 +1,11 @@
 import { createLogger, createMetricsRegistry } from '@lethe/observability';
-import type { IngestStage } from '@lethe/privacy';
+import { DEFAULT_POLICY_PATH, loadPolicy, type IngestStage } from '@lethe/privacy';
 import { describe, expect, it } from 'vitest';
 import { createGateway } from '../src/gateway.ts';
 import { createGatewayMetrics } from '../src/metrics.ts';
 
 // A refusal is enough to reach the Kafka send: it goes to the rejected-messages topic.
+const policy = loadPolicy(DEFAULT_POLICY_PATH);
 const ingest: IngestStage = {
   ingest: async () => ({ ok: false, rejected: { reason: 'malformed-json', detail: 'test', topic: 't' }, record: { topic: 'lethe.rejected.v1', key: 'k', value: '{}' } }) as never,
 };
@@ -13,7 +14,7 @@ describe('the gateway handler', () => {
   it('gives up on a Kafka send that never settles, so the reading is redelivered instead of blocking its connection', async () => {
     const metrics = createGatewayMetrics(createMetricsRegistry('gateway-test'));
     const hung = { send: () => new Promise<void>(() => undefined), flush: async () => undefined };
-    const handle = createGateway({ ingest, producer: hung, metrics, logger: createLogger({ service: 'test', level: 'silent' }), sendTimeoutMs: 50 });
+    const { handle } = createGateway({ ingest, policy, producer: hung, metrics, logger: createLogger({ service: 'test', level: 'silent' }), sendTimeoutMs: 50 });
     await expect(handle('t', Buffer.from('x'))).rejects.toThrow('Kafka did not acknowledge within 50 ms');
     expect((await metrics.kafkaErrors.get()).values[0]?.value).toBe(1);
   });
@@ -22,7 +23,7 @@ describe('the gateway handler', () => {
     const metrics = createGatewayMetrics(createMetricsRegistry('gateway-test'));
     const sent: unknown[] = [];
     const producer = { send: async (records: unknown[]) => void sent.push(...records), flush: async () => undefined };
-    const handle = createGateway({ ingest, producer, metrics, logger: createLogger({ service: 'test', level: 'silent' }), sendTimeoutMs: 50 });
+    const { handle } = createGateway({ ingest, policy, producer, metrics, logger: createLogger({ service: 'test', level: 'silent' }), sendTimeoutMs: 50 });
     await handle('t', Buffer.from('x'));
     expect(sent).toHaveLength(1);
   });

@@ -1,14 +1,14 @@
 // The gateway's own PUBACKs (mqtt-source.ts), against a scripted broker that speaks MQTT 3.1.1
 // through mqtt-packet (the codec mqtt.js itself uses): a reading is acknowledged only once
 // `handle` resolved, acknowledgements go out in arrival order, a failed hand-over acknowledges
-// nothing more on that connection and reconnects, and at most 200 readings wait per connection.
+// nothing more on that connection and reconnects, and at most MAX_IN_FLIGHT readings wait per connection.
 // The fault suite and the bench exercise the same path against real Mosquitto; this pins the
 // protocol details down where they can be seen packet by packet.
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createLogger } from '@lethe/observability';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startMqttSource, type MqttSource } from '../src/mqtt-source.ts';
+import { MAX_IN_FLIGHT, startMqttSource, type MqttSource } from '../src/mqtt-source.ts';
 
 interface Connection {
   socket: Socket;
@@ -144,17 +144,17 @@ describe('the MQTT source', () => {
     expect(b.pubacks(again)).toEqual([2]);
   });
 
-  it('stops reading at 200 readings waiting on a connection, and goes on as they are acknowledged', async () => {
+  it(`stops reading at ${MAX_IN_FLIGHT} readings waiting on a connection, and goes on as they are acknowledged`, async () => {
     const h = controlledHandle();
     const { broker: b, connection } = await start(h.handle);
-    for (let id = 1; id <= 250; id++) b.publish(connection, id);
-    await until('200 readings handed over', () => h.handled.length === 200);
+    for (let id = 1; id <= MAX_IN_FLIGHT + 50; id++) b.publish(connection, id);
+    await until(`${MAX_IN_FLIGHT} readings handed over`, () => h.handled.length === MAX_IN_FLIGHT);
     await settle();
-    expect(h.handled).toHaveLength(200);
+    expect(h.handled).toHaveLength(MAX_IN_FLIGHT);
     h.resolve(1);
-    await until('one more handed over', () => h.handled.length === 201);
+    await until('one more handed over', () => h.handled.length === MAX_IN_FLIGHT + 1);
     await settle();
-    expect(h.handled).toHaveLength(201);
+    expect(h.handled).toHaveLength(MAX_IN_FLIGHT + 1);
     expect(b.pubacks(connection)).toEqual([1]);
   });
 });
