@@ -9,23 +9,10 @@
 // Events never hold personal data: `checkAuditEvent` refuses MAC addresses, licence plates
 // and long strings before anything is chained.
 //
-// Intended wiring (the api owns the durable log; other services only publish events):
-//
-//   gateway, processor, writer ── toAuditEventRecord(event) as JSON ──▶ Kafka lethe.audit.v1
-//                                                                           │ (1 partition)
-//   api: const log = await openFileAuditLog(AUDIT_LOG_FILE)  // verifies; refuses a broken or torn file
-//        const last = lastSourceOffset(await log.records(), TOPICS.audit, 0)
-//        consumer: start at last + 1 (kafkajs: consumer.seek after run), or at the beginning
-//        when last is undefined; in eachBatch, per message in order:
-//          skip if last !== undefined && BigInt(message.offset) <= BigInt(last)  (redelivery)
-//          await appendFromTopic(log, JSON.parse(value), { topic, partition, offset })
-//            (AuditError INVALID_EVENT / PERSONAL_DATA: count and skip, never store)
-//          resolveOffset(offset); commit after the batch — the commit is an optimization,
-//          the offsets in the log are what count on restart, so each event is stored once
-//        the api's own events (request.refused, export, …): await log.append(event)
-//        GET …/audit serves log.records() and log.verify(); publish (await log.head()) so
-//        that truncation becomes detectable by anyone holding an older head.
-//
+// Wiring: the api owns the durable log (openFileAuditLog, services/api/src/main.ts) and stores
+// the events other services publish on lethe.audit.v1 exactly once, resuming after the last
+// topic offset the log holds (services/api/src/audit-topic-consumer.ts); the api's own events
+// are appended directly, and its head is published so that truncation can be detected.
 // The one-process demo and tests use createMemoryAuditLog() with the same AuditLog contract.
 export { canonicalJson } from './canonical-json.ts';
 export { chainRecord, GENESIS_HASH, recordHash, verifyAgainstHead, verifyChain } from './chain.ts';

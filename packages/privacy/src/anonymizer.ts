@@ -22,10 +22,10 @@ import type { BudgetLedger } from './ledger.ts';
 import { discreteLaplace, type NoiseSource } from './noise.ts';
 
 /**
- * Person-derived streams, each with its own line in the budget ledger. Person-derived fields
- * of readings (e.g. a loop's vehicle count) are streams too, named `<measurement>.<field>`.
+ * A person-derived stream, with its own line in the budget ledger: pedestrians, vehicles,
+ * travel_times, dwell, and person-derived or presence-dependent fields of readings, named
+ * `<measurement>.<field>` (e.g. a loop's vehicle count) or `<measurement>.presence`.
  */
-export const SIGHTING_STREAMS = ['pedestrians', 'vehicles', 'travel_times', 'dwell'] as const;
 export type PersonStream = string;
 
 export type SuppressionReason = 'below_k' | 'differencing' | 'budget';

@@ -1,6 +1,6 @@
 export { createAggregator, measurementOf } from './aggregator.ts';
 export type { AddOutcome, Aggregator, AggregatorOptions, ClosedWindows } from './aggregator.ts';
-export { createAnonymizer, DWELL_BUCKETS, dwellBuckets, figureId, histogram, histogramStats, noisyCount, SIGHTING_STREAMS, SPEED_BINS, TRAVEL_BINS } from './anonymizer.ts';
+export { createAnonymizer, DWELL_BUCKETS, dwellBuckets, figureId, histogram, histogramStats, noisyCount, SPEED_BINS, TRAVEL_BINS } from './anonymizer.ts';
 export type { Anonymizer, DistrictSums, EpochCounts, PresenceField, PersonStream, Release, ReleaseReport, StreamBudget, SuppressionReason, WindowCounts } from './anonymizer.ts';
 export { createPartialStage, DWELL_SOURCES, partialKey, partialSeries, seriesOf, SOURCE_KIND } from './partials.ts';
 export type { PartialInput, PartialSeries, PartialStage, PartialStageOptions } from './partials.ts';

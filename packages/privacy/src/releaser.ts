@@ -301,7 +301,10 @@ export function createReleaser({ policy, noise, ledger, partitions }: ReleaserOp
     restore(releasedUpTo) {
       for (const [id, done] of Object.entries(releasedUpTo)) {
         const s = series.get(id);
-        if (s && typeof done === 'number' && done > s.done) discardUpTo(s, done);
+        // Onto this policy's grid: a run under another window length released up to a time that
+        // is not on it, and windows from there would never meet a partial (they would all be
+        // released empty). The windows the new grid overlaps with the old releases are skipped.
+        if (s && typeof done === 'number' && done > s.done) discardUpTo(s, Math.ceil(done / s.def.size) * s.def.size);
       }
       // Windows dropped by a restore were released by the previous run: not news.
       discarded = [];

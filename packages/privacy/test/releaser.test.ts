@@ -102,6 +102,16 @@ describe('the releaser', () => {
     expect(released()).toEqual([]);
   });
 
+  it('continues on its own grid after a run under another window length (a policy change)', () => {
+    const { releaser, released } = setup(1);
+    // The previous run released up to a time two thirds into one of this policy's windows.
+    releaser.restore({ 'sightings:wifi': T0 + 2 * W + (2 * W) / 3 });
+    expect(releaser.add(wifi(2, 0, { 'LP-0001': 6 }))).toBe('replay');
+    expect(releaser.add(wifi(3, 0, { 'LP-0001': 6 }))).toBe('accepted');
+    expect(released()).toEqual([3]);
+    expect(releaser.releasedUpTo()['sightings:wifi']).toBe(T0 + 4 * W);
+  });
+
   it('continues after a restart without re-releasing what the previous run released', () => {
     const { releaser, ledger, released } = setup(1);
     releaser.restore({ 'sightings:wifi': T0 + 2 * W });

@@ -23,8 +23,8 @@ export interface GatewayDeps {
 /**
  * How long a reading may wait for Kafka before the gateway gives up on it (it is then redelivered
  * by Mosquitto). kafkajs retries on its own for about a minute at most, but a send can also hang
- * for good after a broker restart (DESIGN §5); without a deadline that reading, and every later
- * one of its MQTT connection, would never be acknowledged.
+ * for good after a broker restart (../shared/DESIGN.md §5, known pitfalls); without a deadline
+ * that reading, and every later one of its MQTT connection, would never be acknowledged.
  */
 export const SEND_TIMEOUT_MS = 60_000;
 
