@@ -15,18 +15,27 @@ export function gatewayConnections(ctx: BenchContext): number {
 
 export async function wipeGatewaySessions(ctx: BenchContext): Promise<void> {
   const n = Math.max(MAX_CONNECTIONS, gatewayConnections(ctx));
-  await wipeMqttSessions(ctx.servers, Array.from({ length: n }, (_, i) => `${CLIENT_ID}-${i}`));
+  await wipeMqttSessions(
+    ctx.servers,
+    Array.from({ length: n }, (_, i) => `${CLIENT_ID}-${i}`),
+  );
 }
 
 export async function startGateway(ctx: BenchContext, tag: string, topicPrefix: string): Promise<Service> {
-  return startService(ctx.servers, 'gateway', tag, {
-    MQTT_CLIENT_ID: CLIENT_ID,
-    MQTT_SHARE_GROUP: 'bench',
-    KAFKA_TOPIC_PREFIX: topicPrefix,
-    KAFKA_PARTITIONS: '3',
-    POLICY_FILE: ctx.policyFile,
-    ...ctx.opts.gatewayEnv,
-  }, ctx.opts.cpuProfDir);
+  return startService(
+    ctx.servers,
+    'gateway',
+    tag,
+    {
+      MQTT_CLIENT_ID: CLIENT_ID,
+      MQTT_SHARE_GROUP: 'bench',
+      KAFKA_TOPIC_PREFIX: topicPrefix,
+      KAFKA_PARTITIONS: '3',
+      POLICY_FILE: ctx.policyFile,
+      ...ctx.opts.gatewayEnv,
+    },
+    ctx.opts.cpuProfDir,
+  );
 }
 
 export async function stopGateway(ctx: BenchContext, gateway: Service): Promise<void> {

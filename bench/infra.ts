@@ -73,7 +73,9 @@ export async function ensureServers(log: (line: string) => void): Promise<Server
   const env = serverEnv();
   const ports = [env.LETHE_MQTT_PORT, env.LETHE_KAFKA_PORT, env.LETHE_INFLUX_PORT].map(Number);
   const wasUp = (await Promise.all(ports.map(portOpen))).every(Boolean);
-  log(`servers: ${wasUp ? 'already running' : 'starting'} in ${env.LETHE_LOCAL_DIR} (infra/local/up.sh; MQTT ${env.LETHE_MQTT_PORT}, Kafka ${env.LETHE_KAFKA_PORT}, InfluxDB ${env.LETHE_INFLUX_PORT})`);
+  log(
+    `servers: ${wasUp ? 'already running' : 'starting'} in ${env.LETHE_LOCAL_DIR} (infra/local/up.sh; MQTT ${env.LETHE_MQTT_PORT}, Kafka ${env.LETHE_KAFKA_PORT}, InfluxDB ${env.LETHE_INFLUX_PORT})`,
+  );
   // Servers this run starts begin empty: every run's topics stay on disk otherwise, and a Kafka
   // sorting through earlier runs' segments at start-up missed up.sh's 90 s (seen here, 390 MB).
   if (!wasUp) {
@@ -88,7 +90,13 @@ export async function ensureServers(log: (line: string) => void): Promise<Server
   // Least-privilege tokens (writer: write only; bench: the api's read-only one), as pipeline.sh makes them.
   execFileSync(process.execPath, [join(ROOT, 'scripts/influx-init.ts'), '--out', secrets], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', INFLUX_URL: influx.INFLUX_URL, INFLUX_ORG: influx.INFLUX_ORG, INFLUX_BUCKET: influx.INFLUX_BUCKET, INFLUX_ADMIN_TOKEN: influx.INFLUX_ADMIN_TOKEN },
+    env: {
+      PATH: process.env.PATH ?? '',
+      INFLUX_URL: influx.INFLUX_URL,
+      INFLUX_ORG: influx.INFLUX_ORG,
+      INFLUX_BUCKET: influx.INFLUX_BUCKET,
+      INFLUX_ADMIN_TOKEN: influx.INFLUX_ADMIN_TOKEN,
+    },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const read = (name: string) => readFileSync(join(secrets, name), 'utf8').trim();
@@ -135,7 +143,12 @@ export function serviceEnv(s: Servers, name: ServiceName): Record<string, string
   const secret = (f: string) => join(s.secrets, f);
   switch (name) {
     case 'gateway':
-      return { MQTT_URL: s.mqttUrl, MQTT_USERNAME: 'lethe-gateway', MQTT_PASSWORD_FILE: secret('mqtt-gateway-password'), KAFKA_BROKERS: s.kafkaBrokers.join(',') };
+      return {
+        MQTT_URL: s.mqttUrl,
+        MQTT_USERNAME: 'lethe-gateway',
+        MQTT_PASSWORD_FILE: secret('mqtt-gateway-password'),
+        KAFKA_BROKERS: s.kafkaBrokers.join(','),
+      };
     case 'processor':
       return { KAFKA_BROKERS: s.kafkaBrokers.join(','), NOISE_KEY_FILE: secret('processor-noise-key') };
     case 'writer':
@@ -159,7 +172,15 @@ export async function startService(s: Servers, name: ServiceName, tag: string, e
   const profile = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`, `--cpu-prof-name=${tag}-${name}.cpuprofile`] : [];
   const child = spawn(process.execPath, [...profile, join(ROOT, `services/${name}/src/main.ts`)], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', ...nodeRuntimeEnv(), HTTP_HOST: '127.0.0.1', HTTP_PORT: String(port), LOG_LEVEL: 'info', ...serviceEnv(s, name), ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      ...nodeRuntimeEnv(),
+      HTTP_HOST: '127.0.0.1',
+      HTTP_PORT: String(port),
+      LOG_LEVEL: 'info',
+      ...serviceEnv(s, name),
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout!.pipe(out);
@@ -213,7 +234,14 @@ function tail(path: string, lines = 30): string {
 export async function wipeMqttSessions(s: Servers, clientIds: string[]): Promise<void> {
   await Promise.all(
     clientIds.map(async (clientId) => {
-      const c = await connectAsync(s.mqttUrl, { clientId, username: 'lethe-gateway', password: s.gatewayPassword, clean: true, protocolVersion: 4, reconnectPeriod: 0 });
+      const c = await connectAsync(s.mqttUrl, {
+        clientId,
+        username: 'lethe-gateway',
+        password: s.gatewayPassword,
+        clean: true,
+        protocolVersion: 4,
+        reconnectPeriod: 0,
+      });
       await c.endAsync();
     }),
   );
@@ -242,7 +270,11 @@ export async function machineInfo(s: Servers): Promise<MachineInfo> {
   };
   const osRelease = existsSync('/etc/os-release') ? parseEnvFile('/etc/os-release') : {};
   const kafkaLibs = join(process.env.LETHE_CACHE ?? join(process.env.HOME ?? '', '.cache/lethe'), 'kafka');
-  const kafkaVersion = existsSync(kafkaLibs) ? readdirSync(kafkaLibs).filter((d) => /^\d/.test(d)).join(', ') : 'unknown';
+  const kafkaVersion = existsSync(kafkaLibs)
+    ? readdirSync(kafkaLibs)
+        .filter((d) => /^\d/.test(d))
+        .join(', ')
+    : 'unknown';
   let influx = 'unknown';
   try {
     influx = ((await (await fetch(new URL('/health', s.influx.url))).json()) as { version?: string }).version ?? 'unknown';

@@ -13,7 +13,14 @@ export async function ensureTopic(admin: Admin, t: BenchTopic): Promise<void> {
   if (existing.has(t.topic)) return;
   await admin.createTopics({
     waitForLeaders: true,
-    topics: [{ topic: t.topic, numPartitions: t.partitions, replicationFactor: -1, configEntries: Object.entries(t.configs).map(([name, value]) => ({ name, value })) }],
+    topics: [
+      {
+        topic: t.topic,
+        numPartitions: t.partitions,
+        replicationFactor: -1,
+        configEntries: Object.entries(t.configs).map(([name, value]) => ({ name, value })),
+      },
+    ],
   });
 }
 

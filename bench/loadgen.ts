@@ -52,7 +52,8 @@ export interface LoadgenSummary {
   stoppedEarly: boolean;
 }
 
-export type ToLoadgen = { type: 'config'; config: LoadgenConfig } | { type: 'run'; run: LoadgenRun } | { type: 'allow'; total: number } | { type: 'stop' } | { type: 'close' };
+export type ToLoadgen =
+  { type: 'config'; config: LoadgenConfig } | { type: 'run'; run: LoadgenRun } | { type: 'allow'; total: number } | { type: 'stop' } | { type: 'close' };
 export type FromLoadgen =
   | { type: 'connected'; devices: number }
   | { type: 'progress'; published: number; acked: number; failed: number }

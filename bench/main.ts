@@ -49,7 +49,10 @@ async function main(): Promise<void> {
   // kafkajs's start-up warnings (partitioner change) are noise here; errors still show.
   const logger = createLogger({ service: 'bench', level: 'error' });
   const payloads = await buildPayloads();
-  progress('setup', `run ${run}; ${payloads.devices.length} devices, payload ${payloads.meanPayloadBytes} B (lamppost ${payloads.lamppostPayloadBytes} B), readings record ${payloads.readingRecordBytes} B, ${payloads.recordsPerReading.toFixed(1)} Kafka records per reading`);
+  progress(
+    'setup',
+    `run ${run}; ${payloads.devices.length} devices, payload ${payloads.meanPayloadBytes} B (lamppost ${payloads.lamppostPayloadBytes} B), readings record ${payloads.readingRecordBytes} B, ${payloads.recordsPerReading.toFixed(1)} Kafka records per reading`,
+  );
   const ctx: BenchContext = {
     opts,
     servers,
@@ -74,13 +77,15 @@ async function main(): Promise<void> {
     if (stages.has('gateway')) rows.push(await quiesce(ctx).then(() => benchGateway(ctx)));
     if (stages.has('processor')) {
       const gateway = rows.find((r) => r.id === '4');
-      if (!gateway) throw new Error('the processor stage replays the gateway stage\'s topics: run it with the gateway stage (BENCH_STAGES=gateway,processor)');
+      if (!gateway) throw new Error("the processor stage replays the gateway stage's topics: run it with the gateway stage (BENCH_STAGES=gateway,processor)");
       await quiesce(ctx);
       rows.push(await benchProcessor(ctx, gateway.extra.topicPrefix as string));
     }
     if (stages.has('pipeline')) {
       // Rates in readings/s: the slowest stage that carries readings (the writer carries aggregates, a few hundred per window).
-      const candidates = rows.filter((r) => ['1', '4', '5'].includes(r.id)).map((r) => ({ id: r.id, title: r.title, rate: r.id === '5' ? (r.extra.readingsPerSecond as number) : r.rate }));
+      const candidates = rows
+        .filter((r) => ['1', '4', '5'].includes(r.id))
+        .map((r) => ({ id: r.id, title: r.title, rate: r.id === '5' ? (r.extra.readingsPerSecond as number) : r.rate }));
       const slowest = candidates.sort((a, b) => a.rate - b.rate)[0];
       const base = opts.baseRate ?? slowest?.rate;
       if (!base) throw new Error('the pipeline stage needs a base rate: run it after the gateway stage, or set BENCH_BASE_RATE');
@@ -104,7 +109,18 @@ async function main(): Promise<void> {
       stopServers();
     }
   }
-  const files = writeResults({ dir: opts.out ?? join(import.meta.dirname, 'results'), machine, opts, rows, pipeline, payloads, run, startedAt: new Date(started), seconds: (Date.now() - started) / 1000, error });
+  const files = writeResults({
+    dir: opts.out ?? join(import.meta.dirname, 'results'),
+    machine,
+    opts,
+    rows,
+    pipeline,
+    payloads,
+    run,
+    startedAt: new Date(started),
+    seconds: (Date.now() - started) / 1000,
+    error,
+  });
   progress('done', `results in ${files.join(' and ')}`);
   if (error) throw new Error(`the bench stopped early: ${error}`);
 }

@@ -22,7 +22,14 @@ let lastUs = 0;
 
 process.on('message', (m: ToSubscriber) => {
   if (m.type === 'connect') {
-    connectAsync(m.url, { clientId: `bench-raw-sub-${process.pid}`, username: m.username, password: m.password, clean: true, protocolVersion: 4, reconnectPeriod: 0 })
+    connectAsync(m.url, {
+      clientId: `bench-raw-sub-${process.pid}`,
+      username: m.username,
+      password: m.password,
+      clean: true,
+      protocolVersion: 4,
+      reconnectPeriod: 0,
+    })
       .then(async (client) => {
         client.on('message', (_topic, payload) => {
           const at = nowUs();

@@ -15,7 +15,12 @@ const BenchSchema = z.object({
   /** Stages to run, comma-separated (default all, in order); the pipeline needs BENCH_BASE_RATE without the stages it derives its rates from. */
   BENCH_STAGES: z
     .string()
-    .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+    .transform((s) =>
+      s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(z.enum(STAGES)).min(1))
     .optional(),
   /** Seconds of max-rate publishing for the raw Mosquitto baseline (20; quick 8). */

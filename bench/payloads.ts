@@ -74,7 +74,10 @@ export async function buildPayloads({ ticks = 24, tickSeconds = 5 } = {}): Promi
   // ticks carry more sightings than the first).
   const policy = loadPolicy(DEFAULT_POLICY_PATH);
   const pseudonymizers = Object.fromEntries(
-    DEVICE_KINDS.map((kind) => [kind, createPseudonymizer(createInMemoryKeyProvider({ epochMs: policy.kinds[kind].epoch, graceMs: 60_000 }), policy.kinds[kind].epoch)]),
+    DEVICE_KINDS.map((kind) => [
+      kind,
+      createPseudonymizer(createInMemoryKeyProvider({ epochMs: policy.kinds[kind].epoch, graceMs: 60_000 }), policy.kinds[kind].epoch),
+    ]),
   ) as Record<DeviceKind, ReturnType<typeof createPseudonymizer>>;
   const ingest = createIngestStage({ policy, fleet, pseudonymizers });
   let recordBytes = 0;

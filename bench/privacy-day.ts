@@ -43,7 +43,10 @@ const start = Date.UTC(2026, 5, 1, 16, 0, 0);
 const clock = new ManualClock(start);
 
 const pseudonymizers = Object.fromEntries(
-  DEVICE_KINDS.map((kind) => [kind, createPseudonymizer(createInMemoryKeyProvider({ epochMs: policy.kinds[kind].epoch, graceMs: 60_000, clock }), policy.kinds[kind].epoch)]),
+  DEVICE_KINDS.map((kind) => [
+    kind,
+    createPseudonymizer(createInMemoryKeyProvider({ epochMs: policy.kinds[kind].epoch, graceMs: 60_000, clock }), policy.kinds[kind].epoch),
+  ]),
 ) as Record<DeviceKind, ReturnType<typeof createPseudonymizer>>;
 const ingest = createIngestStage({ policy, fleet, pseudonymizers, clock });
 const city = createCity({ devices: fleet.devices, scenario: loadScenario(values.scenario!), seed: 'bench', tickSeconds });

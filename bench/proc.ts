@@ -126,7 +126,14 @@ export class ProcWatch {
       peakRssMb: this.peak.get(p.name) ?? NaN,
       hwmMb: memory(p.pid).hwmMb,
     }));
-    usage.push({ name: MACHINE, pid: 0, cpuSeconds: machineBusySeconds() - this.machineStart, peakRssMb: NaN, hwmMb: NaN, wallSeconds: (performance.now() - this.wallStart) / 1000 });
+    usage.push({
+      name: MACHINE,
+      pid: 0,
+      cpuSeconds: machineBusySeconds() - this.machineStart,
+      peakRssMb: NaN,
+      hwmMb: NaN,
+      wallSeconds: (performance.now() - this.wallStart) / 1000,
+    });
     return usage;
   }
 
@@ -139,7 +146,9 @@ export class ProcWatch {
     const at = (u: ProcUsage[], name: string) => u.find((x) => x.name === name);
     const wall = (at(after, MACHINE)?.wallSeconds ?? 0) - (at(before, MACHINE)?.wallSeconds ?? 0);
     const machine = (at(after, MACHINE)?.cpuSeconds ?? 0) - (at(before, MACHINE)?.cpuSeconds ?? 0);
-    const ours = after.filter((u) => u.name !== MACHINE && Number.isFinite(u.cpuSeconds)).reduce((n, u) => n + u.cpuSeconds - (at(before, u.name)?.cpuSeconds ?? 0), 0);
+    const ours = after
+      .filter((u) => u.name !== MACHINE && Number.isFinite(u.cpuSeconds))
+      .reduce((n, u) => n + u.cpuSeconds - (at(before, u.name)?.cpuSeconds ?? 0), 0);
     return wall > 0 ? Math.max(0, (machine - ours) / wall) : NaN;
   }
 

@@ -30,7 +30,12 @@ const DEVICE = /"deviceId":"([^"]+)"/;
 const SEQ = /"seq":(\d+)/;
 const TS = /"ts":(\d+)/;
 
-export async function auditReadings(kafka: Kafka, topic: string, ranges: PublishedRange[], onProgress?: (read: number, total: number) => void): Promise<RangeAudit[]> {
+export async function auditReadings(
+  kafka: Kafka,
+  topic: string,
+  ranges: PublishedRange[],
+  onProgress?: (read: number, total: number) => void,
+): Promise<RangeAudit[]> {
   const admin = kafka.admin();
   await admin.connect();
   const ends = new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, Number(p.high)]));

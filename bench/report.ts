@@ -60,7 +60,9 @@ function cpuBudget(r: Results): string[] {
   const lines = [
     `**CPU budget.** Every process of the step, in CPU µs per reading (the bench's own process left out), and the rate at which their sum would fill the ${cores} cores — the ceiling for the whole pipeline on this machine. The MQTT leg alone (the load generator publishing and Mosquitto) is what any pipeline, however fast, would spend before the gateway:`,
     '',
-    '| step | all processes, µs per reading | ceiling on ' + cores + ' cores | MQTT leg (publisher + Mosquitto), µs per reading | its cores at 20,000 readings/s |',
+    '| step | all processes, µs per reading | ceiling on ' +
+      cores +
+      ' cores | MQTT leg (publisher + Mosquitto), µs per reading | its cores at 20,000 readings/s |',
     '| --- | ---: | ---: | ---: | ---: |',
   ];
   for (const row of steps) {
@@ -114,8 +116,12 @@ function targets(r: Results): Target[] {
   out.push({
     target: 'Flat RSS < 300 MB per service over 10 min',
     measured:
-      services.map((t) => `${t.name} ${fmt(t.firstMb)} → ${fmt(t.lastMb)} MB, peak ${fmt(t.peakMb)} MB, ${t.slopeMbPerMin >= 0 ? '+' : ''}${t.slopeMbPerMin} MB/min over the second half`).join('; ') +
-      `; over ${fmt(minutes, 1)} min${minutes < 10 ? ' — NOT the 10 minutes the target names (BENCH_SOAK_SECONDS=600 for that)' : ''}`,
+      services
+        .map(
+          (t) =>
+            `${t.name} ${fmt(t.firstMb)} → ${fmt(t.lastMb)} MB, peak ${fmt(t.peakMb)} MB, ${t.slopeMbPerMin >= 0 ? '+' : ''}${t.slopeMbPerMin} MB/min over the second half`,
+        )
+        .join('; ') + `; over ${fmt(minutes, 1)} min${minutes < 10 ? ' — NOT the 10 minutes the target names (BENCH_SOAK_SECONDS=600 for that)' : ''}`,
     met: minutes < 10 ? undefined : flat,
   });
   return out;
@@ -133,7 +139,10 @@ function ratios(r: Results): string[] {
         `(the pipeline's best step without loss or backlog; its steps stop at ${Math.max(...r.opts.ratePercents)} % of the slowest stage, so this is a lower bound of what it can carry).`,
     );
   }
-  if (perf && js) out.push(`kafkajs ÷ kafka-producer-perf-test: ${fmt(js.rate)} ÷ ${fmt(perf.rate)} = **${fmt(js.rate / perf.rate, 3)}** (same record size, acks=all, same 3-partition layout).`);
+  if (perf && js)
+    out.push(
+      `kafkajs ÷ kafka-producer-perf-test: ${fmt(js.rate)} ÷ ${fmt(perf.rate)} = **${fmt(js.rate / perf.rate, 3)}** (same record size, acks=all, same 3-partition layout).`,
+    );
   return out;
 }
 
@@ -178,14 +187,18 @@ export function markdown(results: Results): string {
   for (const row of r.rows) {
     const lat = row.latency[0];
     const main = MAIN[row.id] ?? (row.id.startsWith('7') ? 'gateway' : undefined);
-    const rss = row.id.startsWith('7') ? ['gateway', 'processor', 'writer'].map((s) => `${s} ${fmt(row.peakRssMb[s])}`).join(', ') : `${main} ${fmt(main ? row.peakRssMb[main] : undefined)}`;
-    L.push(`| ${row.id} | ${row.title} | ${fmt(row.rate)} ${row.unit} | ${lat ? `${fmt(lat.p50Ms, 1)} / ${fmt(lat.p99Ms, 1)} ms — ${lat.what}` : '—'} | ${cpuText(row)} | ${rss} | ${fmt(row.otherCores, 2)} |`);
+    const rss = row.id.startsWith('7')
+      ? ['gateway', 'processor', 'writer'].map((s) => `${s} ${fmt(row.peakRssMb[s])}`).join(', ')
+      : `${main} ${fmt(main ? row.peakRssMb[main] : undefined)}`;
+    L.push(
+      `| ${row.id} | ${row.title} | ${fmt(row.rate)} ${row.unit} | ${lat ? `${fmt(lat.p50Ms, 1)} / ${fmt(lat.p99Ms, 1)} ms — ${lat.what}` : '—'} | ${cpuText(row)} | ${rss} | ${fmt(row.otherCores, 2)} |`,
+    );
   }
   L.push('');
 
   const t = targets(r);
   if (t.length > 0) {
-    L.push('## The issue\'s targets (2 cores)', '', '| target | measured | met |', '| --- | --- | --- |');
+    L.push("## The issue's targets (2 cores)", '', '| target | measured | met |', '| --- | --- | --- |');
     for (const x of t) L.push(`| ${x.target} | ${x.measured} | ${x.met === undefined ? 'not measured as stated' : x.met ? '**met**' : '**not met**'} |`);
     L.push('');
   }
@@ -195,9 +208,18 @@ export function markdown(results: Results): string {
   if (r.pipeline) {
     const p = r.pipeline;
     L.push('## Full pipeline steps', '', `Rates are percentages of ${p.basis}.`, '');
-    L.push('| step | target | achieved | lost / acknowledged | dup. | drain | publish → Kafka p50 / p99 | gateway arrival → ack p50 / p99 | window close → complete in InfluxDB p50 / p99 (windows) | CPU µs per reading: gateway · processor · writer · mosquitto · kafka · influxdb |', '| --- | ---: | ---: | ---: | ---: | ---: | --- | --- | --- | --- |');
+    L.push(
+      '| step | target | achieved | lost / acknowledged | dup. | drain | publish → Kafka p50 / p99 | gateway arrival → ack p50 / p99 | window close → complete in InfluxDB p50 / p99 (windows) | CPU µs per reading: gateway · processor · writer · mosquitto · kafka · influxdb |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | --- | --- | --- | --- |',
+    );
     for (const row of r.rows.filter((x) => x.id.startsWith('7'))) {
-      const e = row.extra as { targetRate: number; loss: { missing: number; expected: number; duplicates: number }; drainSeconds: number; stoppedEarly: boolean; publishedSeconds: number };
+      const e = row.extra as {
+        targetRate: number;
+        loss: { missing: number; expected: number; duplicates: number };
+        drainSeconds: number;
+        stoppedEarly: boolean;
+        publishedSeconds: number;
+      };
       const [kafka, ack, vis] = row.latency;
       const c = row.cpuUsPerMsg;
       L.push(
@@ -205,7 +227,13 @@ export function markdown(results: Results): string {
       );
     }
     L.push('', ...cpuBudget(r), '');
-    L.push(`Publisher (mqtt.js, one process for all 108 devices) CPU µs per reading: ${r.rows.filter((x) => x.id.startsWith('7')).map((x) => `${x.id.slice(2)} ${fmt(x.cpuUsPerMsg['publisher (mqtt.js)'], 1)}`).join(', ')}.`, '');
+    L.push(
+      `Publisher (mqtt.js, one process for all 108 devices) CPU µs per reading: ${r.rows
+        .filter((x) => x.id.startsWith('7'))
+        .map((x) => `${x.id.slice(2)} ${fmt(x.cpuUsPerMsg['publisher (mqtt.js)'], 1)}`)
+        .join(', ')}.`,
+      '',
+    );
     L.push('## RSS over time (stage 8)', '');
     L.push(
       `Sampled every 2 s over the whole of stage 7 (${fmt(p.rss.seconds / 60, 1)} min: the rate steps, then the soak at 50 %)` +
@@ -213,29 +241,44 @@ export function markdown(results: Results): string {
       '',
     );
     L.push('| process | first MiB | last MiB | peak MiB | slope, second half |', '| --- | ---: | ---: | ---: | ---: |');
-    for (const tr of p.rss.trends) L.push(`| ${tr.name} | ${fmt(tr.firstMb)} | ${fmt(tr.lastMb)} | ${fmt(tr.peakMb)} | ${tr.slopeMbPerMin >= 0 ? '+' : ''}${tr.slopeMbPerMin} MiB/min |`);
-    L.push('', "Where the services' memory was at the end, from their own metrics (prom-client's Node.js defaults): the JS heap in use (live objects and garbage not yet collected), what V8 reserved for it, and Buffers outside it; the rest of the RSS is the Node binary, code, stacks and the C allocator's own.", '');
+    for (const tr of p.rss.trends)
+      L.push(`| ${tr.name} | ${fmt(tr.firstMb)} | ${fmt(tr.lastMb)} | ${fmt(tr.peakMb)} | ${tr.slopeMbPerMin >= 0 ? '+' : ''}${tr.slopeMbPerMin} MiB/min |`);
+    L.push(
+      '',
+      "Where the services' memory was at the end, from their own metrics (prom-client's Node.js defaults): the JS heap in use (live objects and garbage not yet collected), what V8 reserved for it, and Buffers outside it; the rest of the RSS is the Node binary, code, stacks and the C allocator's own.",
+      '',
+    );
     L.push('| service | RSS MiB | JS heap used | JS heap reserved | external (Buffers) | rest |', '| --- | ---: | ---: | ---: | ---: | ---: |');
-    for (const h of p.rss.heap) L.push(`| ${h.name} | ${fmt(h.rssMb)} | ${fmt(h.heapUsedMb)} | ${fmt(h.heapTotalMb)} | ${fmt(h.externalMb)} | ${fmt(h.rssMb - h.heapTotalMb - h.externalMb)} |`);
+    for (const h of p.rss.heap)
+      L.push(
+        `| ${h.name} | ${fmt(h.rssMb)} | ${fmt(h.heapUsedMb)} | ${fmt(h.heapTotalMb)} | ${fmt(h.externalMb)} | ${fmt(h.rssMb - h.heapTotalMb - h.externalMb)} |`,
+      );
     L.push('');
   }
 
   L.push('## Stages: how each figure was measured', '');
   for (const row of r.rows) {
     L.push(`### ${row.id}. ${row.title}`, '', row.method, '');
-    for (const l of row.latency) L.push(`- ${l.what}: p50 ${fmt(l.p50Ms, 2)} ms, p99 ${fmt(l.p99Ms, 2)} ms${l.maxMs !== undefined ? `, max ${fmt(l.maxMs, 1)} ms` : ''}${l.samples !== undefined ? ` (${fmt(l.samples)} samples)` : ''}`);
+    for (const l of row.latency)
+      L.push(
+        `- ${l.what}: p50 ${fmt(l.p50Ms, 2)} ms, p99 ${fmt(l.p99Ms, 2)} ms${l.maxMs !== undefined ? `, max ${fmt(l.maxMs, 1)} ms` : ''}${l.samples !== undefined ? ` (${fmt(l.samples)} samples)` : ''}`,
+      );
     L.push(`- CPU µs per message: ${cpuText(row)}`);
-    L.push(`- Peak RSS MiB: ${Object.entries(row.peakRssMb).map(([k, v]) => `${k} ${fmt(v)}`).join(' · ')}`);
+    L.push(
+      `- Peak RSS MiB: ${Object.entries(row.peakRssMb)
+        .map(([k, v]) => `${k} ${fmt(v)}`)
+        .join(' · ')}`,
+    );
     for (const n of row.notes) L.push(`- ${n}`);
     L.push('');
   }
   L.push('## Limits of these figures', '');
   L.push(
-    '- One machine with 2 cores runs everything at once: brokers, services, the load generator (one Node process for all 108 device connections) and the bench itself. Each stage\'s rate is what that stage gets while sharing the cores with the rest of its stage, not what it would get alone on a core.',
+    "- One machine with 2 cores runs everything at once: brokers, services, the load generator (one Node process for all 108 device connections) and the bench itself. Each stage's rate is what that stage gets while sharing the cores with the rest of its stage, not what it would get alone on a core.",
     '- Single Kafka broker (replication factor 1), so acks=all is one fsync-free local append; real clusters add replication latency.',
-    '- Latencies from the services\' Prometheus histograms are interpolated inside their buckets (gateway: 1, 2.5, 5, 10, 25, 50, 100 ms …); publish → Kafka comes from every record\'s LogAppendTime at 1 ms resolution; window visibility is polled every 500 ms.',
+    "- Latencies from the services' Prometheus histograms are interpolated inside their buckets (gateway: 1, 2.5, 5, 10, 25, 50, 100 ms …); publish → Kafka comes from every record's LogAppendTime at 1 ms resolution; window visibility is polled every 500 ms.",
     '- "Max rate" stages keep the publisher at most BENCH_BACKLOG messages ahead of the consumer, so their latency includes that queue; the latency figures that matter for the targets are taken at fixed rates (stage 1 at half its max, stage 7 steps).',
-    '- CPU µs per message divides each process\'s CPU time (utime + stime from /proc, all threads) over the stage by the messages of that stage; Kafka\'s and the JVM tool\'s include their background work (log flush, GC) and the perf tool\'s its JVM start-up.',
+    "- CPU µs per message divides each process's CPU time (utime + stime from /proc, all threads) over the stage by the messages of that stage; Kafka's and the JVM tool's include their background work (log flush, GC) and the perf tool's its JVM start-up.",
     '',
   );
   return L.join('\n');

@@ -16,7 +16,13 @@ export async function benchGateway(ctx: BenchContext): Promise<Row> {
   const prefix = `bench-${ctx.run}-gw.`;
   await wipeGatewaySessions(ctx);
   const gateway = await startGateway(ctx, `${ctx.run}-stage4`, prefix);
-  const loadgen = await startLoadgen({ url: servers.mqttUrl, fleetSecret: servers.fleetSecret, clientIdPrefix: `bench-gw-${ctx.run}`, devices: payloads.devices, maxInFlightPerDevice: 50 });
+  const loadgen = await startLoadgen({
+    url: servers.mqttUrl,
+    fleetSecret: servers.fleetSecret,
+    clientIdPrefix: `bench-gw-${ctx.run}`,
+    devices: payloads.devices,
+    maxInFlightPerDevice: 50,
+  });
   try {
     const before = histogram(await gateway.metrics(), 'lethe_gateway_ack_latency_seconds');
     const watch = new ProcWatch(
@@ -71,14 +77,22 @@ export async function benchGateway(ctx: BenchContext): Promise<Row> {
     await admin.disconnect();
     const pubAck = Histogram.from(pub.ackLatency).summaryMs();
     const ms = (s: number) => round(s * 1000, 1);
-    ctx.progress('4 gateway', `${round(sustained)} readings/s sustained (${counts.forwarded} forwarded, ${counts.rejected} rejected); arrival → Kafka ack p50 ${ms(histogramQuantile(ack, 0.5))} ms, p99 ${ms(histogramQuantile(ack, 0.99))} ms`);
+    ctx.progress(
+      '4 gateway',
+      `${round(sustained)} readings/s sustained (${counts.forwarded} forwarded, ${counts.rejected} rejected); arrival → Kafka ack p50 ${ms(histogramQuantile(ack, 0.5))} ms, p99 ${ms(histogramQuantile(ack, 0.99))} ms`,
+    );
     return {
       id: '4',
       title: 'Gateway alone (MQTT → validate, minimize, pseudonymize → Kafka)',
       rate: round(sustained),
       unit: 'readings/s',
       latency: [
-        { what: 'MQTT arrival → Kafka ack (the gateway\'s histogram, interpolated in its buckets), saturated', p50Ms: ms(histogramQuantile(ack, 0.5)), p99Ms: ms(histogramQuantile(ack, 0.99)), samples: ack.count },
+        {
+          what: "MQTT arrival → Kafka ack (the gateway's histogram, interpolated in its buckets), saturated",
+          p50Ms: ms(histogramQuantile(ack, 0.5)),
+          p99Ms: ms(histogramQuantile(ack, 0.99)),
+          samples: ack.count,
+        },
         { what: 'device publish → Mosquitto PUBACK, saturated', p50Ms: pubAck.p50, p99Ms: pubAck.p99, maxMs: pubAck.max, samples: pubAck.n },
       ],
       ...cpuAndRss(usage, counts.forwarded),

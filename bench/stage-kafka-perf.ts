@@ -23,12 +23,20 @@ export async function benchKafkaPerfTool(ctx: BenchContext): Promise<Row> {
   await ensureTopic(admin, { topic, partitions: 3, configs: SCRATCH_CONFIGS });
   await admin.disconnect();
   const args = [
-    join(ROOT, 'infra/local/kafka.sh'), 'tool', 'kafka-producer-perf-test',
-    '--topic', topic,
-    '--num-records', String(opts.kafkaRecords),
-    '--record-size', String(size),
-    '--throughput', '-1',
-    '--producer-props', `bootstrap.servers=${servers.kafkaBrokers.join(',')}`, ...PERF_PRODUCER_PROPS,
+    join(ROOT, 'infra/local/kafka.sh'),
+    'tool',
+    'kafka-producer-perf-test',
+    '--topic',
+    topic,
+    '--num-records',
+    String(opts.kafkaRecords),
+    '--record-size',
+    String(size),
+    '--throughput',
+    '-1',
+    '--producer-props',
+    `bootstrap.servers=${servers.kafkaBrokers.join(',')}`,
+    ...PERF_PRODUCER_PROPS,
   ];
   ctx.progress('2 kafka-perf', `kafka-producer-perf-test: ${opts.kafkaRecords} records of ${size} B, ${PERF_PRODUCER_PROPS.join(' ')}`);
   // kafka.sh execs java, so the child's pid is the JVM's.
@@ -57,7 +65,9 @@ export async function benchKafkaPerfTool(ctx: BenchContext): Promise<Row> {
     title: 'Kafka kafka-producer-perf-test (Java)',
     rate: round(perSec!),
     unit: 'records/s',
-    latency: [{ what: 'send → ack, the tool\'s own figures (saturated: includes time queued in the client)', p50Ms: p50!, p99Ms: p99!, maxMs: max!, samples: sent! }],
+    latency: [
+      { what: "send → ack, the tool's own figures (saturated: includes time queued in the client)", p50Ms: p50!, p99Ms: p99!, maxMs: max!, samples: sent! },
+    ],
     ...cpuAndRss(usage, sent!),
     method: `ProducerPerformance, ${sent} records of ${size} B (a gateway readings record), --throughput -1, ${PERF_PRODUCER_PROPS.join(', ')}, 3-partition topic; its summary line.`,
     notes: [`${mbPerSec} MB/s, avg latency ${avg} ms, p95 ${p95} ms, p99.9 ${p999} ms. The tool's CPU includes JVM start-up.`],

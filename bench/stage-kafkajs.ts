@@ -19,7 +19,13 @@ export async function benchKafkajs(ctx: BenchContext): Promise<Row> {
   await admin.disconnect();
   const linger = Number(opts.gatewayEnv.KAFKA_LINGER_MS ?? GATEWAY_LINGER_MS);
   const child = forkChild<ToProducer, FromProducer>('./kafkajs-producer.ts', 'kafkajs producer');
-  const watch = new ProcWatch([{ name: 'kafka', pid: servers.pids.kafka }, { name: 'producer (kafkajs)', pid: child.pid }], 500).start();
+  const watch = new ProcWatch(
+    [
+      { name: 'kafka', pid: servers.pids.kafka },
+      { name: 'producer (kafkajs)', pid: child.pid },
+    ],
+    500,
+  ).start();
   child.on((m) => {
     if (m.type === 'progress') ctx.progress('3 kafkajs', `${m.acked} records acknowledged`);
   });
@@ -46,7 +52,15 @@ export async function benchKafkajs(ctx: BenchContext): Promise<Row> {
       title: 'kafkajs + @lethe/kafka batching producer',
       rate: round(rate),
       unit: 'records/s',
-      latency: [{ what: `send() → resolved (Kafka ack), ${opts.kafkajsConcurrency} sends outstanding (saturated)`, p50Ms: lat.p50, p99Ms: lat.p99, maxMs: lat.max, samples: lat.n }],
+      latency: [
+        {
+          what: `send() → resolved (Kafka ack), ${opts.kafkajsConcurrency} sends outstanding (saturated)`,
+          p50Ms: lat.p50,
+          p99Ms: lat.p99,
+          maxMs: lat.max,
+          samples: lat.n,
+        },
+      ],
       ...cpuAndRss(usage, done.acked),
       method:
         `kafkajs ${'2.2.4'} producer as the gateway makes it (idempotent, maxInFlightRequests 1, acks=all), createBatchingProducer with linger ${linger} ms and ≤ 2000 records per batch; ` +

@@ -18,7 +18,13 @@ export async function benchMosquitto(ctx: BenchContext): Promise<Row> {
   });
   sub.send({ type: 'connect', url: servers.mqttUrl, username: 'lethe-gateway', password: servers.gatewayPassword, filter: 'lethe/v1/+/+/reading' });
   await sub.next((m): m is Extract<FromSubscriber, { type: 'ready' }> => m.type === 'ready');
-  const loadgen = await startLoadgen({ url: servers.mqttUrl, fleetSecret: servers.fleetSecret, clientIdPrefix: `bench-raw-${ctx.run}`, devices: payloads.devices, maxInFlightPerDevice: 50 });
+  const loadgen = await startLoadgen({
+    url: servers.mqttUrl,
+    fleetSecret: servers.fleetSecret,
+    clientIdPrefix: `bench-raw-${ctx.run}`,
+    devices: payloads.devices,
+    maxInFlightPerDevice: 50,
+  });
   const summary = async () => {
     sub.send({ type: 'summary' });
     return sub.next((m): m is Extract<FromSubscriber, { type: 'summary' }> => m.type === 'summary');
@@ -70,8 +76,20 @@ export async function benchMosquitto(ctx: BenchContext): Promise<Row> {
       rate: round(rate),
       unit: 'msg/s',
       latency: [
-        { what: `publish → subscriber receives, at ${half} msg/s (half the max)`, p50Ms: halfLat.p50, p99Ms: halfLat.p99, maxMs: halfLat.max, samples: halfLat.n },
-        { what: `publish → subscriber receives, at the max rate (≤ ${opts.backlog} queued)`, p50Ms: maxLat.p50, p99Ms: maxLat.p99, maxMs: maxLat.max, samples: maxLat.n },
+        {
+          what: `publish → subscriber receives, at ${half} msg/s (half the max)`,
+          p50Ms: halfLat.p50,
+          p99Ms: halfLat.p99,
+          maxMs: halfLat.max,
+          samples: halfLat.n,
+        },
+        {
+          what: `publish → subscriber receives, at the max rate (≤ ${opts.backlog} queued)`,
+          p50Ms: maxLat.p50,
+          p99Ms: maxLat.p99,
+          maxMs: maxLat.max,
+          samples: maxLat.n,
+        },
         { what: 'publish → Mosquitto PUBACK, at the max rate', p50Ms: pubAck.p50, p99Ms: pubAck.p99, maxMs: pubAck.max, samples: pubAck.n },
       ],
       ...cpuAndRss(usage, s.unique),

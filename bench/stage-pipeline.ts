@@ -100,7 +100,11 @@ export async function benchPipeline(ctx: BenchContext, baseRate: number, basis: 
   await admin.connect();
   // The readings topic as the gateway would create it, plus LogAppendTime for the latency audit.
   const readingsSpec = topicSpecs(policy, { prefix, readings: 3, sightings: 3 }).find((s) => s.topic === readingsTopic)!;
-  await ensureTopic(admin, { topic: readingsTopic, partitions: readingsSpec.numPartitions, configs: { ...readingsSpec.configs, 'message.timestamp.type': 'LogAppendTime' } });
+  await ensureTopic(admin, {
+    topic: readingsTopic,
+    partitions: readingsSpec.numPartitions,
+    configs: { ...readingsSpec.configs, 'message.timestamp.type': 'LogAppendTime' },
+  });
   // The processor writes the unprefixed partials and aggregates (the writer reads no other):
   // its releaser and the writer start in new groups at the current end of those topics.
   for (const spec of topicSpecs(loadPolicy(DEFAULT_POLICY_PATH)).filter((s) => s.topic === TOPICS.partials || s.topic === TOPICS.aggregates)) {
@@ -115,19 +119,33 @@ export async function benchPipeline(ctx: BenchContext, baseRate: number, basis: 
   const services: Service[] = [];
   let loadgen: Awaited<ReturnType<typeof startLoadgen>> | undefined;
   try {
-    services.push(await startService(servers, 'writer', `${ctx.run}-stage7`, { KAFKA_GROUP_ID: `${group}-writer`, POLICY_FILE: ctx.policyFile }, opts.cpuProfDir));
     services.push(
-      await startService(servers, 'processor', `${ctx.run}-stage7`, {
-        KAFKA_GROUP_ID: group,
-        KAFKA_INPUT_TOPIC_PREFIX: prefix,
-        KAFKA_TOPIC_PREFIX: '',
-        KAFKA_PARTITIONS: '3',
-        POLICY_FILE: ctx.policyFile,
-      }, opts.cpuProfDir),
+      await startService(servers, 'writer', `${ctx.run}-stage7`, { KAFKA_GROUP_ID: `${group}-writer`, POLICY_FILE: ctx.policyFile }, opts.cpuProfDir),
+    );
+    services.push(
+      await startService(
+        servers,
+        'processor',
+        `${ctx.run}-stage7`,
+        {
+          KAFKA_GROUP_ID: group,
+          KAFKA_INPUT_TOPIC_PREFIX: prefix,
+          KAFKA_TOPIC_PREFIX: '',
+          KAFKA_PARTITIONS: '3',
+          POLICY_FILE: ctx.policyFile,
+        },
+        opts.cpuProfDir,
+      ),
     );
     const gateway = await startGateway(ctx, `${ctx.run}-stage7`, prefix);
     services.push(gateway);
-    loadgen = await startLoadgen({ url: servers.mqttUrl, fleetSecret: servers.fleetSecret, clientIdPrefix: `bench-pipe-${ctx.run}`, devices: payloads.devices, maxInFlightPerDevice: 200 });
+    loadgen = await startLoadgen({
+      url: servers.mqttUrl,
+      fleetSecret: servers.fleetSecret,
+      clientIdPrefix: `bench-pipe-${ctx.run}`,
+      devices: payloads.devices,
+      maxInFlightPerDevice: 200,
+    });
     const watch = new ProcWatch(
       [
         ...services.map((s) => ({ name: s.name, pid: s.pid })),
@@ -177,7 +195,10 @@ export async function benchPipeline(ctx: BenchContext, baseRate: number, basis: 
           }
           if (Date.now() - lastLog >= 10_000) {
             lastLog = Date.now();
-            ctx.progress('7 pipeline', `  ${step.label}: ${acked} published, ${c.forwarded - countsBefore.forwarded} forwarded, ${Math.round((Date.now() - startMs) / 1000)} s`);
+            ctx.progress(
+              '7 pipeline',
+              `  ${step.label}: ${acked} published, ${c.forwarded - countsBefore.forwarded} forwarded, ${Math.round((Date.now() - startMs) / 1000)} s`,
+            );
           }
         }
       })();
@@ -219,7 +240,10 @@ export async function benchPipeline(ctx: BenchContext, baseRate: number, basis: 
         windowsNeverSeen: 0,
         otherCores: watch.otherCores(before, after),
       });
-      ctx.progress('7 pipeline', `  ${step.label}: ${published.acked} published at ${round(achievedRate)}/s in ${published.seconds.toFixed(1)} s${overloaded ? ' (stopped: overloaded)' : ''}, ${forwarded} forwarded, drained ${((endMs - publishEnd) / 1000).toFixed(1)} s after the last publish`);
+      ctx.progress(
+        '7 pipeline',
+        `  ${step.label}: ${published.acked} published at ${round(achievedRate)}/s in ${published.seconds.toFixed(1)} s${overloaded ? ' (stopped: overloaded)' : ''}, ${forwarded} forwarded, drained ${((endMs - publishEnd) / 1000).toFixed(1)} s after the last publish`,
+      );
       seqStart = Math.max(seqStart, ...Object.values(published.seqEnd));
     }
     // The last windows close a window + grace after the last reading; wait (≤ 60 s more) until
@@ -232,7 +256,13 @@ export async function benchPipeline(ctx: BenchContext, baseRate: number, basis: 
     const heap = await Promise.all(
       services.map(async (s): Promise<ServiceHeap> => {
         const text = await s.metrics();
-        return { name: s.name, rssMb: mb(counter(text, 'lethe_process_resident_memory_bytes')), heapUsedMb: mb(counter(text, 'lethe_nodejs_heap_size_used_bytes')), heapTotalMb: mb(counter(text, 'lethe_nodejs_heap_size_total_bytes')), externalMb: mb(counter(text, 'lethe_nodejs_external_memory_bytes')) };
+        return {
+          name: s.name,
+          rssMb: mb(counter(text, 'lethe_process_resident_memory_bytes')),
+          heapUsedMb: mb(counter(text, 'lethe_nodejs_heap_size_used_bytes')),
+          heapTotalMb: mb(counter(text, 'lethe_nodejs_heap_size_total_bytes')),
+          externalMb: mb(counter(text, 'lethe_nodejs_external_memory_bytes')),
+        };
       }),
     );
     const rssSeconds = watch.elapsed();
@@ -268,7 +298,13 @@ export async function benchPipeline(ctx: BenchContext, baseRate: number, basis: 
     const trends: RssTrend[] = [...new Set(samples.flatMap((s) => Object.keys(s.rss)))].map((name) => {
       const own = samples.filter((s) => s.rss[name] !== undefined).map((s): [number, number] => [s.t, s.rss[name]!]);
       const half = own.filter(([t]) => t >= rssSeconds / 2);
-      return { name, firstMb: own[0]?.[1] ?? NaN, lastMb: own.at(-1)?.[1] ?? NaN, peakMb: Math.max(...own.map(([, y]) => y)), slopeMbPerMin: round(slope(half) * 60, 2) };
+      return {
+        name,
+        firstMb: own[0]?.[1] ?? NaN,
+        lastMb: own.at(-1)?.[1] ?? NaN,
+        peakMb: Math.max(...own.map(([, y]) => y)),
+        slopeMbPerMin: round(slope(half) * 60, 2),
+      };
     });
 
     const rows = steps.map((s): Row => {
@@ -283,9 +319,26 @@ export async function benchPipeline(ctx: BenchContext, baseRate: number, basis: 
       const ack = s.gatewayAck;
       const ms = (x: number) => round(x * 1000, 1);
       const latency: Latency[] = [
-        { what: 'device publish → readings record appended in Kafka (LogAppendTime − ts, every reading)', p50Ms: s.publishToKafka!.p50, p99Ms: s.publishToKafka!.p99, maxMs: s.publishToKafka!.max, samples: s.publishToKafka!.n },
-        { what: "MQTT arrival at the gateway → Kafka ack (gateway histogram, bucket-interpolated)", p50Ms: ms(histogramQuantile(ack, 0.5)), p99Ms: ms(histogramQuantile(ack, 0.99)), samples: ack.count },
-        { what: `window close (end + ${GRACE_SECONDS} s grace) → all its values visible in InfluxDB (read-only token, polled every 500 ms), per window`, p50Ms: v.p50, p99Ms: v.p99, maxMs: v.max, samples: v.n },
+        {
+          what: 'device publish → readings record appended in Kafka (LogAppendTime − ts, every reading)',
+          p50Ms: s.publishToKafka!.p50,
+          p99Ms: s.publishToKafka!.p99,
+          maxMs: s.publishToKafka!.max,
+          samples: s.publishToKafka!.n,
+        },
+        {
+          what: 'MQTT arrival at the gateway → Kafka ack (gateway histogram, bucket-interpolated)',
+          p50Ms: ms(histogramQuantile(ack, 0.5)),
+          p99Ms: ms(histogramQuantile(ack, 0.99)),
+          samples: ack.count,
+        },
+        {
+          what: `window close (end + ${GRACE_SECONDS} s grace) → all its values visible in InfluxDB (read-only token, polled every 500 ms), per window`,
+          p50Ms: v.p50,
+          p99Ms: v.p99,
+          maxMs: v.max,
+          samples: v.n,
+        },
         { what: 'window close → first values visible in InfluxDB, per window', p50Ms: f.p50, p99Ms: f.p99, maxMs: f.max, samples: f.n },
       ];
       return {
@@ -303,8 +356,14 @@ export async function benchPipeline(ctx: BenchContext, baseRate: number, basis: 
         notes: [
           `Loss: ${s.loss!.missing} of ${s.loss!.expected} acknowledged readings missing from Kafka (${s.loss!.duplicates} duplicates); ${s.published.failed.length} publishes not acknowledged by Mosquitto; gateway drained ${s.drainSeconds.toFixed(1)} s after the last publish.`,
           `${s.windows.length} windows seen in InfluxDB${s.windowsAfterInput.length > 0 ? `, and ${s.windowsAfterInput.length} more that ended within the grace of the step's last publish: no later reading closed them, so the processor closed them once the input had stopped for WINDOW_MAX_WAIT_SECONDS (60 s), or the next step's readings did; visible ${s.windowsAfterInput.map((w) => `${round((w.completeAt - w.closesAt) / 1000, 1)} s`).join(', ')} after end + grace, not counted above` : ''}${s.windowsNeverSeen > 0 ? `; **${s.windowsNeverSeen} windows of the publishing time not seen within 60 s of closing**` : ''}. CPU of processes outside this stage (other users of the machine, the kernel): ${round(s.otherCores, 2)} cores on average.`,
-          ...(s.published.stoppedEarly ? [`**Overloaded: stopped after ${s.published.seconds.toFixed(1)} of ${s.seconds} s**, when the gateway was more than ${BACKLOG_SECONDS} s of readings behind; the rate is what was published until then.`] : []),
-          ...(s.published.behindTicks > 0 ? [`The publisher fell behind its schedule in ${s.published.behindTicks} ticks (every device at 200 unacknowledged).`] : []),
+          ...(s.published.stoppedEarly
+            ? [
+                `**Overloaded: stopped after ${s.published.seconds.toFixed(1)} of ${s.seconds} s**, when the gateway was more than ${BACKLOG_SECONDS} s of readings behind; the rate is what was published until then.`,
+              ]
+            : []),
+          ...(s.published.behindTicks > 0
+            ? [`The publisher fell behind its schedule in ${s.published.behindTicks} ticks (every device at 200 unacknowledged).`]
+            : []),
         ],
         extra: {
           targetRate: s.targetRate,
@@ -323,7 +382,13 @@ export async function benchPipeline(ctx: BenchContext, baseRate: number, basis: 
         },
       };
     });
-    return { rows, steps: steps.map((s) => ({ ...s, published: { ...s.published, failed: s.published.failed.slice(0, 20) } })), baseRate, basis, rss: { seconds: rssSeconds, trends, samples, heap } };
+    return {
+      rows,
+      steps: steps.map((s) => ({ ...s, published: { ...s.published, failed: s.published.failed.slice(0, 20) } })),
+      baseRate,
+      basis,
+      rss: { seconds: rssSeconds, trends, samples, heap },
+    };
   } finally {
     await loadgen?.close();
     for (const s of services.reverse()) {

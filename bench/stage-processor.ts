@@ -21,15 +21,27 @@ export async function benchProcessor(ctx: BenchContext, inputPrefix: string): Pr
   const total = readings + sightings;
   if (total === 0) throw new Error(`nothing to replay in ${input.readings} / ${input.sightings}`);
   ctx.progress('5 processor', `replaying ${readings} readings + ${sightings} sightings from stage 4`);
-  const processor = await startService(servers, 'processor', `${ctx.run}-stage5`, {
-    KAFKA_GROUP_ID: `bench-${ctx.run}-proc`,
-    KAFKA_INPUT_TOPIC_PREFIX: inputPrefix,
-    KAFKA_TOPIC_PREFIX: own,
-    KAFKA_PARTITIONS: '3',
-    POLICY_FILE: ctx.policyFile,
-  }, ctx.opts.cpuProfDir);
+  const processor = await startService(
+    servers,
+    'processor',
+    `${ctx.run}-stage5`,
+    {
+      KAFKA_GROUP_ID: `bench-${ctx.run}-proc`,
+      KAFKA_INPUT_TOPIC_PREFIX: inputPrefix,
+      KAFKA_TOPIC_PREFIX: own,
+      KAFKA_PARTITIONS: '3',
+      POLICY_FILE: ctx.policyFile,
+    },
+    ctx.opts.cpuProfDir,
+  );
   try {
-    const watch = new ProcWatch([{ name: 'processor', pid: processor.pid }, { name: 'kafka', pid: servers.pids.kafka }], 500).start();
+    const watch = new ProcWatch(
+      [
+        { name: 'processor', pid: processor.pid },
+        { name: 'kafka', pid: servers.pids.kafka },
+      ],
+      500,
+    ).start();
     const startUs = (performance.timeOrigin + performance.now()) * 1000;
     const series: Array<{ us: number; consumed: number }> = [];
     let text = '';
@@ -37,7 +49,8 @@ export async function benchProcessor(ctx: BenchContext, inputPrefix: string): Pr
     const deadline = Date.now() + 10 * 60_000;
     for (;;) {
       text = await processor.metrics();
-      const consumed = counter(text, 'lethe_processor_records_total', { topic: input.readings }) + counter(text, 'lethe_processor_records_total', { topic: input.sightings });
+      const consumed =
+        counter(text, 'lethe_processor_records_total', { topic: input.readings }) + counter(text, 'lethe_processor_records_total', { topic: input.sightings });
       series.push({ us: (performance.timeOrigin + performance.now()) * 1000, consumed });
       // Sightings are counted in whole blocks (presence metrics, P9): the last block may never show.
       if (consumed > total - PRESENCE_BLOCK) break;
@@ -55,9 +68,14 @@ export async function benchProcessor(ctx: BenchContext, inputPrefix: string): Pr
     const hi = at(0.9);
     const sustained = ((hi.consumed - lo.consumed) * 1e6) / Math.max(1, hi.us - lo.us);
     const seconds = (end.us - startUs) / 1e6;
-    const outcomes = Object.fromEntries(['accepted', 'duplicate', 'late', 'expired', 'future', 'invalid'].map((o) => [o, counter(text, 'lethe_processor_records_total', { outcome: o })]));
+    const outcomes = Object.fromEntries(
+      ['accepted', 'duplicate', 'late', 'expired', 'future', 'invalid'].map((o) => [o, counter(text, 'lethe_processor_records_total', { outcome: o })]),
+    );
     const readingsPerSecond = (sustained * readings) / total;
-    ctx.progress('5 processor', `${round(sustained)} records/s sustained (${round(readingsPerSecond)} readings/s); all ${total} in ${seconds.toFixed(1)} s from ready`);
+    ctx.progress(
+      '5 processor',
+      `${round(sustained)} records/s sustained (${round(readingsPerSecond)} readings/s); all ${total} in ${seconds.toFixed(1)} s from ready`,
+    );
     // Give the last windows a moment to be released, so stage 6 has real aggregates to copy.
     const aggregatesTopic = topicNames(own).aggregates;
     for (let i = 0; i < 40 && (await endOffsets(admin, aggregatesTopic)) === 0; i++) await sleep(250);
@@ -73,7 +91,10 @@ export async function benchProcessor(ctx: BenchContext, inputPrefix: string): Pr
         `rate = lethe_processor_records_total between 10 % and 90 % of the input, sampled every 100 ms. CPU µs per record (reading or sighting).`,
       notes: [
         `${round(readingsPerSecond)} readings/s (with their ${round(sightings / Math.max(1, readings), 1)} sightings each); all records in ${seconds.toFixed(1)} s from /readyz (${round(total / seconds)} records/s, including the consumer group join).`,
-        `Outcomes: ${Object.entries(outcomes).filter(([, n]) => n > 0).map(([o, n]) => `${o} ${n}`).join(', ')}.`,
+        `Outcomes: ${Object.entries(outcomes)
+          .filter(([, n]) => n > 0)
+          .map(([o, n]) => `${o} ${n}`)
+          .join(', ')}.`,
       ],
       extra: { readings, sightings, seconds, readingsPerSecond, outcomes, aggregatesTopic },
     };

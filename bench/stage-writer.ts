@@ -35,7 +35,16 @@ async function templates(ctx: BenchContext, topic: string | undefined): Promise<
   // One per series (a device's person-derived count shares its environmental record's series).
   const bySeries = new Map(found.map((r) => [`${r.measurement}|${JSON.stringify(Object.entries(r.tags).sort())}`, r]));
   if (bySeries.size > 0) return [...bySeries.values()];
-  return [{ v: 1, measurement: 'lamppost', tags: { district: 'central-and-western', device: 'LP-0001' }, fields: { pm25_mean: 12.5, pm25_min: 10, pm25_max: 15, no2_mean: 30, readings: 12 }, windowStart: 0, windowEnd: WINDOW_MS }];
+  return [
+    {
+      v: 1,
+      measurement: 'lamppost',
+      tags: { district: 'central-and-western', device: 'LP-0001' },
+      fields: { pm25_mean: 12.5, pm25_min: 10, pm25_max: 15, no2_mean: 30, readings: 12 },
+      windowStart: 0,
+      windowEnd: WINDOW_MS,
+    },
+  ];
 }
 
 export async function benchWriter(ctx: BenchContext, aggregatesTopic: string | undefined): Promise<Row> {
@@ -115,19 +124,31 @@ export async function benchWriter(ctx: BenchContext, aggregatesTopic: string | u
     );
     const visible = Number(rows[0]?._value ?? 0);
     const verifiedSeconds = ((performance.timeOrigin + performance.now()) * 1000 - startUs) / 1e6;
-    ctx.progress('6 writer', `${round(sustained)} points/s sustained; ${n} points in ${seconds.toFixed(1)} s; InfluxDB shows ${visible} of ${fieldRows} field values`);
+    ctx.progress(
+      '6 writer',
+      `${round(sustained)} points/s sustained; ${n} points in ${seconds.toFixed(1)} s; InfluxDB shows ${visible} of ${fieldRows} field values`,
+    );
     const ms = (s: number) => round(s * 1000, 1);
     return {
       id: '6',
       title: 'Writer alone (Kafka aggregates → InfluxDB)',
       rate: round(sustained),
       unit: 'points/s',
-      latency: [{ what: `one InfluxDB write of a Kafka batch (the writer's histogram, ${write.count} writes)`, p50Ms: ms(histogramQuantile(write, 0.5)), p99Ms: ms(histogramQuantile(write, 0.99)), samples: write.count }],
+      latency: [
+        {
+          what: `one InfluxDB write of a Kafka batch (the writer's histogram, ${write.count} writes)`,
+          p50Ms: ms(histogramQuantile(write, 0.5)),
+          p99Ms: ms(histogramQuantile(write, 0.99)),
+          samples: write.count,
+        },
+      ],
       ...cpuAndRss(usage, n),
       method:
         `Real writer process, ${n} aggregate records pre-filled on ${TOPICS.aggregates} (copies of stage 5's real aggregates: ${source.length} series × ${windows} consecutive 60 s windows, plus a bench tag), fresh group positioned before them; ` +
         `rate = lethe_writer_points_written_total between 10 % and 90 %, sampled every 100 ms; then a Flux count with the read-only token.`,
-      notes: [`All ${n} points in ${seconds.toFixed(1)} s from /readyz (${round(n / seconds)} points/s including the group join); InfluxDB showed ${visible} of ${fieldRows} expected field values ${verifiedSeconds.toFixed(1)} s after /readyz.`],
+      notes: [
+        `All ${n} points in ${seconds.toFixed(1)} s from /readyz (${round(n / seconds)} points/s including the group join); InfluxDB showed ${visible} of ${fieldRows} expected field values ${verifiedSeconds.toFixed(1)} s after /readyz.`,
+      ],
       extra: { seconds, visible, fieldRows, writes: write.count },
     };
   } finally {

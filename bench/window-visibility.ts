@@ -38,7 +38,10 @@ interface Watched {
   settled: boolean;
 }
 
-export function startVisibilityPoller(servers: Servers, { windowSeconds, graceSeconds, since, everyMs = 500 }: { windowSeconds: number; graceSeconds: number; since: number; everyMs?: number }): VisibilityPoller {
+export function startVisibilityPoller(
+  servers: Servers,
+  { windowSeconds, graceSeconds, since, everyMs = 500 }: { windowSeconds: number; graceSeconds: number; since: number; everyMs?: number },
+): VisibilityPoller {
   const windowMs = windowSeconds * 1000;
   const windows = new Map<number, Watched>();
   let next = Math.ceil(since / windowMs) * windowMs;
@@ -47,7 +50,8 @@ export function startVisibilityPoller(servers: Servers, { windowSeconds, graceSe
     while (running) {
       const started = Date.now();
       // Windows that have closed since the last poll start being watched.
-      for (; next + windowMs + graceSeconds * 1000 <= started; next += windowMs) windows.set(next, { closesAt: next + windowMs + graceSeconds * 1000, count: 0, settled: false });
+      for (; next + windowMs + graceSeconds * 1000 <= started; next += windowMs)
+        windows.set(next, { closesAt: next + windowMs + graceSeconds * 1000, count: 0, settled: false });
       const open = [...windows].filter(([, w]) => !w.settled);
       if (open.length > 0) {
         const from = Math.min(...open.map(([t]) => t));

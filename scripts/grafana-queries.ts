@@ -96,7 +96,12 @@ export function dashboardPromQueries(): DashboardPromQuery[] {
     for (const { panel, target, uid } of targets(dashboard)) {
       if (uid !== 'prometheus' || !target.expr) continue;
       const several = (panel.targets?.length ?? 0) > 1;
-      out.push({ dashboard: file, title: several ? `${panel.title} [${target.refId ?? '?'}]` : panel.title, expr: target.expr, instant: target.instant === true && target.range !== true });
+      out.push({
+        dashboard: file,
+        title: several ? `${panel.title} [${target.refId ?? '?'}]` : panel.title,
+        expr: target.expr,
+        instant: target.instant === true && target.range !== true,
+      });
     }
   }
   return out;
@@ -111,12 +116,15 @@ export interface QueryContext {
 
 function substituteVariables(query: string, variables: Record<string, string>): string {
   // ${name}, ${name:format} and $name; Grafana's own $__macros are handled before this.
-  return query.replace(/\$\{(\w+)(?::(\w+))?\}|\$([A-Za-z]\w*)/g, (whole, braced: string | undefined, _format: string | undefined, bare: string | undefined) => {
-    const name = braced ?? bare!;
-    const value = variables[name];
-    if (value === undefined) throw new Error(`dashboard query uses \${${name}}, which the caller does not define: ${whole}`);
-    return value;
-  });
+  return query.replace(
+    /\$\{(\w+)(?::(\w+))?\}|\$([A-Za-z]\w*)/g,
+    (whole, braced: string | undefined, _format: string | undefined, bare: string | undefined) => {
+      const name = braced ?? bare!;
+      const value = variables[name];
+      if (value === undefined) throw new Error(`dashboard query uses \${${name}}, which the caller does not define: ${whole}`);
+      return value;
+    },
+  );
 }
 
 /** The Flux query as Grafana would send it: `v` defined, template variables substituted. */

@@ -53,7 +53,12 @@ export async function initInflux({ url, adminToken, org, bucket, policyPath = DE
   const { orgs } = await call<{ orgs: Array<{ id: string; name: string }> }>(url, adminToken, 'GET', `/api/v2/orgs?org=${encodeURIComponent(org)}`);
   const orgId = orgs[0]?.id;
   if (!orgId) throw new Error(`InfluxDB has no organization "${org}"`);
-  const { buckets } = await call<{ buckets: Array<{ id: string; name: string }> }>(url, adminToken, 'GET', `/api/v2/buckets?orgID=${orgId}&name=${encodeURIComponent(bucket)}`);
+  const { buckets } = await call<{ buckets: Array<{ id: string; name: string }> }>(
+    url,
+    adminToken,
+    'GET',
+    `/api/v2/buckets?orgID=${orgId}&name=${encodeURIComponent(bucket)}`,
+  );
   const retentionRules = [{ type: 'expire', everySeconds: aggregateRetentionSeconds(policy) }];
   let bucketId = buckets[0]?.id;
   if (bucketId) {
@@ -62,7 +67,12 @@ export async function initInflux({ url, adminToken, org, bucket, policyPath = DE
     bucketId = (await call<{ id: string }>(url, adminToken, 'POST', '/api/v2/buckets', { orgID: orgId, name: bucket, retentionRules })).id;
   }
 
-  const { authorizations } = await call<{ authorizations: Array<{ description?: string; token: string; status: string }> }>(url, adminToken, 'GET', `/api/v2/authorizations?orgID=${orgId}`);
+  const { authorizations } = await call<{ authorizations: Array<{ description?: string; token: string; status: string }> }>(
+    url,
+    adminToken,
+    'GET',
+    `/api/v2/authorizations?orgID=${orgId}`,
+  );
   async function token(description: string, action: 'read' | 'write'): Promise<string> {
     const existing = authorizations.find((a) => a.description === description && a.status === 'active');
     if (existing) return existing.token;
@@ -82,9 +92,12 @@ export async function initInflux({ url, adminToken, org, bucket, policyPath = DE
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { out: { type: 'string', default: 'secrets' }, 'writer-out': { type: 'string' }, 'reader-out': { type: 'string' } } });
+  const { values } = parseArgs({
+    options: { out: { type: 'string', default: 'secrets' }, 'writer-out': { type: 'string' }, 'reader-out': { type: 'string' } },
+  });
   const url = process.env.INFLUX_URL;
-  const adminToken = process.env.INFLUX_ADMIN_TOKEN ?? (process.env.INFLUX_ADMIN_TOKEN_FILE && readFileSync(process.env.INFLUX_ADMIN_TOKEN_FILE, 'utf8').trim());
+  const adminToken =
+    process.env.INFLUX_ADMIN_TOKEN ?? (process.env.INFLUX_ADMIN_TOKEN_FILE && readFileSync(process.env.INFLUX_ADMIN_TOKEN_FILE, 'utf8').trim());
   if (!url || !adminToken) throw new Error('Set INFLUX_URL and INFLUX_ADMIN_TOKEN (or INFLUX_ADMIN_TOKEN_FILE).');
   const tokens = await initInflux({
     url,

@@ -28,7 +28,13 @@ const ALL_TOPICS = Object.values(TOPICS);
 export function letheAcls(): AclSpec[] {
   const topics = (service: KafkaService, names: readonly string[], operations: AclSpec['operations']): AclSpec[] =>
     names.map((name) => ({ principal: `User:${kafkaUser(service)}`, resourceType: 'topic', name, operations }));
-  const group = (service: keyof typeof GROUPS, prefixed = false): AclSpec => ({ principal: `User:${kafkaUser(service)}`, resourceType: 'group', name: GROUPS[service], prefixed, operations: ['READ'] });
+  const group = (service: keyof typeof GROUPS, prefixed = false): AclSpec => ({
+    principal: `User:${kafkaUser(service)}`,
+    resourceType: 'group',
+    name: GROUPS[service],
+    prefixed,
+    operations: ['READ'],
+  });
   return [
     // Every service ensures the policy's topics at start (ensureTopics): it lists them and reads their configs back.
     ...topics('gateway', ALL_TOPICS, ['DESCRIBE', 'DESCRIBE_CONFIGS', 'CREATE', 'ALTER_CONFIGS']),

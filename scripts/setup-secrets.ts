@@ -115,7 +115,8 @@ say(`wrote mosquitto-passwd for ${fleet.devices.length} devices and the gateway 
 if (values['mqtt-tls']) {
   const names = [...new Set(['mosquitto', 'localhost', '127.0.0.1', ...values['mqtt-tls-name']!])];
   const { generated } = ensureTlsCertificates({ dir, prefix: 'mqtt-tls', names });
-  if (generated.length > 0) say(`generated the MQTT TLS ${generated.join(' and ')} certificate (${names.join(', ')}); clients need ${join(dir, 'mqtt-tls-ca.crt')}`);
+  if (generated.length > 0)
+    say(`generated the MQTT TLS ${generated.join(' and ')} certificate (${names.join(', ')}); clients need ${join(dir, 'mqtt-tls-ca.crt')}`);
 }
 if (values['kafka-sasl']) {
   for (const service of KAFKA_SERVICES) secret(`kafka-${service}-password`);

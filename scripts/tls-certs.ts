@@ -73,9 +73,25 @@ export function ensureTlsCertificates({ dir, prefix, names, days = 825, openssl 
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
 
   if (!existsSync(files.caCert) || !existsSync(files.caKey)) {
-    openssl(['req', '-x509', '-new', ...ec, '-keyout', files.caKey, '-out', files.caCert, '-days', '3650', '-sha256',
-      '-subj', `/CN=Lethe ${prefix} CA ${randomBytes(4).toString('hex')}`,
-      '-addext', 'basicConstraints=critical,CA:TRUE,pathlen:0', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+    openssl([
+      'req',
+      '-x509',
+      '-new',
+      ...ec,
+      '-keyout',
+      files.caKey,
+      '-out',
+      files.caCert,
+      '-days',
+      '3650',
+      '-sha256',
+      '-subj',
+      `/CN=Lethe ${prefix} CA ${randomBytes(4).toString('hex')}`,
+      '-addext',
+      'basicConstraints=critical,CA:TRUE,pathlen:0',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    ]);
     chmodSync(files.caKey, 0o600);
     chmodSync(files.caCert, 0o644);
     generated.push('ca');
@@ -87,15 +103,35 @@ export function ensureTlsCertificates({ dir, prefix, names, days = 825, openssl 
     try {
       const csr = join(work, 'server.csr');
       const ext = join(work, 'server.ext');
-      writeFileSync(ext, [
-        'basicConstraints=critical,CA:FALSE',
-        'keyUsage=critical,digitalSignature',
-        'extendedKeyUsage=serverAuth',
-        `subjectAltName=${names.map(sanOf).join(',')}`,
-      ].join('\n') + '\n');
+      writeFileSync(
+        ext,
+        [
+          'basicConstraints=critical,CA:FALSE',
+          'keyUsage=critical,digitalSignature',
+          'extendedKeyUsage=serverAuth',
+          `subjectAltName=${names.map(sanOf).join(',')}`,
+        ].join('\n') + '\n',
+      );
       openssl(['req', '-new', ...ec, '-keyout', files.serverKey, '-out', csr, '-subj', `/CN=${names[0]}`]);
-      openssl(['x509', '-req', '-in', csr, '-CA', files.caCert, '-CAkey', files.caKey, '-set_serial', `0x${randomBytes(16).toString('hex')}`,
-        '-days', String(days), '-sha256', '-extfile', ext, '-out', files.serverCert]);
+      openssl([
+        'x509',
+        '-req',
+        '-in',
+        csr,
+        '-CA',
+        files.caCert,
+        '-CAkey',
+        files.caKey,
+        '-set_serial',
+        `0x${randomBytes(16).toString('hex')}`,
+        '-days',
+        String(days),
+        '-sha256',
+        '-extfile',
+        ext,
+        '-out',
+        files.serverCert,
+      ]);
     } finally {
       rmSync(work, { recursive: true, force: true });
     }

@@ -7,7 +7,11 @@ import { readFileSync, writeFileSync } from 'node:fs';
 const PER_DISTRICT = { lamppost: 3, 'traffic-light': 2, sewer: 1 } as const;
 const PREFIX = { lamppost: 'LP', 'traffic-light': 'TL', sewer: 'SW' } as const;
 
-interface District { id: string; lat: number; lon: number }
+interface District {
+  id: string;
+  lat: number;
+  lon: number;
+}
 const { districts } = JSON.parse(readFileSync(new URL('districts.json', import.meta.url), 'utf8')) as { districts: District[] };
 
 const devices: Array<{ id: string; kind: string; district: string; lat: number; lon: number }> = [];

@@ -13,10 +13,26 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SCREENSHOTS = new URL('../../docs/screenshots/', import.meta.url).pathname;
 // Without the background-networking flags Chromium tries to reach Google's services, which a
 // closed network refuses; a fresh profile directory keeps every run the same.
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 interface RegisterJson {
-  sensors: Array<{ kind: string; title: string; purposes: string[]; legalBasis: string; rawDataTtl: { ms: number }; processing: { k: number; epsilonPerRelease: number } }>;
+  sensors: Array<{
+    kind: string;
+    title: string;
+    purposes: string[];
+    legalBasis: string;
+    rawDataTtl: { ms: number };
+    processing: { k: number; epsilonPerRelease: number };
+  }>;
 }
 
 let demo: DemoProcess;
@@ -26,7 +42,9 @@ let profile: string;
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) {
-    throw new Error(`The browser tests need Chromium at ${CHROMIUM} and it is not there. Install it with: bash infra/local/install-chromium.sh (apt-get install chromium), or set CHROMIUM_PATH.`);
+    throw new Error(
+      `The browser tests need Chromium at ${CHROMIUM} and it is not there. Install it with: bash infra/local/install-chromium.sh (apt-get install chromium), or set CHROMIUM_PATH.`,
+    );
   }
   demo = await startDemo({ SCENARIO: 'rush-hour', STATUS_SECONDS: '0' });
   profile = mkdtempSync(join(tmpdir(), 'lethe-chromium-'));
@@ -59,14 +77,25 @@ describe('pages in headless Chromium', () => {
     const filed = await fetch(`${demo.httpUrl}/v1/data-requests`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body: JSON.stringify({ subject: { type: 'plate', value: 'AB 1234' }, level: 'individual', data: ['movements'], purpose: 'criminal-investigation', from: new Date(Date.now() - 3_600_000).toISOString(), to: new Date().toISOString() }),
+      body: JSON.stringify({
+        subject: { type: 'plate', value: 'AB 1234' },
+        level: 'individual',
+        data: ['movements'],
+        purpose: 'criminal-investigation',
+        from: new Date(Date.now() - 3_600_000).toISOString(),
+        to: new Date().toISOString(),
+      }),
     });
     expect(filed.status).toBe(200);
 
     const response = await page.goto(`${demo.httpUrl}/register`);
     expect(response?.status()).toBe(200);
     // Live figures are cached for a couple of seconds: reload until the refusal is counted.
-    await eventually(async () => (Number(await page.locator('#requests-refused').getAttribute('data-count')) >= 1 ? true : void (await page.reload())), 15_000, 'the refusal in the live figures');
+    await eventually(
+      async () => (Number(await page.locator('#requests-refused').getAttribute('data-count')) >= 1 ? true : void (await page.reload())),
+      15_000,
+      'the refusal in the live figures',
+    );
     await expect(page.title()).resolves.toMatch(/Transparency register/);
     await expect(page.locator('h1').textContent()).resolves.toBe("What the city's sensors know about you");
 
@@ -78,7 +107,9 @@ describe('pages in headless Chromium', () => {
       await expect(section.locator('[data-ttl-ms]').getAttribute('data-ttl-ms')).resolves.toBe(String(s.rawDataTtl.ms));
       await expect(section.locator('[data-ttl-ms]').textContent()).resolves.toMatch(/^at most 15 minutes/);
       await expect(section.locator('[data-k]').getAttribute('data-k')).resolves.toBe(String(s.processing.k));
-      await expect(section.locator('[data-epsilon-per-release]').getAttribute('data-epsilon-per-release')).resolves.toBe(String(s.processing.epsilonPerRelease));
+      await expect(section.locator('[data-epsilon-per-release]').getAttribute('data-epsilon-per-release')).resolves.toBe(
+        String(s.processing.epsilonPerRelease),
+      );
       await expect(section.locator('[data-epsilon-per-release]').textContent()).resolves.toMatch(/^1 per published figure, at most \d+ per day$/);
       await expect(section.locator('li[data-purpose]').evaluateAll((items) => items.map((li) => li.getAttribute('data-purpose')))).resolves.toEqual(s.purposes);
       await expect(section.textContent()).resolves.toContain(s.legalBasis);
@@ -90,7 +121,9 @@ describe('pages in headless Chromium', () => {
     await expect(live.locator('#raw-age tr[data-topic="lethe.sightings.v1"] [data-within-limit]').getAttribute('data-within-limit')).resolves.toBe('true');
     await expect(live.locator('#keys-destroyed').getAttribute('data-count')).resolves.toMatch(/^\d+$/);
     expect(Number(await live.locator('#requests-refused').getAttribute('data-count'))).toBeGreaterThanOrEqual(1);
-    await expect(live.locator('#epsilon-today tr[data-stream="pedestrians"] [data-epsilon-spent]').getAttribute('data-epsilon-spent')).resolves.toMatch(/^[1-9]\d*$/);
+    await expect(live.locator('#epsilon-today tr[data-stream="pedestrians"] [data-epsilon-spent]').getAttribute('data-epsilon-spent')).resolves.toMatch(
+      /^[1-9]\d*$/,
+    );
 
     // From the top through the first sensor: accountability, live figures and one full entry (the
     // whole page is five screens of the same shapes; a smaller picture is kinder to the repository).
@@ -123,19 +156,24 @@ describe('pages in headless Chromium', () => {
     }
 
     // Updates: the page refreshes every 5 s and a new 10 s window brings newer figures.
-    const latest = async () => (await page.locator('td[data-metric="sewer-level"][data-time]').evaluateAll((cells) => cells.map((c) => c.getAttribute('data-time')!))).sort().at(-1)!;
+    const latest = async () =>
+      (await page.locator('td[data-metric="sewer-level"][data-time]').evaluateAll((cells) => cells.map((c) => c.getAttribute('data-time')!))).sort().at(-1)!;
     const firstUpdate = await page.locator('#city-updated').getAttribute('datetime');
     const firstWindow = await latest();
     await page.waitForFunction(
       ([before]) => {
-        const cells = Array.from((globalThis as unknown as { document: { querySelectorAll(s: string): ArrayLike<{ getAttribute(n: string): string | null }> } }).document.querySelectorAll('td[data-metric="sewer-level"][data-time]'));
+        const cells = Array.from(
+          (
+            globalThis as unknown as { document: { querySelectorAll(s: string): ArrayLike<{ getAttribute(n: string): string | null }> } }
+          ).document.querySelectorAll('td[data-metric="sewer-level"][data-time]'),
+        );
         return cells.some((c) => (c.getAttribute('data-time') ?? '') > before!);
       },
       [firstWindow],
       { timeout: 45_000, polling: 1000 },
     );
     await expect(page.locator('#city-updated').getAttribute('datetime')).resolves.not.toBe(firstUpdate);
-    expect(await latest() > firstWindow).toBe(true);
+    expect((await latest()) > firstWindow).toBe(true);
     await expect(page.locator('#city-status').getAttribute('data-state')).resolves.toBe('ok');
 
     const file = join(SCREENSHOTS, 'city.png');

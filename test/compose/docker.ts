@@ -23,10 +23,21 @@ export interface Run {
 }
 
 /** Runs a command from the repository root; throws (with its output's tail) unless it exits 0 or `allowFail`. */
-export function run(cmd: string, args: readonly string[], opts: { env?: NodeJS.ProcessEnv; timeoutS: number; allowFail?: boolean; quiet?: boolean; input?: string }): Run {
+export function run(
+  cmd: string,
+  args: readonly string[],
+  opts: { env?: NodeJS.ProcessEnv; timeoutS: number; allowFail?: boolean; quiet?: boolean; input?: string },
+): Run {
   const start = Date.now();
   if (!opts.quiet) progress(`$ ${cmd} ${args.join(' ')}`);
-  const r = spawnSync(cmd, args, { cwd: ROOT, env: opts.env ?? process.env, encoding: 'utf8', timeout: opts.timeoutS * 1000, maxBuffer: 64 * 1024 * 1024, input: opts.input });
+  const r = spawnSync(cmd, args, {
+    cwd: ROOT,
+    env: opts.env ?? process.env,
+    encoding: 'utf8',
+    timeout: opts.timeoutS * 1000,
+    maxBuffer: 64 * 1024 * 1024,
+    input: opts.input,
+  });
   const result: Run = { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '', seconds: (Date.now() - start) / 1000 };
   if (!opts.quiet) progress(`  exit ${r.status ?? r.signal} in ${result.seconds.toFixed(1)}s`);
   if (r.error || (r.status !== 0 && !opts.allowFail)) {

@@ -17,7 +17,12 @@ const PROJECT = 'lethe'; // docker-compose.yml's `name:`
 // A release takes one 60 s window plus the processor's lateness; sized for a machine 3x slower.
 const AGGREGATE_WAIT_S = 360;
 
-interface PsRow { Service: string; State: string; Health: string; ExitCode: number }
+interface PsRow {
+  Service: string;
+  State: string;
+  Health: string;
+  ExitCode: number;
+}
 
 let engine: Engine | undefined;
 let env: NodeJS.ProcessEnv = {};
@@ -31,7 +36,18 @@ const compose = (args: readonly string[], timeoutS: number, allowFail = false) =
 
 /** `lethe publish` through the published MQTT port, as a device outside the compose network. */
 function publish(device: string, fields: readonly string[], file?: object): void {
-  const args = ['services/cli/src/main.ts', 'publish', device, ...fields, '--url', `mqtt://127.0.0.1:${mqttPort}`, '--fleet-secret-file', 'secrets/fleet-secret', '--timeout', '30'];
+  const args = [
+    'services/cli/src/main.ts',
+    'publish',
+    device,
+    ...fields,
+    '--url',
+    `mqtt://127.0.0.1:${mqttPort}`,
+    '--fleet-secret-file',
+    'secrets/fleet-secret',
+    '--timeout',
+    '30',
+  ];
   if (file) args.push('--file', '-');
   run(process.execPath, args, { timeoutS: 60, input: file ? JSON.stringify(file) : undefined });
 }
@@ -53,7 +69,12 @@ function distinctLevel(): number {
 async function publishAndFind(device: string, what: string): Promise<number> {
   const level = distinctLevel();
   publish(device, [`levelCm=${level}`, 'flowLps=160', 'h2sPpm=1.2', 'temperatureC=22.4', 'overflow=false']);
-  await waitFor(`${what}: ${device}'s level_cm_max ${level} in the api`, AGGREGATE_WAIT_S, async () => ((await apiValue('sewer', device, 'level_cm_max')).includes(level) ? true : undefined), 10);
+  await waitFor(
+    `${what}: ${device}'s level_cm_max ${level} in the api`,
+    AGGREGATE_WAIT_S,
+    async () => ((await apiValue('sewer', device, 'level_cm_max')).includes(level) ? true : undefined),
+    10,
+  );
   return level;
 }
 
@@ -69,7 +90,9 @@ describe.sequential('docker compose up --build --wait, on a Docker Engine of its
     env = { ...env, API_PORT: String(apiPort), MQTT_PORT: String(mqttPort) };
     // A stack left over from an interrupted run would keep its old volumes.
     compose(['down', '-v', '--remove-orphans', '--timeout', '30'], 300);
-    services = compose(['config', '--services'], 60).stdout.split('\n').filter((s) => s !== '' && s !== 'grafana');
+    services = compose(['config', '--services'], 60)
+      .stdout.split('\n')
+      .filter((s) => s !== '' && s !== 'grafana');
     progress(`services: ${services.join(' ')} (grafana left out: no image can be had here)`);
     const up = compose(['up', '--build', '--wait', '--wait-timeout', '900', ...services], 1500, true);
     if (up.status !== 0) {
@@ -91,7 +114,10 @@ describe.sequential('docker compose up --build --wait, on a Docker Engine of its
   }, 600_000);
 
   it('brings up every service but Grafana, healthy, after influx-init has done its job', () => {
-    const rows = compose(['ps', '-a', '--format', 'json'], 60).stdout.trim().split('\n').map((l) => JSON.parse(l) as PsRow);
+    const rows = compose(['ps', '-a', '--format', 'json'], 60)
+      .stdout.trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as PsRow);
     const byService = new Map(rows.map((r) => [r.Service, r]));
     expect([...byService.keys()].sort()).toEqual([...services].sort());
     for (const name of services) {
@@ -102,60 +128,126 @@ describe.sequential('docker compose up --build --wait, on a Docker Engine of its
     }
   }, 120_000);
 
-  it('takes readings through the MQTT port from `lethe simulate` and `lethe publish`, and serves them as aggregates from the api and InfluxDB', async () => {
-    // The whole fleet, twice, through the same port (exit 0: the broker acknowledged every reading).
-    run(process.execPath, ['services/cli/src/main.ts', 'simulate', '--url', `mqtt://127.0.0.1:${mqttPort}`, '--fleet-secret-file', 'secrets/fleet-secret', '--ticks', '2', '--rate', '108', '--seed', 'compose-test'], { timeoutS: 120 });
-    const device = 'SW-0016';
-    const level = await publishAndFind(device, 'published reading');
-    // InfluxDB as its own CLI sees it (the set-up's admin config inside the container).
-    const flux = `from(bucket: "aggregates") |> range(start: -30m) |> filter(fn: (r) => r._measurement == "sewer" and r.scope == "device" and r.device == "${device}" and r._field == "level_cm_max") |> max()`;
-    const csv = compose(['exec', '-T', 'influxdb', 'influx', 'query', '--raw', flux], 120).stdout;
-    const values = csv.split('\n').filter((l) => l.includes('level_cm_max')).map((l) => l.split(','));
-    const header = csv.split('\n').find((l) => l.includes('_value'))!.split(',');
-    expect(values.map((v) => Number(v[header.indexOf('_value')]))).toEqual([level]);
-  }, AGGREGATE_WAIT_S * 1000 + 180_000);
+  it(
+    'takes readings through the MQTT port from `lethe simulate` and `lethe publish`, and serves them as aggregates from the api and InfluxDB',
+    async () => {
+      // The whole fleet, twice, through the same port (exit 0: the broker acknowledged every reading).
+      run(
+        process.execPath,
+        [
+          'services/cli/src/main.ts',
+          'simulate',
+          '--url',
+          `mqtt://127.0.0.1:${mqttPort}`,
+          '--fleet-secret-file',
+          'secrets/fleet-secret',
+          '--ticks',
+          '2',
+          '--rate',
+          '108',
+          '--seed',
+          'compose-test',
+        ],
+        { timeoutS: 120 },
+      );
+      const device = 'SW-0016';
+      const level = await publishAndFind(device, 'published reading');
+      // InfluxDB as its own CLI sees it (the set-up's admin config inside the container).
+      const flux = `from(bucket: "aggregates") |> range(start: -30m) |> filter(fn: (r) => r._measurement == "sewer" and r.scope == "device" and r.device == "${device}" and r._field == "level_cm_max") |> max()`;
+      const csv = compose(['exec', '-T', 'influxdb', 'influx', 'query', '--raw', flux], 120).stdout;
+      const values = csv
+        .split('\n')
+        .filter((l) => l.includes('level_cm_max'))
+        .map((l) => l.split(','));
+      const header = csv
+        .split('\n')
+        .find((l) => l.includes('_value'))!
+        .split(',');
+      expect(values.map((v) => Number(v[header.indexOf('_value')]))).toEqual([level]);
+    },
+    AGGREGATE_WAIT_S * 1000 + 180_000,
+  );
 
-  it('keeps no raw identifier published through the MQTT port in any container volume or log (P1)', async () => {
-    const macs = [canaries.mac(), canaries.mac(), canaries.mac()];
-    const plates = [canaries.plate(), canaries.plate()];
-    const ts = new Date().toISOString();
-    publish('LP-0054', [], { ts, pm25: 10, pm10: 20, no2: 30, noiseDba: 55, lux: 100, temperatureC: 20, humidityPct: 50, dimmingPct: 40, energyWh: 12, wifiProbes: macs.map((mac) => ({ mac, rssi: -60, ssids: [canaries.text('ssid')] })) });
-    publish('TL-0036', [], { ts, phase: 'green', vehicleCount: 2, occupancyPct: 30, queueLength: 1, meanSpeedKmh: 40, plateReads: plates.map((plate) => ({ plate, speedKmh: 38, imageRef: canaries.text('img') })) });
-    // Past their window's release the readings have gone through every stage (a reading
-    // published after them is in the store).
-    const after = 'SW-0017';
-    await publishAndFind(after, 'canary readings processed');
-    // Let Mosquitto's and Kafka's periodic flushes (autosave 10 s, segment writes) happen.
-    await new Promise((r) => setTimeout(r, 15_000));
-    const volumesDir = join(engine!.dataRoot, 'volumes');
-    const volumes = readdirSync(volumesDir).filter((v) => v.startsWith(`${PROJECT}_`)).map((v) => join(volumesDir, v, '_data'));
-    expect(volumes.length).toBeGreaterThanOrEqual(6);
-    const matcher = createCanaryMatcher(canaries);
-    // Positive control: the device id published after the canaries is in the volumes (Kafka's
-    // aggregate topics, InfluxDB's index), so the scan reads the pipeline's data as stored.
-    const files = searchFiles('container volumes', filesUnder(volumes), matcher, after);
-    const logs = searchText('container logs', [{ name: 'docker compose logs', text: compose(['logs', '--no-color'], 300).stdout }], matcher);
-    progress(`  scanned ${files.files} files (${(files.bytes / 1e6).toFixed(1)} MB) in ${volumes.length} volumes and ${(logs.bytes / 1e3).toFixed(0)} kB of logs for ${macs.length + plates.length} canaries: ${files.hits.length + logs.hits.length} hits, ${files.nearMisses + logs.nearMisses} near misses; ${after} found ${files.known?.count} times`);
-    expect(files.known?.count, `${after} in the volumes`).toBeGreaterThan(0);
-    expect(files.hits.map((h) => `${h.file}: ${h.found}`)).toEqual([]);
-    expect(logs.hits.map((h) => `${h.file}: ${h.found}`)).toEqual([]);
-  }, AGGREGATE_WAIT_S * 1000 + 300_000);
+  it(
+    'keeps no raw identifier published through the MQTT port in any container volume or log (P1)',
+    async () => {
+      const macs = [canaries.mac(), canaries.mac(), canaries.mac()];
+      const plates = [canaries.plate(), canaries.plate()];
+      const ts = new Date().toISOString();
+      publish('LP-0054', [], {
+        ts,
+        pm25: 10,
+        pm10: 20,
+        no2: 30,
+        noiseDba: 55,
+        lux: 100,
+        temperatureC: 20,
+        humidityPct: 50,
+        dimmingPct: 40,
+        energyWh: 12,
+        wifiProbes: macs.map((mac) => ({ mac, rssi: -60, ssids: [canaries.text('ssid')] })),
+      });
+      publish('TL-0036', [], {
+        ts,
+        phase: 'green',
+        vehicleCount: 2,
+        occupancyPct: 30,
+        queueLength: 1,
+        meanSpeedKmh: 40,
+        plateReads: plates.map((plate) => ({ plate, speedKmh: 38, imageRef: canaries.text('img') })),
+      });
+      // Past their window's release the readings have gone through every stage (a reading
+      // published after them is in the store).
+      const after = 'SW-0017';
+      await publishAndFind(after, 'canary readings processed');
+      // Let Mosquitto's and Kafka's periodic flushes (autosave 10 s, segment writes) happen.
+      await new Promise((r) => setTimeout(r, 15_000));
+      const volumesDir = join(engine!.dataRoot, 'volumes');
+      const volumes = readdirSync(volumesDir)
+        .filter((v) => v.startsWith(`${PROJECT}_`))
+        .map((v) => join(volumesDir, v, '_data'));
+      expect(volumes.length).toBeGreaterThanOrEqual(6);
+      const matcher = createCanaryMatcher(canaries);
+      // Positive control: the device id published after the canaries is in the volumes (Kafka's
+      // aggregate topics, InfluxDB's index), so the scan reads the pipeline's data as stored.
+      const files = searchFiles('container volumes', filesUnder(volumes), matcher, after);
+      const logs = searchText('container logs', [{ name: 'docker compose logs', text: compose(['logs', '--no-color'], 300).stdout }], matcher);
+      progress(
+        `  scanned ${files.files} files (${(files.bytes / 1e6).toFixed(1)} MB) in ${volumes.length} volumes and ${(logs.bytes / 1e3).toFixed(0)} kB of logs for ${macs.length + plates.length} canaries: ${files.hits.length + logs.hits.length} hits, ${files.nearMisses + logs.nearMisses} near misses; ${after} found ${files.known?.count} times`,
+      );
+      expect(files.known?.count, `${after} in the volumes`).toBeGreaterThan(0);
+      expect(files.hits.map((h) => `${h.file}: ${h.found}`)).toEqual([]);
+      expect(logs.hits.map((h) => `${h.file}: ${h.found}`)).toEqual([]);
+    },
+    AGGREGATE_WAIT_S * 1000 + 300_000,
+  );
 
-  it('brings a crashed writer back (restart policy) with nothing published meanwhile lost', async () => {
-    const id = compose(['ps', '-q', 'writer'], 60).stdout.trim();
-    const pid = run('docker', ['inspect', '--format', '{{.State.Pid}}', id], { env, timeoutS: 60 }).stdout.trim();
-    const restartsBefore = Number(run('docker', ['inspect', '--format', '{{.RestartCount}}', id], { env, timeoutS: 60 }).stdout.trim());
-    // A crash, not `docker kill` (a manual stop, which the restart policy respects).
-    progress(`  SIGKILL to the writer's node process (host pid ${pid})`);
-    process.kill(Number(pid), 'SIGKILL');
-    const level = distinctLevel();
-    publish('SW-0018', [`levelCm=${level}`, 'flowLps=160', 'h2sPpm=1.2', 'temperatureC=22.4', 'overflow=false']);
-    await waitFor('the writer restarted and healthy', 300, () => {
-      const out = run('docker', ['inspect', '--format', '{{.RestartCount}} {{.State.Health.Status}}', id], { env, timeoutS: 60, quiet: true }).stdout.trim().split(' ');
-      return Number(out[0]) > restartsBefore && out[1] === 'healthy' ? true : undefined;
-    });
-    await waitFor(`SW-0018's level_cm_max ${level}, published while the writer was down`, AGGREGATE_WAIT_S, async () => ((await apiValue('sewer', 'SW-0018', 'level_cm_max')).includes(level) ? true : undefined), 10);
-  }, AGGREGATE_WAIT_S * 1000 + 420_000);
+  it(
+    'brings a crashed writer back (restart policy) with nothing published meanwhile lost',
+    async () => {
+      const id = compose(['ps', '-q', 'writer'], 60).stdout.trim();
+      const pid = run('docker', ['inspect', '--format', '{{.State.Pid}}', id], { env, timeoutS: 60 }).stdout.trim();
+      const restartsBefore = Number(run('docker', ['inspect', '--format', '{{.RestartCount}}', id], { env, timeoutS: 60 }).stdout.trim());
+      // A crash, not `docker kill` (a manual stop, which the restart policy respects).
+      progress(`  SIGKILL to the writer's node process (host pid ${pid})`);
+      process.kill(Number(pid), 'SIGKILL');
+      const level = distinctLevel();
+      publish('SW-0018', [`levelCm=${level}`, 'flowLps=160', 'h2sPpm=1.2', 'temperatureC=22.4', 'overflow=false']);
+      await waitFor('the writer restarted and healthy', 300, () => {
+        const out = run('docker', ['inspect', '--format', '{{.RestartCount}} {{.State.Health.Status}}', id], { env, timeoutS: 60, quiet: true })
+          .stdout.trim()
+          .split(' ');
+        return Number(out[0]) > restartsBefore && out[1] === 'healthy' ? true : undefined;
+      });
+      await waitFor(
+        `SW-0018's level_cm_max ${level}, published while the writer was down`,
+        AGGREGATE_WAIT_S,
+        async () => ((await apiValue('sewer', 'SW-0018', 'level_cm_max')).includes(level) ? true : undefined),
+        10,
+      );
+    },
+    AGGREGATE_WAIT_S * 1000 + 420_000,
+  );
 
   it('runs every container within its memory limit, none killed for memory, and says what the stack uses', () => {
     const ids = compose(['ps', '-q'], 60).stdout.trim().split('\n').filter(Boolean);
@@ -164,7 +256,9 @@ describe.sequential('docker compose up --build --wait, on a Docker Engine of its
       if (!m) throw new Error(`unreadable memory figure "${text}"`);
       return Number(m[1]) * ({ B: 1 / 2 ** 20, KiB: 1 / 1024, kB: 1 / 1024, MiB: 1, MB: 1, GiB: 1024, GB: 1024 } as Record<string, number>)[m[2]!]!;
     };
-    const stats = run('docker', ['stats', '--no-stream', '--format', '{{.Name}}\t{{.MemUsage}}', ...ids], { env, timeoutS: 120 }).stdout.trim().split('\n');
+    const stats = run('docker', ['stats', '--no-stream', '--format', '{{.Name}}\t{{.MemUsage}}', ...ids], { env, timeoutS: 120 })
+      .stdout.trim()
+      .split('\n');
     let total = 0;
     const lines: string[] = [];
     for (const line of stats) {
@@ -178,7 +272,13 @@ describe.sequential('docker compose up --build --wait, on a Docker Engine of its
     }
     progress(`  memory: ${total.toFixed(0)} MiB in ${stats.length} containers (${lines.join(', ')})`);
     for (const id of ids) {
-      const [name, oom, restarts] = run('docker', ['inspect', '--format', '{{.Name}} {{.State.OOMKilled}} {{.RestartCount}}', id], { env, timeoutS: 60, quiet: true }).stdout.trim().split(' ');
+      const [name, oom, restarts] = run('docker', ['inspect', '--format', '{{.Name}} {{.State.OOMKilled}} {{.RestartCount}}', id], {
+        env,
+        timeoutS: 60,
+        quiet: true,
+      })
+        .stdout.trim()
+        .split(' ');
       expect(oom, `${name} killed for memory (restarts: ${restarts})`).toBe('false');
     }
   }, 300_000);

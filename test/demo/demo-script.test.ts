@@ -10,7 +10,12 @@ describe('bash demo.sh', () => {
   it('starts the demo, which serves the register, and stops with its process group', async () => {
     const port = await freePort();
     // A process group of its own: demo.sh execs pnpm, which runs node.
-    const child = spawn('bash', ['demo.sh'], { cwd: ROOT, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '', PORT: String(port), RATE: '0' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn('bash', ['demo.sh'], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '', PORT: String(port), RATE: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
     let out = '';
     child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (out += d.toString()));

@@ -66,7 +66,11 @@ describe('pnpm demo', () => {
     expect(register.sensors.map((s) => s.kind)).toEqual(['lamppost', 'traffic-light', 'sewer']);
     // The figures about people are as of a past window (10 s here) at least 15 s back, counting the
     // retention checks made by then (every 5 s): they are all there some 20–35 s after the start.
-    await eventually(async () => ((await json<{ live: { unavailable: string[] } }>('/v1/register')).live.unavailable.length === 0 ? true : undefined), 90_000, 'every live figure of the register');
+    await eventually(
+      async () => ((await json<{ live: { unavailable: string[] } }>('/v1/register')).live.unavailable.length === 0 ? true : undefined),
+      90_000,
+      'every live figure of the register',
+    );
     expect(await get('/v1/transparency-report')).toMatchObject({ status: 200, type: expect.stringMatching(/json/) });
     expect(await get('/openapi.json')).toMatchObject({ status: 200 });
     const metrics = await get('/metrics');
@@ -100,11 +104,14 @@ describe('pnpm demo', () => {
     expect(people.data.every((r) => r.tags.scope === 'cell' || r.tags.scope === 'district')).toBe(true);
   });
 
-  it('refuses a data request for a plate\'s movements with its reasons (lethe request), and the report counts it', async () => {
+  it("refuses a data request for a plate's movements with its reasons (lethe request), and the report counts it", async () => {
     const before = await json<{ totals: { refused: number } }>('/v1/transparency-report');
-    const run = await lethe(['request', '--api', demo.httpUrl, '--subject', 'plate:AB 1234', '--data', 'movements', '--purpose', 'criminal-investigation', '--from', '-3h'], {
-      LETHE_TOKEN_FILE: demo.tokenFile('hk-police-force'),
-    });
+    const run = await lethe(
+      ['request', '--api', demo.httpUrl, '--subject', 'plate:AB 1234', '--data', 'movements', '--purpose', 'criminal-investigation', '--from', '-3h'],
+      {
+        LETHE_TOKEN_FILE: demo.tokenFile('hk-police-force'),
+      },
+    );
     expect(run.code).toBe(1);
     expect(run.stdout).toMatch(/filed as hk-police-force \(police\)/);
     expect(run.stdout).toMatch(/Decision: REFUSED \(individual-level data\) — .*OUT_OF_PURPOSE/);
@@ -112,31 +119,50 @@ describe('pnpm demo', () => {
     expect(run.stdout).toMatch(/ {2}EXPIRED: /);
     expect(run.stdout).not.toContain('AB 1234');
 
-    const report = await json<{ totals: { requests: number; refused: number; refusalsByReason: Record<string, number>; byRequesterType: Record<string, { refused: number }> } }>('/v1/transparency-report');
+    const report = await json<{
+      totals: { requests: number; refused: number; refusalsByReason: Record<string, number>; byRequesterType: Record<string, { refused: number }> };
+    }>('/v1/transparency-report');
     expect(report.totals.refused).toBe(before.totals.refused + 1);
     expect(report.totals.refusalsByReason).toMatchObject({ NOT_COLLECTED: expect.any(Number), OUT_OF_PURPOSE: expect.any(Number) });
     expect(report.totals.refusalsByReason.OUT_OF_PURPOSE).toBeGreaterThanOrEqual(1);
     expect(report.totals.byRequesterType.police!.refused).toBeGreaterThanOrEqual(1);
     expect((await get('/v1/transparency-report')).text).not.toContain('AB 1234');
 
-    const wrong = await lethe(['request', '--api', demo.httpUrl, '--subject', 'city', '--purpose', 'research'], { LETHE_TOKEN: 'not-the-token-of-anyone-at-all' });
+    const wrong = await lethe(['request', '--api', demo.httpUrl, '--subject', 'city', '--purpose', 'research'], {
+      LETHE_TOKEN: 'not-the-token-of-anyone-at-all',
+    });
     expect(wrong).toMatchObject({ code: 2, stderr: expect.stringMatching(/did not accept the token \(HTTP 401\)/) });
   });
 
   it('answers an aggregate request for a purpose of the policy with links into the open data', async () => {
-    const run = await lethe(['request', '--api', demo.httpUrl, '--subject', 'district:wan-chai', '--data', 'pedestrians', '--purpose', 'pedestrian-flow-planning', '--token-file', demo.tokenFile('transport-department')]);
+    const run = await lethe([
+      'request',
+      '--api',
+      demo.httpUrl,
+      '--subject',
+      'district:wan-chai',
+      '--data',
+      'pedestrians',
+      '--purpose',
+      'pedestrian-flow-planning',
+      '--token-file',
+      demo.tokenFile('transport-department'),
+    ]);
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/Decision: ANSWERED from the open data/);
     expect(run.stdout).toMatch(/\/v1\/aggregates\?measurement=pedestrians&scope=district&district=wan-chai/);
   });
 
   it('takes a reading published by hand with lethe publish into the figures', async () => {
-    const run = await lethe(['publish', 'SW-0001', '--url', demo.mqttUrl, 'levelCm=987.5', 'flowLps=160', 'h2sPpm=1.2', 'temperatureC=22.4', 'overflow=true'], { FLEET_SECRET_FILE: demo.fleetSecretFile });
+    const run = await lethe(['publish', 'SW-0001', '--url', demo.mqttUrl, 'levelCm=987.5', 'flowLps=160', 'h2sPpm=1.2', 'temperatureC=22.4', 'overflow=true'], {
+      FLEET_SECRET_FILE: demo.fleetSecretFile,
+    });
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/^published SW-0001's reading \(seq \d+, ts \S+\) to lethe\/v1\/sewer\/SW-0001\/reading: acknowledged by the broker in \d+ ms$/);
     const row = await eventually(
-      async () => (await json<Rows>('/v1/aggregates?measurement=sewer&scope=device&device=SW-0001&field=level_cm_max&start=-2m')).data.find((r) => r.value === 987.5),
+      async () =>
+        (await json<Rows>('/v1/aggregates?measurement=sewer&scope=device&device=SW-0001&field=level_cm_max&start=-2m')).data.find((r) => r.value === 987.5),
       40_000,
       'the hand-published level in the sewer figures',
     );
@@ -145,10 +171,17 @@ describe('pnpm demo', () => {
 
   it('authenticates every device and keeps it to its own topic', async () => {
     const fleetSecret = readFileSync(demo.fleetSecretFile, 'utf8').trim();
-    await expect(connectAsync(demo.mqttUrl, { username: 'LP-0001', password: 'not-its-password', reconnectPeriod: 0, connectTimeout: 5000 })).rejects.toThrow(/Bad username or password/);
+    await expect(connectAsync(demo.mqttUrl, { username: 'LP-0001', password: 'not-its-password', reconnectPeriod: 0, connectTimeout: 5000 })).rejects.toThrow(
+      /Bad username or password/,
+    );
     await expect(connectAsync(demo.mqttUrl, { reconnectPeriod: 0, connectTimeout: 5000 })).rejects.toThrow(/Bad username or password/);
 
-    const client = await connectAsync(demo.mqttUrl, { clientId: 'acl-test-LP-0001', username: 'LP-0001', password: devicePassword(fleetSecret, 'LP-0001'), reconnectPeriod: 0 });
+    const client = await connectAsync(demo.mqttUrl, {
+      clientId: 'acl-test-LP-0001',
+      username: 'LP-0001',
+      password: devicePassword(fleetSecret, 'LP-0001'),
+      reconnectPeriod: 0,
+    });
     // Reading other devices' readings: a negative SUBACK.
     await expect(client.subscribeAsync('lethe/v1/+/+/reading', { qos: 1 })).rejects.toThrow(/Subscribe error/);
     // Publishing as another device: the broker closes the connection instead of acknowledging.
@@ -166,7 +199,9 @@ describe('pnpm demo', () => {
     for (const title of ['Smart lamppost (lamppost)', 'Traffic light controller (traffic-light)', 'Sewer sensor (sewer)']) expect(run.stdout).toContain(title);
     expect(run.stdout).toMatch(/Legal basis: Public task/);
     expect(run.stdout).toMatch(/groups under k = 5 withheld; ε = 1 per published figure/);
-    expect(run.stdout).toMatch(/Live figures \(about people as of .* UTC\).*:\n {2}Every record about a person younger than \d+ min \d+ s .*: .*lethe\.sightings\.v1 (yes|not checked)/);
+    expect(run.stdout).toMatch(
+      /Live figures \(about people as of .* UTC\).*:\n {2}Every record about a person younger than \d+ min \d+ s .*: .*lethe\.sightings\.v1 (yes|not checked)/,
+    );
     expect(run.stdout).toMatch(/Data requests: \d+ received, \d+ answered, [1-9]\d* refused/);
   });
 

@@ -26,11 +26,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function openData(demo: DemoProcess, query: string): Promise<PublishedFigure[]> {
   type Page = { data: Array<{ time: string; measurement: string; field: string; value: number; tags: Record<string, string> }>; page: { next: string | null } };
   const figures: PublishedFigure[] = [];
-  for (let next: string | null = `/v1/aggregates?${query}&limit=1000`; next; ) {
+  for (let next: string | null = `/v1/aggregates?${query}&limit=1000`; next;) {
     const res = await fetch(`${demo.httpUrl}${next}`);
     if (!res.ok) throw new Error(`GET ${next}: ${res.status} ${await res.text()}`);
     const page = (await res.json()) as Page;
-    for (const row of page.data) figures.push({ measurement: row.measurement, tags: row.tags, windowStart: Date.parse(row.time), fields: { [row.field]: row.value } });
+    for (const row of page.data)
+      figures.push({ measurement: row.measurement, tags: row.tags, windowStart: Date.parse(row.time), fields: { [row.field]: row.value } });
     next = page.page.next;
   }
   return figures;
@@ -43,7 +44,15 @@ describe('P9 attack 1 in pnpm demo: presence at a suppressed lamppost from the o
     const policies = { shipped: nightPolicy(WINDOW_MS), 'as before P9': nightPolicy(WINDOW_MS, { asBeforeP9: true }) };
     for (const [name, policy] of Object.entries(policies)) {
       const demo = await startDemo({ RATE: '0', STATUS_SECONDS: '0', POLICY_FILE: policy, WINDOW_GRACE_SECONDS: '2' });
-      worlds.push({ name, demo, publisher: createFleetPublisher({ url: demo.mqttUrl, fleetSecret: readFileSync(demo.fleetSecretFile, 'utf8').trim(), clientIdPrefix: `p9-night-demo-${worlds.length}` }) });
+      worlds.push({
+        name,
+        demo,
+        publisher: createFleetPublisher({
+          url: demo.mqttUrl,
+          fleetSecret: readFileSync(demo.fleetSecretFile, 'utf8').trim(),
+          clientIdPrefix: `p9-night-demo-${worlds.length}`,
+        }),
+      });
     }
   }, 120_000);
 
@@ -66,7 +75,10 @@ describe('P9 attack 1 in pnpm demo: presence at a suppressed lamppost from the o
     for (const w of worlds) {
       let figures: PublishedFigure[] = [];
       for (const deadline = Date.now() + 60 * S; ; await sleep(1000)) {
-        figures = [...(await openData(w.demo, `measurement=lamppost&field=dimming_pct_mean&${range}`)), ...(await openData(w.demo, `measurement=pedestrians&scope=cell&${range}`))];
+        figures = [
+          ...(await openData(w.demo, `measurement=lamppost&field=dimming_pct_mean&${range}`)),
+          ...(await openData(w.demo, `measurement=pedestrians&scope=cell&${range}`)),
+        ];
         if (figures.some((f) => f.measurement === 'lamppost' && f.windowStart === lastWindow)) break;
         if (Date.now() > deadline) throw new Error(`${w.name}: the night's last window was not published within 60 s\n${w.demo.stderr().slice(-2000)}`);
       }

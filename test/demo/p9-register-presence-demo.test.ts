@@ -39,9 +39,36 @@ describe('P9 in pnpm demo: the register does not tell one car published by hand 
       await Promise.all(
         worlds.map(async (w) => {
           const plateReads = w.car && carNow ? [{ plate: 'KX 9137', speedKmh: 32 }] : [];
-          const light: TrafficLightReadingInput = { deviceId: 'TL-0001', seq, ts, phase: 'red', vehicleCount: 0, occupancyPct: 0, queueLength: 0, meanSpeedKmh: 0, plateReads };
-          const lamp: LamppostReadingInput = { deviceId: 'LP-0001', seq, ts, pm25: 10, pm10: 20, no2: 30, noiseDba: 40, lux: 5, temperatureC: 18, humidityPct: 70, dimmingPct: 0, energyWh: 0, wifiProbes: [] };
-          await Promise.all([w.publisher.publish('TL-0001', readingTopic('traffic-light', 'TL-0001'), light), w.publisher.publish('LP-0001', readingTopic('lamppost', 'LP-0001'), lamp)]);
+          const light: TrafficLightReadingInput = {
+            deviceId: 'TL-0001',
+            seq,
+            ts,
+            phase: 'red',
+            vehicleCount: 0,
+            occupancyPct: 0,
+            queueLength: 0,
+            meanSpeedKmh: 0,
+            plateReads,
+          };
+          const lamp: LamppostReadingInput = {
+            deviceId: 'LP-0001',
+            seq,
+            ts,
+            pm25: 10,
+            pm10: 20,
+            no2: 30,
+            noiseDba: 40,
+            lux: 5,
+            temperatureC: 18,
+            humidityPct: 70,
+            dimmingPct: 0,
+            energyWh: 0,
+            wifiProbes: [],
+          };
+          await Promise.all([
+            w.publisher.publish('TL-0001', readingTopic('traffic-light', 'TL-0001'), light),
+            w.publisher.publish('LP-0001', readingTopic('lamppost', 'LP-0001'), lamp),
+          ]);
         }),
       );
       if (carNow) carSent++;
@@ -52,7 +79,13 @@ describe('P9 in pnpm demo: the register does not tell one car published by hand 
 
   beforeAll(async () => {
     const demos = await Promise.all([0, 1].map(() => startDemo({ RATE: '0', STATUS_SECONDS: '0' })));
-    demos.forEach((demo, i) => worlds.push({ demo, car: i === 1, publisher: createFleetPublisher({ url: demo.mqttUrl, fleetSecret: readFileSync(demo.fleetSecretFile, 'utf8').trim(), clientIdPrefix: `p9-demo-${i}` }) }));
+    demos.forEach((demo, i) =>
+      worlds.push({
+        demo,
+        car: i === 1,
+        publisher: createFleetPublisher({ url: demo.mqttUrl, fleetSecret: readFileSync(demo.fleetSecretFile, 'utf8').trim(), clientIdPrefix: `p9-demo-${i}` }),
+      }),
+    );
   });
 
   afterAll(async () => {

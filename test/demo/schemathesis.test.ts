@@ -79,7 +79,9 @@ describe('Schemathesis against pnpm demo with docs/openapi.yaml', () => {
     const generated = /(\d+) generated/.exec(out)?.[1];
     // A clean run's summary has no failure line; its exit code says it.
     const failures = /(\d+) unique failures?/.exec(out)?.[1] ?? (code === 0 ? '0' : undefined);
-    console.log(`schemathesis ${schemathesis.split('/').at(-3)}: ${generated ?? '?'} cases, ${failures ?? '?'} unique failures (seed ${SEED}, at most ${MAX_EXAMPLES} examples per operation and phase)\n${out.trim().split('\n').at(-1)}`);
+    console.log(
+      `schemathesis ${schemathesis.split('/').at(-3)}: ${generated ?? '?'} cases, ${failures ?? '?'} unique failures (seed ${SEED}, at most ${MAX_EXAMPLES} examples per operation and phase)\n${out.trim().split('\n').at(-1)}`,
+    );
     expect(generated, `schemathesis printed no summary:\n${out.slice(-4000)}`).toBeDefined();
     expect(Number(generated)).toBeGreaterThan(100);
     expect(code, out).toBe(0);

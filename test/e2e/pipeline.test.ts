@@ -66,7 +66,10 @@ function expectedReadings(published: readonly SimulatedReading[], districtOf: (d
   const get = (measurement: string, device: string, ts: string) => {
     const window = windowOf(Date.parse(ts), WINDOW_SECONDS);
     const targets = [one(`${measurement}|${device}|${window}`), one(`${measurement}|district:${districtOf(device)}|${window}`)];
-    const fan = <T extends unknown[]>(f: (e: Expected, ...a: T) => void) => (...a: T) => targets.forEach((e) => f(e, ...a));
+    const fan =
+      <T extends unknown[]>(f: (e: Expected, ...a: T) => void) =>
+      (...a: T) =>
+        targets.forEach((e) => f(e, ...a));
     return {
       count: fan((e) => e.readings++),
       add: fan((e, name: string, value: number) => {
@@ -132,7 +135,9 @@ function expectedPersonFigures(published: readonly SimulatedReading[], district:
   }
   const out = new Map<string, number>();
   const release = (stream: string, start: number, measurement: string, tags: Record<string, string>, field: string, value: number, share: number) => {
-    const key = `${measurement}|${PERSON_TAGS[measurement]!.map((t) => tags[t]).filter((v) => v !== undefined).join('|')}|${start}|${field}`;
+    const key = `${measurement}|${PERSON_TAGS[measurement]!.map((t) => tags[t])
+      .filter((v) => v !== undefined)
+      .join('|')}|${start}|${field}`;
     out.set(key, noisyCount(noise, figureId(stream, start, measurement, tags, field), value, policy.kinds.lamppost.epsilonPerRelease * share));
   };
   const byWindow = <T extends Sighting>(list: readonly T[], seconds: number) => {
@@ -192,11 +197,21 @@ function expectedPersonFigures(published: readonly SimulatedReading[], district:
   }
   for (const [key, n] of trips) {
     const [from, to, start] = key.split('|') as [string, string, string];
-    if (n >= K) release('travel_times', Number(start), 'travel_times', { from, from_district: district(from), to, to_district: district(to) }, 'trips', n, 1 / 2);
+    if (n >= K)
+      release('travel_times', Number(start), 'travel_times', { from, from_district: district(from), to, to_district: district(to) }, 'trips', n, 1 / 2);
   }
   for (const [key, n] of loops) {
     const [device, start] = key.split('|') as [string, string];
-    if (n >= K) release('traffic_light.vehicle_count_sum', Number(start), 'traffic_light', { scope: 'device', district: district(device), device }, 'vehicle_count_sum', n, 1);
+    if (n >= K)
+      release(
+        'traffic_light.vehicle_count_sum',
+        Number(start),
+        'traffic_light',
+        { scope: 'device', district: district(device), device },
+        'vehicle_count_sum',
+        n,
+        1,
+      );
   }
   return out;
 }
@@ -215,35 +230,50 @@ describe('pipeline end to end on real Mosquitto, Kafka and InfluxDB', () => {
     const policyFile = testPolicyFile();
     const run = Date.now();
     const kafka = { KAFKA_BROKERS: infra.kafkaBrokers.join(','), POLICY_FILE: policyFile };
-    services.push(await startService('writer', {
-      ...kafka,
-      KAFKA_GROUP_ID: `e2e-writer-${run}`,
-      INFLUX_URL: infra.influx.url,
-      INFLUX_ORG: infra.influx.org,
-      INFLUX_BUCKET: infra.influx.bucket,
-      INFLUX_TOKEN: infra.influx.writerToken,
-    }));
-    services.push(await startService('processor', { ...kafka, KAFKA_GROUP_ID: `e2e-processor-${run}`, WINDOW_GRACE_SECONDS: '3', WINDOW_MAX_WAIT_SECONDS: '3', TICK_MS: '200', NOISE_KEY: NOISE_KEY.toString('hex') }));
-    services.push(await startService('gateway', {
-      ...kafka,
-      MQTT_URL: infra.mqttUrl,
-      MQTT_USERNAME: 'lethe-gateway',
-      MQTT_PASSWORD: infra.gatewayPassword,
-      // The production client ids: persistent sessions of other ids would stay in the shared
-      // subscription group after the process ends and take their share of messages.
-    }));
-    services.push((api = await startService('api', {
-      KAFKA_BROKERS: infra.kafkaBrokers.join(','),
-      POLICY_FILE: policyFile,
-      KAFKA_GROUP_ID: `e2e-api-${run}`,
-      INFLUX_URL: infra.influx.url,
-      INFLUX_ORG: infra.influx.org,
-      INFLUX_BUCKET: infra.influx.bucket,
-      INFLUX_TOKEN: infra.influx.readerToken,
-      AUDIT_LOG_FILE: join(mkdtempSync(join(tmpdir(), 'lethe-e2e-audit-')), 'audit.jsonl'),
-      REQUESTER_TOKENS: JSON.stringify({ version: 1, tokens: { 'hk-police-force': createHash('sha256').update(requesterToken).digest('hex') } }),
-      WATCH_INTERVAL_SECONDS: '1',
-    })));
+    services.push(
+      await startService('writer', {
+        ...kafka,
+        KAFKA_GROUP_ID: `e2e-writer-${run}`,
+        INFLUX_URL: infra.influx.url,
+        INFLUX_ORG: infra.influx.org,
+        INFLUX_BUCKET: infra.influx.bucket,
+        INFLUX_TOKEN: infra.influx.writerToken,
+      }),
+    );
+    services.push(
+      await startService('processor', {
+        ...kafka,
+        KAFKA_GROUP_ID: `e2e-processor-${run}`,
+        WINDOW_GRACE_SECONDS: '3',
+        WINDOW_MAX_WAIT_SECONDS: '3',
+        TICK_MS: '200',
+        NOISE_KEY: NOISE_KEY.toString('hex'),
+      }),
+    );
+    services.push(
+      await startService('gateway', {
+        ...kafka,
+        MQTT_URL: infra.mqttUrl,
+        MQTT_USERNAME: 'lethe-gateway',
+        MQTT_PASSWORD: infra.gatewayPassword,
+        // The production client ids: persistent sessions of other ids would stay in the shared
+        // subscription group after the process ends and take their share of messages.
+      }),
+    );
+    services.push(
+      (api = await startService('api', {
+        KAFKA_BROKERS: infra.kafkaBrokers.join(','),
+        POLICY_FILE: policyFile,
+        KAFKA_GROUP_ID: `e2e-api-${run}`,
+        INFLUX_URL: infra.influx.url,
+        INFLUX_ORG: infra.influx.org,
+        INFLUX_BUCKET: infra.influx.bucket,
+        INFLUX_TOKEN: infra.influx.readerToken,
+        AUDIT_LOG_FILE: join(mkdtempSync(join(tmpdir(), 'lethe-e2e-audit-')), 'audit.jsonl'),
+        REQUESTER_TOKENS: JSON.stringify({ version: 1, tokens: { 'hk-police-force': createHash('sha256').update(requesterToken).digest('hex') } }),
+        WATCH_INTERVAL_SECONDS: '1',
+      })),
+    );
     prometheus = await startPrometheus({ targets: Object.fromEntries(services.map((s) => [s.name, s.port])) });
     await prometheus.waitForTargetsUp();
   });
@@ -270,7 +300,10 @@ describe('pipeline end to end on real Mosquitto, Kafka and InfluxDB', () => {
     const expected = expectedReadings(published, (id) => fleet.get(id)!.district);
     const person = expectedPersonFigures(published, (id) => fleet.get(id)!.district);
     for (const m of ['pedestrians', 'vehicles', 'travel_times', 'traffic_light']) {
-      expect([...person.keys()].some((k) => k.startsWith(`${m}|`)), `the scenario releases ${m}`).toBe(true);
+      expect(
+        [...person.keys()].some((k) => k.startsWith(`${m}|`)),
+        `the scenario releases ${m}`,
+      ).toBe(true);
     }
 
     const queryApi = new InfluxDB({ url: infra.influx.url, token: infra.influx.adminToken }).getQueryApi(infra.influx.org);
@@ -300,7 +333,14 @@ describe('pipeline end to end on real Mosquitto, Kafka and InfluxDB', () => {
         }
         const tags = PERSON_TAGS[row._measurement];
         if (tags && (row._measurement !== 'traffic_light' || row._field === 'vehicle_count_sum')) {
-          if (['people', 'trips', 'vehicle_count_sum'].includes(row._field)) released.set(`${row._measurement}|${tags.map((t) => row[t]).filter((v) => v !== undefined).join('|')}|${time}|${row._field}`, row._value);
+          if (['people', 'trips', 'vehicle_count_sum'].includes(row._field))
+            released.set(
+              `${row._measurement}|${tags
+                .map((t) => row[t])
+                .filter((v) => v !== undefined)
+                .join('|')}|${time}|${row._field}`,
+              row._value,
+            );
           continue;
         }
         const key = row.scope === 'district' ? `${row._measurement}|district:${row.district}|${time}` : `${row._measurement}|${row.device}|${time}`;
@@ -321,7 +361,9 @@ describe('pipeline end to end on real Mosquitto, Kafka and InfluxDB', () => {
         expect(fields.pm25_mean, key).toBeCloseTo(e.sums.pm25! / e.readings, 9);
         // Presence-dependent (the lamp brightens with the phones near it): never per device, a noisy mean per district (P9).
         if (district) expect(fields.dimming_pct_mean, key).toBeGreaterThanOrEqual(0);
-        else for (const f of ['dimming_pct_mean', 'energy_wh_mean', 'energy_wh_sum', 'lux_mean', 'noise_dba_mean']) expect(fields, `${key}: ${f} is presence-dependent`).not.toHaveProperty(f);
+        else
+          for (const f of ['dimming_pct_mean', 'energy_wh_mean', 'energy_wh_sum', 'lux_mean', 'noise_dba_mean'])
+            expect(fields, `${key}: ${f} is presence-dependent`).not.toHaveProperty(f);
       }
       if (measurement === 'traffic_light') {
         expect(fields, `${key}: occupancy is dropped (one waiting vehicle moves it to 100 %)`).not.toHaveProperty('occupancy_pct_mean');
@@ -336,11 +378,18 @@ describe('pipeline end to end on real Mosquitto, Kafka and InfluxDB', () => {
     }
     // P9: every window of every per-window person-derived stream has its privacy record, whatever
     // was seen in it, and the record holds only what the schedule and the released figures say.
-    const windows = Array.from({ length: (lastWindow - windowOf(firstPublish, WINDOW_SECONDS)) / (WINDOW_SECONDS * 1000) + 1 }, (_, i) => windowOf(firstPublish, WINDOW_SECONDS) + i * WINDOW_SECONDS * 1000);
+    const windows = Array.from(
+      { length: (lastWindow - windowOf(firstPublish, WINDOW_SECONDS)) / (WINDOW_SECONDS * 1000) + 1 },
+      (_, i) => windowOf(firstPublish, WINDOW_SECONDS) + i * WINDOW_SECONDS * 1000,
+    );
     for (const stream of ['pedestrians', 'vehicles', 'travel_times', 'traffic_light.vehicle_count_sum', 'lamppost.presence', 'traffic_light.presence']) {
       const got = privacy.get(stream) ?? new Map<number, Set<string>>();
-      expect(windows.filter((w) => !got.has(w)), `${stream}: windows without a privacy record`).toEqual([]);
-      for (const fields of got.values()) expect([...fields].sort(), stream).toEqual(['epsilon_budget_today', 'epsilon_spent_today', 'epsilon_this_release', 'released']);
+      expect(
+        windows.filter((w) => !got.has(w)),
+        `${stream}: windows without a privacy record`,
+      ).toEqual([]);
+      for (const fields of got.values())
+        expect([...fields].sort(), stream).toEqual(['epsilon_budget_today', 'epsilon_spent_today', 'epsilon_this_release', 'released']);
     }
     // Person-derived figures: exactly the series the k and differencing rules allow, each
     // equal to its true value plus the noise the processor's key derives for it.
@@ -365,7 +414,7 @@ describe('pipeline end to end on real Mosquitto, Kafka and InfluxDB', () => {
     expect(empty, 'dashboard queries that returned no data').toEqual([]);
   });
 
-  it('answers every PromQL query of the provisioned Grafana dashboards with data from the services\' metrics', async () => {
+  it("answers every PromQL query of the provisioned Grafana dashboards with data from the services' metrics", async () => {
     // Refused requests for individual-level data, for the privacy dashboard: two rounds a few
     // scrapes apart, so the refusal counters exist before they move and increase() sees them.
     for (let round = 0; round < 2; round++) {
@@ -373,14 +422,27 @@ describe('pipeline end to end on real Mosquitto, Kafka and InfluxDB', () => {
       const res = await fetch(`http://127.0.0.1:${api.port}/v1/data-requests`, {
         method: 'POST',
         headers: { authorization: `Bearer ${requesterToken}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ subject: { type: 'plate', value: 'AB 1234' }, level: 'individual', data: ['movements'], purpose: 'criminal-investigation', from: new Date(Date.now() - 86_400_000).toISOString(), to: new Date().toISOString() }),
+        body: JSON.stringify({
+          subject: { type: 'plate', value: 'AB 1234' },
+          level: 'individual',
+          data: ['movements'],
+          purpose: 'criminal-investigation',
+          from: new Date(Date.now() - 86_400_000).toISOString(),
+          to: new Date().toISOString(),
+        }),
       });
       expect(res.status).toBe(200);
       expect(((await res.json()) as { decision: string }).decision).toBe('refused');
       await prometheus.waitForScrapes(3);
     }
     const stop = new Date();
-    const context = { start: new Date(firstPublish - 60_000), stop, intervalSeconds: 2, scrapeIntervalSeconds: prometheus.scrapeIntervalSeconds, variables: { service: '.*' } };
+    const context = {
+      start: new Date(firstPublish - 60_000),
+      stop,
+      intervalSeconds: 2,
+      scrapeIntervalSeconds: prometheus.scrapeIntervalSeconds,
+      variables: { service: '.*' },
+    };
     const queries = dashboardPromQueries();
     expect(queries.length).toBeGreaterThan(20);
     const empty: string[] = [];

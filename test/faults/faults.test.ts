@@ -20,7 +20,17 @@ import { createCity, createFleetPublisher, loadScenario, runSimulation, type Sim
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { policyCopy } from '../support/policy-copy.ts';
 import { faultPlan, profileFromEnv, type Fault, type Target } from './plan.ts';
-import { beforeReplay, collectAggregates, diffAggregates, expectedPoints, pointKey, readingCountMismatches, reconcileSequences, sightingKeys, type Published } from './reconcile.ts';
+import {
+  beforeReplay,
+  collectAggregates,
+  diffAggregates,
+  expectedPoints,
+  pointKey,
+  readingCountMismatches,
+  reconcileSequences,
+  sightingKeys,
+  type Published,
+} from './reconcile.ts';
 import { startFaultServers, type FaultServers, type ServerName } from './servers.ts';
 import { startManaged, type ManagedService } from './services.ts';
 import { dumpTopic } from './topic-dump.ts';
@@ -110,7 +120,11 @@ describe(`faults (${PROFILE}: ${PLAN.length} faults)`, () => {
     admin = createKafka({ brokers: servers.kafkaBrokers, clientId: 'faults-admin', logger: createLogger({ service: 'faults', level: 'silent' }) }).admin();
     await admin.connect();
     const kafka = { KAFKA_BROKERS: servers.kafkaBrokers.join(','), POLICY_FILE: policyFile, KAFKA_TOPIC_PREFIX: PREFIX };
-    const keyring = await startManaged('keyring', { ...kafka, KEYRING_GATEWAY_TOKENS: gatewayTokensFile({ gateway: KEYRING_TOKEN }), KEYRING_READING_INTERVAL_SECONDS: '1' });
+    const keyring = await startManaged('keyring', {
+      ...kafka,
+      KEYRING_GATEWAY_TOKENS: gatewayTokensFile({ gateway: KEYRING_TOKEN }),
+      KEYRING_READING_INTERVAL_SECONDS: '1',
+    });
     services.set('keyring', keyring);
     // The keyring keeps the pseudonym keys out of the gateway: a restarted gateway gives a phone
     // the same pseudonym as before (with keys in its own memory, a restart begins new ones).
@@ -128,7 +142,13 @@ describe(`faults (${PROFILE}: ${PLAN.length} faults)`, () => {
     services.set('processor', await startManaged('processor', { ...kafka, ...PROCESSOR_WINDOWS, NOISE_KEY, TICK_MS: '200' }));
     services.set(
       'writer',
-      await startManaged('writer', { ...kafka, INFLUX_URL: servers.influx.url, INFLUX_ORG: servers.influx.org, INFLUX_BUCKET: servers.influx.bucket, INFLUX_TOKEN: servers.influx.writerToken }),
+      await startManaged('writer', {
+        ...kafka,
+        INFLUX_URL: servers.influx.url,
+        INFLUX_ORG: servers.influx.org,
+        INFLUX_BUCKET: servers.influx.bucket,
+        INFLUX_TOKEN: servers.influx.writerToken,
+      }),
     );
     log(`services up: ${[...services.keys()].join(', ')}`);
   }, 300_000);
@@ -167,14 +187,18 @@ describe(`faults (${PROFILE}: ${PLAN.length} faults)`, () => {
   async function killServer(name: ServerName): Promise<void> {
     const pid = servers.pid(name);
     process.kill(pid, 'SIGKILL');
-    await waitFor(`${name} (pid ${pid}) to die`, async () => {
-      try {
-        process.kill(pid, 0);
-        return false;
-      } catch {
-        return true;
-      }
-    }, 10_000);
+    await waitFor(
+      `${name} (pid ${pid}) to die`,
+      async () => {
+        try {
+          process.kill(pid, 0);
+          return false;
+        } catch {
+          return true;
+        }
+      },
+      10_000,
+    );
   }
 
   async function inject(fault: Fault): Promise<FaultResult> {
@@ -212,137 +236,191 @@ describe(`faults (${PROFILE}: ${PLAN.length} faults)`, () => {
     const from = baseline ?? 0;
     await waitFor(`${target} to recover from ${kind}`, async () => ((await progress(target)) ?? -1) > from, RECOVERY_TIMEOUT_MS);
     const result: FaultResult = { ...fault, at, backAt, recoveryMs: performance.now() - resumed, ...(restartMs === undefined ? {} : { restartMs }) };
-    log(`${kind} ${target}: down ${seconds(downMs)} s${restartMs === undefined ? '' : `, restart ${seconds(restartMs)} s`}, output moving again ${seconds(result.recoveryMs)} s after ${kind === 'kill' ? 'the restart began' : 'SIGCONT'}`);
+    log(
+      `${kind} ${target}: down ${seconds(downMs)} s${restartMs === undefined ? '' : `, restart ${seconds(restartMs)} s`}, output moving again ${seconds(result.recoveryMs)} s after ${kind === 'kill' ? 'the restart began' : 'SIGCONT'}`,
+    );
     return result;
   }
 
   /** Waits until a processor deployment's releaser has released every series past `lastTs`. */
   async function released(group: string, partialsTopic: string, lastTs: number, timeoutMs: number): Promise<number> {
     const ends = Object.fromEntries(partialSeries(policy).map((s) => [s.id, Math.floor(lastTs / s.size) * s.size + s.size]));
-    return waitFor(`${group} to release every window up to the end of the data`, async () => {
-      const [offsets] = await withTimeout(admin.fetchOffsets({ groupId: group, topics: [partialsTopic] }), 5000);
-      const metadata = offsets?.partitions[0]?.metadata;
-      const upTo = metadata ? ((JSON.parse(metadata) as { releasedUpTo?: Record<string, number> }).releasedUpTo ?? {}) : {};
-      return Object.entries(ends).every(([series, end]) => (upTo[series] ?? 0) >= end);
-    }, timeoutMs);
+    return waitFor(
+      `${group} to release every window up to the end of the data`,
+      async () => {
+        const [offsets] = await withTimeout(admin.fetchOffsets({ groupId: group, topics: [partialsTopic] }), 5000);
+        const metadata = offsets?.partitions[0]?.metadata;
+        const upTo = metadata ? ((JSON.parse(metadata) as { releasedUpTo?: Record<string, number> }).releasedUpTo ?? {}) : {};
+        return Object.entries(ends).every(([series, end]) => (upTo[series] ?? 0) >= end);
+      },
+      timeoutMs,
+    );
   }
 
-  it('loses no acknowledged reading beyond Mosquitto\'s own window, counts nothing twice, and InfluxDB matches a fault-free replay', async () => {
-    const fleet = loadFleet(DEFAULT_FLEET_PATH);
-    const published: Array<Published & { ackedAt: number }> = [];
-    const city = createCity({ devices: fleet.devices, scenario: loadScenario('rush-hour'), seed: `faults-${PROFILE}`, tickSeconds: 5, travelTimeScale: 0.01 });
-    const publisher = createFleetPublisher({ url: servers.mqttUrl, fleetSecret: servers.fleetSecret, clientIdPrefix: 'faults' });
-    const stop = new AbortController();
-    const onPublished = (r: SimulatedReading) => {
-      const p = r.payload as { seq: number; ts: string };
-      published.push({ deviceId: r.deviceId, seq: p.seq, ts: Date.parse(p.ts), sightings: sightingKeys(policy, r.deviceId, r.payload as unknown as Record<string, unknown>), ackedAt: Date.now() });
-    };
-    const simulation = runSimulation({ city, publisher, tickSeconds: 1, signal: stop.signal, onPublished, onProgress: (p) => log(`published ${p.published} readings (${p.failed} failed)`) });
+  it(
+    "loses no acknowledged reading beyond Mosquitto's own window, counts nothing twice, and InfluxDB matches a fault-free replay",
+    async () => {
+      const fleet = loadFleet(DEFAULT_FLEET_PATH);
+      const published: Array<Published & { ackedAt: number }> = [];
+      const city = createCity({
+        devices: fleet.devices,
+        scenario: loadScenario('rush-hour'),
+        seed: `faults-${PROFILE}`,
+        tickSeconds: 5,
+        travelTimeScale: 0.01,
+      });
+      const publisher = createFleetPublisher({ url: servers.mqttUrl, fleetSecret: servers.fleetSecret, clientIdPrefix: 'faults' });
+      const stop = new AbortController();
+      const onPublished = (r: SimulatedReading) => {
+        const p = r.payload as { seq: number; ts: string };
+        published.push({
+          deviceId: r.deviceId,
+          seq: p.seq,
+          ts: Date.parse(p.ts),
+          sightings: sightingKeys(policy, r.deviceId, r.payload as unknown as Record<string, unknown>),
+          ackedAt: Date.now(),
+        });
+      };
+      const simulation = runSimulation({
+        city,
+        publisher,
+        tickSeconds: 1,
+        signal: stop.signal,
+        onPublished,
+        onProgress: (p) => log(`published ${p.published} readings (${p.failed} failed)`),
+      });
 
-    // Warm up: aggregates reach InfluxDB before the first fault.
-    await waitFor('the first aggregates in InfluxDB', async () => ((await progress('writer')) ?? 0) > 0, 60_000);
-    await sleep(WARMUP_MS);
-    const results: FaultResult[] = [];
-    for (const fault of PLAN) {
-      results.push(await inject(fault));
-      await sleep(SETTLE_MS);
-    }
-    await sleep(TAIL_MS);
-    stop.abort();
-    const summary = await simulation;
-    await publisher.close();
-    const lastTs = Math.max(...published.map((p) => p.ts));
-    log(`published ${summary.published} readings in ${seconds(summary.elapsedSeconds * 1000)} s, ${summary.failed} failed; draining`);
+      // Warm up: aggregates reach InfluxDB before the first fault.
+      await waitFor('the first aggregates in InfluxDB', async () => ((await progress('writer')) ?? 0) > 0, 60_000);
+      await sleep(WARMUP_MS);
+      const results: FaultResult[] = [];
+      for (const fault of PLAN) {
+        results.push(await inject(fault));
+        await sleep(SETTLE_MS);
+      }
+      await sleep(TAIL_MS);
+      stop.abort();
+      const summary = await simulation;
+      await publisher.close();
+      const lastTs = Math.max(...published.map((p) => p.ts));
+      log(`published ${summary.published} readings in ${seconds(summary.elapsedSeconds * 1000)} s, ${summary.failed} failed; draining`);
 
-    // Drain: every window released, every aggregate written.
-    await released('lethe-processor-releaser', topics.partials, lastTs, 180_000);
-    const aggregatesEnd = async () => (await admin.fetchTopicOffsets(topics.aggregates)).reduce((n, p) => n + Number(p.high), 0);
-    await waitFor('the writer to commit every aggregate', async () => (await progress('writer')) === (await aggregatesEnd()), 120_000);
+      // Drain: every window released, every aggregate written.
+      await released('lethe-processor-releaser', topics.partials, lastTs, 180_000);
+      const aggregatesEnd = async () => (await admin.fetchTopicOffsets(topics.aggregates)).reduce((n, p) => n + Number(p.high), 0);
+      await waitFor('the writer to commit every aggregate', async () => (await progress('writer')) === (await aggregatesEnd()), 120_000);
 
-    // The fault-free replay: one processor in a fresh group, over the same retained input, into its own topics.
-    reference = await startManaged('processor', { KAFKA_BROKERS: servers.kafkaBrokers.join(','), POLICY_FILE: policyFile, ...PROCESSOR_WINDOWS, NOISE_KEY, TICK_MS: '200', KAFKA_GROUP_ID: 'faults-reference', KAFKA_TOPIC_PREFIX: 'reference.', KAFKA_INPUT_TOPIC_PREFIX: PREFIX }, 'reference-processor');
-    const replayMs = await released('faults-reference-releaser', topicNames('reference.').partials, lastTs, 180_000);
-    log(`fault-free replay released everything in ${seconds(replayMs)} s`);
-
-    // 1. Sequence numbers.
-    const [readings, sightings] = [await dumpTopic(servers.kafkaBrokers, admin, topics.readings), await dumpTopic(servers.kafkaBrokers, admin, topics.sightings)];
-    const seq = reconcileSequences(published, readings, sightings);
-    const mosquittoKills = results.filter((r) => r.target === 'mosquitto' && r.kind === 'kill');
-    const inMosquittoWindow = (p: { ackedAt: number }) => mosquittoKills.some((k) => p.ackedAt > k.at - MOSQUITTO_WINDOW_MS && p.ackedAt <= k.backAt + MOSQUITTO_RESUBSCRIBE_MS);
-    const lostInWindow = published.filter((p) => inMosquittoWindow(p) && seq.lost.some((l) => l.deviceId === p.deviceId && l.seq === p.seq));
-    const lostElsewhere = seq.lost.filter((l) => !lostInWindow.some((p) => p.deviceId === l.deviceId && p.seq === l.seq));
-    // When the lost readings were acknowledged to the devices, as runs of consecutive seconds.
-    const lostAt = (seq.lost as Array<Published & { ackedAt: number }>).map((l) => l.ackedAt).sort((a, b) => a - b);
-    const runs: Array<{ from: number; to: number; n: number }> = [];
-    for (const t of lostAt) {
-      const last = runs.at(-1);
-      if (last && t - last.to <= 2000) Object.assign(last, { to: t, n: last.n + 1 });
-      else runs.push({ from: t, to: t, n: 1 });
-    }
-    const hms = (t: number) => new Date(t).toISOString().slice(11, 23);
-    for (const r of runs) log(`lost: ${r.n} readings acknowledged ${hms(r.from)}–${hms(r.to)}`);
-    log(
-      `sequence numbers: ${seq.acknowledged} acknowledged, ${seq.onTopic} on the readings topic, ${seq.lost.length} lost (${lostInWindow.length} in Mosquitto's window), ` +
-        `${seq.duplicates} redelivered copies, ${seq.unacknowledged} delivered but unacknowledged; sightings ${seq.sightingsOnTopic}/${seq.sightingsExpected}, ${seq.sightingDuplicates} copies`,
-    );
-
-    // 2. Aggregates vs the fault-free replay.
-    const live = collectAggregates(await dumpTopic(servers.kafkaBrokers, admin, topics.aggregates));
-    const ref = collectAggregates(await dumpTopic(servers.kafkaBrokers, admin, topicNames('reference.').aggregates));
-    const { compared, before } = beforeReplay(live.records, ref.records);
-    const diff = diffAggregates(ref.records, compared);
-    const figuresBeforeReplay = before.filter((r) => r.fields.released !== 0).map((r) => `${r.tags.stream}|${r.windowStart}: ${r.fields.released} figures`);
-    // 3. Reading counts vs distinct sequence numbers.
-    const countMismatches = readingCountMismatches(live.records, readings);
-    // 4. InfluxDB vs the aggregates.
-    const rows = await new InfluxDB({ url: servers.influx.url, token: servers.influx.adminToken })
-      .getQueryApi(servers.influx.org)
-      .collectRows<Record<string, unknown>>(`from(bucket: "${servers.influx.bucket}") |> range(start: 0)`);
-    const inInflux = new Map<string, number>();
-    for (const row of rows) {
-      const tags = Object.fromEntries(Object.entries(row).filter(([k]) => !k.startsWith('_') && k !== 'result' && k !== 'table')) as Record<string, string>;
-      inInflux.set(pointKey(String(row._measurement), tags, Date.parse(String(row._time)), String(row._field)), Number(row._value));
-    }
-    const wanted = expectedPoints(live.records.values());
-    const influxMissing = [...wanted].filter(([k, v]) => inInflux.get(k) !== v).map(([k, v]) => `${k}: expected ${v}, InfluxDB ${inInflux.get(k)}`);
-    const influxExtra = [...inInflux.keys()].filter((k) => !wanted.has(k));
-    log(`aggregates: ${live.records.size} (+${live.copies} identical copies), replay ${ref.records.size} (${before.length} privacy records of empty windows before the first reading); InfluxDB ${inInflux.size} values for ${wanted.size} expected`);
-
-    const table = [
-      '| # | fault | target | down (s) | restart (s) | output moving again (s) |',
-      '| --- | --- | --- | --- | --- | --- |',
-      ...results.map((r, i) => `| ${i + 1} | ${r.kind} | ${r.target} | ${seconds(r.downMs)} | ${r.restartMs === undefined ? '–' : seconds(r.restartMs)} | ${seconds(r.recoveryMs)} |`),
-    ].join('\n');
-    console.log(table);
-    if (PROFILE === 'full') {
-      writeFileSync(
-        join(ROOT, 'test/faults/last-run.md'),
-        [
-          `# Last full fault run (${new Date().toISOString()})`,
-          '',
-          `Command: \`pnpm test:faults\`. ${PLAN.length} faults while ${fleet.devices.length} devices published one reading per second each at QoS 1 (${summary.published} readings in ${seconds(summary.elapsedSeconds * 1000)} s).`,
-          '',
-          table,
-          '',
-          `- Sequence numbers: ${seq.acknowledged} acknowledged to the devices, ${seq.lost.length} missing from the readings topic (${lostInWindow.length} acknowledged within ${seconds(MOSQUITTO_WINDOW_MS)} s before a Mosquitto SIGKILL or ${seconds(MOSQUITTO_RESUBSCRIBE_MS)} s after its restart), ${seq.duplicates} redelivered copies (absorbed), ${seq.unacknowledged} on the topic though the device saw no acknowledgement.`,
-          `- Sightings: ${seq.sightingsOnTopic} of ${seq.sightingsExpected} expected, ${seq.sightingDuplicates} redelivered copies.`,
-          `- Aggregates: ${live.records.size} distinct records (${live.copies} identical copies from replays), ${ref.records.size} in the fault-free replay, ${diff.length} differences (${before.length} privacy records of empty windows before the first reading, which the replay cannot see), ${live.conflicting.length} released twice with different values.`,
-          `- Device reading counts that differ from their distinct sequence numbers: ${countMismatches.length}.`,
-          `- InfluxDB: ${inInflux.size} values, ${influxMissing.length} missing or different, ${influxExtra.length} extra.`,
-          '',
-        ].join('\n'),
+      // The fault-free replay: one processor in a fresh group, over the same retained input, into its own topics.
+      reference = await startManaged(
+        'processor',
+        {
+          KAFKA_BROKERS: servers.kafkaBrokers.join(','),
+          POLICY_FILE: policyFile,
+          ...PROCESSOR_WINDOWS,
+          NOISE_KEY,
+          TICK_MS: '200',
+          KAFKA_GROUP_ID: 'faults-reference',
+          KAFKA_TOPIC_PREFIX: 'reference.',
+          KAFKA_INPUT_TOPIC_PREFIX: PREFIX,
+        },
+        'reference-processor',
       );
-    }
+      const replayMs = await released('faults-reference-releaser', topicNames('reference.').partials, lastTs, 180_000);
+      log(`fault-free replay released everything in ${seconds(replayMs)} s`);
 
-    expect(summary.failed, 'publishes the devices saw fail').toBe(0);
-    expect(lostElsewhere.map((l) => `${l.deviceId}#${l.seq}`), 'acknowledged readings lost outside Mosquitto\'s window').toEqual([]);
-    expect(seq.sightingsOnTopic, 'sightings of the readings that arrived').toBe(seq.sightingsExpected);
-    expect(live.conflicting, 'aggregates released twice with different values').toEqual([]);
-    expect(diff, 'aggregates vs the fault-free replay').toEqual([]);
-    expect(figuresBeforeReplay, 'figures released before the first reading').toEqual([]);
-    expect(countMismatches, 'device reading counts vs distinct sequence numbers').toEqual([]);
-    expect(influxMissing, 'aggregates missing or different in InfluxDB').toEqual([]);
-    expect(influxExtra, 'values in InfluxDB that no aggregate explains').toEqual([]);
-    for (const r of results) expect(r.recoveryMs, `${r.kind} ${r.target}: recovery`).toBeLessThan(RECOVERY_TIMEOUT_MS);
-  }, 60 * 60_000);
+      // 1. Sequence numbers.
+      const [readings, sightings] = [
+        await dumpTopic(servers.kafkaBrokers, admin, topics.readings),
+        await dumpTopic(servers.kafkaBrokers, admin, topics.sightings),
+      ];
+      const seq = reconcileSequences(published, readings, sightings);
+      const mosquittoKills = results.filter((r) => r.target === 'mosquitto' && r.kind === 'kill');
+      const inMosquittoWindow = (p: { ackedAt: number }) =>
+        mosquittoKills.some((k) => p.ackedAt > k.at - MOSQUITTO_WINDOW_MS && p.ackedAt <= k.backAt + MOSQUITTO_RESUBSCRIBE_MS);
+      const lostInWindow = published.filter((p) => inMosquittoWindow(p) && seq.lost.some((l) => l.deviceId === p.deviceId && l.seq === p.seq));
+      const lostElsewhere = seq.lost.filter((l) => !lostInWindow.some((p) => p.deviceId === l.deviceId && p.seq === l.seq));
+      // When the lost readings were acknowledged to the devices, as runs of consecutive seconds.
+      const lostAt = (seq.lost as Array<Published & { ackedAt: number }>).map((l) => l.ackedAt).sort((a, b) => a - b);
+      const runs: Array<{ from: number; to: number; n: number }> = [];
+      for (const t of lostAt) {
+        const last = runs.at(-1);
+        if (last && t - last.to <= 2000) Object.assign(last, { to: t, n: last.n + 1 });
+        else runs.push({ from: t, to: t, n: 1 });
+      }
+      const hms = (t: number) => new Date(t).toISOString().slice(11, 23);
+      for (const r of runs) log(`lost: ${r.n} readings acknowledged ${hms(r.from)}–${hms(r.to)}`);
+      log(
+        `sequence numbers: ${seq.acknowledged} acknowledged, ${seq.onTopic} on the readings topic, ${seq.lost.length} lost (${lostInWindow.length} in Mosquitto's window), ` +
+          `${seq.duplicates} redelivered copies, ${seq.unacknowledged} delivered but unacknowledged; sightings ${seq.sightingsOnTopic}/${seq.sightingsExpected}, ${seq.sightingDuplicates} copies`,
+      );
+
+      // 2. Aggregates vs the fault-free replay.
+      const live = collectAggregates(await dumpTopic(servers.kafkaBrokers, admin, topics.aggregates));
+      const ref = collectAggregates(await dumpTopic(servers.kafkaBrokers, admin, topicNames('reference.').aggregates));
+      const { compared, before } = beforeReplay(live.records, ref.records);
+      const diff = diffAggregates(ref.records, compared);
+      const figuresBeforeReplay = before.filter((r) => r.fields.released !== 0).map((r) => `${r.tags.stream}|${r.windowStart}: ${r.fields.released} figures`);
+      // 3. Reading counts vs distinct sequence numbers.
+      const countMismatches = readingCountMismatches(live.records, readings);
+      // 4. InfluxDB vs the aggregates.
+      const rows = await new InfluxDB({ url: servers.influx.url, token: servers.influx.adminToken })
+        .getQueryApi(servers.influx.org)
+        .collectRows<Record<string, unknown>>(`from(bucket: "${servers.influx.bucket}") |> range(start: 0)`);
+      const inInflux = new Map<string, number>();
+      for (const row of rows) {
+        const tags = Object.fromEntries(Object.entries(row).filter(([k]) => !k.startsWith('_') && k !== 'result' && k !== 'table')) as Record<string, string>;
+        inInflux.set(pointKey(String(row._measurement), tags, Date.parse(String(row._time)), String(row._field)), Number(row._value));
+      }
+      const wanted = expectedPoints(live.records.values());
+      const influxMissing = [...wanted].filter(([k, v]) => inInflux.get(k) !== v).map(([k, v]) => `${k}: expected ${v}, InfluxDB ${inInflux.get(k)}`);
+      const influxExtra = [...inInflux.keys()].filter((k) => !wanted.has(k));
+      log(
+        `aggregates: ${live.records.size} (+${live.copies} identical copies), replay ${ref.records.size} (${before.length} privacy records of empty windows before the first reading); InfluxDB ${inInflux.size} values for ${wanted.size} expected`,
+      );
+
+      const table = [
+        '| # | fault | target | down (s) | restart (s) | output moving again (s) |',
+        '| --- | --- | --- | --- | --- | --- |',
+        ...results.map(
+          (r, i) =>
+            `| ${i + 1} | ${r.kind} | ${r.target} | ${seconds(r.downMs)} | ${r.restartMs === undefined ? '–' : seconds(r.restartMs)} | ${seconds(r.recoveryMs)} |`,
+        ),
+      ].join('\n');
+      console.log(table);
+      if (PROFILE === 'full') {
+        writeFileSync(
+          join(ROOT, 'test/faults/last-run.md'),
+          [
+            `# Last full fault run (${new Date().toISOString()})`,
+            '',
+            `Command: \`pnpm test:faults\`. ${PLAN.length} faults while ${fleet.devices.length} devices published one reading per second each at QoS 1 (${summary.published} readings in ${seconds(summary.elapsedSeconds * 1000)} s).`,
+            '',
+            table,
+            '',
+            `- Sequence numbers: ${seq.acknowledged} acknowledged to the devices, ${seq.lost.length} missing from the readings topic (${lostInWindow.length} acknowledged within ${seconds(MOSQUITTO_WINDOW_MS)} s before a Mosquitto SIGKILL or ${seconds(MOSQUITTO_RESUBSCRIBE_MS)} s after its restart), ${seq.duplicates} redelivered copies (absorbed), ${seq.unacknowledged} on the topic though the device saw no acknowledgement.`,
+            `- Sightings: ${seq.sightingsOnTopic} of ${seq.sightingsExpected} expected, ${seq.sightingDuplicates} redelivered copies.`,
+            `- Aggregates: ${live.records.size} distinct records (${live.copies} identical copies from replays), ${ref.records.size} in the fault-free replay, ${diff.length} differences (${before.length} privacy records of empty windows before the first reading, which the replay cannot see), ${live.conflicting.length} released twice with different values.`,
+            `- Device reading counts that differ from their distinct sequence numbers: ${countMismatches.length}.`,
+            `- InfluxDB: ${inInflux.size} values, ${influxMissing.length} missing or different, ${influxExtra.length} extra.`,
+            '',
+          ].join('\n'),
+        );
+      }
+
+      expect(summary.failed, 'publishes the devices saw fail').toBe(0);
+      expect(
+        lostElsewhere.map((l) => `${l.deviceId}#${l.seq}`),
+        "acknowledged readings lost outside Mosquitto's window",
+      ).toEqual([]);
+      expect(seq.sightingsOnTopic, 'sightings of the readings that arrived').toBe(seq.sightingsExpected);
+      expect(live.conflicting, 'aggregates released twice with different values').toEqual([]);
+      expect(diff, 'aggregates vs the fault-free replay').toEqual([]);
+      expect(figuresBeforeReplay, 'figures released before the first reading').toEqual([]);
+      expect(countMismatches, 'device reading counts vs distinct sequence numbers').toEqual([]);
+      expect(influxMissing, 'aggregates missing or different in InfluxDB').toEqual([]);
+      expect(influxExtra, 'values in InfluxDB that no aggregate explains').toEqual([]);
+      for (const r of results) expect(r.recoveryMs, `${r.kind} ${r.target}: recovery`).toBeLessThan(RECOVERY_TIMEOUT_MS);
+    },
+    60 * 60_000,
+  );
 });

@@ -34,7 +34,9 @@ export function sightingKeys(policy: Policy, deviceId: string, payload: Record<s
     if (!Array.isArray(items)) return [];
     const slot = slotStart(ts, sightingSlot(source, policy.kinds[SOURCE_KIND[source]].window));
     return items.map((item: Record<string, unknown>) => {
-      const id = createHash('sha256').update(normalizeIdentifier(source, String(item[identifier]))).digest('base64url');
+      const id = createHash('sha256')
+        .update(normalizeIdentifier(source, String(item[identifier])))
+        .digest('base64url');
       return `${source}|${deviceId}|${id}|${slot}`;
     });
   });
@@ -118,7 +120,10 @@ export function collectAggregates(dumped: DumpedRecord[]): AggregateSet {
  * while the replay starts at the first reading on the input topics: it cannot release those
  * windows. They are set apart, not excused: the caller checks that each released no figure.
  */
-export function beforeReplay(live: Map<string, AggregateRecord>, replay: Map<string, AggregateRecord>): { compared: Map<string, AggregateRecord>; before: AggregateRecord[] } {
+export function beforeReplay(
+  live: Map<string, AggregateRecord>,
+  replay: Map<string, AggregateRecord>,
+): { compared: Map<string, AggregateRecord>; before: AggregateRecord[] } {
   const first = new Map<string, number>();
   for (const r of replay.values()) if (r.measurement === 'privacy') first.set(r.tags.stream!, Math.min(first.get(r.tags.stream!) ?? Infinity, r.windowStart));
   const compared = new Map<string, AggregateRecord>();

@@ -79,7 +79,14 @@ export async function startFaultServers(log: (line: string) => void): Promise<Fa
   return {
     mqttUrl: endpoints.MQTT_URL!,
     kafkaBrokers: endpoints.KAFKA_BROKERS!.split(','),
-    influx: { url: influxEnv.INFLUX_URL!, org, bucket, adminToken: influxEnv.INFLUX_ADMIN_TOKEN!, writerToken: tokens.writerToken, readerToken: tokens.readerToken },
+    influx: {
+      url: influxEnv.INFLUX_URL!,
+      org,
+      bucket,
+      adminToken: influxEnv.INFLUX_ADMIN_TOKEN!,
+      writerToken: tokens.writerToken,
+      readerToken: tokens.readerToken,
+    },
     fleetSecret: secret('fleet-secret'),
     gatewayPassword: secret('mqtt-gateway-password'),
     pid(name) {

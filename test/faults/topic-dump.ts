@@ -33,7 +33,9 @@ export async function dumpTopic(brokers: string[], admin: Admin, topic: string, 
       if (remaining.size === 0) finished();
     },
   });
-  const timer = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`reading ${topic}: ${[...remaining.keys()].length} partitions unfinished after ${timeoutMs} ms`)), timeoutMs).unref());
+  const timer = new Promise<never>((_, reject) =>
+    setTimeout(() => reject(new Error(`reading ${topic}: ${[...remaining.keys()].length} partitions unfinished after ${timeoutMs} ms`)), timeoutMs).unref(),
+  );
   try {
     await Promise.race([done, timer]);
   } finally {

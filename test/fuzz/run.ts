@@ -56,7 +56,11 @@ function corpusOf(target: FuzzTargetName): string {
 }
 
 function filesIn(dir: string): string[] {
-  return existsSync(dir) ? readdirSync(dir).filter((f) => !f.startsWith('.')).map((f) => join(dir, f)) : [];
+  return existsSync(dir)
+    ? readdirSync(dir)
+        .filter((f) => !f.startsWith('.'))
+        .map((f) => join(dir, f))
+    : [];
 }
 
 /**
@@ -93,16 +97,24 @@ async function fuzz(target: FuzzTargetName, seconds: number, addon: { path: stri
   const cli = join(createRequire(import.meta.url).resolve('@jazzer.js/core/package.json'), '../dist/cli.js');
   const args = [
     '--disable-warning=ExperimentalWarning',
-    '--import', join(HERE, 'jazzer/preload.mjs'),
+    '--import',
+    join(HERE, 'jazzer/preload.mjs'),
     cli,
     join(HERE, 'jazzer/entry.mjs'),
     found,
     corpusOf(target),
     // Coverage of our code and of zod, whose schemas are most of the parsing.
-    '-i', join(ROOT, 'packages/'), '-i', join(ROOT, 'test/fuzz/'), '-i', '/zod@',
-    '-e', '/@jazzer.js/',
+    '-i',
+    join(ROOT, 'packages/'),
+    '-i',
+    join(ROOT, 'test/fuzz/'),
+    '-i',
+    '/zod@',
+    '-e',
+    '/@jazzer.js/',
     ...(target === 'ingest' ? [] : ['--sync']),
-    '--timeout', '10000',
+    '--timeout',
+    '10000',
     '--',
     `-max_total_time=${seconds}`,
     `-artifact_prefix=${artifacts}/`,
@@ -118,7 +130,8 @@ async function fuzz(target: FuzzTargetName, seconds: number, addon: { path: stri
     let text = '';
     const keep = (d: Buffer) => {
       text += d.toString();
-      for (const line of d.toString().split('\n')) if (/INITED|DONE|NEW_FUNC|==\d+== |Error|Finding/.test(line)) process.stderr.write(`[${target}] ${line.slice(0, 200)}\n`);
+      for (const line of d.toString().split('\n'))
+        if (/INITED|DONE|NEW_FUNC|==\d+== |Error|Finding/.test(line)) process.stderr.write(`[${target}] ${line.slice(0, 200)}\n`);
     };
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
@@ -157,7 +170,14 @@ async function fuzz(target: FuzzTargetName, seconds: number, addon: { path: stri
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { time: { type: 'string', default: '60' }, target: { type: 'string', multiple: true }, seed: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } } });
+  const { values } = parseArgs({
+    options: {
+      time: { type: 'string', default: '60' },
+      target: { type: 'string', multiple: true },
+      seed: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
   if (values.help) {
     console.log(USAGE);
     return;
@@ -172,7 +192,8 @@ async function main(): Promise<void> {
     return;
   }
   const addon = loadableJazzerAddon();
-  if (addon.patched) console.error(`[fuzz] Jazzer.js's addon needs glibc 2.38; using a copy patched for this glibc (test/fuzz/jazzer/patch-addon.ts): ${addon.path}`);
+  if (addon.patched)
+    console.error(`[fuzz] Jazzer.js's addon needs glibc 2.38; using a copy patched for this glibc (test/fuzz/jazzer/patch-addon.ts): ${addon.path}`);
   const results: FuzzRun[] = [];
   for (const t of targets) {
     const run = await fuzz(t, seconds, addon);
@@ -182,10 +203,16 @@ async function main(): Promise<void> {
   const table = [
     '| target | time | executions | exec/s | edges (cov) | features (ft) | new inputs kept | corpus files | corpus size | finding |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...results.map((r) => `| ${r.target} | ${r.seconds} s | ${r.executions} | ${r.execPerSecond} | ${r.coverage} | ${r.features} | ${r.newInputs} | ${r.corpusFiles} | ${Math.round(r.corpusBytes / 1024)} KiB | ${r.finding ?? 'none'} |`),
+    ...results.map(
+      (r) =>
+        `| ${r.target} | ${r.seconds} s | ${r.executions} | ${r.execPerSecond} | ${r.coverage} | ${r.features} | ${r.newInputs} | ${r.corpusFiles} | ${Math.round(r.corpusBytes / 1024)} KiB | ${r.finding ?? 'none'} |`,
+    ),
   ].join('\n');
   console.log(table);
-  writeFileSync(join(HERE, 'last-run.md'), `# Last fuzz run\n\n${new Date().toISOString()}, Jazzer.js ${addon.patched ? '(addon patched for glibc < 2.38)' : ''}\n\n${table}\n`);
+  writeFileSync(
+    join(HERE, 'last-run.md'),
+    `# Last fuzz run\n\n${new Date().toISOString()}, Jazzer.js ${addon.patched ? '(addon patched for glibc < 2.38)' : ''}\n\n${table}\n`,
+  );
   if (results.some((r) => r.finding)) process.exit(1);
 }
 

@@ -75,7 +75,10 @@ const ingestStage = createIngestStage({
   fleet,
   clock,
   pseudonymizers: Object.fromEntries(
-    DEVICE_KINDS.map((kind) => [kind, createPseudonymizer(createInMemoryKeyProvider({ epochMs: policy.kinds[kind].epoch, graceMs: 60_000, clock }), policy.kinds[kind].epoch)]),
+    DEVICE_KINDS.map((kind) => [
+      kind,
+      createPseudonymizer(createInMemoryKeyProvider({ epochMs: policy.kinds[kind].epoch, graceMs: 60_000, clock }), policy.kinds[kind].epoch),
+    ]),
   ) as Record<DeviceKind, ReturnType<typeof createPseudonymizer>>,
 });
 
@@ -145,7 +148,8 @@ export async function fuzzIngest(data: Buffer): Promise<void> {
       if (r.topic === TOPICS.readings) {
         const values = (record.data as { values: Record<string, unknown>; kind: DeviceKind }).values;
         const kind = (record.data as { kind: DeviceKind }).kind;
-        for (const field of Object.keys(values)) check(policy.kinds[kind].fields[field]?.treatment === 'keep', `field ${field} was forwarded but the policy does not keep it`);
+        for (const field of Object.keys(values))
+          check(policy.kinds[kind].fields[field]?.treatment === 'keep', `field ${field} was forwarded but the policy does not keep it`);
       }
     }
     return;
@@ -153,7 +157,10 @@ export async function fuzzIngest(data: Buffer): Promise<void> {
   const { rejected, record } = result;
   check(REJECT_REASONS.includes(rejected.reason), 'unknown reject reason');
   check(record.topic === TOPICS.rejected && RejectedRecordSchema.safeParse(JSON.parse(record.value)).success, 'the rejected record does not match its schema');
-  check(parseReadingTopic(rejected.topic) !== undefined || /^<invalid topic, \d+ chars>$/.test(rejected.topic), 'the rejected record quotes a topic that is not ours');
+  check(
+    parseReadingTopic(rejected.topic) !== undefined || /^<invalid topic, \d+ chars>$/.test(rejected.topic),
+    'the rejected record quotes a topic that is not ours',
+  );
   // An excerpt cut at its length limit ends in a cut word ("boole…"): structure, not input.
   const words = rejected.excerpt.replace(/[A-Za-z0-9_]*…$/, '').match(/[A-Za-z_][A-Za-z0-9_]*/g) ?? [];
   for (const word of words) check(EXCERPT_WORDS.has(word), `the excerpt contains "${word.slice(0, 20)}", which is not a known key or a type`);
@@ -161,7 +168,8 @@ export async function fuzzIngest(data: Buffer): Promise<void> {
     for (const issue of rejected.detail.split('; ')) {
       const path = issue.slice(0, issue.indexOf(': '));
       if (path === '(root)' || path === 'ts') continue;
-      for (const segment of path.split('.')) check(SCHEMA_KEYS.has(segment) || /^\d+$/.test(segment), `the detail's path holds "${segment.slice(0, 20)}", not a schema key`);
+      for (const segment of path.split('.'))
+        check(SCHEMA_KEYS.has(segment) || /^\d+$/.test(segment), `the detail's path holds "${segment.slice(0, 20)}", not a schema key`);
     }
   }
   for (const id of identifiers) check(!record.value.toUpperCase().includes(id.toUpperCase()), 'the rejected record repeats an identifier of the input');
@@ -231,7 +239,7 @@ const DURATION_UNITS = ['ms', 's', 'm', 'h', 'd'];
 export function decodePolicyInput(data: Buffer): unknown {
   if (data[0] !== 0xff) return parseYaml(data.toString('utf8'), { maxAliasCount: 100, logLevel: 'silent' });
   const document = structuredClone(SHIPPED_POLICY);
-  for (let at = 1; at + 3 <= data.length; ) {
+  for (let at = 1; at + 3 <= data.length;) {
     const path = POLICY_PATHS[data.readUInt16BE(at) % POLICY_PATHS.length]!;
     const kind = data[at + 2]! % 8;
     const length = Math.min(data[at + 3] ?? 0, 64);
@@ -277,18 +285,34 @@ export function fuzzPolicy(data: Buffer): void {
     throw err;
   }
   prototypeUntouched();
-  const durations = [parsed.aggregates.retention, parsed.rawData.ttl, parsed.rawData.segment, ...Object.values(parsed.kinds).flatMap((k) => [k.window, k.epoch])];
+  const durations = [
+    parsed.aggregates.retention,
+    parsed.rawData.ttl,
+    parsed.rawData.segment,
+    ...Object.values(parsed.kinds).flatMap((k) => [k.window, k.epoch]),
+  ];
   for (const d of durations) check(Number.isSafeInteger(d) && d > 0, `an accepted policy has a duration of ${d} ms`);
   // 0 is a legitimate (strictest) lateness: every late sighting is dropped.
-  check(Number.isSafeInteger(parsed.rawData.maxLateness) && parsed.rawData.maxLateness >= 0, `an accepted policy has a max lateness of ${parsed.rawData.maxLateness} ms`);
+  check(
+    Number.isSafeInteger(parsed.rawData.maxLateness) && parsed.rawData.maxLateness >= 0,
+    `an accepted policy has a max lateness of ${parsed.rawData.maxLateness} ms`,
+  );
   for (const kind of Object.values(parsed.kinds)) {
     check(kind.epoch % kind.window === 0 && kind.epoch <= parsed.rawData.ttl, 'an accepted policy has an epoch that is not whole windows within the TTL');
-    check(Number.isFinite(kind.epsilonPerRelease) && kind.epsilonPerRelease > 0 && kind.epsilonPerRelease <= kind.epsilonPerDay, 'an accepted policy has an unusable ε');
+    check(
+      Number.isFinite(kind.epsilonPerRelease) && kind.epsilonPerRelease > 0 && kind.epsilonPerRelease <= kind.epsilonPerDay,
+      'an accepted policy has an unusable ε',
+    );
   }
   for (const spec of topicSpecs(parsed)) {
-    for (const [name, v] of Object.entries(spec.configs)) if (name.endsWith('.ms') || name.endsWith('.bytes')) check(/^[1-9]\d*$/.test(v) && Number.isSafeInteger(Number(v)), `topic config ${name}=${v} is not a positive integer`);
+    for (const [name, v] of Object.entries(spec.configs))
+      if (name.endsWith('.ms') || name.endsWith('.bytes'))
+        check(/^[1-9]\d*$/.test(v) && Number.isSafeInteger(Number(v)), `topic config ${name}=${v} is not a positive integer`);
   }
-  check(Number.isSafeInteger(aggregateRetentionSeconds(parsed)) && aggregateRetentionSeconds(parsed) > 0, 'the bucket retention is not a positive number of seconds');
+  check(
+    Number.isSafeInteger(aggregateRetentionSeconds(parsed)) && aggregateRetentionSeconds(parsed) > 0,
+    'the bucket retention is not a positive number of seconds',
+  );
   buildRegister(parsed);
 }
 

@@ -56,12 +56,21 @@ async function produceAuditEvent(epoch: number): Promise<void> {
   await producer.connect();
   // Marked as the test's own (actor and run), so no other suite mistakes it for the gateway's.
   // Its epoch ended well before the live figures' time, so the register counts it at once.
-  const record = toAuditEventRecord({ type: 'key.destroyed', actor: 'integration-test', at: Date.now(), data: { epoch, run: RUN, epochEnd: new Date(Date.now() - 30 * MIN).toISOString() } });
+  const record = toAuditEventRecord({
+    type: 'key.destroyed',
+    actor: 'integration-test',
+    at: Date.now(),
+    data: { epoch, run: RUN, epochEnd: new Date(Date.now() - 30 * MIN).toISOString() },
+  });
   await producer.send({ topic: TOPICS.audit, acks: -1, messages: [{ key: 'gateway', value: JSON.stringify(record) }] });
   await producer.disconnect();
 }
 
-const readLog = (): AuditRecord[] => readFileSync(auditFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as AuditRecord);
+const readLog = (): AuditRecord[] =>
+  readFileSync(auditFile, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as AuditRecord);
 const ourKeyEvents = () => readLog().filter((r) => r.type === 'key.destroyed' && r.data.run === RUN);
 
 async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
@@ -82,10 +91,31 @@ beforeAll(async () => {
   // Open data and today's ε, written as the writer would (write-only token).
   const writeApi = new InfluxDB({ url: infra.influx.url, token: infra.influx.writerToken }).getWriteApi(infra.influx.org, infra.influx.bucket, 'ms');
   for (let i = 0; i < 3; i++) {
-    writeApi.writePoint(new Point('pedestrians').tag('scope', 'district').tag('district', 'wan-chai').tag('window', '60s').floatField('people', 40 + i).timestamp(new Date(BASE + i * MIN)));
-    writeApi.writePoint(new Point('pedestrians').tag('scope', 'district').tag('district', 'eastern').tag('window', '60s').floatField('people', 10 + i).timestamp(new Date(BASE + i * MIN)));
+    writeApi.writePoint(
+      new Point('pedestrians')
+        .tag('scope', 'district')
+        .tag('district', 'wan-chai')
+        .tag('window', '60s')
+        .floatField('people', 40 + i)
+        .timestamp(new Date(BASE + i * MIN)),
+    );
+    writeApi.writePoint(
+      new Point('pedestrians')
+        .tag('scope', 'district')
+        .tag('district', 'eastern')
+        .tag('window', '60s')
+        .floatField('people', 10 + i)
+        .timestamp(new Date(BASE + i * MIN)),
+    );
   }
-  writeApi.writePoint(new Point('privacy').tag('stream', `api_it_${RUN}`).tag('window', '60s').floatField('epsilon_spent_today', 7).floatField('epsilon_budget_today', 1440).timestamp(new Date(Math.max(Date.now() - 3 * MIN, Math.floor(Date.now() / 86_400_000) * 86_400_000))));
+  writeApi.writePoint(
+    new Point('privacy')
+      .tag('stream', `api_it_${RUN}`)
+      .tag('window', '60s')
+      .floatField('epsilon_spent_today', 7)
+      .floatField('epsilon_budget_today', 1440)
+      .timestamp(new Date(Math.max(Date.now() - 3 * MIN, Math.floor(Date.now() / 86_400_000) * 86_400_000))),
+  );
   await writeApi.close();
   await produceAuditEvent(1);
   api = await startService('api', apiEnv());
@@ -101,15 +131,29 @@ describe('the api on real Kafka and InfluxDB', () => {
     const res = await fetch(url('/v1/data-requests'), {
       method: 'POST',
       headers: { authorization: `Bearer ${POLICE_TOKEN}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ subject: { type: 'plate', value: PLATE }, level: 'individual', data: ['movements'], purpose: 'criminal-investigation', from: new Date(Date.now() - 7 * 86_400_000).toISOString(), to: new Date().toISOString() }),
+      body: JSON.stringify({
+        subject: { type: 'plate', value: PLATE },
+        level: 'individual',
+        data: ['movements'],
+        purpose: 'criminal-investigation',
+        from: new Date(Date.now() - 7 * 86_400_000).toISOString(),
+        to: new Date().toISOString(),
+      }),
     });
     expect(res.status).toBe(200);
     const body = (await res.json()) as { decision: string; reasons: string[]; requestId: string };
     expect(body.decision).toBe('refused');
     expect(body.reasons).toEqual(['NOT_COLLECTED', 'EXPIRED', 'UNLINKABLE', 'OUT_OF_PURPOSE']);
 
-    const report = (await (await fetch(url('/v1/transparency-report'))).json()) as { totals: { byRequesterType: Record<string, { requests: number; refused: number; refusalsByReason: Record<string, number> }> }; audit: { head: { seq: number; hash: string } } };
-    expect(report.totals.byRequesterType.police).toMatchObject({ requests: 1, refused: 1, refusalsByReason: { NOT_COLLECTED: 1, EXPIRED: 1, UNLINKABLE: 1, OUT_OF_PURPOSE: 1 } });
+    const report = (await (await fetch(url('/v1/transparency-report'))).json()) as {
+      totals: { byRequesterType: Record<string, { requests: number; refused: number; refusalsByReason: Record<string, number> }> };
+      audit: { head: { seq: number; hash: string } };
+    };
+    expect(report.totals.byRequesterType.police).toMatchObject({
+      requests: 1,
+      refused: 1,
+      refusalsByReason: { NOT_COLLECTED: 1, EXPIRED: 1, UNLINKABLE: 1, OUT_OF_PURPOSE: 1 },
+    });
     expect(report.audit.head.hash).toMatch(/^[0-9a-f]{64}$/);
     expect((await fetch(url('/v1/data-requests'), { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } })).status).toBe(401);
   });
@@ -150,7 +194,12 @@ describe('the api on real Kafka and InfluxDB', () => {
       async () => ((await (await fetch(url('/v1/register'))).json()) as { live: { unavailable: string[] } }).live.unavailable.length === 0,
       200_000,
     );
-    type Live = { keysDestroyed: { total: number }; epsilonToday: Array<{ stream: string; spentToday: number }>; rawData: { topics: Array<{ topic: string; withinLimit: boolean | null }> }; unavailable: string[] };
+    type Live = {
+      keysDestroyed: { total: number };
+      epsilonToday: Array<{ stream: string; spentToday: number }>;
+      rawData: { topics: Array<{ topic: string; withinLimit: boolean | null }> };
+      unavailable: string[];
+    };
     const { live } = (await (await fetch(url('/v1/register'))).json()) as { live: Live };
     expect(live.keysDestroyed.total).toBeGreaterThanOrEqual(1);
     expect(live.epsilonToday).toContainEqual(expect.objectContaining({ stream: `api_it_${RUN}`, spentToday: 7 }));
@@ -212,7 +261,16 @@ describe('the personal-topic watch on a real broker', () => {
     expect((await audit.records()).map((r) => [r.at, r.data])).toEqual([
       [
         t0 + MIN,
-        { topic, periodStart: new Date(t0).toISOString(), periodEnd: new Date(t0 + MIN).toISOString(), limitSeconds: 14 * 60, checks: 2, failedChecks: 0, withinLimit: false, observedBy: 'scheduled-check' },
+        {
+          topic,
+          periodStart: new Date(t0).toISOString(),
+          periodEnd: new Date(t0 + MIN).toISOString(),
+          limitSeconds: 14 * 60,
+          checks: 2,
+          failedChecks: 0,
+          withinLimit: false,
+          observedBy: 'scheduled-check',
+        },
       ],
     ]);
     await admin.deleteTopics({ topics: [topic] });

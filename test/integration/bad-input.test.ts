@@ -52,7 +52,14 @@ describe('bad input through Mosquitto, the gateway and Kafka', () => {
   async function client(device: string): Promise<MqttClient> {
     let c = clients.get(device);
     if (!c) {
-      c = await connectAsync(infra.mqttUrl, { username: device, password: devicePassword(infra.fleetSecret, device), clientId: `bad-input-${device}-${started}`, protocolVersion: 4, clean: true, reconnectPeriod: 0 });
+      c = await connectAsync(infra.mqttUrl, {
+        username: device,
+        password: devicePassword(infra.fleetSecret, device),
+        clientId: `bad-input-${device}-${started}`,
+        protocolVersion: 4,
+        clean: true,
+        reconnectPeriod: 0,
+      });
       clients.set(device, c);
     }
     return c;
@@ -73,7 +80,9 @@ describe('bad input through Mosquitto, the gateway and Kafka', () => {
     });
     readings = await readTopic(infra.kafkaBrokers, TOPICS.readings, (v) => {
       const r = v as { deviceId?: string; seq?: number; ts?: number; values?: Record<string, unknown> };
-      return typeof r.deviceId === 'string' && typeof r.seq === 'number' && typeof r.ts === 'number' && r.ts >= started - 60_000 && r.values ? (r as { deviceId: string; seq: number; ts: number; values: Record<string, unknown> }) : undefined;
+      return typeof r.deviceId === 'string' && typeof r.seq === 'number' && typeof r.ts === 'number' && r.ts >= started - 60_000 && r.values
+        ? (r as { deviceId: string; seq: number; ts: number; values: Record<string, unknown> })
+        : undefined;
     });
   });
 
@@ -87,13 +96,17 @@ describe('bad input through Mosquitto, the gateway and Kafka', () => {
   it('refuses, counts and redacts every case, loses no good reading and stays ready', async () => {
     // Whatever Mosquitto had queued for the gateway's persistent sessions is handled first.
     let last = -1;
-    await waitFor('the gateway to be idle', async () => {
-      const now = await handled();
-      const idle = now === last;
-      last = now;
-      if (!idle) await new Promise((r) => setTimeout(r, 500));
-      return idle;
-    }, 60_000);
+    await waitFor(
+      'the gateway to be idle',
+      async () => {
+        const now = await handled();
+        const idle = now === last;
+        last = now;
+        if (!idle) await new Promise((r) => setTimeout(r, 500));
+        return idle;
+      },
+      60_000,
+    );
     since = Date.now();
 
     // Sequence numbers unique to this run, so no earlier run's readings can be mistaken for ours.
@@ -140,7 +153,8 @@ describe('bad input through Mosquitto, the gateway and Kafka', () => {
     // Refusals: the expected reasons, exactly, on the topic and in the metric.
     const published = catalogue.filter((c) => c.mqtt === 'publish');
     const expected = new Map<RejectReason, number>();
-    for (const c of published) if (c.expected.outcome === 'rejected') expected.set(c.expected.reason, (expected.get(c.expected.reason) ?? 0) + c.messages.length);
+    for (const c of published)
+      if (c.expected.outcome === 'rejected') expected.set(c.expected.reason, (expected.get(c.expected.reason) ?? 0) + c.messages.length);
     const total = [...expected.values()].reduce((a, b) => a + b, 0);
     await rejected.until((records) => records.length >= total, 30_000);
     await new Promise((r) => setTimeout(r, 1000));
@@ -149,7 +163,10 @@ describe('bad input through Mosquitto, the gateway and Kafka', () => {
     expect(Object.fromEntries(counts)).toEqual(Object.fromEntries(expected));
     const after = await metrics();
     for (const [reason, n] of expected) {
-      expect(metric(after, 'lethe_gateway_messages_rejected_total', { reason }) - metric(before, 'lethe_gateway_messages_rejected_total', { reason }), reason).toBe(n);
+      expect(
+        metric(after, 'lethe_gateway_messages_rejected_total', { reason }) - metric(before, 'lethe_gateway_messages_rejected_total', { reason }),
+        reason,
+      ).toBe(n);
     }
     const gaps = published.reduce((n, c) => n + (c.expected.outcome === 'sequence-gap' ? c.expected.gaps : 0), 0);
     expect(metric(after, 'lethe_gateway_sequence_gaps_total') - metric(before, 'lethe_gateway_sequence_gaps_total')).toBe(gaps);
@@ -157,7 +174,9 @@ describe('bad input through Mosquitto, the gateway and Kafka', () => {
     // Nothing lost: every good reading, and every accepted case (each copy of a duplicate), is on the readings topic.
     const accepted = published.filter((c) => c.expected.outcome !== 'rejected');
     const forwarded = accepted.reduce((n, c) => n + c.messages.length, 0);
-    const ours = (r: { deviceId: string; seq: number }) => (r.seq > base && (GOOD_DEVICES as readonly string[]).includes(r.deviceId)) || (r.seq > base && (CATALOGUE_DEVICES as readonly string[]).includes(r.deviceId));
+    const ours = (r: { deviceId: string; seq: number }) =>
+      (r.seq > base && (GOOD_DEVICES as readonly string[]).includes(r.deviceId)) ||
+      (r.seq > base && (CATALOGUE_DEVICES as readonly string[]).includes(r.deviceId));
     await readings.until((records) => records.filter(ours).length >= good.length + forwarded, 30_000);
     const arrived = new Set(readings.records.filter(ours).map((r) => `${r.deviceId}:${r.seq}`));
     expect(good.filter((g) => !arrived.has(`${g.deviceId}:${g.seq}`))).toEqual([]);

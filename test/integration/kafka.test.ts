@@ -35,7 +35,10 @@ describe('Kafka', () => {
     await admin.connect();
     const specs = topicSpecs(policy);
     await ensureTopics(admin, specs, logger);
-    const actual = await describeTopicConfigs(admin, specs.map((s) => s.topic));
+    const actual = await describeTopicConfigs(
+      admin,
+      specs.map((s) => s.topic),
+    );
     for (const spec of specs) {
       for (const [name, value] of Object.entries(spec.configs)) expect(actual[spec.topic]![name], `${spec.topic} ${name}`).toBe(value);
     }

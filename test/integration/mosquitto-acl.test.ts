@@ -10,11 +10,18 @@ const infra = inject('infra');
 describe('Mosquitto', () => {
   it('refuses anonymous and wrong-password connections', async () => {
     await expect(connectAsync(infra.mqttUrl, { reconnectPeriod: 0, connectTimeout: 5000 })).rejects.toThrow(/Not authorized|Connection refused/i);
-    await expect(connectAsync(infra.mqttUrl, { username: 'LP-0001', password: 'wrong', reconnectPeriod: 0, connectTimeout: 5000 })).rejects.toThrow(/Not authorized|Bad username|Connection refused/i);
+    await expect(connectAsync(infra.mqttUrl, { username: 'LP-0001', password: 'wrong', reconnectPeriod: 0, connectTimeout: 5000 })).rejects.toThrow(
+      /Not authorized|Bad username|Connection refused/i,
+    );
   });
 
   it('lets a device publish only on its own topic', async () => {
-    const gateway = await connectAsync(infra.mqttUrl, { username: 'lethe-gateway', password: infra.gatewayPassword, clientId: `acl-test-${Date.now()}`, reconnectPeriod: 0 });
+    const gateway = await connectAsync(infra.mqttUrl, {
+      username: 'lethe-gateway',
+      password: infra.gatewayPassword,
+      clientId: `acl-test-${Date.now()}`,
+      reconnectPeriod: 0,
+    });
     const received: string[] = [];
     gateway.on('message', (topic) => received.push(topic));
     await gateway.subscribeAsync('lethe/v1/+/+/reading', { qos: 1 });

@@ -13,7 +13,15 @@ import { randomBytes } from 'node:crypto';
 import { createKafka, type Admin } from '@lethe/kafka';
 import { createLogger } from '@lethe/observability';
 import { loadPolicy, partialSeries } from '@lethe/privacy';
-import { AggregateRecordSchema, DEFAULT_FLEET_PATH, loadFleet, topicNames, type AggregateRecord, type LamppostReadingInput, type TrafficLightReadingInput } from '@lethe/schemas';
+import {
+  AggregateRecordSchema,
+  DEFAULT_FLEET_PATH,
+  loadFleet,
+  topicNames,
+  type AggregateRecord,
+  type LamppostReadingInput,
+  type TrafficLightReadingInput,
+} from '@lethe/schemas';
 import { createCity, createFleetPublisher, loadScenario, runSimulation, type SimulatedReading } from '@lethe/simulator';
 import { connectAsync } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -93,7 +101,10 @@ async function readAggregates(admin: Admin, name: string): Promise<Map<string, A
   const topic = topicNames(`${PREFIX}${name}.`).aggregates;
   const ends = await admin.fetchTopicOffsets(topic);
   const total = ends.reduce((n, p) => n + Number(p.high), 0);
-  const consumer = createKafka({ brokers: infra.kafkaBrokers, clientId: 'scale-out-reader', logger }).consumer({ groupId: `scale-${RUN}-reader-${name}`, allowAutoTopicCreation: false });
+  const consumer = createKafka({ brokers: infra.kafkaBrokers, clientId: 'scale-out-reader', logger }).consumer({
+    groupId: `scale-${RUN}-reader-${name}`,
+    allowAutoTopicCreation: false,
+  });
   const byKey = new Map<string, AggregateRecord>();
   const mismatches: string[] = [];
   let seen = 0;
@@ -136,7 +147,13 @@ describe('scale-out: one processor and three give identical aggregates', () => {
   beforeAll(async () => {
     await admin.connect();
     // Each gateway its own token; the budgets follow this run's fleet rate (a reading per device every 1 s).
-    const keyring = await startService('keyring', { KEYRING_GATEWAY_TOKENS: gatewayTokensFile(Object.fromEntries(GATEWAY_CLIENT_IDS.map((id) => [id, `${KEYRING_TOKEN}-${id}`]))), KEYRING_READING_INTERVAL_SECONDS: '1', POLICY_FILE: policyFile, KAFKA_BROKERS: infra.kafkaBrokers.join(','), KAFKA_TOPIC_PREFIX: PREFIX });
+    const keyring = await startService('keyring', {
+      KEYRING_GATEWAY_TOKENS: gatewayTokensFile(Object.fromEntries(GATEWAY_CLIENT_IDS.map((id) => [id, `${KEYRING_TOKEN}-${id}`]))),
+      KEYRING_READING_INTERVAL_SECONDS: '1',
+      POLICY_FILE: policyFile,
+      KAFKA_BROKERS: infra.kafkaBrokers.join(','),
+      KAFKA_TOPIC_PREFIX: PREFIX,
+    });
     services.push(keyring);
     for (const clientId of GATEWAY_CLIENT_IDS) {
       const gateway = await startService('gateway', {
@@ -161,7 +178,8 @@ describe('scale-out: one processor and three give identical aggregates', () => {
     services.push(...started);
     three.push(...started);
     // Three members, one readings and one sightings partition each, before anything is published.
-    const owns = async (p: RunningService, topic: string) => (await metric(p, 'lethe_processor_input_partitions')).some((m) => m.labels.includes(`topic="${topic}"`) && m.value === 1);
+    const owns = async (p: RunningService, topic: string) =>
+      (await metric(p, 'lethe_processor_input_partitions')).some((m) => m.labels.includes(`topic="${topic}"`) && m.value === 1);
     const settled = async () => (await Promise.all(three.map(async (p) => (await owns(p, INPUT.readings)) && (await owns(p, INPUT.sightings))))).every(Boolean);
     await waitFor('the three processors to share the input partitions', settled, 60_000);
     await sleep(2_000);
@@ -173,7 +191,14 @@ describe('scale-out: one processor and three give identical aggregates', () => {
     // The gateways' persistent MQTT sessions, and this run's topics and groups, go with the run.
     for (const prefix of GATEWAY_CLIENT_IDS) {
       for (let i = 0; i < MQTT_CONNECTIONS; i++) {
-        const client = await connectAsync(infra.mqttUrl, { clientId: `${prefix}-${i}`, username: 'lethe-gateway', password: infra.gatewayPassword, clean: true, protocolVersion: 4, reconnectPeriod: 0 });
+        const client = await connectAsync(infra.mqttUrl, {
+          clientId: `${prefix}-${i}`,
+          username: 'lethe-gateway',
+          password: infra.gatewayPassword,
+          clean: true,
+          protocolVersion: 4,
+          reconnectPeriod: 0,
+        });
         await client.endAsync();
       }
     }
@@ -199,15 +224,21 @@ describe('scale-out: one processor and three give identical aggregates', () => {
     expect(published).toHaveLength(TICKS * fleet.devices.length);
 
     // Both gateways took part, and shared keys: one pseudonym per phone or plate per epoch, whichever gateway saw it.
-    for (const g of gateways) expect((await metric(g, 'lethe_gateway_messages_forwarded_total')).reduce((n, m) => n + m.value, 0), g.name).toBeGreaterThan(0);
+    for (const g of gateways)
+      expect(
+        (await metric(g, 'lethe_gateway_messages_forwarded_total')).reduce((n, m) => n + m.value, 0),
+        g.name,
+      ).toBeGreaterThan(0);
     const lastTs = Math.max(...published.map((r) => Date.parse((r.payload as { ts: string }).ts)));
     const firstTs = Math.min(...published.map((r) => Date.parse((r.payload as { ts: string }).ts)));
     const identifiers = new Map<string, Set<string>>();
     for (const r of published) {
       const p = r.payload as Partial<LamppostReadingInput & TrafficLightReadingInput>;
       const epoch = floorTo(Date.parse(p.ts!), EPOCH_SECONDS);
-      for (const probe of p.wifiProbes ?? []) (identifiers.get(`wifi|${epoch}`) ?? identifiers.set(`wifi|${epoch}`, new Set()).get(`wifi|${epoch}`)!).add(probe.mac.toUpperCase());
-      for (const read of p.plateReads ?? []) (identifiers.get(`plate|${epoch}`) ?? identifiers.set(`plate|${epoch}`, new Set()).get(`plate|${epoch}`)!).add(read.plate.replaceAll(' ', ''));
+      for (const probe of p.wifiProbes ?? [])
+        (identifiers.get(`wifi|${epoch}`) ?? identifiers.set(`wifi|${epoch}`, new Set()).get(`wifi|${epoch}`)!).add(probe.mac.toUpperCase());
+      for (const read of p.plateReads ?? [])
+        (identifiers.get(`plate|${epoch}`) ?? identifiers.set(`plate|${epoch}`, new Set()).get(`plate|${epoch}`)!).add(read.plate.replaceAll(' ', ''));
     }
 
     // 2. (b) Three processors, live. Done once every series is released past the data (dwell: past its epoch).
@@ -218,10 +249,20 @@ describe('scale-out: one processor and three give identical aggregates', () => {
       return Object.entries(expectedUpTo).every(([series, end]) => (upTo[series] ?? 0) >= end);
     };
     await waitFor('the three processors to release every window', done('three'), 60_000);
-    const working = await Promise.all(three.map(async (p) => (await metric(p, 'lethe_processor_records_total')).filter((m) => m.labels.includes('outcome="accepted"')).reduce((n, m) => n + m.value, 0)));
-    expect(working.every((n) => n > 0), `records accepted per processor: ${working.join(', ')}`).toBe(true);
+    const working = await Promise.all(
+      three.map(async (p) =>
+        (await metric(p, 'lethe_processor_records_total')).filter((m) => m.labels.includes('outcome="accepted"')).reduce((n, m) => n + m.value, 0),
+      ),
+    );
+    expect(
+      working.every((n) => n > 0),
+      `records accepted per processor: ${working.join(', ')}`,
+    ).toBe(true);
     const releasing = await Promise.all(three.map(async (p) => (await metric(p, 'lethe_processor_releaser_active'))[0]?.value ?? 0));
-    expect(releasing.reduce((a, b) => a + b, 0), 'one releaser active, two standing by').toBe(1);
+    expect(
+      releasing.reduce((a, b) => a + b, 0),
+      'one releaser active, two standing by',
+    ).toBe(1);
 
     // 3. (a) One processor, afterwards, from the input Kafka retained.
     const one = await startService('processor', processorEnv('one'));
@@ -250,7 +291,10 @@ describe('scale-out: one processor and three give identical aggregates', () => {
     const counts = byStream(a);
     console.log(
       `scale-out: ${a.size} aggregate records from 1 processor, ${b.size} from 3; per stream (1 vs 3): ` +
-        [...new Set([...counts.keys(), ...byStream(b).keys()])].sort().map((s) => `${s} ${counts.get(s) ?? 0}/${byStream(b).get(s) ?? 0}`).join(', '),
+        [...new Set([...counts.keys(), ...byStream(b).keys()])]
+          .sort()
+          .map((s) => `${s} ${counts.get(s) ?? 0}/${byStream(b).get(s) ?? 0}`)
+          .join(', '),
     );
     expect(new Map([...b].sort()), 'aggregates of 3 processors vs 1').toEqual(new Map([...a].sort()));
     for (const stream of ['lamppost', 'traffic_light', 'sewer', 'pedestrians', 'vehicles', 'travel_times', 'dwell', 'traffic_light.vehicle_count_sum']) {
@@ -261,7 +305,10 @@ describe('scale-out: one processor and three give identical aggregates', () => {
     }
 
     // Shared keys: no identifier got two pseudonyms in one epoch (separate keys would give it one per gateway).
-    const sightings = createKafka({ brokers: infra.kafkaBrokers, clientId: 'scale-out-reader', logger }).consumer({ groupId: `scale-${RUN}-reader-sightings`, allowAutoTopicCreation: false });
+    const sightings = createKafka({ brokers: infra.kafkaBrokers, clientId: 'scale-out-reader', logger }).consumer({
+      groupId: `scale-${RUN}-reader-sightings`,
+      allowAutoTopicCreation: false,
+    });
     const pseudonyms = new Map<string, Set<string>>();
     const total = (await admin.fetchTopicOffsets(INPUT.sightings)).reduce((n, p) => n + Number(p.high), 0);
     let seen = 0;

@@ -40,7 +40,11 @@ const q = (params: Record<string, string>) => new URLSearchParams(params).toStri
 const writePath = `/api/v2/write?${q({ org, bucket, precision: 'ms' })}`;
 const deletePath = `/api/v2/delete?${q({ org, bucket })}`;
 const line = (value: number) => `${MEASUREMENT},run=${RUN} value=${value} ${AT}`;
-const deleteBody = JSON.stringify({ start: new Date(AT - 60_000).toISOString(), stop: new Date(AT + 60_000).toISOString(), predicate: `_measurement="${MEASUREMENT}"` });
+const deleteBody = JSON.stringify({
+  start: new Date(AT - 60_000).toISOString(),
+  stop: new Date(AT + 60_000).toISOString(),
+  predicate: `_measurement="${MEASUREMENT}"`,
+});
 const flux = `from(bucket: "${bucket}") |> range(start: ${new Date(AT - 60_000).toISOString()}, stop: ${new Date(AT + 60_000).toISOString()}) |> filter(fn: (r) => r._measurement == "${MEASUREMENT}")`;
 
 /** The probe's values as the read-only token sees them. */
@@ -82,7 +86,10 @@ describe('the writer proxy (infra/influxdb-writer-proxy, run by the Debian nginx
   let log = '';
 
   beforeAll(async () => {
-    const bin = execFileSync('bash', [join(ROOT, 'infra/local/install-nginx.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').pop()!;
+    const bin = execFileSync('bash', [join(ROOT, 'infra/local/install-nginx.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
+      .trim()
+      .split('\n')
+      .pop()!;
     dir = mkdtempSync(join(tmpdir(), 'lethe-writer-proxy-'));
     const port = await freePort();
     proxy = `http://127.0.0.1:${port}`;
@@ -91,15 +98,18 @@ describe('the writer proxy (infra/influxdb-writer-proxy, run by the Debian nginx
     for (const needle of ['listen 8086;', 'http://influxdb:8086']) expect(conf.split(needle).length - 1, `${PROXY_CONF} contains "${needle}" once`).toBe(1);
     writeFileSync(join(dir, 'server.conf'), conf.replace('listen 8086;', `listen 127.0.0.1:${port};`).replace('http://influxdb:8086', url));
     // What the nginx image's own nginx.conf provides around conf.d/*.conf.
-    writeFileSync(join(dir, 'nginx.conf'), [
-      `pid ${dir}/nginx.pid;`,
-      `error_log ${dir}/error.log warn;`,
-      'events { worker_connections 64; }',
-      'http {',
-      ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${dir}/${t};`),
-      `  include ${dir}/server.conf;`,
-      '}',
-    ].join('\n'));
+    writeFileSync(
+      join(dir, 'nginx.conf'),
+      [
+        `pid ${dir}/nginx.pid;`,
+        `error_log ${dir}/error.log warn;`,
+        'events { worker_connections 64; }',
+        'http {',
+        ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${dir}/${t};`),
+        `  include ${dir}/server.conf;`,
+        '}',
+      ].join('\n'),
+    );
     nginx = spawn(bin, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off; master_process off;'], { stdio: ['ignore', 'pipe', 'pipe'] });
     nginx.stdout!.on('data', (d: Buffer) => (log += d.toString()));
     nginx.stderr!.on('data', (d: Buffer) => (log += d.toString()));
@@ -121,7 +131,7 @@ describe('the writer proxy (infra/influxdb-writer-proxy, run by the Debian nginx
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('passes the writer\'s writes, as @influxdata/influxdb-client sends them', async () => {
+  it("passes the writer's writes, as @influxdata/influxdb-client sends them", async () => {
     const writeApi = new InfluxDB({ url: proxy, token: writerToken }).getWriteApi(org, bucket, 'ms', { maxRetries: 0 });
     writeApi.writePoint(new Point(MEASUREMENT).tag('run', RUN).floatField('value', 7).timestamp(new Date(AT)));
     await writeApi.close();

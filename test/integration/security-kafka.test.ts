@@ -47,7 +47,11 @@ const asService = (service: KafkaService, { pw = password(service), failFast = f
 
 /** The environment a service needs to use its SCRAM user (the password as a *_FILE, as in compose). */
 function saslEnv(service: KafkaService): Record<string, string> {
-  return { KAFKA_BROKERS: saslBrokers.join(','), KAFKA_SASL_USERNAME: kafkaUser(service), KAFKA_SASL_PASSWORD_FILE: join(broker.secretsDir, `kafka-${service}-password`) };
+  return {
+    KAFKA_BROKERS: saslBrokers.join(','),
+    KAFKA_SASL_USERNAME: kafkaUser(service),
+    KAFKA_SASL_PASSWORD_FILE: join(broker.secretsDir, `kafka-${service}-password`),
+  };
 }
 
 /** Kafka's authorizer logs every denial (kafka.authorizer.logger, INFO) into the broker log. */
@@ -59,7 +63,13 @@ function denials(principal: string): string[] {
 }
 
 /** Consumes from the beginning until `until` holds or the consumer fails; returns what happened. */
-async function consume(kafka: Kafka, groupId: string, topic: string, until: (values: string[]) => boolean, timeoutMs = 20_000): Promise<{ values: string[]; error?: Error }> {
+async function consume(
+  kafka: Kafka,
+  groupId: string,
+  topic: string,
+  until: (values: string[]) => boolean,
+  timeoutMs = 20_000,
+): Promise<{ values: string[]; error?: Error }> {
   const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false });
   const values: string[] = [];
   let error: Error | undefined;
@@ -113,8 +123,18 @@ describe('Kafka SASL/SCRAM listener (opt-in, private broker)', () => {
 
   it('refuses a wrong password, an unknown user and a client without SASL', async () => {
     await expect(asService('writer', { pw: 'wrong-password', failFast: true }).admin().connect()).rejects.toThrow(/SASL SCRAM SHA512 authentication failed/i);
-    await expect(asService('writer', { pw: password('gateway'), failFast: true }).admin().connect()).rejects.toThrow(/authentication failed/i);
-    const stranger = createKafka({ brokers: saslBrokers, clientId: 'stranger', logger, sasl: { mechanism: 'scram-sha-512', username: 'lethe-stranger', password: password('writer') }, overrides: NO_RETRY });
+    await expect(
+      asService('writer', { pw: password('gateway'), failFast: true })
+        .admin()
+        .connect(),
+    ).rejects.toThrow(/authentication failed/i);
+    const stranger = createKafka({
+      brokers: saslBrokers,
+      clientId: 'stranger',
+      logger,
+      sasl: { mechanism: 'scram-sha-512', username: 'lethe-stranger', password: password('writer') },
+      overrides: NO_RETRY,
+    });
     await expect(stranger.admin().connect()).rejects.toThrow(/authentication failed/i);
     const noSasl = createKafka({ brokers: saslBrokers, clientId: 'no-sasl', logger, overrides: NO_RETRY }).admin();
     await expect(noSasl.connect().then(() => noSasl.listTopics())).rejects.toThrow();
@@ -134,7 +154,10 @@ describe('Kafka SASL/SCRAM listener (opt-in, private broker)', () => {
     const processor = asService('processor').admin();
     await processor.connect();
     await expect(
-      processor.alterConfigs({ validateOnly: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: TOPICS.sightings, configEntries: [{ name: 'retention.ms', value: '-1' }] }] }),
+      processor.alterConfigs({
+        validateOnly: false,
+        resources: [{ type: ConfigResourceTypes.TOPIC, name: TOPICS.sightings, configEntries: [{ name: 'retention.ms', value: '-1' }] }],
+      }),
     ).rejects.toThrow(/authoriz/i);
     await processor.disconnect();
     // Another service's consumer group is not the processor's either (kafkajs reports the denied
@@ -146,8 +169,12 @@ describe('Kafka SASL/SCRAM listener (opt-in, private broker)', () => {
     expect(api.error?.message).toMatch(/not authorized/i);
 
     await new Promise((r) => setTimeout(r, 500)); // log4j flushes each line; give it a moment
-    expect(denials(kafkaUser('writer'))).toEqual(expect.arrayContaining([`READ Topic:LITERAL:${TOPICS.sightings}`, `WRITE Topic:LITERAL:${TOPICS.aggregates}`]));
-    expect(denials(kafkaUser('processor'))).toEqual(expect.arrayContaining([`ALTER_CONFIGS Topic:LITERAL:${TOPICS.sightings}`, 'DESCRIBE Group:LITERAL:lethe-writer']));
+    expect(denials(kafkaUser('writer'))).toEqual(
+      expect.arrayContaining([`READ Topic:LITERAL:${TOPICS.sightings}`, `WRITE Topic:LITERAL:${TOPICS.aggregates}`]),
+    );
+    expect(denials(kafkaUser('processor'))).toEqual(
+      expect.arrayContaining([`ALTER_CONFIGS Topic:LITERAL:${TOPICS.sightings}`, 'DESCRIBE Group:LITERAL:lethe-writer']),
+    );
     expect(denials(kafkaUser('api'))).toEqual(expect.arrayContaining([`READ Topic:LITERAL:${TOPICS.sightings}`]));
   });
 
@@ -163,10 +190,23 @@ describe('Kafka SASL/SCRAM listener (opt-in, private broker)', () => {
     await admin.connect();
     try {
       expect(await ensureAcls(admin, letheAcls())).toEqual({ created: 0, deleted: 0 });
-      const drift = { resourceType: AclResourceTypes.TOPIC, resourceName: TOPICS.sightings, resourcePatternType: ResourcePatternTypes.PREFIXED, principal: `User:${kafkaUser('writer')}`, host: '*', operation: AclOperationTypes.READ, permissionType: AclPermissionTypes.ALLOW };
+      const drift = {
+        resourceType: AclResourceTypes.TOPIC,
+        resourceName: TOPICS.sightings,
+        resourcePatternType: ResourcePatternTypes.PREFIXED,
+        principal: `User:${kafkaUser('writer')}`,
+        host: '*',
+        operation: AclOperationTypes.READ,
+        permissionType: AclPermissionTypes.ALLOW,
+      };
       await admin.createAcls({ acl: [drift] });
       expect(await ensureAcls(admin, letheAcls())).toEqual({ created: 0, deleted: 1 });
-      const { resources } = await admin.describeAcls({ ...drift, resourceType: AclResourceTypes.ANY, resourcePatternType: ResourcePatternTypes.ANY, operation: AclOperationTypes.READ });
+      const { resources } = await admin.describeAcls({
+        ...drift,
+        resourceType: AclResourceTypes.ANY,
+        resourcePatternType: ResourcePatternTypes.ANY,
+        operation: AclOperationTypes.READ,
+      });
       expect(resources.filter((r) => r.resourceName === TOPICS.sightings)).toEqual([]);
     } finally {
       await admin.disconnect();
@@ -186,20 +226,32 @@ describe('Kafka SASL/SCRAM listener (opt-in, private broker)', () => {
   it('runs the real gateway, processor, writer and api as their own users; a reading published over MQTT reaches Kafka', async () => {
     // The production MQTT client ids, as in the e2e test: other ids would leave persistent
     // sessions in the shared subscription group of the shared broker.
-    services.push(await startService('gateway', { ...saslEnv('gateway'), MQTT_URL: infra.mqttUrl, MQTT_USERNAME: 'lethe-gateway', MQTT_PASSWORD: infra.gatewayPassword }));
+    services.push(
+      await startService('gateway', { ...saslEnv('gateway'), MQTT_URL: infra.mqttUrl, MQTT_USERNAME: 'lethe-gateway', MQTT_PASSWORD: infra.gatewayPassword }),
+    );
     services.push(await startService('processor', { ...saslEnv('processor'), NOISE_KEY: randomBytes(32).toString('hex') }));
-    services.push(await startService('writer', { ...saslEnv('writer'), INFLUX_URL: infra.influx.url, INFLUX_ORG: infra.influx.org, INFLUX_BUCKET: infra.influx.bucket, INFLUX_TOKEN: infra.influx.writerToken }));
+    services.push(
+      await startService('writer', {
+        ...saslEnv('writer'),
+        INFLUX_URL: infra.influx.url,
+        INFLUX_ORG: infra.influx.org,
+        INFLUX_BUCKET: infra.influx.bucket,
+        INFLUX_TOKEN: infra.influx.writerToken,
+      }),
+    );
     const tokens = join(dir, 'api-requester-tokens');
     writeFileSync(tokens, JSON.stringify({ version: 1, tokens: {} }));
-    services.push(await startService('api', {
-      ...saslEnv('api'),
-      INFLUX_URL: infra.influx.url,
-      INFLUX_ORG: infra.influx.org,
-      INFLUX_BUCKET: infra.influx.bucket,
-      INFLUX_TOKEN: infra.influx.readerToken,
-      AUDIT_LOG_FILE: join(dir, 'audit', 'api.jsonl'),
-      REQUESTER_TOKENS_FILE: tokens,
-    }));
+    services.push(
+      await startService('api', {
+        ...saslEnv('api'),
+        INFLUX_URL: infra.influx.url,
+        INFLUX_ORG: infra.influx.org,
+        INFLUX_BUCKET: infra.influx.bucket,
+        INFLUX_TOKEN: infra.influx.readerToken,
+        AUDIT_LOG_FILE: join(dir, 'audit', 'api.jsonl'),
+        REQUESTER_TOKENS_FILE: tokens,
+      }),
+    );
 
     const seq = Math.floor(Date.now() / 1000);
     const reader = await readTopic(plainBrokers, TOPICS.readings, (v) => {

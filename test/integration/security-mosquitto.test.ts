@@ -30,7 +30,8 @@ async function connect(url: string, options: IClientOptions): Promise<MqttClient
   clients.push(client);
   return client;
 }
-const asDevice = (url: string, id: string, fleetSecret: string, extra: IClientOptions = {}) => connect(url, { username: id, password: devicePassword(fleetSecret, id), ...extra });
+const asDevice = (url: string, id: string, fleetSecret: string, extra: IClientOptions = {}) =>
+  connect(url, { username: id, password: devicePassword(fleetSecret, id), ...extra });
 
 /** Subscribes and keeps the payloads of this run's messages (other suites' traffic is ignored). */
 async function listen(client: MqttClient, filters: string[]): Promise<{ payloads: string[]; granted: number[] }> {
@@ -52,7 +53,7 @@ afterAll(async () => {
 });
 
 describe('Mosquitto ACL (shared broker, by subscriber receipt)', () => {
-  it('does not deliver what a device publishes on another device\'s topic, even with that device\'s client id', async () => {
+  it("does not deliver what a device publishes on another device's topic, even with that device's client id", async () => {
     const gateway = await connect(infra.mqttUrl, { username: 'lethe-gateway', password: infra.gatewayPassword });
     const seen = await listen(gateway, [READINGS]);
     // The client id is the victim's: the ACL matches on %u (the authenticated user), so it does not help.
@@ -88,7 +89,7 @@ describe('Mosquitto ACL (shared broker, by subscriber receipt)', () => {
     expect(labels(seen.payloads)).toEqual(['LP-0005']);
   });
 
-  it('lets the compose healthcheck\'s user connect, and read and write nothing', async () => {
+  it("lets the compose healthcheck's user connect, and read and write nothing", async () => {
     expect(infra.healthcheckPassword, 'secrets/mqtt-healthcheck-password, from `pnpm run secrets` (restart the broker after generating it)').toBeDefined();
     const gateway = await connect(infra.mqttUrl, { username: 'lethe-gateway', password: infra.gatewayPassword });
     const control = await listen(gateway, [READINGS]);
@@ -98,11 +99,11 @@ describe('Mosquitto ACL (shared broker, by subscriber receipt)', () => {
     const device = await asDevice(infra.mqttUrl, 'LP-0006', infra.fleetSecret);
     await device.publishAsync(readingTopic('lamppost', 'LP-0006'), payload('LP-0006'), { qos: 1 });
     await settle();
-    expect(labels(control.payloads), 'the gateway (positive control) receives the device\'s reading only').toEqual(['LP-0006']);
+    expect(labels(control.payloads), "the gateway (positive control) receives the device's reading only").toEqual(['LP-0006']);
     expect(healthcheckSeen.payloads, `the healthcheck user received messages (SUBACK codes ${healthcheckSeen.granted.join(',')})`).toEqual([]);
   });
 
-  it('refuses anonymous clients, unknown users, wrong passwords and another device\'s password', async () => {
+  it("refuses anonymous clients, unknown users, wrong passwords and another device's password", async () => {
     const refused = /Not authorized|Bad username or password|Connection refused/i;
     const attempts: Array<[string, IClientOptions]> = [
       ['anonymous', {}],
@@ -118,7 +119,10 @@ describe('Mosquitto ACL (shared broker, by subscriber receipt)', () => {
   });
 
   it('keeps the ACL on %u with devices write-only and the gateway read-only, and no anonymous access in any config', () => {
-    const rules = readFileSync(join(ROOT, 'infra/mosquitto/acl'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+    const rules = readFileSync(join(ROOT, 'infra/mosquitto/acl'), 'utf8')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'));
     // The healthcheck's user has no topic rule at all: it may connect and nothing else.
     expect(rules).toEqual(['pattern write lethe/v1/+/%u/reading', 'user lethe-gateway', 'topic read lethe/v1/+/+/reading', 'user lethe-healthcheck']);
     for (const file of ['infra/mosquitto/mosquitto.conf', 'infra/mosquitto/mosquitto-tls.conf']) {
@@ -182,6 +186,8 @@ describe('Mosquitto TLS listener (opt-in, private broker)', () => {
     await expect(connectAsync(tls.endpoints.MQTT_TLS_URL!, { ...base, ca })).rejects.toThrow(refused);
     await expect(connectAsync(tls.endpoints.MQTT_TLS_URL!, { ...base, ca, username: 'SW-0002', password: 'wrong' })).rejects.toThrow(refused);
     const plain = tls.endpoints.MQTT_TLS_URL!.replace('mqtts://', 'mqtt://');
-    await expect(connectAsync(plain, { ...base, connectTimeout: 3000, username: 'SW-0002', password: devicePassword(fleetSecret, 'SW-0002') })).rejects.toThrow();
+    await expect(
+      connectAsync(plain, { ...base, connectTimeout: 3000, username: 'SW-0002', password: devicePassword(fleetSecret, 'SW-0002') }),
+    ).rejects.toThrow();
   });
 });

@@ -19,7 +19,9 @@ export function kafkaLogDirs(): string[] {
   if (!existsSync(properties)) {
     throw new Error(`Cannot find the Kafka broker's log directory: ${properties} does not exist. Set LETHE_TEST_KAFKA_LOG_DIRS to the broker's log.dirs.`);
   }
-  const line = readFileSync(properties, 'utf8').split('\n').find((l) => l.startsWith('log.dirs='));
+  const line = readFileSync(properties, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('log.dirs='));
   if (!line) throw new Error(`${properties} has no log.dirs line.`);
   return line.slice('log.dirs='.length).trim().split(',');
 }
@@ -27,7 +29,13 @@ export function kafkaLogDirs(): string[] {
 /** The partition directories of a topic (`<topic>-<partition>`) in the given log directories. */
 export function partitionDirs(logDirs: readonly string[], topic: string): string[] {
   const pattern = new RegExp(`^${topic.replaceAll('.', '\\.')}-\\d+$`);
-  return logDirs.flatMap((dir) => (existsSync(dir) ? readdirSync(dir).filter((d) => pattern.test(d)).map((d) => join(dir, d)) : []));
+  return logDirs.flatMap((dir) =>
+    existsSync(dir)
+      ? readdirSync(dir)
+          .filter((d) => pattern.test(d))
+          .map((d) => join(dir, d))
+      : [],
+  );
 }
 
 export interface SegmentOnDisk {
@@ -72,7 +80,7 @@ export function readSegment(path: string): SegmentOnDisk | undefined {
   }
   const file = path.slice(path.lastIndexOf('/') + 1);
   const segment: SegmentOnDisk = { file, baseOffset: Number(SEGMENT_FILE.exec(file)?.[1] ?? NaN), batches: 0, records: 0 };
-  for (let pos = 0; pos + BATCH_HEADER <= buf.length; ) {
+  for (let pos = 0; pos + BATCH_HEADER <= buf.length;) {
     const batchLength = buf.readInt32BE(pos + 8);
     if (batchLength <= 0) break; // preallocated, unwritten tail
     const end = pos + 12 + batchLength;

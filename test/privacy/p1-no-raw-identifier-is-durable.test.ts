@@ -137,15 +137,26 @@ describe('P1: no raw identifier is ever durable', () => {
   beforeAll(async () => {
     const policyFile = testPolicyFile(tmp);
     const kafka = { KAFKA_BROKERS: infra.kafkaBrokers.join(','), POLICY_FILE: policyFile, LOG_LEVEL };
-    services.push(await startService('writer', {
-      ...kafka,
-      KAFKA_GROUP_ID: `p1-writer-${run}`,
-      INFLUX_URL: infra.influx.url,
-      INFLUX_ORG: infra.influx.org,
-      INFLUX_BUCKET: infra.influx.bucket,
-      INFLUX_TOKEN: infra.influx.writerToken,
-    }));
-    services.push(await startService('processor', { ...kafka, KAFKA_GROUP_ID: `p1-processor-${run}`, WINDOW_GRACE_SECONDS: '1', WINDOW_MAX_WAIT_SECONDS: '2', TICK_MS: '200', NOISE_KEY: randomBytes(32).toString('hex') }));
+    services.push(
+      await startService('writer', {
+        ...kafka,
+        KAFKA_GROUP_ID: `p1-writer-${run}`,
+        INFLUX_URL: infra.influx.url,
+        INFLUX_ORG: infra.influx.org,
+        INFLUX_BUCKET: infra.influx.bucket,
+        INFLUX_TOKEN: infra.influx.writerToken,
+      }),
+    );
+    services.push(
+      await startService('processor', {
+        ...kafka,
+        KAFKA_GROUP_ID: `p1-processor-${run}`,
+        WINDOW_GRACE_SECONDS: '1',
+        WINDOW_MAX_WAIT_SECONDS: '2',
+        TICK_MS: '200',
+        NOISE_KEY: randomBytes(32).toString('hex'),
+      }),
+    );
     // The production MQTT client ids: persistent sessions of other ids would stay in the shared
     // subscription group after the process ends and take their share of later runs' messages.
     services.push(await startService('gateway', { ...kafka, MQTT_URL: infra.mqttUrl, MQTT_USERNAME: 'lethe-gateway', MQTT_PASSWORD: infra.gatewayPassword }));
@@ -171,7 +182,7 @@ describe('P1: no raw identifier is ever durable', () => {
     // Counters and offsets from here on, once the gateway is idle: whatever Mosquitto had queued
     // for its persistent sessions while no gateway ran (an earlier run's leftovers) is in by now.
     let gatewayBefore = await scrape(gateway);
-    for (const deadline = Date.now() + 15_000; Date.now() < deadline; ) {
+    for (const deadline = Date.now() + 15_000; Date.now() < deadline;) {
       await sleep(500);
       const again = await scrape(gateway);
       const settled = received(again) === received(gatewayBefore) && handled(again) === received(again);
@@ -201,10 +212,18 @@ describe('P1: no raw identifier is ever durable', () => {
         const probes = (p.wifiProbes ?? []).map((probe) => {
           let mac = macFor.get(probe.mac);
           if (!mac) macFor.set(probe.mac, (mac = canaries.mac()));
-          return { ...probe, mac: note(ledger, 'wifiProbes.mac', mac), ...(probe.ssids ? { ssids: probe.ssids.map(() => note(ledger, 'wifiProbes.ssids', canaries.text('S'))) } : {}) };
+          return {
+            ...probe,
+            mac: note(ledger, 'wifiProbes.mac', mac),
+            ...(probe.ssids ? { ssids: probe.ssids.map(() => note(ledger, 'wifiProbes.ssids', canaries.text('S'))) } : {}),
+          };
         });
         for (let i = 0; i < FRESH_MACS_PER_READING; i++) {
-          probes.push({ mac: note(ledger, 'wifiProbes.mac', canaries.mac()), rssi: randomInt(-95, -40), ssids: [note(ledger, 'wifiProbes.ssids', canaries.text('S'))] });
+          probes.push({
+            mac: note(ledger, 'wifiProbes.mac', canaries.mac()),
+            rssi: randomInt(-95, -40),
+            ssids: [note(ledger, 'wifiProbes.ssids', canaries.text('S'))],
+          });
         }
         payload.wifiProbes = probes;
         sightings += probes.length;
@@ -214,10 +233,18 @@ describe('P1: no raw identifier is ever durable', () => {
         const reads = (p.plateReads ?? []).map((read) => {
           let plate = plateFor.get(read.plate);
           if (!plate) plateFor.set(read.plate, (plate = canaries.plate()));
-          return { ...read, plate: note(ledger, 'plateReads.plate', plate), imageRef: `cam/${r.deviceId}/${note(ledger, 'plateReads.imageRef', canaries.text('I'))}.jpg` };
+          return {
+            ...read,
+            plate: note(ledger, 'plateReads.plate', plate),
+            imageRef: `cam/${r.deviceId}/${note(ledger, 'plateReads.imageRef', canaries.text('I'))}.jpg`,
+          };
         });
         for (let i = 0; i < FRESH_PLATES_PER_READING; i++) {
-          reads.push({ plate: note(ledger, 'plateReads.plate', canaries.plate()), speedKmh: randomInt(20, 70), imageRef: `cam/${r.deviceId}/${note(ledger, 'plateReads.imageRef', canaries.text('I'))}.jpg` });
+          reads.push({
+            plate: note(ledger, 'plateReads.plate', canaries.plate()),
+            speedKmh: randomInt(20, 70),
+            imageRef: `cam/${r.deviceId}/${note(ledger, 'plateReads.imageRef', canaries.text('I'))}.jpg`,
+          });
         }
         payload.plateReads = reads;
         sightings += reads.length;
@@ -225,7 +252,11 @@ describe('P1: no raw identifier is ever durable', () => {
       }
       if (++valid % UNKNOWN_FIELD_EVERY === 0) {
         // Default deny: fields no schema names are stripped at the gateway, whatever they hold.
-        payload.operatorNote = { mac: note(ledger, 'unknown fields', canaries.mac()), plate: note(ledger, 'unknown fields', canaries.plate()), text: note(ledger, 'unknown fields', canaries.text('U')) };
+        payload.operatorNote = {
+          mac: note(ledger, 'unknown fields', canaries.mac()),
+          plate: note(ledger, 'unknown fields', canaries.plate()),
+          text: note(ledger, 'unknown fields', canaries.text('U')),
+        };
       }
       forwarded[r.kind]++;
       return { ...r, payload: payload as SimulatedReading['payload'] };
@@ -250,7 +281,18 @@ describe('P1: no raw identifier is ever durable', () => {
     const iso = (ms: number) => new Date(ms).toISOString();
     const rejected = (what: string) => (text: string) => note(ledger, `rejected: ${what}`, text);
     const lamppost = (deviceId: string, ts: number, macs: string[]) => ({
-      deviceId, seq: 100_000 + invalid.length, ts: iso(ts), pm25: 10, pm10: 20, no2: 30, noiseDba: 50, lux: 100, temperatureC: 25, humidityPct: 60, dimmingPct: 0, energyWh: 0,
+      deviceId,
+      seq: 100_000 + invalid.length,
+      ts: iso(ts),
+      pm25: 10,
+      pm10: 20,
+      no2: 30,
+      noiseDba: 50,
+      lux: 100,
+      temperatureC: 25,
+      humidityPct: 60,
+      dimmingPct: 0,
+      energyWh: 0,
       wifiProbes: macs.map((mac) => ({ mac, rssi: -60 })),
     });
     for (let round = 0; round < INVALID_ROUNDS; round++) {
@@ -259,30 +301,149 @@ describe('P1: no raw identifier is ever durable', () => {
       const text = (what: string) => rejected(what)(canaries.text('R'));
       const lp = readingTopic('lamppost', 'LP-0001');
       invalid.push(
-        { what: 'MAC in a number field', deviceId: 'LP-0001', topic: lp, payload: { ...lamppost('LP-0001', now, [mac('schema')]), pm25: mac('schema') }, expect: 'SCHEMA_VIOLATION' },
-        { what: 'MAC with dashes', deviceId: 'LP-0001', topic: lp, payload: lamppost('LP-0001', now, [mac('schema').replaceAll(':', '-')]), expect: 'SCHEMA_VIOLATION' },
-        { what: 'MAC as a JSON key', deviceId: 'LP-0001', topic: lp, payload: { deviceId: 'LP-0001', [mac('schema')]: { plate: plate('schema') } }, expect: 'SCHEMA_VIOLATION' },
-        { what: 'SSID too long', deviceId: 'LP-0001', topic: lp, payload: { ...lamppost('LP-0001', now, []), wifiProbes: [{ mac: mac('schema'), ssids: [`${text('schema')}-${'x'.repeat(40)}`] }] }, expect: 'SCHEMA_VIOLATION' },
         {
-          what: 'lower-case plate, speed out of range', deviceId: 'TL-0001', topic: readingTopic('traffic-light', 'TL-0001'),
-          payload: { deviceId: 'TL-0001', seq: 100_000 + round, ts: iso(now), phase: 'green', vehicleCount: 2, occupancyPct: 10, queueLength: 1, meanSpeedKmh: 40, plateReads: [{ plate: plate('schema').toLowerCase(), speedKmh: 40 }, { plate: plate('schema'), speedKmh: 999, imageRef: text('schema') }] },
+          what: 'MAC in a number field',
+          deviceId: 'LP-0001',
+          topic: lp,
+          payload: { ...lamppost('LP-0001', now, [mac('schema')]), pm25: mac('schema') },
           expect: 'SCHEMA_VIOLATION',
         },
-        { what: 'not JSON', deviceId: 'LP-0002', topic: readingTopic('lamppost', 'LP-0002'), payload: `probe mac=${mac('not JSON')} plate=${plate('not JSON')} ssid=${text('not JSON')}`, raw: true, expect: 'NOT_JSON' },
-        { what: 'oversized', deviceId: 'LP-0001', topic: lp, payload: { ...lamppost('LP-0001', now, [mac('oversized')]), note: `${plate('oversized')} `.repeat(10_000) }, expect: 'OVERSIZED' },
-        { what: 'unknown device id in the payload', deviceId: 'LP-0001', topic: lp, payload: lamppost('LP-9999', now, [mac('unknown device')]), expect: 'TOPIC_DEVICE_MISMATCH' },
-        { what: "traffic light on a lamppost's topic", deviceId: 'TL-0001', topic: readingTopic('lamppost', 'TL-0001'), payload: lamppost('TL-0001', now, [mac('wrong topic')]), expect: 'TOPIC_DEVICE_MISMATCH' },
-        { what: 'unknown kind in the topic', deviceId: 'LP-0001', topic: 'lethe/v1/bogus/LP-0001/reading', payload: lamppost('LP-0001', now, [mac('wrong topic')]), expect: 'INVALID_TOPIC' },
-        { what: 'MAC as the topic kind', deviceId: 'LP-0001', topic: `lethe/v1/${mac('topic name')}/LP-0001/reading`, payload: lamppost('LP-0001', now, [mac('wrong topic')]), expect: 'INVALID_TOPIC' },
-        { what: 'plate as the topic kind', deviceId: 'LP-0001', topic: `lethe/v1/${plate('topic name')}/LP-0001/reading`, payload: lamppost('LP-0001', now, [mac('wrong topic')]), expect: 'INVALID_TOPIC' },
-        { what: 'older than the TTL', deviceId: 'LP-0001', topic: lp, payload: lamppost('LP-0001', now - 3_600_000, [mac('too old')]), expect: 'TIMESTAMP_TOO_OLD' },
-        { what: 'in the future', deviceId: 'LP-0001', topic: lp, payload: lamppost('LP-0001', now + 3_600_000, [mac('future')]), expect: 'TIMESTAMP_IN_FUTURE' },
-        { what: "unknown device's topic", deviceId: 'LP-0001', topic: readingTopic('lamppost', 'LP-9999'), payload: lamppost('LP-9999', now, [mac('ACL')]), expect: 'ACL_DENIED' },
-        { what: "another device's topic", deviceId: 'LP-0001', topic: readingTopic('lamppost', 'LP-0002'), payload: lamppost('LP-0002', now, [mac('ACL')]), expect: 'ACL_DENIED' },
-        { what: 'not a reading topic', deviceId: 'LP-0001', topic: 'lethe/v1/lamppost/LP-0001/debug', payload: lamppost('LP-0001', now, [mac('ACL')]), expect: 'ACL_DENIED' },
+        {
+          what: 'MAC with dashes',
+          deviceId: 'LP-0001',
+          topic: lp,
+          payload: lamppost('LP-0001', now, [mac('schema').replaceAll(':', '-')]),
+          expect: 'SCHEMA_VIOLATION',
+        },
+        {
+          what: 'MAC as a JSON key',
+          deviceId: 'LP-0001',
+          topic: lp,
+          payload: { deviceId: 'LP-0001', [mac('schema')]: { plate: plate('schema') } },
+          expect: 'SCHEMA_VIOLATION',
+        },
+        {
+          what: 'SSID too long',
+          deviceId: 'LP-0001',
+          topic: lp,
+          payload: { ...lamppost('LP-0001', now, []), wifiProbes: [{ mac: mac('schema'), ssids: [`${text('schema')}-${'x'.repeat(40)}`] }] },
+          expect: 'SCHEMA_VIOLATION',
+        },
+        {
+          what: 'lower-case plate, speed out of range',
+          deviceId: 'TL-0001',
+          topic: readingTopic('traffic-light', 'TL-0001'),
+          payload: {
+            deviceId: 'TL-0001',
+            seq: 100_000 + round,
+            ts: iso(now),
+            phase: 'green',
+            vehicleCount: 2,
+            occupancyPct: 10,
+            queueLength: 1,
+            meanSpeedKmh: 40,
+            plateReads: [
+              { plate: plate('schema').toLowerCase(), speedKmh: 40 },
+              { plate: plate('schema'), speedKmh: 999, imageRef: text('schema') },
+            ],
+          },
+          expect: 'SCHEMA_VIOLATION',
+        },
+        {
+          what: 'not JSON',
+          deviceId: 'LP-0002',
+          topic: readingTopic('lamppost', 'LP-0002'),
+          payload: `probe mac=${mac('not JSON')} plate=${plate('not JSON')} ssid=${text('not JSON')}`,
+          raw: true,
+          expect: 'NOT_JSON',
+        },
+        {
+          what: 'oversized',
+          deviceId: 'LP-0001',
+          topic: lp,
+          payload: { ...lamppost('LP-0001', now, [mac('oversized')]), note: `${plate('oversized')} `.repeat(10_000) },
+          expect: 'OVERSIZED',
+        },
+        {
+          what: 'unknown device id in the payload',
+          deviceId: 'LP-0001',
+          topic: lp,
+          payload: lamppost('LP-9999', now, [mac('unknown device')]),
+          expect: 'TOPIC_DEVICE_MISMATCH',
+        },
+        {
+          what: "traffic light on a lamppost's topic",
+          deviceId: 'TL-0001',
+          topic: readingTopic('lamppost', 'TL-0001'),
+          payload: lamppost('TL-0001', now, [mac('wrong topic')]),
+          expect: 'TOPIC_DEVICE_MISMATCH',
+        },
+        {
+          what: 'unknown kind in the topic',
+          deviceId: 'LP-0001',
+          topic: 'lethe/v1/bogus/LP-0001/reading',
+          payload: lamppost('LP-0001', now, [mac('wrong topic')]),
+          expect: 'INVALID_TOPIC',
+        },
+        {
+          what: 'MAC as the topic kind',
+          deviceId: 'LP-0001',
+          topic: `lethe/v1/${mac('topic name')}/LP-0001/reading`,
+          payload: lamppost('LP-0001', now, [mac('wrong topic')]),
+          expect: 'INVALID_TOPIC',
+        },
+        {
+          what: 'plate as the topic kind',
+          deviceId: 'LP-0001',
+          topic: `lethe/v1/${plate('topic name')}/LP-0001/reading`,
+          payload: lamppost('LP-0001', now, [mac('wrong topic')]),
+          expect: 'INVALID_TOPIC',
+        },
+        {
+          what: 'older than the TTL',
+          deviceId: 'LP-0001',
+          topic: lp,
+          payload: lamppost('LP-0001', now - 3_600_000, [mac('too old')]),
+          expect: 'TIMESTAMP_TOO_OLD',
+        },
+        {
+          what: 'in the future',
+          deviceId: 'LP-0001',
+          topic: lp,
+          payload: lamppost('LP-0001', now + 3_600_000, [mac('future')]),
+          expect: 'TIMESTAMP_IN_FUTURE',
+        },
+        {
+          what: "unknown device's topic",
+          deviceId: 'LP-0001',
+          topic: readingTopic('lamppost', 'LP-9999'),
+          payload: lamppost('LP-9999', now, [mac('ACL')]),
+          expect: 'ACL_DENIED',
+        },
+        {
+          what: "another device's topic",
+          deviceId: 'LP-0001',
+          topic: readingTopic('lamppost', 'LP-0002'),
+          payload: lamppost('LP-0002', now, [mac('ACL')]),
+          expect: 'ACL_DENIED',
+        },
+        {
+          what: 'not a reading topic',
+          deviceId: 'LP-0001',
+          topic: 'lethe/v1/lamppost/LP-0001/debug',
+          payload: lamppost('LP-0001', now, [mac('ACL')]),
+          expect: 'ACL_DENIED',
+        },
       );
     }
-    const raw = await connectAsync(infra.mqttUrl, { username: 'LP-0002', password: devicePassword(infra.fleetSecret, 'LP-0002'), clientId: `p1-${run}-raw`, protocolVersion: 4, clean: true, reconnectPeriod: 0 });
+    const raw = await connectAsync(infra.mqttUrl, {
+      username: 'LP-0002',
+      password: devicePassword(infra.fleetSecret, 'LP-0002'),
+      clientId: `p1-${run}-raw`,
+      protocolVersion: 4,
+      clean: true,
+      reconnectPeriod: 0,
+    });
     for (const m of invalid) {
       if (m.raw) await raw.publishAsync(m.topic, String(m.payload), { qos: 1 });
       else await publisher.publish(m.deviceId, m.topic, m.payload);
@@ -298,10 +459,16 @@ describe('P1: no raw identifier is ever durable', () => {
 
     // 3. Everything handled by the gateway (counted only after Kafka acknowledged it) ...
     let gatewayAfter = await scrape(gateway);
-    for (const deadline = Date.now() + 30_000; handled(gatewayAfter) - base < validCount + toGateway.length && Date.now() < deadline; gatewayAfter = await scrape(gateway)) await sleep(250);
+    for (
+      const deadline = Date.now() + 30_000;
+      handled(gatewayAfter) - base < validCount + toGateway.length && Date.now() < deadline;
+      gatewayAfter = await scrape(gateway)
+    )
+      await sleep(250);
     const delta = (name: string, labels: Record<string, string> = {}) => metric(gatewayAfter, name, labels) - metric(gatewayBefore, name, labels);
     expect(delta('lethe_gateway_messages_received_total'), 'messages the gateway received').toBe(validCount + toGateway.length);
-    for (const kind of Object.keys(forwarded) as DeviceKind[]) expect(delta('lethe_gateway_messages_forwarded_total', { kind }), `${kind} readings forwarded`).toBe(forwarded[kind]);
+    for (const kind of Object.keys(forwarded) as DeviceKind[])
+      expect(delta('lethe_gateway_messages_forwarded_total', { kind }), `${kind} readings forwarded`).toBe(forwarded[kind]);
     // Identifiers move with people: the gateway exports them only in whole blocks (P9); the sightings topic below has the exact count.
     expect(metric(gatewayAfter, 'lethe_gateway_sightings_pseudonymized_total') % PRESENCE_BLOCK, 'identifiers pseudonymized, in whole blocks').toBe(0);
     for (const [reason, n] of expectedRejected) expect(delta('lethe_gateway_messages_rejected_total', { reason }), `rejected as ${reason}`).toBe(n);
@@ -311,7 +478,11 @@ describe('P1: no raw identifier is ever durable', () => {
     const offsetsAfter = await Promise.all(topics.map(endOffsets));
     await admin.disconnect();
     const grown = Object.fromEntries(topics.map((t, i) => [t, offsetsAfter[i]! - offsetsBefore[i]!]));
-    expect(grown, 'records added to each topic').toEqual({ [TOPICS.readings]: validCount, [TOPICS.sightings]: sightingRecords.size, [TOPICS.rejected]: toGateway.length });
+    expect(grown, 'records added to each topic').toEqual({
+      [TOPICS.readings]: validCount,
+      [TOPICS.sightings]: sightingRecords.size,
+      [TOPICS.rejected]: toGateway.length,
+    });
     expect(sightings).toBeGreaterThanOrEqual(2000);
 
     // 4. ... and went all the way: the last window's aggregates, person-derived ones included, are in InfluxDB.
@@ -336,7 +507,9 @@ describe('P1: no raw identifier is ever durable', () => {
     for (const s of services) metricsText.set(s.name, await scrape(s));
     const processorAccepted = metric(metricsText.get('processor')!, 'lethe_processor_records_total', { topic: TOPICS.sightings, outcome: 'accepted' });
     expect(processorAccepted % PRESENCE_BLOCK, 'sightings the processor accepted, in whole blocks (P9)').toBe(0);
-    expect(processorAccepted, 'sightings the processor accepted into its windows').toBeGreaterThanOrEqual(Math.floor(sightingRecords.size / PRESENCE_BLOCK) * PRESENCE_BLOCK);
+    expect(processorAccepted, 'sightings the processor accepted into its windows').toBeGreaterThanOrEqual(
+      Math.floor(sightingRecords.size / PRESENCE_BLOCK) * PRESENCE_BLOCK,
+    );
     expect(metric(metricsText.get('writer')!, 'lethe_writer_points_written_total'), 'points the writer wrote').toBeGreaterThan(0);
     for (const s of [...services].reverse()) await s.stop();
     for (const s of services) outputs.push({ name: `${s.name} stdout+stderr`, text: s.output() });
@@ -359,11 +532,22 @@ describe('P1: no raw identifier is ever durable', () => {
     const [mac, plate, text] = [probe.mac(), probe.plate(), probe.text('P')];
     const hex = mac.replaceAll(':', '');
     const spellings = [
-      mac, mac.toLowerCase(), mac.replaceAll(':', '-'), mac.replaceAll(':', '-').toLowerCase(), hex, hex.toLowerCase(),
+      mac,
+      mac.toLowerCase(),
+      mac.replaceAll(':', '-'),
+      mac.replaceAll(':', '-').toLowerCase(),
+      hex,
+      hex.toLowerCase(),
       `${hex.slice(0, 4)}.${hex.slice(4, 8)}.${hex.slice(8)}`.toLowerCase(),
-      plate, plate.toLowerCase(), plate.replace(' ', ''), plate.replace(' ', '').toLowerCase(),
+      plate,
+      plate.toLowerCase(),
+      plate.replace(' ', ''),
+      plate.replace(' ', '').toLowerCase(),
       // Digits right after a text canary (its counter has no fixed length) must not hide it.
-      text, text.toLowerCase(), `${text}4567`, JSON.stringify({ imageRef: `cam/TL-0001/${text}.jpg` }),
+      text,
+      text.toLowerCase(),
+      `${text}4567`,
+      JSON.stringify({ imageRef: `cam/TL-0001/${text}.jpg` }),
     ];
     const dir = mkdtempSync(join(tmpdir(), 'lethe-p1-control-'));
     try {
@@ -416,16 +600,29 @@ describe('P1: no raw identifier is ever durable', () => {
       // Everything else the servers keep: their logs (broker, controller, influxd), Kafka's config.
       // The generated secrets are left alone, and so is the Docker engine of `pnpm test:compose`
       // (infra/docker/dockerd.sh), which is not one of these servers and scans its own volumes.
-      searchFiles(`rest of ${LOCAL_DIR} (server logs, configs)`, filesUnder([LOCAL_DIR], [...searched, join(LOCAL_DIR, 'secrets'), join(LOCAL_DIR, 'docker')]), matcher, 'lethe-gateway'),
+      searchFiles(
+        `rest of ${LOCAL_DIR} (server logs, configs)`,
+        filesUnder([LOCAL_DIR], [...searched, join(LOCAL_DIR, 'secrets'), join(LOCAL_DIR, 'docker')]),
+        matcher,
+        'lethe-gateway',
+      ),
       searchText('service stdout/stderr', outputs, matcher, '"service":"gateway"'),
-      searchText('service /metrics', [...metricsText].map(([name, text]) => ({ name: `${name} /metrics`, text })), matcher, 'lethe_gateway_messages_forwarded_total'),
+      searchText(
+        'service /metrics',
+        [...metricsText].map(([name, text]) => ({ name: `${name} /metrics`, text })),
+        matcher,
+        'lethe_gateway_messages_forwarded_total',
+      ),
     ];
 
     const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
     console.log(
       `P1 search (Mosquitto state saved to ${mosquittoDb}; ${rows.length} InfluxDB rows):\n` +
         reports
-          .map((r) => `  ${r.place}\n      ${r.files} files/parts, ${mb(r.bytes)}; canary hits ${r.hits.length}; prefix-only near misses ${r.nearMisses}${r.nearMisses > 0 ? ` (${r.nearMissSamples.map((x) => JSON.stringify(x)).join(', ')})` : ''}; control "${r.known?.needle}" found ${r.known?.count} times`)
+          .map(
+            (r) =>
+              `  ${r.place}\n      ${r.files} files/parts, ${mb(r.bytes)}; canary hits ${r.hits.length}; prefix-only near misses ${r.nearMisses}${r.nearMisses > 0 ? ` (${r.nearMissSamples.map((x) => JSON.stringify(x)).join(', ')})` : ''}; control "${r.known?.needle}" found ${r.known?.count} times`,
+          )
           .join('\n'),
     );
 

@@ -40,8 +40,18 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function reading(seq: number, ts: number, macs: readonly string[]): LamppostReadingInput {
   return {
-    deviceId: DEVICE, seq, ts: new Date(ts).toISOString(),
-    pm25: 10, pm10: 20, no2: 30, noiseDba: 50, lux: 100, temperatureC: 25, humidityPct: 60, dimmingPct: 0, energyWh: 0,
+    deviceId: DEVICE,
+    seq,
+    ts: new Date(ts).toISOString(),
+    pm25: 10,
+    pm10: 20,
+    no2: 30,
+    noiseDba: 50,
+    lux: 100,
+    temperatureC: 25,
+    humidityPct: 60,
+    dimmingPct: 0,
+    energyWh: 0,
     wifiProbes: macs.map((m) => ({ mac: m })),
   };
 }
@@ -114,7 +124,10 @@ describe('P3: no long-term linkage, on the real gateway and Kafka', () => {
     const pseudonyms = (records: SightingRecord[]) => new Set(records.map((s) => s.pseudonym));
     expect(pseudonyms(a1).size).toBe(PHONES);
     expect(pseudonyms(a2), 'the same phones within an epoch').toEqual(pseudonyms(a1));
-    expect([...pseudonyms(b1)].filter((p) => pseudonyms(a1).has(p)), 'the same phones across epochs').toEqual([]);
+    expect(
+      [...pseudonyms(b1)].filter((p) => pseudonyms(a1).has(p)),
+      'the same phones across epochs',
+    ).toEqual([]);
     for (const s of b1) expect(s.epoch).toBe(a1[0]!.epoch + 1);
     // Linkage attack on everything Kafka holds for these phones: join epochs on pseudonym.
     const epochOf = new Map<string, Set<number>>();
@@ -156,9 +169,20 @@ describe('P3: forward security of the epoch keys', () => {
     // An insider with the current key (issued[1]) and every stored pseudonym, who also knows
     // all the phones' MACs, tries to recompute or match old pseudonyms: no match.
     const currentKey = issued[1]!;
-    const recomputed = new Set(phones.map((m) => createHmac('sha256', currentKey).update(`wifi:${normalizeIdentifier('wifi', m)}`).digest().subarray(0, 16).toString('base64url')));
+    const recomputed = new Set(
+      phones.map((m) =>
+        createHmac('sha256', currentKey)
+          .update(`wifi:${normalizeIdentifier('wifi', m)}`)
+          .digest()
+          .subarray(0, 16)
+          .toString('base64url'),
+      ),
+    );
     expect(old!.pseudonyms.filter((p) => recomputed.has(p))).toEqual([]);
-    expect(current!.pseudonyms.every((p) => recomputed.has(p)), 'the attack recomputes current pseudonyms, so it is a real attack').toBe(true);
+    expect(
+      current!.pseudonyms.every((p) => recomputed.has(p)),
+      'the attack recomputes current pseudonyms, so it is a real attack',
+    ).toBe(true);
     expect(new Set([...old!.pseudonyms, ...current!.pseudonyms]).size).toBe(2 * phones.length);
 
     provider.destroyAll();

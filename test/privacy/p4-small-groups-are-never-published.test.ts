@@ -22,7 +22,10 @@ const CELLS = DISTRICTS.flatMap((d, i) => [1, 2, 3].map((j) => ({ device: `LP-${
 const noiselessPolicy = parsePolicy({
   ...JSON.parse(JSON.stringify({ ...shipped, aggregates: { retention: '30d' }, rawData: { ttl: '15m', segment: '1m', maxLateness: '60s' } })),
   kinds: Object.fromEntries(
-    Object.entries(shipped.kinds).map(([kind, p]) => [kind, { ...p, window: `${p.window / 1000}s`, epoch: `${p.epoch / 1000}s`, epsilonPerRelease: 1e9, epsilonPerDay: 1e15 }]),
+    Object.entries(shipped.kinds).map(([kind, p]) => [
+      kind,
+      { ...p, window: `${p.window / 1000}s`, epoch: `${p.epoch / 1000}s`, epsilonPerRelease: 1e9, epsilonPerDay: 1e15 },
+    ]),
   ),
 });
 
@@ -30,7 +33,13 @@ const noiselessPolicy = parsePolicy({
 function simulate(windows: number, seed: string) {
   const random = createRandom(seed);
   const clock = new ManualClock(T0);
-  const aggregator = createAggregator({ policy: noiselessPolicy, clock, graceMs: 0, noise: createNoiseSource(Buffer.alloc(32, 3)), ledger: createBudgetLedger() });
+  const aggregator = createAggregator({
+    policy: noiselessPolicy,
+    clock,
+    graceMs: 0,
+    noise: createNoiseSource(Buffer.alloc(32, 3)),
+    ledger: createBudgetLedger(),
+  });
   const truth = new Map<string, number>();
   const released: AggregateRecord[] = [];
   for (let w = 0; w < windows; w++) {
@@ -41,7 +50,16 @@ function simulate(windows: number, seed: string) {
       truth.set(`${start}|${cell.device}`, n);
       for (let p = 0; p < n; p++) {
         const pseudonym = `w${w}-${cell.device}-${p}`.padEnd(22, 'x');
-        const sighting: SightingRecord = { v: 1, source: 'wifi', pseudonym, epoch: 0, kind: 'lamppost', deviceId: cell.device, district: cell.district, ts: start + 1_000 };
+        const sighting: SightingRecord = {
+          v: 1,
+          source: 'wifi',
+          pseudonym,
+          epoch: 0,
+          kind: 'lamppost',
+          deviceId: cell.device,
+          district: cell.district,
+          ts: start + 1_000,
+        };
         aggregator.addSighting(sighting);
         // Seen once more at the neighbouring cell: still counted in one cell only (where seen most).
         if (p % 4 === 0) aggregator.addSighting({ ...sighting, ts: start + 2_000, deviceId: CELLS[(CELLS.indexOf(cell) + 1) % CELLS.length]!.device });
@@ -66,7 +84,9 @@ describe('P4: small groups are never published', () => {
       expect(r.fields.people, `${r.tags.device} @ ${r.windowStart}`).toBe(n);
     }
     expect(cells.length).toBe([...truth.values()].filter((n) => n >= K).length);
-    console.log(`P4: ${truth.size} cell-windows (${[...truth.values()].filter((n) => n > 0 && n < K).length} with 1..k-1 people), ${cells.length} cells and ${districts.length} district totals released`);
+    console.log(
+      `P4: ${truth.size} cell-windows (${[...truth.values()].filter((n) => n > 0 && n < K).length} with 1..k-1 people), ${cells.length} cells and ${districts.length} district totals released`,
+    );
   });
 
   it('defeats the subtraction attack: a district total minus its published cells never reveals 1..k-1 people', () => {

@@ -2,7 +2,17 @@
 // an explicit ε per release; spending is accounted per stream and UTC day, survives a
 // restart, and release stops when the day's budget is spent.
 // Statistical checks use fixed keys, so they are repeatable.
-import { createAggregator, createBudgetLedger, createNoiseSource, DEFAULT_POLICY_PATH, discreteLaplaceStdDev, loadPolicy, ManualClock, parsePolicy, type Policy } from '@lethe/privacy';
+import {
+  createAggregator,
+  createBudgetLedger,
+  createNoiseSource,
+  DEFAULT_POLICY_PATH,
+  discreteLaplaceStdDev,
+  loadPolicy,
+  ManualClock,
+  parsePolicy,
+  type Policy,
+} from '@lethe/privacy';
 import type { AggregateRecord, SightingRecord } from '@lethe/schemas';
 import { describe, expect, it } from 'vitest';
 import { decodeReleaserMetadata, encodeReleaserMetadata } from '../../services/processor/src/commit-metadata.ts';
@@ -19,7 +29,10 @@ function withLamppost(changes: { epsilonPerRelease?: number; epsilonPerDay?: num
     aggregates: { retention: '30d' },
     rawData: { ttl: '15m', segment: '1m', maxLateness: '60s' },
     kinds: Object.fromEntries(
-      Object.entries(shipped.kinds).map(([kind, p]) => [kind, { ...p, window: `${p.window / 1000}s`, epoch: `${p.epoch / 1000}s`, ...(kind === 'lamppost' ? changes : {}) }]),
+      Object.entries(shipped.kinds).map(([kind, p]) => [
+        kind,
+        { ...p, window: `${p.window / 1000}s`, epoch: `${p.epoch / 1000}s`, ...(kind === 'lamppost' ? changes : {}) },
+      ]),
     ),
   });
 }
@@ -28,9 +41,21 @@ function withLamppost(changes: { epsilonPerRelease?: number; epsilonPerDay?: num
 function releaseWindow(policy: Policy, key: Buffer, people: number, start = T0, ledger = createBudgetLedger()): AggregateRecord[] {
   const clock = new ManualClock(start);
   const aggregator = createAggregator({ policy, clock, graceMs: 0, noise: createNoiseSource(key), ledger });
-  for (const [device, n] of [['LP-0001', people], ['LP-0002', 30]] as const) {
+  for (const [device, n] of [
+    ['LP-0001', people],
+    ['LP-0002', 30],
+  ] as const) {
     for (let p = 0; p < n; p++) {
-      const sighting: SightingRecord = { v: 1, source: 'wifi', pseudonym: `${device}-${p}`.padEnd(22, 'x'), epoch: 0, kind: 'lamppost', deviceId: device, district: 'north', ts: start + 1_000 };
+      const sighting: SightingRecord = {
+        v: 1,
+        source: 'wifi',
+        pseudonym: `${device}-${p}`.padEnd(22, 'x'),
+        epoch: 0,
+        kind: 'lamppost',
+        deviceId: device,
+        district: 'north',
+        ts: start + 1_000,
+      };
       aggregator.addSighting(sighting);
     }
   }

@@ -47,7 +47,10 @@ async function brokerCheckIntervalMs(admin: Admin): Promise<number> {
 
 /** Every topic config the register states, as the broker holds it, and every topic's lifetime as the broker's configs make it. */
 async function expectBrokerToHold(admin: Admin, register: Register): Promise<void> {
-  const broker = await describeTopicConfigs(admin, register.topics.map((t) => t.topic));
+  const broker = await describeTopicConfigs(
+    admin,
+    register.topics.map((t) => t.topic),
+  );
   const checkIntervalMs = await brokerCheckIntervalMs(admin);
   for (const topic of register.topics) {
     const actual = broker[topic.topic]!;
@@ -118,7 +121,11 @@ describe('P7: one policy, enforced and published', () => {
     await expectBrokerToHold(admin, register);
     expect(register.topics.map((t) => t.topic).sort(), 'the register lists every topic').toEqual(Object.values(TOPICS).sort());
     const lifetimes = Object.fromEntries(register.topics.map((t) => [t.topic, t.lifetime.text]));
-    console.log(`P7 on-disk lifetimes (register = broker): ${Object.entries(lifetimes).map(([t, l]) => `${t} ${l}`).join(', ')}`);
+    console.log(
+      `P7 on-disk lifetimes (register = broker): ${Object.entries(lifetimes)
+        .map(([t, l]) => `${t} ${l}`)
+        .join(', ')}`,
+    );
     // No topic's records outlive its retention by the broker's 7-day default segment (finding 9 of issue 11).
     for (const t of register.topics) expect(t.lifetime.ms - t.retention.ms, `${t.topic}: lifetime beyond retention`).toBeLessThanOrEqual(86_400_000 + 11_000);
     // InfluxDB's bucket retention was applied from the policy by scripts/influx-init.ts (run by the test setup).
@@ -132,7 +139,12 @@ describe('P7: one policy, enforced and published', () => {
     expect(changed.rawData.ttl).toBe(20 * 60_000);
     try {
       const updated = await ensureTopics(admin, topicSpecs(changed), logger);
-      expect(updated.sort()).toEqual(topicSpecs(changed).filter((s) => s.configs['retention.ms'] === String(changed.rawData.ttl)).map((s) => s.topic).sort());
+      expect(updated.sort()).toEqual(
+        topicSpecs(changed)
+          .filter((s) => s.configs['retention.ms'] === String(changed.rawData.ttl))
+          .map((s) => s.topic)
+          .sort(),
+      );
       expect(updated).toEqual(expect.arrayContaining([...PERSONAL_TOPICS]));
 
       const broker = await describeTopicConfigs(admin, [...PERSONAL_TOPICS]);

@@ -64,7 +64,9 @@ describe('P9: continuity linkage across a pseudonym epoch, on the real gateway a
   let gateway: RunningService;
   let keys: Server;
   // Keys kept for the whole run (no rotation here), so the truth can be computed at the end.
-  const providers = new Map<string, PseudonymKeyProvider>(['lamppost', 'traffic-light', 'sewer'].map((kind) => [kind, createInMemoryKeyProvider({ epochMs: EPOCH_MS, graceMs: 600_000 })]));
+  const providers = new Map<string, PseudonymKeyProvider>(
+    ['lamppost', 'traffic-light', 'sewer'].map((kind) => [kind, createInMemoryKeyProvider({ epochMs: EPOCH_MS, graceMs: 600_000 })]),
+  );
 
   beforeAll(async () => {
     const service = await startKeyService(providers);
@@ -165,12 +167,14 @@ describe('P9: continuity linkage across a pseudonym epoch, on the real gateway a
       (p) => truth.get(p),
       { epochMs: EPOCH_MS, lookMs: 2 * EPOCH_MS, useOffsets: false, slotMs: EPOCH_MS, random: seededRandom(0x9) },
     );
-    console.log([
-      `continuity linkage on the real gateway, Hong Kong 03:00, ${BOUNDARIES} boundaries (time compressed ${SCALE}×), ${records.length} sighting records:`,
-      describeFigures('  from the records and Kafka timestamps', content),
-      describeFigures('  with partitions and offsets too', offsets),
-      describeFigures('  tailing the topic live (arrival times)', live),
-    ].join('\n'));
+    console.log(
+      [
+        `continuity linkage on the real gateway, Hong Kong 03:00, ${BOUNDARIES} boundaries (time compressed ${SCALE}×), ${records.length} sighting records:`,
+        describeFigures('  from the records and Kafka timestamps', content),
+        describeFigures('  with partitions and offsets too', offsets),
+        describeFigures('  tailing the topic live (arrival times)', live),
+      ].join('\n'),
+    );
     expect(content.targets, 'phones seen at a lamppost on both sides of a boundary').toBeGreaterThanOrEqual(150);
     expect(offsets.targets).toBe(content.targets);
     expect(live.targets, 'phones the live attacker aims at').toBeGreaterThanOrEqual(150);

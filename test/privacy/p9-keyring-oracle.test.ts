@@ -79,7 +79,11 @@ afterAll(async () => {
 });
 
 const post = (url: string, body: unknown, authorization?: string) =>
-  fetch(`${url}/v1/hmac`, { method: 'POST', headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) }, body: JSON.stringify(body) });
+  fetch(`${url}/v1/hmac`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) },
+    body: JSON.stringify(body),
+  });
 
 async function metric(k: Keyring, name: string, labels: string): Promise<number> {
   const text = await (await fetch(`${k.metricsUrl}/metrics`)).text();
@@ -143,7 +147,11 @@ describe('P9: the keyring answers only gateways, each within a budget matched to
 
   it('before: with the budget lifted (as before this change) a stolen token inverts the plate space within an epoch', async () => {
     const k = await startKeyring({ KEYRING_HEADROOM: '1000000' });
-    const victim = await createPseudonymizer(createRemoteKeyProvider({ url: k.hmacUrl, token: OTHER, kind: 'traffic-light' }), EPOCH_MS).pseudonymize('plate', Date.now(), [VICTIM]);
+    const victim = await createPseudonymizer(createRemoteKeyProvider({ url: k.hmacUrl, token: OTHER, kind: 'traffic-light' }), EPOCH_MS).pseudonymize(
+      'plate',
+      Date.now(),
+      [VICTIM],
+    );
     before = await enumerate(k, BEFORE_MS, 500, ['plate:AA777']);
     const rate = before.hashed / before.seconds;
     console.log(
@@ -180,11 +188,19 @@ describe('P9: the keyring answers only gateways, each within a budget matched to
 
   it(`after: a stolen gateway token covers less than ${pct(THRESHOLD)} of the plate space per epoch, is refused and counted, and spares the other gateways`, async () => {
     const k = await startKeyring();
-    const victim = await createPseudonymizer(createRemoteKeyProvider({ url: k.hmacUrl, token: OTHER, kind: 'traffic-light' }), EPOCH_MS).pseudonymize('plate', Date.now(), [VICTIM]);
+    const victim = await createPseudonymizer(createRemoteKeyProvider({ url: k.hmacUrl, token: OTHER, kind: 'traffic-light' }), EPOCH_MS).pseudonymize(
+      'plate',
+      Date.now(),
+      [VICTIM],
+    );
     const budget = await metric(k, 'lethe_keyring_budget_messages_per_second', 'kind="traffic-light"');
     const refusedBefore = await metric(k, 'lethe_keyring_refused_total', 'reason="rate_limited"');
     // A batch above one reading's identifiers is refused outright.
-    const big = await post(k.hmacUrl, { kind: 'traffic-light', epoch: Math.floor(Date.now() / EPOCH_MS), messages: Array.from({ length: 501 }, (_, i) => plateMessage(i)) }, `Bearer ${STOLEN}`);
+    const big = await post(
+      k.hmacUrl,
+      { kind: 'traffic-light', epoch: Math.floor(Date.now() / EPOCH_MS), messages: Array.from({ length: 501 }, (_, i) => plateMessage(i)) },
+      `Bearer ${STOLEN}`,
+    );
     expect(big.status).toBe(413);
     expect(await big.json()).toMatchObject({ error: 'BATCH_TOO_LARGE', batchCap: 500 });
 

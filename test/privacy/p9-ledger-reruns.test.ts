@@ -82,7 +82,10 @@ async function releasedAll(admin: Admin, group: string, end = LAST_END): Promise
 /** Every record of the aggregates topic, in order. */
 async function readAggregates(admin: Admin): Promise<Array<{ key: string; record: AggregateRecord }>> {
   const total = (await admin.fetchTopicOffsets(TOPICS.aggregates)).reduce((n, p) => n + Number(p.high), 0);
-  const consumer = createKafka({ brokers: infra.kafkaBrokers, clientId: 'p9-ledger-reader', logger }).consumer({ groupId: `p9l-${RUN}-reader-${Date.now()}`, allowAutoTopicCreation: false });
+  const consumer = createKafka({ brokers: infra.kafkaBrokers, clientId: 'p9-ledger-reader', logger }).consumer({
+    groupId: `p9l-${RUN}-reader-${Date.now()}`,
+    allowAutoTopicCreation: false,
+  });
   const out: Array<{ key: string; record: AggregateRecord }> = [];
   await consumer.connect();
   await consumer.subscribe({ topic: TOPICS.aggregates, fromBeginning: true });
@@ -137,7 +140,8 @@ describe('P9: re-runs under new consumer groups and new noise keys gain an attac
     const values = new Map<string, number[]>();
     for (const { key, record } of await readAggregates(admin)) {
       if (record.measurement !== 'pedestrians' || !starts.includes(record.windowStart)) continue;
-      for (const [field, v] of Object.entries(record.fields)) (values.get(`${key}|${field}`) ?? values.set(`${key}|${field}`, []).get(`${key}|${field}`)!).push(v);
+      for (const [field, v] of Object.entries(record.fields))
+        (values.get(`${key}|${field}`) ?? values.set(`${key}|${field}`, []).get(`${key}|${field}`)!).push(v);
     }
     return values;
   }
@@ -175,7 +179,8 @@ describe('P9: re-runs under new consumer groups and new noise keys gain an attac
     await run(`p9l-${RUN}-first`);
     const first = await readAggregates(admin);
     const firstValue = new Map<string, number>();
-    for (const { key, record } of first) for (const [field, v] of Object.entries(record.fields)) if (truth(record, field) !== undefined) firstValue.set(`${key}|${field}`, v);
+    for (const { key, record } of first)
+      for (const [field, v] of Object.entries(record.fields)) if (truth(record, field) !== undefined) firstValue.set(`${key}|${field}`, v);
     // At least every cell of k or more people, in every window (districts depend on the differencing rule).
     expect(firstValue.size, 'figures of the first release').toBeGreaterThanOrEqual(WINDOWS * CELLS.filter((c) => c.people >= K).length);
 
@@ -225,7 +230,9 @@ describe('P9: re-runs under new consumer groups and new noise keys gain an attac
     const starts = Array.from({ length: WINDOWS }, (_, i) => first + i * WINDOW);
     const end = starts.at(-1)! + WINDOW;
     // Started first, so that all of them read the partials (and race for their windows) at about the same time.
-    const racers = await Promise.all(Array.from({ length: 4 }, (_, i) => startService('processor', processorEnv(`p9l-${RUN}-race${i}`, randomBytes(32).toString('hex')))));
+    const racers = await Promise.all(
+      Array.from({ length: 4 }, (_, i) => startService('processor', processorEnv(`p9l-${RUN}-race${i}`, randomBytes(32).toString('hex')))),
+    );
     for (const p of racers) running.add(p);
     try {
       await writePartials(starts, LAST_END);

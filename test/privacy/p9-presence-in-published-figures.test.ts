@@ -29,7 +29,16 @@ import {
   type Policy,
   type ReleaseReport,
 } from '@lethe/privacy';
-import { DEFAULT_FLEET_PATH, loadFleet, ReadingRecordSchema, SightingRecordSchema, TOPICS, type AggregateRecord, type ReadingRecord, type SightingRecord } from '@lethe/schemas';
+import {
+  DEFAULT_FLEET_PATH,
+  loadFleet,
+  ReadingRecordSchema,
+  SightingRecordSchema,
+  TOPICS,
+  type AggregateRecord,
+  type ReadingRecord,
+  type SightingRecord,
+} from '@lethe/schemas';
 import { createCity, loadScenario } from '@lethe/simulator';
 import { describe, expect, it } from 'vitest';
 import { dimmingAttack, ONE_NIGHT_THRESHOLD } from '../support/presence-attack.ts';
@@ -72,7 +81,12 @@ async function night() {
   const clock = new ManualClock(START);
   const pseudonymizers = createPseudonymizers(shipped, createKindKeyProviders(shipped, { clock }));
   const ingest = createIngestStage({ policy: shipped, fleet, pseudonymizers, clock });
-  const city = createCity({ devices: fleet.devices, scenario: { ...loadScenario('normal-day'), hour: 3, pedestrians: 0.2 }, seed: 'p9-night', tickSeconds: TICK_SECONDS });
+  const city = createCity({
+    devices: fleet.devices,
+    scenario: { ...loadScenario('normal-day'), hour: 3, pedestrians: 0.2 },
+    seed: 'p9-night',
+    tickSeconds: TICK_SECONDS,
+  });
   const readings: ReadingRecord[] = [];
   const sightings: SightingRecord[] = [];
   const phones = new Map<string, Set<string>>();
@@ -104,7 +118,10 @@ function publish(policy: Policy, readings: readonly ReadingRecord[], sightings: 
   const aggregator = createAggregator({ policy, clock, graceMs: 0, noise: createNoiseSource(Buffer.alloc(32, noiseSeed)), ledger });
   const records: AggregateRecord[] = [];
   const reports: ReleaseReport[] = [];
-  const events = [...readings.map((r) => ({ ts: r.ts, add: () => aggregator.addReading(r) })), ...sightings.map((s) => ({ ts: s.ts, add: () => aggregator.addSighting(s) }))].sort((a, b) => a.ts - b.ts);
+  const events = [
+    ...readings.map((r) => ({ ts: r.ts, add: () => aggregator.addReading(r) })),
+    ...sightings.map((s) => ({ ts: s.ts, add: () => aggregator.addSighting(s) })),
+  ].sort((a, b) => a.ts - b.ts);
   let next = START + WINDOW;
   for (const e of events) {
     while (e.ts >= next) {
@@ -165,7 +182,9 @@ describe('P9: no side channel in the published figures', () => {
           continue;
         }
         // Exact fields only: the noisy ones (device counts, presence-dependent means) are person-derived figures.
-        const exact = Object.entries(r.fields).filter(([f]) => !f.startsWith('vehicle_count') && !(r.tags.scope === 'district' && /^(dimming|energy|lux|noise|queue)/.test(f)));
+        const exact = Object.entries(r.fields).filter(
+          ([f]) => !f.startsWith('vehicle_count') && !(r.tags.scope === 'district' && /^(dimming|energy|lux|noise|queue)/.test(f)),
+        );
         lines.push(`${id} ${JSON.stringify(Object.fromEntries(exact))}`);
       }
       for (const e of out.ledger) lines.push(`ledger ${JSON.stringify(e)}`);
@@ -175,7 +194,9 @@ describe('P9: no side channel in the published figures', () => {
     const seen = view(world);
     const suppressedBefore = (reports: readonly ReleaseReport[]) => JSON.stringify(reports.map((r) => [r.stream, r.windowStart, r.suppressed]));
     const lamps = fleet.devices.filter((d) => d.kind === 'lamppost');
-    let differing = 0, internallyDiffering = 0, windowShapeDiffering = 0;
+    let differing = 0,
+      internallyDiffering = 0,
+      windowShapeDiffering = 0;
     const trials = 12;
     // Lamppost-windows with nobody there: one phone there is the clearest case of "one more person".
     const empty = [...phones].filter(([, n]) => n === 0).map(([key]) => key);
@@ -184,14 +205,28 @@ describe('P9: no side channel in the published figures', () => {
       const [device, start] = empty[Math.floor((i * empty.length) / trials)]!.split('|') as [string, string];
       const lamp = lamps.find((d) => d.id === device)!;
       const ts = Number(start); // a Wi-Fi sighting is stamped with its slot (its window) at the gateway
-      const extra: SightingRecord = { v: 1, source: 'wifi', kind: 'lamppost', pseudonym: `p9-extra-phone-${i}`.padEnd(22, 'x'), epoch: Math.floor(ts / shipped.kinds.lamppost.epoch), deviceId: lamp.id, district: lamp.district, ts };
+      const extra: SightingRecord = {
+        v: 1,
+        source: 'wifi',
+        kind: 'lamppost',
+        pseudonym: `p9-extra-phone-${i}`.padEnd(22, 'x'),
+        epoch: Math.floor(ts / shipped.kinds.lamppost.epoch),
+        deviceId: lamp.id,
+        district: lamp.district,
+        ts,
+      };
       const other = publish(shipped, readings, [...sightings, extra]);
       if (JSON.stringify(view(other)) !== JSON.stringify(seen)) differing++;
       // What the privacy record published before P9 (how many cells were suppressed) would have told.
       if (suppressedBefore(other.reports) !== suppressedBefore(world.reports)) internallyDiffering++;
       // The pedestrian cells: one phone alone is below k, so no cell record appears or goes. (A district
       // total can: the phone may bring the people beyond its released cells to k — the k rule itself.)
-      const windowShape = (out: ReturnType<typeof publish>) => out.records.filter((r) => r.measurement === 'pedestrians' && r.tags.scope === 'cell').map((r) => `${JSON.stringify(r.tags)}|${r.windowStart}`).sort().join();
+      const windowShape = (out: ReturnType<typeof publish>) =>
+        out.records
+          .filter((r) => r.measurement === 'pedestrians' && r.tags.scope === 'cell')
+          .map((r) => `${JSON.stringify(r.tags)}|${r.windowStart}`)
+          .sort()
+          .join();
       if (windowShape(other) !== windowShape(world)) windowShapeDiffering++;
     }
     console.log(
@@ -211,11 +246,14 @@ describe('P9: no side channel in the published figures', () => {
       set.add(r.windowStart);
       streams.set(r.tags.stream!, set);
     }
-    expect([...streams.keys()].sort()).toEqual(['lamppost.presence', 'pedestrians', 'traffic_light.presence', 'traffic_light.vehicle_count_sum', 'travel_times', 'vehicles', 'dwell'].sort());
+    expect([...streams.keys()].sort()).toEqual(
+      ['lamppost.presence', 'pedestrians', 'traffic_light.presence', 'traffic_light.vehicle_count_sum', 'travel_times', 'vehicles', 'dwell'].sort(),
+    );
     // The same windows for every per-window stream: the schedule's, every minute of the night.
     const schedule = [...streams.get('pedestrians')!].sort();
     expect(schedule.length).toBeGreaterThanOrEqual(MINUTES);
-    for (const stream of ['vehicles', 'travel_times', 'lamppost.presence', 'traffic_light.presence', 'traffic_light.vehicle_count_sum']) expect([...streams.get(stream)!].sort(), stream).toEqual(schedule);
+    for (const stream of ['vehicles', 'travel_times', 'lamppost.presence', 'traffic_light.presence', 'traffic_light.vehicle_count_sum'])
+      expect([...streams.get(stream)!].sort(), stream).toEqual(schedule);
     for (const r of records.filter((r) => r.measurement === 'privacy')) expect(r.fields.epsilon_this_release, r.tags.stream).toBe(1);
   });
 });

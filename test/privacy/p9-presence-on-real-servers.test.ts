@@ -35,10 +35,16 @@ async function openData(t0: number, t1: number): Promise<PublishedFigure[]> {
   type Row = { _measurement: string; _field: string; _time: string; _value: number; [tag: string]: string | number };
   const rows = await new InfluxDB({ url: infra.influx.url, token: infra.influx.readerToken })
     .getQueryApi(infra.influx.org)
-    .collectRows<Row>(`from(bucket: "${infra.influx.bucket}") |> range(start: ${new Date(t0).toISOString()}, stop: ${new Date(t1).toISOString()}) |> filter(fn: (r) => r._measurement == "lamppost" or r._measurement == "pedestrians" or r._measurement == "privacy")`);
+    .collectRows<Row>(
+      `from(bucket: "${infra.influx.bucket}") |> range(start: ${new Date(t0).toISOString()}, stop: ${new Date(t1).toISOString()}) |> filter(fn: (r) => r._measurement == "lamppost" or r._measurement == "pedestrians" or r._measurement == "privacy")`,
+    );
   const figures = new Map<string, PublishedFigure>();
   for (const r of rows) {
-    const tags = Object.fromEntries(Object.entries(r).filter(([k]) => !k.startsWith('_') && k !== 'result' && k !== 'table').map(([k, v]) => [k, String(v)]));
+    const tags = Object.fromEntries(
+      Object.entries(r)
+        .filter(([k]) => !k.startsWith('_') && k !== 'result' && k !== 'table')
+        .map(([k, v]) => [k, String(v)]),
+    );
     const key = `${r._measurement}|${JSON.stringify(tags)}|${r._time}`;
     const figure = figures.get(key) ?? { measurement: r._measurement, tags, windowStart: Date.parse(r._time), fields: {} };
     figure.fields[r._field] = r._value;
@@ -64,15 +70,30 @@ describe('P9 attack 1 on the real gateway, processor and writer', () => {
   async function night(name: string, policyFile: string) {
     const env = { KAFKA_BROKERS: infra.kafkaBrokers.join(','), POLICY_FILE: policyFile };
     const influx = { INFLUX_URL: infra.influx.url, INFLUX_ORG: infra.influx.org, INFLUX_BUCKET: infra.influx.bucket };
-    services.push(await startService('writer', { ...env, ...influx, INFLUX_TOKEN: infra.influx.writerToken, KAFKA_GROUP_ID: `p9-night-writer-${name}-${RUN}` }));
-    services.push(await startService('processor', { ...env, KAFKA_GROUP_ID: `p9-night-processor-${name}-${RUN}`, WINDOW_GRACE_SECONDS: '1', WINDOW_MAX_WAIT_SECONDS: '3', TICK_MS: '200', NOISE_KEY: randomBytes(32).toString('hex') }));
+    services.push(
+      await startService('writer', { ...env, ...influx, INFLUX_TOKEN: infra.influx.writerToken, KAFKA_GROUP_ID: `p9-night-writer-${name}-${RUN}` }),
+    );
+    services.push(
+      await startService('processor', {
+        ...env,
+        KAFKA_GROUP_ID: `p9-night-processor-${name}-${RUN}`,
+        WINDOW_GRACE_SECONDS: '1',
+        WINDOW_MAX_WAIT_SECONDS: '3',
+        TICK_MS: '200',
+        NOISE_KEY: randomBytes(32).toString('hex'),
+      }),
+    );
     services.push(await startService('gateway', { ...env, MQTT_URL: infra.mqttUrl, MQTT_USERNAME: 'lethe-gateway', MQTT_PASSWORD: infra.gatewayPassword }));
     // The releaser releases every window in order, empty or not (P9), from where the durable
     // ledger ends: after a pause it first catches up (about 7 windows a second here).
-    const released = (figures: PublishedFigure[], stream: string, at: (start: number) => boolean) => figures.some((f) => f.measurement === 'privacy' && f.tags.stream === stream && at(f.windowStart));
+    const released = (figures: PublishedFigure[], stream: string, at: (start: number) => boolean) =>
+      figures.some((f) => f.measurement === 'privacy' && f.tags.stream === stream && at(f.windowStart));
     const catchUp = Date.now() + 600 * S;
     while (!released(await openData(Date.now() - 60 * S, Date.now()), 'pedestrians', (start) => start >= Date.now() - 20 * S)) {
-      if (Date.now() > catchUp) throw new Error(`the releaser did not catch up with the clock within 600 s:\n${services.map((s) => `--- ${s.name}\n${s.output().slice(-1500)}`).join('\n')}`);
+      if (Date.now() > catchUp)
+        throw new Error(
+          `the releaser did not catch up with the clock within 600 s:\n${services.map((s) => `--- ${s.name}\n${s.output().slice(-1500)}`).join('\n')}`,
+        );
       await sleep(1000);
     }
     const { t0, t1, phones, published } = await publishNight([publisher], lampposts, { windowMs: WINDOW_MS, windows: NIGHT_WINDOWS, tail: TAIL_WINDOWS });
@@ -84,9 +105,14 @@ describe('P9 attack 1 on the real gateway, processor and writer', () => {
     for (;;) {
       figures = await openData(t0, t1);
       // The lamps' district dimming (a stream of its own as shipped, an environmental figure before P9) and the pedestrians.
-      const dimming = figures.some((f) => f.measurement === 'lamppost' && f.tags.scope === 'district' && f.windowStart === lastWindow && f.fields.dimming_pct_mean !== undefined);
+      const dimming = figures.some(
+        (f) => f.measurement === 'lamppost' && f.tags.scope === 'district' && f.windowStart === lastWindow && f.fields.dimming_pct_mean !== undefined,
+      );
       if (dimming && released(figures, 'pedestrians', (start) => start === lastWindow)) break;
-      if (Date.now() > deadline) throw new Error(`${name}: the night's last window (${new Date(lastWindow).toISOString()}) was not released within 120 s:\n${services.map((s) => `--- ${s.name}\n${s.output().slice(-1500)}`).join('\n')}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `${name}: the night's last window (${new Date(lastWindow).toISOString()}) was not released within 120 s:\n${services.map((s) => `--- ${s.name}\n${s.output().slice(-1500)}`).join('\n')}`,
+        );
       await sleep(1000);
     }
     await stopServices();

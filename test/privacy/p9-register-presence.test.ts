@@ -81,7 +81,11 @@ describe('P9: the register and the api do not tell one car from none', () => {
   let carNext: string | undefined;
   let carSent = 0;
   let policyFile = '';
-  const admin = createKafka({ brokers: infra.kafkaBrokers, clientId: `p9-register-${RUN}`, logger: createLogger({ service: 'test', level: 'silent' }) }).admin();
+  const admin = createKafka({
+    brokers: infra.kafkaBrokers,
+    clientId: `p9-register-${RUN}`,
+    logger: createLogger({ service: 'test', level: 'silent' }),
+  }).admin();
   /** Records on the sightings topic so far: the positive control that the car went through. */
   const sightingsEnd = async () => (await admin.fetchTopicOffsets(TOPICS.sightings)).reduce((n, p) => n + Number(p.high), 0);
 
@@ -92,10 +96,37 @@ describe('P9: the register and the api do not tell one car from none', () => {
       const plateReads = carNext ? [{ plate: carNext, speedKmh: 32 }] : [];
       if (carNext) carSent++;
       carNext = undefined;
-      const light: TrafficLightReadingInput = { deviceId: TRAFFIC_LIGHT, seq, ts, phase: 'red', vehicleCount: 0, occupancyPct: 0, queueLength: 0, meanSpeedKmh: 0, plateReads };
-      const lamp: LamppostReadingInput = { deviceId: LAMPPOST, seq, ts, pm25: 10, pm10: 20, no2: 30, noiseDba: 40, lux: 5, temperatureC: 18, humidityPct: 70, dimmingPct: 0, energyWh: 0, wifiProbes: [] };
+      const light: TrafficLightReadingInput = {
+        deviceId: TRAFFIC_LIGHT,
+        seq,
+        ts,
+        phase: 'red',
+        vehicleCount: 0,
+        occupancyPct: 0,
+        queueLength: 0,
+        meanSpeedKmh: 0,
+        plateReads,
+      };
+      const lamp: LamppostReadingInput = {
+        deviceId: LAMPPOST,
+        seq,
+        ts,
+        pm25: 10,
+        pm10: 20,
+        no2: 30,
+        noiseDba: 40,
+        lux: 5,
+        temperatureC: 18,
+        humidityPct: 70,
+        dimmingPct: 0,
+        energyWh: 0,
+        wifiProbes: [],
+      };
       seq++;
-      await Promise.all([publisher.publish(TRAFFIC_LIGHT, readingTopic('traffic-light', TRAFFIC_LIGHT), light), publisher.publish(LAMPPOST, readingTopic('lamppost', LAMPPOST), lamp)]);
+      await Promise.all([
+        publisher.publish(TRAFFIC_LIGHT, readingTopic('traffic-light', TRAFFIC_LIGHT), light),
+        publisher.publish(LAMPPOST, readingTopic('lamppost', LAMPPOST), lamp),
+      ]);
       await sleep(1000 - (Date.now() % 1000) + 100);
     }
   }
@@ -121,9 +152,25 @@ describe('P9: the register and the api do not tell one car from none', () => {
     });
     services.push(api);
     services.push(
-      await startService('writer', { ...kafka, KAFKA_GROUP_ID: `p9-register-writer-${RUN}`, INFLUX_URL: infra.influx.url, INFLUX_ORG: infra.influx.org, INFLUX_BUCKET: infra.influx.bucket, INFLUX_TOKEN: infra.influx.writerToken }),
+      await startService('writer', {
+        ...kafka,
+        KAFKA_GROUP_ID: `p9-register-writer-${RUN}`,
+        INFLUX_URL: infra.influx.url,
+        INFLUX_ORG: infra.influx.org,
+        INFLUX_BUCKET: infra.influx.bucket,
+        INFLUX_TOKEN: infra.influx.writerToken,
+      }),
     );
-    services.push(await startService('processor', { ...kafka, KAFKA_GROUP_ID: `p9-register-processor-${RUN}`, WINDOW_GRACE_SECONDS: '1', WINDOW_MAX_WAIT_SECONDS: '2', TICK_MS: '200', NOISE_KEY: randomBytes(32).toString('hex') }));
+    services.push(
+      await startService('processor', {
+        ...kafka,
+        KAFKA_GROUP_ID: `p9-register-processor-${RUN}`,
+        WINDOW_GRACE_SECONDS: '1',
+        WINDOW_MAX_WAIT_SECONDS: '2',
+        TICK_MS: '200',
+        NOISE_KEY: randomBytes(32).toString('hex'),
+      }),
+    );
     services.push(await startService('gateway', { ...kafka, MQTT_URL: infra.mqttUrl, MQTT_USERNAME: 'lethe-gateway', MQTT_PASSWORD: infra.gatewayPassword }));
     await admin.connect();
     background = backgroundReadings();
@@ -164,11 +211,14 @@ describe('P9: the register and the api do not tell one car from none', () => {
           .map(([name]) => `${measurementOf(kind as keyof typeof kinds)}|${snakeCase(name)}_`),
       ),
     );
-    const isNoised = (measurement: string, field: string) => PERSON_MEASUREMENTS.has(measurement) || [...noised].some((p) => `${measurement}|${field}`.startsWith(p));
+    const isNoised = (measurement: string, field: string) =>
+      PERSON_MEASUREMENTS.has(measurement) || [...noised].some((p) => `${measurement}|${field}`.startsWith(p));
     type Row = { _measurement: string; _field: string; _time: string; _value: number; [tag: string]: string | number };
     const rows = await new InfluxDB({ url: infra.influx.url, token: infra.influx.readerToken })
       .getQueryApi(infra.influx.org)
-      .collectRows<Row>(`from(bucket: "${infra.influx.bucket}") |> range(start: ${new Date(t0).toISOString()}, stop: ${new Date(t0 + OPEN_DATA_MS).toISOString()})`);
+      .collectRows<Row>(
+        `from(bucket: "${infra.influx.bucket}") |> range(start: ${new Date(t0).toISOString()}, stop: ${new Date(t0 + OPEN_DATA_MS).toISOString()})`,
+      );
     const firstSpent = new Map<string, { at: number; value: number }>();
     for (const r of rows) {
       if (r._measurement !== 'privacy' || r._field !== 'epsilon_spent_today') continue;
@@ -178,7 +228,11 @@ describe('P9: the register and the api do not tell one car from none', () => {
     }
     const fields: Snapshot['fields'] = new Map();
     for (const r of rows) {
-      const tags = Object.entries(r).filter(([k]) => !k.startsWith('_') && k !== 'result' && k !== 'table').sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => `${k}=${v}`).join(',');
+      const tags = Object.entries(r)
+        .filter(([k]) => !k.startsWith('_') && k !== 'result' && k !== 'table')
+        .sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([k, v]) => `${k}=${v}`)
+        .join(',');
       const key = `open data ${r._measurement} ${tags} ${r._field} t0+${Date.parse(r._time) - t0}`;
       if (isNoised(r._measurement, r._field)) fields.set(key, 'noised');
       else if (r._measurement === 'privacy' && r._field === 'epsilon_spent_today') fields.set(key, r._value - firstSpent.get(String(r.stream))!.value);
@@ -225,7 +279,9 @@ describe('P9: the register and the api do not tell one car from none', () => {
     expect(carSent).toBe(1);
     expect(one.outputs.at(-1)!.fields.size).toBeGreaterThan(100);
     expect(one.operators.at(-1)!.fields.size).toBeGreaterThan(30);
-    expect([sightingsBetween - sightingsBefore, sightingsAfter - sightingsBetween], 'sightings written in world A (nobody) and world B (the car)').toEqual([0, 1]);
+    expect([sightingsBetween - sightingsBefore, sightingsAfter - sightingsBetween], 'sightings written in world A (nobody) and world B (the car)').toEqual([
+      0, 1,
+    ]);
 
     expect(reportDifferences('P9 register presence', none.outputs, one.outputs)).toEqual([]);
     // Operators see the services' metrics: a count of identifiers, sightings or pseudonyms held

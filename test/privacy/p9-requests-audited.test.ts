@@ -29,13 +29,18 @@ let base: string;
 
 const readLog = (): AuditRecord[] => {
   try {
-    return readFileSync(auditFile, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditRecord);
+    return readFileSync(auditFile, 'utf8')
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as AuditRecord);
   } catch {
     return [];
   }
 };
 const ours = () => readLog().filter((r) => r.actor === 'api');
-const report = async () => (await (await fetch(`${base}/v1/transparency-report?period=year`)).json()) as { totals: { routesRefused: number; requests: number } };
+const report = async () =>
+  (await (await fetch(`${base}/v1/transparency-report?period=year`)).json()) as { totals: { routesRefused: number; requests: number } };
 
 beforeAll(async () => {
   const tokens = join(dir, 'tokens.json');
@@ -77,7 +82,13 @@ describe('P9: every individual-looking request is audited and counted', () => {
     const from = new Date(Date.now() - 86_400_000).toISOString();
     const to = new Date().toISOString();
     const post = (body: unknown, token?: string) =>
-      rawRequest(base, 'POST', '/v1/data-requests', { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, JSON.stringify(body));
+      rawRequest(
+        base,
+        'POST',
+        '/v1/data-requests',
+        { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        JSON.stringify(body),
+      );
     for (const [what, res, status] of [
       ['no token', await post({ ...PLATE_REQUEST, from, to }), 401],
       ['a wrong token', await post({ ...PLATE_REQUEST, from, to }, 'not-a-token-of-anyone-0123456789abcdef'), 401],
@@ -94,7 +105,9 @@ describe('P9: every individual-looking request is audited and counted', () => {
     const end = await report();
     const counted = end.totals.routesRefused - start.totals.routesRefused + (end.totals.requests - start.totals.requests);
     const audited = ours().filter((r) => r.type === 'route.refused' || r.type === 'request.received').length;
-    console.log(`P9 finding 8: individual-looking requests sent ${sent}, audited ${audited}, counted in the transparency report ${counted} (threshold: all, each once)`);
+    console.log(
+      `P9 finding 8: individual-looking requests sent ${sent}, audited ${audited}, counted in the transparency report ${counted} (threshold: all, each once)`,
+    );
     expect(missed).toEqual([]);
     expect(audited).toBe(sent);
     expect(counted).toBe(sent);

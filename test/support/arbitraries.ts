@@ -17,7 +17,8 @@ export const macAddress = (): fc.Arbitrary<string> =>
 /** A licence plate as cameras report it. */
 export const licencePlate = (): fc.Arbitrary<string> => fc.stringMatching(/^[A-Z0-9]{1,3} ?[A-Z0-9]{1,5}$/);
 
-export const deviceIdOf = (kind: DeviceKind): fc.Arbitrary<string> => fc.integer({ min: 0, max: 9999 }).map((n) => `${PREFIX[kind]}-${String(n).padStart(4, '0')}`);
+export const deviceIdOf = (kind: DeviceKind): fc.Arbitrary<string> =>
+  fc.integer({ min: 0, max: 9999 }).map((n) => `${PREFIX[kind]}-${String(n).padStart(4, '0')}`);
 
 const inRange = (min: number, max: number) => fc.double({ min, max, noNaN: true, noDefaultInfinity: true });
 /** Integers and halves in a range: exact in binary, so sums and means can be compared exactly. */
@@ -47,31 +48,76 @@ export function validReading(kind: DeviceKind, options: ValidReadingOptions = {}
   const common = { deviceId: options.deviceId ?? deviceIdOf(kind), seq: fc.maxSafeNat(), ts };
   const maxProbes = options.maxProbes ?? 8;
   if (kind === 'lamppost') {
-    const probe = fc.record({ mac: macAddress(), rssi: inRange(-120, 0), ssids: fc.array(fc.string({ maxLength: 32 }), { maxLength: 3 }) }, { requiredKeys: ['mac'] });
+    const probe = fc.record(
+      { mac: macAddress(), rssi: inRange(-120, 0), ssids: fc.array(fc.string({ maxLength: 32 }), { maxLength: 3 }) },
+      { requiredKeys: ['mac'] },
+    );
     return fc.record({
       ...common,
-      pm25: inRange(0, 1000), pm10: inRange(0, 2000), no2: inRange(0, 2000), noiseDba: inRange(0, 160), lux: inRange(0, 200_000),
-      temperatureC: inRange(-40, 70), humidityPct: inRange(0, 100), dimmingPct: inRange(0, 100), energyWh: inRange(0, 10_000),
+      pm25: inRange(0, 1000),
+      pm10: inRange(0, 2000),
+      no2: inRange(0, 2000),
+      noiseDba: inRange(0, 160),
+      lux: inRange(0, 200_000),
+      temperatureC: inRange(-40, 70),
+      humidityPct: inRange(0, 100),
+      dimmingPct: inRange(0, 100),
+      energyWh: inRange(0, 10_000),
       wifiProbes: fc.array(probe, { maxLength: maxProbes }),
     });
   }
   if (kind === 'traffic-light') {
-    const read = fc.record({ plate: licencePlate(), speedKmh: inRange(0, 250), imageRef: fc.string({ maxLength: 200 }) }, { requiredKeys: ['plate', 'speedKmh'] });
+    const read = fc.record(
+      { plate: licencePlate(), speedKmh: inRange(0, 250), imageRef: fc.string({ maxLength: 200 }) },
+      { requiredKeys: ['plate', 'speedKmh'] },
+    );
     return fc.record({
       ...common,
       phase: fc.constantFrom('red' as const, 'amber' as const, 'green' as const, 'flashing' as const),
-      vehicleCount: fc.integer({ min: 0, max: 10_000 }), occupancyPct: inRange(0, 100), queueLength: fc.integer({ min: 0, max: 1000 }), meanSpeedKmh: inRange(0, 250),
+      vehicleCount: fc.integer({ min: 0, max: 10_000 }),
+      occupancyPct: inRange(0, 100),
+      queueLength: fc.integer({ min: 0, max: 1000 }),
+      meanSpeedKmh: inRange(0, 250),
       plateReads: fc.array(read, { maxLength: maxProbes }),
     });
   }
-  return fc.record({ ...common, levelCm: inRange(0, 1000), flowLps: inRange(0, 100_000), h2sPpm: inRange(0, 1000), temperatureC: inRange(-10, 60), overflow: fc.boolean() });
+  return fc.record({
+    ...common,
+    levelCm: inRange(0, 1000),
+    flowLps: inRange(0, 100_000),
+    h2sPpm: inRange(0, 1000),
+    temperatureC: inRange(-10, 60),
+    overflow: fc.boolean(),
+  });
 }
 
 /** Keys an attacker would try, keys the schemas and the policy know, and anything. */
 export const hostileKey = (): fc.Arbitrary<string> =>
   fc.oneof(
     fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'valueOf'),
-    fc.constantFrom('deviceId', 'seq', 'ts', 'mac', 'plate', 'wifiProbes', 'plateReads', 'speedKmh', 'imageRef', 'ssids', 'rssi', 'pm25', 'levelCm', 'overflow', 'phase', 'v', 'kind', 'values', 'tags', 'fields', 'data'),
+    fc.constantFrom(
+      'deviceId',
+      'seq',
+      'ts',
+      'mac',
+      'plate',
+      'wifiProbes',
+      'plateReads',
+      'speedKmh',
+      'imageRef',
+      'ssids',
+      'rssi',
+      'pm25',
+      'levelCm',
+      'overflow',
+      'phase',
+      'v',
+      'kind',
+      'values',
+      'tags',
+      'fields',
+      'data',
+    ),
     fc.string(),
     fc.string({ unit: 'binary' }),
   );
@@ -93,7 +139,9 @@ export function hostileJsonText(maxDepth = 5): fc.Arbitrary<string> {
   const { node } = fc.letrec<{ node: string; array: string; object: string }>((tie) => ({
     node: fc.oneof({ depthSize: 'small', maxDepth }, hostileLeaf(), tie('array'), tie('object')),
     array: fc.array(tie('node'), { maxLength: 5 }).map((items) => `[${items.join(',')}]`),
-    object: fc.array(fc.tuple(hostileKey(), tie('node')), { maxLength: 8 }).map((entries) => `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${v}`).join(',')}}`),
+    object: fc
+      .array(fc.tuple(hostileKey(), tie('node')), { maxLength: 8 })
+      .map((entries) => `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${v}`).join(',')}}`),
   }));
   const nested = fc.integer({ min: 100, max: 20_000 }).map((depth) => `${'['.repeat(depth)}${']'.repeat(depth)}`);
   return fc.oneof({ weight: 10, arbitrary: node }, { weight: 1, arbitrary: nested });

@@ -36,7 +36,10 @@ export interface Canaries {
 export function createCanaries(): Canaries {
   const macTag = randomInt(0, 4096);
   const plateTag = BASE36[randomInt(0, 36)]! + BASE36[randomInt(0, 36)]!;
-  const tag = randomInt(0, 36 ** 6).toString(36).toUpperCase().padStart(6, '0');
+  const tag = randomInt(0, 36 ** 6)
+    .toString(36)
+    .toUpperCase()
+    .padStart(6, '0');
   const macs: string[] = [];
   const plates: string[] = [];
   const texts: string[] = [];
@@ -103,7 +106,8 @@ export function createCanaryMatcher(canaries: Canaries): CanaryMatcher {
       // 0A:CA:FE:…, 0A-CA-FE-…, 0ACAFE…, 0ACA.FE…. (Cisco), each in upper and lower case.
       anchors: [`${a}:${b}:${c}`, `${a}-${b}-${c}`, `${a}${b}${c}`, `${a}${b}.${c}`].flatMap(bothCases),
       resolve(window) {
-        const found = /^[0-9a-f]{2}[:.-]?[0-9a-f]{2}[:.-]?[0-9a-f]{2}[:.-]?[0-9a-f]{2}[:.-]?[0-9a-f]{2}[:.-]?[0-9a-f]{2}/i.exec(window)?.[0] ?? window.slice(0, 8);
+        const found =
+          /^[0-9a-f]{2}[:.-]?[0-9a-f]{2}[:.-]?[0-9a-f]{2}[:.-]?[0-9a-f]{2}[:.-]?[0-9a-f]{2}[:.-]?[0-9a-f]{2}/i.exec(window)?.[0] ?? window.slice(0, 8);
         return { canary: macByKey.get(normalizeMac(found)), found };
       },
     },
@@ -191,7 +195,15 @@ export function filesUnder(roots: readonly string[], exclude: readonly string[] 
 
 /** Searches every file under the roots as raw bytes. */
 export function searchFiles(place: string, files: readonly string[], matcher: CanaryMatcher, knownNeedle?: string): PlaceReport {
-  const report: PlaceReport = { place, files: 0, bytes: 0, hits: [], nearMisses: 0, nearMissSamples: [], known: knownNeedle ? { needle: knownNeedle, count: 0 } : undefined };
+  const report: PlaceReport = {
+    place,
+    files: 0,
+    bytes: 0,
+    hits: [],
+    nearMisses: 0,
+    nearMissSamples: [],
+    known: knownNeedle ? { needle: knownNeedle, count: 0 } : undefined,
+  };
   const known = knownNeedle ? Buffer.from(knownNeedle) : undefined;
   for (const file of files) {
     let bytes: Buffer;
@@ -214,7 +226,15 @@ export function searchFiles(place: string, files: readonly string[], matcher: Ca
 
 /** Searches captured text (logs, metrics, query results) like a file. */
 export function searchText(place: string, parts: ReadonlyArray<{ name: string; text: string }>, matcher: CanaryMatcher, knownNeedle?: string): PlaceReport {
-  const report: PlaceReport = { place, files: 0, bytes: 0, hits: [], nearMisses: 0, nearMissSamples: [], known: knownNeedle ? { needle: knownNeedle, count: 0 } : undefined };
+  const report: PlaceReport = {
+    place,
+    files: 0,
+    bytes: 0,
+    hits: [],
+    nearMisses: 0,
+    nearMissSamples: [],
+    known: knownNeedle ? { needle: knownNeedle, count: 0 } : undefined,
+  };
   for (const { name, text } of parts) {
     const bytes = Buffer.from(text, 'utf8');
     report.files++;

@@ -75,7 +75,11 @@ function place(records: readonly ObservedSighting[], { useOffsets, slotMs }: Att
  * Runs the attack at every boundary between epochs that both have records, at every device, and
  * scores it with `truth` (pseudonym → the phone behind it; undefined if unknown).
  */
-export function continuityAttack(records: readonly ObservedSighting[], truth: (pseudonym: string) => string | undefined, options: AttackOptions): LinkageFigures {
+export function continuityAttack(
+  records: readonly ObservedSighting[],
+  truth: (pseudonym: string) => string | undefined,
+  options: AttackOptions,
+): LinkageFigures {
   const { epochMs, lookMs, random } = options;
   const placed = place(records, options);
   const byDevice = new Map<string, Placed[]>();
@@ -106,7 +110,9 @@ export function continuityAttack(records: readonly ObservedSighting[], truth: (p
       if (aimed.length === 0) continue;
       // One-to-one, closest first: the later one left, the sooner the other came, the likelier
       // they are one phone; equal times go by position in the reading, then by chance.
-      const pairs = [...last.values()].flatMap((a) => [...first.values()].map((b) => ({ a, b, gap: b.t - a.t, skew: Math.abs(b.order - a.order), tie: random() })));
+      const pairs = [...last.values()].flatMap((a) =>
+        [...first.values()].map((b) => ({ a, b, gap: b.t - a.t, skew: Math.abs(b.order - a.order), tie: random() })),
+      );
       pairs.sort((x, y) => x.gap - y.gap || x.skew - y.skew || x.tie - y.tie);
       const guess = new Map<string, string>();
       const taken = new Set<string>();

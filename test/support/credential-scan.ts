@@ -39,9 +39,40 @@ const GRAFANA_DEFAULT_SECRET_KEY = ['SW2YcwTI', 'b9zpOOho', 'PsMm'].join('');
 const BEGIN = '-----' + 'BEGIN';
 /** Placeholder and default values that get deployed as they are. */
 const WEAK_VALUES = [
-  'admin', 'admin123', 'administrator', 'root', 'toor', 'password', 'passw0rd', 'password1', 'password123', 'changeme', 'change-me', 'change_me',
-  'changeit', 'secret', 's3cr3t', 'supersecret', 'mysecret', 'mysecretpassword', 'letmein', 'default', 'example', 'test', 'test123', 'guest',
-  '123456', '12345678', 'qwerty', 'pass', 'my-super-secret-auth-token', 'my-super-secret-token', 'your-token', 'your_token', 'xxx', 'todo',
+  'admin',
+  'admin123',
+  'administrator',
+  'root',
+  'toor',
+  'password',
+  'passw0rd',
+  'password1',
+  'password123',
+  'changeme',
+  'change-me',
+  'change_me',
+  'changeit',
+  'secret',
+  's3cr3t',
+  'supersecret',
+  'mysecret',
+  'mysecretpassword',
+  'letmein',
+  'default',
+  'example',
+  'test',
+  'test123',
+  'guest',
+  '123456',
+  '12345678',
+  'qwerty',
+  'pass',
+  'my-super-secret-auth-token',
+  'my-super-secret-token',
+  'your-token',
+  'your_token',
+  'xxx',
+  'todo',
 ];
 const CREDENTIAL_KEY = /(password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|secret[_-]?key|credentials?)/i;
 /** A key that names where a secret is, not the secret. */
@@ -49,7 +80,10 @@ const REFERENCE_KEY = /(_FILE|__FILE|_PATH|_DIR|File|Path|Dir|_URL|_NAME|_ENV)$/
 
 /** A value that is a reference, empty, or obviously not a literal credential. */
 function isReference(raw: string): boolean {
-  const v = raw.trim().replace(/^["'`]|["'`,;]+$/g, '').trim();
+  const v = raw
+    .trim()
+    .replace(/^["'`]|["'`,;]+$/g, '')
+    .trim();
   if (v === '' || v === '""' || v === "''") return true;
   if (/^(\$|%|<|\{\{|\(|\[|@|\/|\.\/|~|process\.env|env\.|config\.|values\.|options\.|opts\.|args\.)/.test(v)) return true;
   return /^(null|none|true|false|undefined|nil|required|optional)$/i.test(v);
@@ -77,7 +111,10 @@ export const RULES: readonly Rule[] = [
     // GF_SECURITY_ADMIN_PASSWORD / _SECRET_KEY and the InfluxDB setup password/token as values (the *_FILE forms are fine).
     id: 'literal-service-credential',
     match: (l, file) => {
-      const m = /\b(GF_SECURITY_ADMIN_PASSWORD|GF_SECURITY_SECRET_KEY|DOCKER_INFLUXDB_INIT_PASSWORD|DOCKER_INFLUXDB_INIT_ADMIN_TOKEN|INFLUXDB_ADMIN_PASSWORD|KAFKA_SASL_PASSWORD|MQTT_PASSWORD)["']?\s*[:=]\s*(.*)$/.exec(l);
+      const m =
+        /\b(GF_SECURITY_ADMIN_PASSWORD|GF_SECURITY_SECRET_KEY|DOCKER_INFLUXDB_INIT_PASSWORD|DOCKER_INFLUXDB_INIT_ADMIN_TOKEN|INFLUXDB_ADMIN_PASSWORD|KAFKA_SASL_PASSWORD|MQTT_PASSWORD)["']?\s*[:=]\s*(.*)$/.exec(
+          l,
+        );
       if (!m || isReference(m[2]!)) return undefined;
       // In code: a quoted literal, directly or as a zod default.
       if (isCode(file) && !/^["'`][^"'`$]+["'`]|\.default\(\s*["'`][^"'`$]+["'`]/.test(m[2]!.trim())) return undefined;
@@ -87,7 +124,9 @@ export const RULES: readonly Rule[] = [
   {
     id: 'admin-admin',
     // admin/admin, admin:admin (not `admin: Admin`, a type annotation), or a user and password both "admin".
-    match: (l) => /\b(admin|ADMIN|Admin)\s*[:/]\s*(admin|ADMIN)\b/.exec(l)?.[0] ?? /(user(name)?|login)\W{0,3}\s*[:=]\s*["']?admin["']?.*pass(word)?\W{0,3}\s*[:=]\s*["']?admin\b/i.exec(l)?.[0],
+    match: (l) =>
+      /\b(admin|ADMIN|Admin)\s*[:/]\s*(admin|ADMIN)\b/.exec(l)?.[0] ??
+      /(user(name)?|login)\W{0,3}\s*[:=]\s*["']?admin["']?.*pass(word)?\W{0,3}\s*[:=]\s*["']?admin\b/i.exec(l)?.[0],
   },
   {
     // key = weak value, in any syntax (YAML, env, ini, properties, JSON, code, flags).
@@ -127,7 +166,9 @@ export const RULES: readonly Rule[] = [
   {
     id: 'known-token-format',
     match: (l) =>
-      /\b(AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{40,}|xox[abprs]-[A-Za-z0-9-]{10,}|sk_live_[A-Za-z0-9]{20,}|AIza[0-9A-Za-z_-]{35}|glpat-[A-Za-z0-9_-]{20})\b/.exec(l)?.[0],
+      /\b(AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{40,}|xox[abprs]-[A-Za-z0-9-]{10,}|sk_live_[A-Za-z0-9]{20,}|AIza[0-9A-Za-z_-]{35}|glpat-[A-Za-z0-9_-]{20})\b/.exec(
+        l,
+      )?.[0],
   },
   {
     // A token that looks real: long, random (mixed case and digits, high entropy), not a hash pin.
@@ -182,7 +223,11 @@ const NEVER = ['.git', 'node_modules', 'secrets', 'dist', 'coverage'];
 /** The files git would commit (tracked or new, never ignored ones such as ./secrets), or a walk without git. */
 export function repositoryFiles(root: string): string[] {
   try {
-    const out = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '-z'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const out = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '-z'], {
+      cwd: root,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     return out.split('\0').filter((p) => p && statSync(join(root, p), { throwIfNoEntry: false })?.isFile());
   } catch {
     const files: string[] = [];
@@ -219,7 +264,10 @@ export function scanRepository(root: string, allow: readonly AllowEntry[] = []):
   const keyRules = RULES.filter((r) => EVERYWHERE_RULES.includes(r.id));
   const used = new Set<AllowEntry>();
   const findings: Finding[] = [];
-  for (const [list, rules] of [[scanned, RULES], [scannedForKeys, keyRules]] as const) {
+  for (const [list, rules] of [
+    [scanned, RULES],
+    [scannedForKeys, keyRules],
+  ] as const) {
     for (const file of list) {
       const bytes = readFileSync(join(root, file));
       if (bytes.includes(0)) continue; // binary

@@ -65,7 +65,8 @@ function nativeInfra(): { mqttUrl: string; kafkaBrokers: string; influxUrl: stri
 
 export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
   const env = process.env;
-  const explicit = env.LETHE_TEST_MQTT_URL && env.LETHE_TEST_KAFKA_BROKERS && env.LETHE_TEST_INFLUX_URL && env.LETHE_TEST_INFLUX_ADMIN_TOKEN && env.LETHE_TEST_SECRETS_DIR;
+  const explicit =
+    env.LETHE_TEST_MQTT_URL && env.LETHE_TEST_KAFKA_BROKERS && env.LETHE_TEST_INFLUX_URL && env.LETHE_TEST_INFLUX_ADMIN_TOKEN && env.LETHE_TEST_SECRETS_DIR;
   const containers = explicit ? undefined : await testcontainersInfra(ROOT);
   const found = explicit
     ? {

@@ -30,7 +30,11 @@ export interface PresenceAdvantage {
  * @param phones distinct phones per `device|windowStart` at every lamppost-window (the truth)
  * @param districtOf each lamppost's district
  */
-export function dimmingAttack(figures: Iterable<PublishedFigure>, phones: ReadonlyMap<string, number>, districtOf: ReadonlyMap<string, string>): PresenceAdvantage {
+export function dimmingAttack(
+  figures: Iterable<PublishedFigure>,
+  phones: ReadonlyMap<string, number>,
+  districtOf: ReadonlyMap<string, string>,
+): PresenceAdvantage {
   const published = new Set<string>();
   const dimming = new Map<string, number>();
   for (const r of figures) {
@@ -39,7 +43,10 @@ export function dimmingAttack(figures: Iterable<PublishedFigure>, phones: Readon
     if (value === undefined) continue;
     dimming.set(r.tags.scope === 'device' ? `device|${r.tags.device}|${r.windowStart}` : `district|${r.tags.district}|${r.windowStart}`, value);
   }
-  let tp = 0, fp = 0, present = 0, absent = 0;
+  let tp = 0,
+    fp = 0,
+    present = 0,
+    absent = 0;
   let seenBy: PresenceAdvantage['seenBy'] = 'nothing';
   for (const [key, n] of phones) {
     if (published.has(key)) continue;
@@ -106,9 +113,18 @@ export interface Night {
  * time) as the devices, from the next epoch boundary of a policy from `nightPolicy(windowMs)`:
  * `windows` attacked, then `tail` more so the last ones close by event time.
  */
-export async function publishNight(publishers: readonly FleetPublisher[], lampposts: readonly Device[], { windowMs, windows, tail }: { windowMs: number; windows: number; tail: number }): Promise<Night> {
+export async function publishNight(
+  publishers: readonly FleetPublisher[],
+  lampposts: readonly Device[],
+  { windowMs, windows, tail }: { windowMs: number; windows: number; tail: number },
+): Promise<Night> {
   const tickMs = windowMs / TICKS_PER_WINDOW;
-  const city = createCity({ devices: lampposts, scenario: { ...loadScenario('normal-day'), hour: 3, pedestrians: 0.2 }, seed: 'p9-night', tickSeconds: SIM_TICK_SECONDS });
+  const city = createCity({
+    devices: lampposts,
+    scenario: { ...loadScenario('normal-day'), hour: 3, pedestrians: 0.2 },
+    seed: 'p9-night',
+    tickSeconds: SIM_TICK_SECONDS,
+  });
   const t0 = Math.ceil((Date.now() + 3_000) / (2 * windowMs)) * 2 * windowMs;
   const macs = new Map<string, Set<string>>();
   let published = 0;

@@ -83,7 +83,11 @@ export function testPrometheusConfig(composeConfig: string, targets: Record<stri
   }
   if (wanted.size > 0) throw new Error(`infra/prometheus/prometheus.yml has no scrape target labelled service=${[...wanted].join(', ')}`);
   const interval = `${scrapeIntervalSeconds}s`;
-  return stringify({ ...config, global: { ...config.global, scrape_interval: interval, scrape_timeout: interval, evaluation_interval: interval }, scrape_configs: jobs });
+  return stringify({
+    ...config,
+    global: { ...config.global, scrape_interval: interval, scrape_timeout: interval, evaluation_interval: interval },
+    scrape_configs: jobs,
+  });
 }
 
 function findBinary(): string {
@@ -96,7 +100,7 @@ function findBinary(): string {
   if (which.status === 0 && which.stdout.trim()) return which.stdout.trim();
   if (existsSync('/usr/bin/prometheus')) return '/usr/bin/prometheus';
   throw new Error(
-    'The dashboards\' PromQL queries need a real Prometheus and none was found.\n' +
+    "The dashboards' PromQL queries need a real Prometheus and none was found.\n" +
       'Install it with `bash infra/local/install-prometheus.sh` (Debian package `prometheus`), or set LETHE_PROMETHEUS_BIN to a prometheus 2.40+ binary.',
   );
 }
@@ -111,7 +115,8 @@ interface ApiAnswer<T> {
 async function api<T>(base: string, path: string, params: Record<string, string>): Promise<T> {
   const res = await fetch(`${base}${path}?${new URLSearchParams(params).toString()}`);
   const answer = (await res.json()) as ApiAnswer<T>;
-  if (!res.ok || answer.status !== 'success') throw new Error(`Prometheus ${path} answered ${res.status}: ${answer.errorType ?? ''} ${answer.error ?? ''} (${JSON.stringify(params)})`);
+  if (!res.ok || answer.status !== 'success')
+    throw new Error(`Prometheus ${path} answered ${res.status}: ${answer.errorType ?? ''} ${answer.error ?? ''} (${JSON.stringify(params)})`);
   return answer.data;
 }
 
@@ -122,10 +127,14 @@ export async function startPrometheus({ targets, scrapeIntervalSeconds = 1, read
   const configFile = join(dir, 'prometheus.yml');
   writeFileSync(configFile, testPrometheusConfig(readFileSync(COMPOSE_CONFIG, 'utf8'), targets, port, scrapeIntervalSeconds));
   const url = `http://127.0.0.1:${port}`;
-  const child = spawn(binary, [`--config.file=${configFile}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'], {
-    cwd: dir,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    binary,
+    [`--config.file=${configFile}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
+    {
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));

@@ -19,7 +19,8 @@ export type Flat = Map<string, string | number | boolean | null>;
 export function flattenJson(value: unknown, t0: number, path = '', out: Flat = new Map()): Flat {
   if (Array.isArray(value)) value.forEach((v, i) => flattenJson(v, t0, `${path}[${i}]`, out));
   else if (value !== null && typeof value === 'object') for (const [k, v] of Object.entries(value)) flattenJson(v, t0, path ? `${path}.${k}` : k, out);
-  else if (typeof value === 'string' && new RegExp(`^${TIME.source}$`).test(value)) out.set(path, `t0${timeValue(value) - t0 >= 0 ? '+' : ''}${timeValue(value) - t0}`);
+  else if (typeof value === 'string' && new RegExp(`^${TIME.source}$`).test(value))
+    out.set(path, `t0${timeValue(value) - t0 >= 0 ? '+' : ''}${timeValue(value) - t0}`);
   else out.set(path, value as string | number | boolean | null);
   return out;
 }
@@ -151,7 +152,12 @@ export function reportDifferences(name: string, none: Snapshot[], one: Snapshot[
   console.log(
     `${name}: ${differing.size} of ${total} public output fields differ between a world with one car and one without ` +
       `(${none.length} paired snapshots; distinguishing advantage ${differing.size > 0 ? '1/2 (certain)' : '0'})` +
-      (differing.size > 0 ? `\n  by output: ${[...byOutput].map(([o, n]) => `${o} ${n}`).join(', ')}\n  ${[...differing].slice(0, 40).map(([k, v]) => `${k}: ${v}`).join('\n  ')}` : ''),
+      (differing.size > 0
+        ? `\n  by output: ${[...byOutput].map(([o, n]) => `${o} ${n}`).join(', ')}\n  ${[...differing]
+            .slice(0, 40)
+            .map(([k, v]) => `${k}: ${v}`)
+            .join('\n  ')}`
+        : ''),
   );
   return [...differing.keys()];
 }

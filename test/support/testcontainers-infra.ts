@@ -14,7 +14,15 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BoundPorts, GenericContainer, getContainerRuntimeClient, Wait, waitForContainer, type ContainerRuntimeClient, type StartedTestContainer } from 'testcontainers';
+import {
+  BoundPorts,
+  GenericContainer,
+  getContainerRuntimeClient,
+  Wait,
+  waitForContainer,
+  type ContainerRuntimeClient,
+  type StartedTestContainer,
+} from 'testcontainers';
 import { parse } from 'yaml';
 
 /** Endpoints and credentials of running servers, as global-setup.ts consumes them. */
@@ -116,7 +124,9 @@ interface ComposeService {
 
 /** A service of docker-compose.yml: its pinned image (tests run what users run) and environment. */
 function composeService(root: string, name: string): ComposeService {
-  const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, { image?: string; environment?: unknown }> };
+  const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
+    services: Record<string, { image?: string; environment?: unknown }>;
+  };
   const service = compose.services[name];
   if (!service?.image) throw new Error(`docker-compose.yml has no image for service "${name}"`);
   const environment = service.environment ?? {};
@@ -195,10 +205,19 @@ async function startKafka(root: string, running: StartedTestContainer[]): Promis
   running.push(container);
   const address = `${container.getHost()}:${container.getMappedPort(KAFKA_HOST_PORT)}`;
   await container.copyContentToContainer([
-    { content: `export KAFKA_ADVERTISED_LISTENERS=BROKER://localhost:9092,HOST://${address}\nexec /etc/kafka/docker/run\n`, target: KAFKA_START_SCRIPT, mode: 0o755 },
+    {
+      content: `export KAFKA_ADVERTISED_LISTENERS=BROKER://localhost:9092,HOST://${address}\nexec /etc/kafka/docker/run\n`,
+      target: KAFKA_START_SCRIPT,
+      mode: 0o755,
+    },
   ]);
   const client = await getContainerRuntimeClient();
-  await waitForContainer(client, client.container.getById(container.getId()), Wait.forLogMessage(/Kafka Server started/).withStartupTimeout(STARTUP_TIMEOUT_MS), new BoundPorts());
+  await waitForContainer(
+    client,
+    client.container.getById(container.getId()),
+    Wait.forLogMessage(/Kafka Server started/).withStartupTimeout(STARTUP_TIMEOUT_MS),
+    new BoundPorts(),
+  );
   return address;
 }
 
@@ -225,6 +244,7 @@ async function startInflux(root: string, running: StartedTestContainer[]): Promi
       token: adminToken,
     }),
   });
-  if (response.status !== 201) throw new Error(`InfluxDB onboarding (POST ${url}/api/v2/setup) answered ${response.status}: ${(await response.text()).slice(0, 300)}`);
+  if (response.status !== 201)
+    throw new Error(`InfluxDB onboarding (POST ${url}/api/v2/setup) answered ${response.status}: ${(await response.text()).slice(0, 300)}`);
   return { url, adminToken };
 }

@@ -16,7 +16,17 @@ import {
   loadPolicy,
   ManualClock,
 } from '@lethe/privacy';
-import { DEFAULT_FLEET_PATH, DEVICE_KINDS, loadFleet, ReadingRecordSchema, REJECT_REASONS, RejectedRecordSchema, SightingRecordSchema, TOPICS, type DeviceKind } from '@lethe/schemas';
+import {
+  DEFAULT_FLEET_PATH,
+  DEVICE_KINDS,
+  loadFleet,
+  ReadingRecordSchema,
+  REJECT_REASONS,
+  RejectedRecordSchema,
+  SightingRecordSchema,
+  TOPICS,
+  type DeviceKind,
+} from '@lethe/schemas';
 import { describe, expect, it } from 'vitest';
 import { createGateway } from '../../services/gateway/src/gateway.ts';
 import { createGatewayMetrics } from '../../services/gateway/src/metrics.ts';
@@ -28,7 +38,10 @@ const policy = loadPolicy(DEFAULT_POLICY_PATH);
 const fleet = loadFleet(DEFAULT_FLEET_PATH);
 const clock = new ManualClock(NOW);
 const pseudonymizers = Object.fromEntries(
-  DEVICE_KINDS.map((kind) => [kind, createPseudonymizer(createInMemoryKeyProvider({ epochMs: policy.kinds[kind].epoch, graceMs: 60_000, clock }), policy.kinds[kind].epoch)]),
+  DEVICE_KINDS.map((kind) => [
+    kind,
+    createPseudonymizer(createInMemoryKeyProvider({ epochMs: policy.kinds[kind].epoch, graceMs: 60_000, clock }), policy.kinds[kind].epoch),
+  ]),
 ) as Record<DeviceKind, ReturnType<typeof createPseudonymizer>>;
 const ingest = createIngestStage({ policy, fleet, pseudonymizers, clock });
 
@@ -37,7 +50,11 @@ const producer = { send: async (records: typeof sent) => void sent.push(...recor
 const registry = createMetricsRegistry('gateway');
 const metrics = createGatewayMetrics(registry);
 let logged = '';
-const logger = createLogger({ service: 'gateway', level: 'debug', destination: new Writable({ write: (chunk, _enc, done) => ((logged += String(chunk)), done()) }) });
+const logger = createLogger({
+  service: 'gateway',
+  level: 'debug',
+  destination: new Writable({ write: (chunk, _enc, done) => ((logged += String(chunk)), done()) }),
+});
 // Its readings are stamped long ago, so none falls in a write mix that is still open (P9).
 const { handle } = createGateway({ ingest, policy, producer, metrics, logger });
 
@@ -84,61 +101,70 @@ describe('the bad-input catalogue', () => {
       expect(c.expected.handledBy, c.name).not.toBe('');
     }
     const reasons = new Set(catalogue.flatMap((c) => (c.expected.outcome === 'rejected' ? [c.expected.reason] : [])));
-    expect([...REJECT_REASONS].filter((r) => !reasons.has(r)), 'reasons without a case').toEqual([]);
+    expect(
+      [...REJECT_REASONS].filter((r) => !reasons.has(r)),
+      'reasons without a case',
+    ).toEqual([]);
   });
 
-  describe.each(catalogue.map((c) => [`${c.name} → ${c.expected.outcome === 'rejected' ? c.expected.reason : c.expected.outcome}`, c] as const))('%s', (_title, c) => {
-    it('gets its outcome, with no input value in any record, log line or metric, and the gateway keeps working', async () => {
-      const expected = c.expected;
-      const rejectedBefore = expected.outcome === 'rejected' ? await counter('lethe_gateway_messages_rejected_total', { reason: expected.reason }) : 0;
-      const gapsBefore = await counter('lethe_gateway_sequence_gaps_total', {});
-      const { records, log, metrics: exposition } = await run(c);
+  describe.each(catalogue.map((c) => [`${c.name} → ${c.expected.outcome === 'rejected' ? c.expected.reason : c.expected.outcome}`, c] as const))(
+    '%s',
+    (_title, c) => {
+      it('gets its outcome, with no input value in any record, log line or metric, and the gateway keeps working', async () => {
+        const expected = c.expected;
+        const rejectedBefore = expected.outcome === 'rejected' ? await counter('lethe_gateway_messages_rejected_total', { reason: expected.reason }) : 0;
+        const gapsBefore = await counter('lethe_gateway_sequence_gaps_total', {});
+        const { records, log, metrics: exposition } = await run(c);
 
-      if (expected.outcome === 'rejected') {
-        expect(records.map((r) => r.topic)).toEqual(c.messages.map(() => TOPICS.rejected));
-        for (const r of records) {
-          const rejected = RejectedRecordSchema.parse(JSON.parse(r.value));
-          expect(rejected.reason).toBe(expected.reason);
-          expect(rejected.detail).toMatch(expected.detail);
-          expectNoCanary(c, 'the rejected record', r.value);
+        if (expected.outcome === 'rejected') {
+          expect(records.map((r) => r.topic)).toEqual(c.messages.map(() => TOPICS.rejected));
+          for (const r of records) {
+            const rejected = RejectedRecordSchema.parse(JSON.parse(r.value));
+            expect(rejected.reason).toBe(expected.reason);
+            expect(rejected.detail).toMatch(expected.detail);
+            expectNoCanary(c, 'the rejected record', r.value);
+          }
+          expect(await counter('lethe_gateway_messages_rejected_total', { reason: expected.reason })).toBe(rejectedBefore + c.messages.length);
+          expect(log.match(/"rejected a message"/g)?.length ?? 0).toBe(c.messages.length);
+        } else {
+          const readings = records.filter((r) => r.topic === TOPICS.readings).map((r) => ReadingRecordSchema.parse(JSON.parse(r.value)));
+          const sightings = records.filter((r) => r.topic === TOPICS.sightings).map((r) => SightingRecordSchema.parse(JSON.parse(r.value)));
+          expect(readings).toHaveLength(c.messages.length);
+          expect(records.filter((r) => r.topic === TOPICS.rejected)).toEqual([]);
+          for (const r of readings) {
+            expect(r.deviceId).toBe(c.device);
+            // Default deny: only fields the policy keeps.
+            for (const field of Object.keys(r.values)) expect(policy.kinds[r.kind].fields[field]?.treatment, `${c.name}: ${field}`).toBe('keep');
+          }
+          if (expected.outcome === 'accepted' && expected.sightings !== undefined) expect(sightings).toHaveLength(expected.sightings);
+          if (expected.outcome === 'accepted' && expected.ts !== undefined) expect(readings.map((r) => r.ts)).toEqual([expected.ts]);
+          for (const r of records) expectNoCanary(c, `a ${r.topic} record`, r.key + r.value);
+          if (expected.outcome === 'deduplicated') {
+            const aggregator = createAggregator({ policy, clock, noise: createNoiseSource(Buffer.alloc(32, 1)), ledger: createBudgetLedger() });
+            const outcomes = readings.map((r) => aggregator.addReading(r));
+            expect(outcomes.filter((o) => o === 'accepted')).toHaveLength(expected.distinct);
+            expect(outcomes.filter((o) => o !== 'accepted')).toEqual(Array(c.messages.length - expected.distinct).fill('duplicate'));
+          }
+          expect(await counter('lethe_gateway_sequence_gaps_total', {})).toBe(gapsBefore + (expected.outcome === 'sequence-gap' ? expected.gaps : 0));
         }
-        expect(await counter('lethe_gateway_messages_rejected_total', { reason: expected.reason })).toBe(rejectedBefore + c.messages.length);
-        expect(log.match(/"rejected a message"/g)?.length ?? 0).toBe(c.messages.length);
-      } else {
-        const readings = records.filter((r) => r.topic === TOPICS.readings).map((r) => ReadingRecordSchema.parse(JSON.parse(r.value)));
-        const sightings = records.filter((r) => r.topic === TOPICS.sightings).map((r) => SightingRecordSchema.parse(JSON.parse(r.value)));
-        expect(readings).toHaveLength(c.messages.length);
-        expect(records.filter((r) => r.topic === TOPICS.rejected)).toEqual([]);
-        for (const r of readings) {
-          expect(r.deviceId).toBe(c.device);
-          // Default deny: only fields the policy keeps.
-          for (const field of Object.keys(r.values)) expect(policy.kinds[r.kind].fields[field]?.treatment, `${c.name}: ${field}`).toBe('keep');
-        }
-        if (expected.outcome === 'accepted' && expected.sightings !== undefined) expect(sightings).toHaveLength(expected.sightings);
-        if (expected.outcome === 'accepted' && expected.ts !== undefined) expect(readings.map((r) => r.ts)).toEqual([expected.ts]);
-        for (const r of records) expectNoCanary(c, `a ${r.topic} record`, r.key + r.value);
-        if (expected.outcome === 'deduplicated') {
-          const aggregator = createAggregator({ policy, clock, noise: createNoiseSource(Buffer.alloc(32, 1)), ledger: createBudgetLedger() });
-          const outcomes = readings.map((r) => aggregator.addReading(r));
-          expect(outcomes.filter((o) => o === 'accepted')).toHaveLength(expected.distinct);
-          expect(outcomes.filter((o) => o !== 'accepted')).toEqual(Array(c.messages.length - expected.distinct).fill('duplicate'));
-        }
-        expect(await counter('lethe_gateway_sequence_gaps_total', {})).toBe(gapsBefore + (expected.outcome === 'sequence-gap' ? expected.gaps : 0));
-      }
-      expectNoCanary(c, 'the log', log);
-      expectNoCanary(c, 'the metrics', exposition);
-      expect(Object.getOwnPropertyNames(Object.prototype).sort()).toEqual(prototypeNames);
-      expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+        expectNoCanary(c, 'the log', log);
+        expectNoCanary(c, 'the metrics', exposition);
+        expect(Object.getOwnPropertyNames(Object.prototype).sort()).toEqual(prototypeNames);
+        expect(({} as Record<string, unknown>).polluted).toBeUndefined();
 
-      // Nothing is stuck: good readings of other devices, and of the case's own device, still go through.
-      for (const device of [...GOOD_DEVICES, c.device]) {
-        const good = goodReading(device, goodSeq(device), NOW);
-        const before = sent.length;
-        await handle(good.topic, good.payload);
-        expect(sent.slice(before).map((r) => r.topic), `${c.name}: a good ${device} reading afterwards`).toEqual([TOPICS.readings]);
-      }
-    });
-  });
+        // Nothing is stuck: good readings of other devices, and of the case's own device, still go through.
+        for (const device of [...GOOD_DEVICES, c.device]) {
+          const good = goodReading(device, goodSeq(device), NOW);
+          const before = sent.length;
+          await handle(good.topic, good.payload);
+          expect(
+            sent.slice(before).map((r) => r.topic),
+            `${c.name}: a good ${device} reading afterwards`,
+          ).toEqual([TOPICS.readings]);
+        }
+      });
+    },
+  );
 
   it('leaves Object.prototype untouched after the whole catalogue', () => {
     expect(Object.getOwnPropertyNames(Object.prototype).sort()).toEqual(prototypeNames);

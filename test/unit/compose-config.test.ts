@@ -91,7 +91,9 @@ function compose(args: string[], envFile?: string): { stdout: string; stderr: st
   };
   const result = spawnSync(bin, [...files, ...(envFile ? ['--env-file', envFile] : []), ...args], { encoding: 'utf8', env, timeout: 30_000 });
   if (result.status !== 0) {
-    throw new Error(`docker-compose ${args.join(' ')} failed (exit ${result.status ?? result.signal}):\n${result.stderr}${result.error ? String(result.error) : ''}`);
+    throw new Error(
+      `docker-compose ${args.join(' ')} failed (exit ${result.status ?? result.signal}):\n${result.stderr}${result.error ? String(result.error) : ''}`,
+    );
   }
   return { stdout: result.stdout, stderr: result.stderr };
 }
@@ -99,7 +101,9 @@ function compose(args: string[], envFile?: string): { stdout: string; stderr: st
 const resolve = (envFile?: string): Resolved => JSON.parse(compose(['config', '--format', 'json'], envFile).stdout) as Resolved;
 
 // The file as written (YAML merge keys applied), to compare with what Compose resolved.
-const source = parse(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, Service & { depends_on?: unknown }> };
+const source = parse(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
+  services: Record<string, Service & { depends_on?: unknown }>;
+};
 const envExample = readEnvFile(join(ROOT, '.env.example'));
 
 let resolved: Resolved;
@@ -169,11 +173,12 @@ describe('docker-compose.yml, as the real docker compose resolves it', () => {
       }
     }
     // No password on a healthcheck's command line (`ps` shows it): Mosquitto's comes from an options file.
-    for (const [name, service] of Object.entries(resolved.services)) expect(service.healthcheck?.test?.join(' ') ?? '', name).not.toMatch(/-P |password|secrets\//);
+    for (const [name, service] of Object.entries(resolved.services))
+      expect(service.healthcheck?.test?.join(' ') ?? '', name).not.toMatch(/-P |password|secrets\//);
     expect(resolved.services.mosquitto!.healthcheck!.test!.join(' ')).toContain('XDG_CONFIG_HOME=/mosquitto/run/healthcheck mosquitto_pub');
   });
 
-  it('rotates every container\'s logs and limits every container\'s memory', () => {
+  it("rotates every container's logs and limits every container's memory", () => {
     for (const [name, service] of Object.entries(resolved.services)) {
       expect(service.logging, `${name}: logging`).toEqual({ driver: 'json-file', options: { 'max-size': '10m', 'max-file': '3' } });
       // Compose resolves mem_limit to bytes.

@@ -53,7 +53,8 @@ function reliedOn(service: Service): string[] {
   const env = service.environment ?? {};
   out.push(...(Array.isArray(env) ? env.map((kv) => kv.split('=')[0]!) : Object.keys(env)));
   for (const v of service.volumes ?? []) out.push(typeof v === 'string' ? v.split(':')[1]! : v.target!);
-  for (const s of service.secrets ?? []) out.push(typeof s === 'string' ? `/run/secrets/${s}` : (s.target ?? `/run/secrets/${s.source}`).replace(/^(?!\/)/, '/run/secrets/'));
+  for (const s of service.secrets ?? [])
+    out.push(typeof s === 'string' ? `/run/secrets/${s}` : (s.target ?? `/run/secrets/${s.source}`).replace(/^(?!\/)/, '/run/secrets/'));
   out.push(...[service.tmpfs ?? []].flat().map((t) => t.split(':')[0]!));
   for (const p of service.ports ?? []) out.push(`\`${typeof p === 'string' ? p.split(':').pop()!.split('/')[0] : p.target}\``);
   const test = service.healthcheck?.test;
@@ -74,7 +75,12 @@ function standInOf(image: string): string | undefined {
   const script = read('infra/docker/build-images.sh');
   const body = /stand_in\(\) \{\n {2}case "\$1" in\n([\s\S]*?)\n {2}esac/.exec(script)?.[1] ?? '';
   for (const m of body.matchAll(/^\s+(\S+)\) echo (\S+) ;;$/gm)) {
-    const glob = new RegExp(`^${m[1]!.replace(/[.+^${}()|[\]\\/]/g, '\\$&').replaceAll('*', '.*').replaceAll('?', '.')}$`);
+    const glob = new RegExp(
+      `^${m[1]!
+        .replace(/[.+^${}()|[\]\\/]/g, '\\$&')
+        .replaceAll('*', '.*')
+        .replaceAll('?', '.')}$`,
+    );
     if (glob.test(image)) return m[2]!;
   }
   return undefined;

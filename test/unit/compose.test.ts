@@ -51,10 +51,12 @@ function env(service: Service): Record<string, string> {
 function requiredConfigKeys(service: string): string[] {
   const source = read(`services/${service}/src/config.ts`);
   const keys: string[] = [];
-  for (const match of source.matchAll(/^\s+([A-Z][A-Z0-9_]+):\s*(.*)$/gm)) {
-    const [, key, definition] = match;
-    if (!/\.default\(|\.optional\(\)/.test(definition!)) keys.push(key!);
-  }
+  // A key's definition runs to the next key (it may span lines, as the formatter wraps it).
+  const starts = [...source.matchAll(/^\s+([A-Z][A-Z0-9_]+):/gm)];
+  starts.forEach((match, i) => {
+    const definition = source.slice(match.index + match[0].length, starts[i + 1]?.index ?? source.length);
+    if (!/\.default\(|\.optional\(\)/.test(definition)) keys.push(match[1]!);
+  });
   return keys;
 }
 
@@ -62,7 +64,21 @@ function requiredConfigKeys(service: string): string[] {
 const SIMULATOR_REQUIRED = [['FLEET_SECRET', 'FLEET_SECRET_FILE']];
 
 const MEASUREMENT_FIELDS: Record<string, string[]> = {
-  lamppost: ['readings', 'pm25_mean', 'pm25_max', 'pm10_mean', 'pm10_max', 'no2_mean', 'no2_max', 'noise_dba_mean', 'lux_mean', 'temperature_c_mean', 'humidity_pct_mean', 'dimming_pct_mean', 'energy_wh_mean'],
+  lamppost: [
+    'readings',
+    'pm25_mean',
+    'pm25_max',
+    'pm10_mean',
+    'pm10_max',
+    'no2_mean',
+    'no2_max',
+    'noise_dba_mean',
+    'lux_mean',
+    'temperature_c_mean',
+    'humidity_pct_mean',
+    'dimming_pct_mean',
+    'energy_wh_mean',
+  ],
   traffic_light: ['readings', 'vehicle_count_sum', 'queue_length_mean'],
   sewer: ['readings', 'level_cm_mean', 'level_cm_max', 'flow_lps_mean', 'h2s_ppm_mean', 'h2s_ppm_max', 'temperature_c_mean', 'overflow_count_true'],
   pedestrians: ['people'],
@@ -100,7 +116,9 @@ describe('docker-compose.yml', () => {
 
   it('builds the Lethe image once (influx-init) and runs it in every Lethe service, selected by SERVICE', () => {
     // Several services building one tag at once collide; the others run the built image.
-    const builders = Object.entries(compose.services).filter(([, s]) => s.build !== undefined).map(([n]) => n);
+    const builders = Object.entries(compose.services)
+      .filter(([, s]) => s.build !== undefined)
+      .map(([n]) => n);
     expect(builders).toEqual(['influx-init']);
     expect(compose.services['influx-init']!.image).toBe('lethe:local');
     for (const name of LETHE_SERVICES) {
@@ -109,7 +127,14 @@ describe('docker-compose.yml', () => {
       expect((service as { pull_policy?: string }).pull_policy, name).toBe('never');
       expect(env(service).SERVICE, name).toBe(name);
     }
-    expect(compose.services['influx-init']!.command).toEqual(['node', 'scripts/influx-init.ts', '--writer-out', '/writer-token', '--reader-out', '/reader-token']);
+    expect(compose.services['influx-init']!.command).toEqual([
+      'node',
+      'scripts/influx-init.ts',
+      '--writer-out',
+      '/writer-token',
+      '--reader-out',
+      '/reader-token',
+    ]);
   });
 
   it('gives every long-running service a healthcheck', () => {
@@ -156,7 +181,10 @@ describe('docker-compose.yml', () => {
     }
     const simulator = env(compose.services.simulator!);
     for (const alternatives of SIMULATOR_REQUIRED) {
-      expect(alternatives.some((k) => k in simulator), `simulator needs one of ${alternatives.join(', ')}`).toBe(true);
+      expect(
+        alternatives.some((k) => k in simulator),
+        `simulator needs one of ${alternatives.join(', ')}`,
+      ).toBe(true);
     }
     expect(simulator.MQTT_URL).toBe('mqtt://mosquitto:1883');
   });
@@ -164,7 +192,9 @@ describe('docker-compose.yml', () => {
   it('points *_FILE variables at mounted secrets or the token volume', () => {
     for (const [name, service] of services) {
       const mountedSecrets = new Set(
-        (service.secrets ?? []).map((s) => (typeof s === 'string' ? `/run/secrets/${s}` : (s.target?.startsWith('/') ? s.target : `/run/secrets/${s.target ?? s.source}`))),
+        (service.secrets ?? []).map((s) =>
+          typeof s === 'string' ? `/run/secrets/${s}` : s.target?.startsWith('/') ? s.target : `/run/secrets/${s.target ?? s.source}`,
+        ),
       );
       const volumeTargets = (service.volumes ?? []).map((v) => (typeof v === 'string' ? v.split(':')[1]! : v.target!));
       for (const [key, value] of Object.entries(env(service))) {
@@ -180,7 +210,10 @@ describe('docker-compose.yml', () => {
     expect(env(compose.services.api!).INFLUX_TOKEN_FILE).toBe('/tokens/influxdb-reader-token');
     // Each token in a volume of its own, mounted only where it is used: the writer's can delete.
     const mounting = (volume: string) =>
-      services.filter(([, s]) => ((s as { volumes?: unknown[] }).volumes ?? []).some((v) => typeof v === 'string' && v.split(':')[0] === volume)).map(([name]) => name).sort();
+      services
+        .filter(([, s]) => ((s as { volumes?: unknown[] }).volumes ?? []).some((v) => typeof v === 'string' && v.split(':')[0] === volume))
+        .map(([name]) => name)
+        .sort();
     expect(mounting('influx-writer-token')).toEqual(['influx-init', 'writer']);
     expect(mounting('influx-reader-token')).toEqual(['api', 'grafana', 'influx-init']);
   });
@@ -198,7 +231,15 @@ describe('docker-compose.yml', () => {
     for (const [name, secret] of Object.entries(compose.secrets ?? {})) {
       expect(secret.file, name).toMatch(/^\.\/secrets\/[a-z0-9-]+$/);
     }
-    for (const file of ['fleet-secret', 'mqtt-gateway-password', 'influxdb-admin-password', 'influxdb-admin-token', 'grafana-admin-password', 'grafana-secret-key', 'mosquitto-passwd']) {
+    for (const file of [
+      'fleet-secret',
+      'mqtt-gateway-password',
+      'influxdb-admin-password',
+      'influxdb-admin-token',
+      'grafana-admin-password',
+      'grafana-secret-key',
+      'mosquitto-passwd',
+    ]) {
       expect(Object.values(compose.secrets ?? {}).map((s) => s.file)).toContain(`./secrets/${file}`);
     }
     // Long random-looking literals anywhere in the file (a token pasted in by mistake).
@@ -264,13 +305,21 @@ describe('docker-compose.yml', () => {
 
 describe('Prometheus', () => {
   it('scrapes the Lethe services with an HTTP server', () => {
-    type Job = { static_configs?: Array<{ targets: string[] }>; dns_sd_configs?: Array<{ names: string[]; type: string; port: number }>; relabel_configs?: unknown[] };
+    type Job = {
+      static_configs?: Array<{ targets: string[] }>;
+      dns_sd_configs?: Array<{ names: string[]; type: string; port: number }>;
+      relabel_configs?: unknown[];
+    };
     const config = parse(read('infra/prometheus/prometheus.yml')) as { scrape_configs: Job[] };
     // Every replica by Docker's DNS (type A: one address per container), so `--scale` is scraped whole.
-    const byDns = config.scrape_configs.flatMap((j) => (j.dns_sd_configs ?? []).flatMap((d) => (expect(d.type).toBe('A'), d.names.map((n) => `${n}:${d.port}`))));
+    const byDns = config.scrape_configs.flatMap((j) =>
+      (j.dns_sd_configs ?? []).flatMap((d) => (expect(d.type).toBe('A'), d.names.map((n) => `${n}:${d.port}`))),
+    );
     const targets = [...byDns, ...config.scrape_configs.flatMap((j) => (j.static_configs ?? []).flatMap((s) => s.targets))];
     expect(targets).toEqual(expect.arrayContaining(['gateway:9464', 'processor:9464', 'writer:9464', 'keyring:9464', 'api:8080']));
-    for (const job of config.scrape_configs) if (job.dns_sd_configs) expect(job.relabel_configs, 'the DNS name as the service label').toEqual([{ source_labels: ['__meta_dns_name'], target_label: 'service' }]);
+    for (const job of config.scrape_configs)
+      if (job.dns_sd_configs)
+        expect(job.relabel_configs, 'the DNS name as the service label').toEqual([{ source_labels: ['__meta_dns_name'], target_label: 'service' }]);
     for (const target of targets) {
       const host = target.split(':')[0]!;
       if (host !== '127.0.0.1') expect(compose.services, target).toHaveProperty(host);
@@ -324,7 +373,9 @@ describe('Grafana provisioning', () => {
   });
 
   it('loads the dashboards from where compose mounts them', () => {
-    const { providers } = parse(read('infra/grafana/provisioning/dashboards/dashboards.yaml')) as { providers: Array<{ type: string; options: { path: string } }> };
+    const { providers } = parse(read('infra/grafana/provisioning/dashboards/dashboards.yaml')) as {
+      providers: Array<{ type: string; options: { path: string } }>;
+    };
     const mounts = (compose.services.grafana!.volumes ?? []).map((v) => (typeof v === 'string' ? v : `${v.source}:${v.target}`));
     for (const provider of providers) {
       expect(provider.type).toBe('file');
@@ -347,11 +398,16 @@ describe('Grafana provisioning', () => {
     }
   });
 
-  it('places the map\'s districts at the centroids of seeds/districts.json', () => {
+  it("places the map's districts at the centroids of seeds/districts.json", () => {
     const map = allPanels(dashboardJson('city-overview.json')).find((p) => p.type === 'geomap');
     expect(map, 'the city overview has a geomap panel').toBeDefined();
     const query = map!.targets![0]!.query!;
-    const rows = [...query.matchAll(/\{district: "([^"]+)", name: "([^"]+)", lat: ([\d.]+), lon: ([\d.]+)\}/g)].map((m) => ({ id: m[1], name: m[2], lat: Number(m[3]), lon: Number(m[4]) }));
+    const rows = [...query.matchAll(/\{district: "([^"]+)", name: "([^"]+)", lat: ([\d.]+), lon: ([\d.]+)\}/g)].map((m) => ({
+      id: m[1],
+      name: m[2],
+      lat: Number(m[3]),
+      lon: Number(m[4]),
+    }));
     const { districts } = JSON.parse(read('seeds/districts.json')) as { districts: Array<{ id: string; name: string; lat: number; lon: number }> };
     expect(rows).toEqual(districts.map(({ id, name, lat, lon }) => ({ id, name, lat, lon })));
   });
@@ -402,7 +458,10 @@ describe('Grafana provisioning', () => {
         expect(fields.length, `${panel.title}: no field`).toBeGreaterThan(0);
         for (const m of measurements) expect(Object.keys(MEASUREMENT_FIELDS), panel.title).toContain(m);
         for (const f of fields) {
-          expect(measurements.some((m) => MEASUREMENT_FIELDS[m]!.includes(f)), `${panel.title}: field ${f} is not written for ${measurements.join(', ')}`).toBe(true);
+          expect(
+            measurements.some((m) => MEASUREMENT_FIELDS[m]!.includes(f)),
+            `${panel.title}: field ${f} is not written for ${measurements.join(', ')}`,
+          ).toBe(true);
         }
       }
     }

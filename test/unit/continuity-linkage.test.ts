@@ -7,8 +7,30 @@
 // now. The truth comes from the key provider the test owns. test/privacy/p9-continuity-linkage
 // runs the same attack on the real gateway and Kafka.
 import { createHash } from 'node:crypto';
-import { createIngestStage, createInMemoryKeyProvider, createPersonWindows, createPseudonymizer, DEFAULT_POLICY_PATH, dwellBuckets, histogram, loadPolicy, ManualClock, mixEnd, TRAVEL_BINS, type OutRecord, type Pseudonymizer } from '@lethe/privacy';
-import { loadFleet, DEFAULT_FLEET_PATH, SightingRecordSchema, type DeviceKind, type LamppostReadingInput, type SightingRecord, type TrafficLightReadingInput } from '@lethe/schemas';
+import {
+  createIngestStage,
+  createInMemoryKeyProvider,
+  createPersonWindows,
+  createPseudonymizer,
+  DEFAULT_POLICY_PATH,
+  dwellBuckets,
+  histogram,
+  loadPolicy,
+  ManualClock,
+  mixEnd,
+  TRAVEL_BINS,
+  type OutRecord,
+  type Pseudonymizer,
+} from '@lethe/privacy';
+import {
+  loadFleet,
+  DEFAULT_FLEET_PATH,
+  SightingRecordSchema,
+  type DeviceKind,
+  type LamppostReadingInput,
+  type SightingRecord,
+  type TrafficLightReadingInput,
+} from '@lethe/schemas';
 import { createCity, loadScenario, type Scenario, type SimulatedReading } from '@lethe/simulator';
 import { describe, expect, it } from 'vitest';
 import { continuityAttack, describeFigures, seededRandom, type ObservedSighting } from '../support/continuity-linkage.ts';
@@ -52,10 +74,19 @@ async function simulate(seed: string, scenario: Scenario, from: number, to: numb
   const providers = new Map<DeviceKind, Pseudonymizer>();
   const pseudonymizer = (kind: DeviceKind) => {
     let p = providers.get(kind);
-    if (!p) providers.set(kind, (p = createPseudonymizer(createInMemoryKeyProvider({ epochMs: policy.kinds[kind].epoch, graceMs: 60_000, clock }), policy.kinds[kind].epoch)));
+    if (!p)
+      providers.set(
+        kind,
+        (p = createPseudonymizer(createInMemoryKeyProvider({ epochMs: policy.kinds[kind].epoch, graceMs: 60_000, clock }), policy.kinds[kind].epoch)),
+      );
     return p;
   };
-  const stage = createIngestStage({ policy, fleet, clock, pseudonymizers: { lamppost: pseudonymizer('lamppost'), 'traffic-light': pseudonymizer('traffic-light'), sewer: pseudonymizer('sewer') } });
+  const stage = createIngestStage({
+    policy,
+    fleet,
+    clock,
+    pseudonymizers: { lamppost: pseudonymizer('lamppost'), 'traffic-light': pseudonymizer('traffic-light'), sewer: pseudonymizer('sewer') },
+  });
   const city = createCity({ devices: fleet.devices.filter((d) => kinds.includes(d.kind)), scenario, seed, tickSeconds: TICK_SECONDS });
   const run: Run = { before: [], after: [], unmixed: [], oldRecords: [], newRecords: [], truth: new Map() };
   const oldLog = topicLog();
@@ -81,17 +112,34 @@ async function simulate(seed: string, scenario: Scenario, from: number, to: numb
     writeMixes(now + 50);
     for (const reading of city.tick(new Date(now)) as SimulatedReading[]) {
       const payload = reading.payload as LamppostReadingInput & TrafficLightReadingInput;
-      const items: Array<{ id: string; speedKmh?: number }> = reading.kind === 'lamppost' ? (payload.wifiProbes ?? []).map((p) => ({ id: p.mac })) : (payload.plateReads ?? []).map((p) => ({ id: p.plate, speedKmh: p.speedKmh }));
+      const items: Array<{ id: string; speedKmh?: number }> =
+        reading.kind === 'lamppost'
+          ? (payload.wifiProbes ?? []).map((p) => ({ id: p.mac }))
+          : (payload.plateReads ?? []).map((p) => ({ id: p.plate, speedKmh: p.speedKmh }));
       const source = reading.kind === 'lamppost' ? 'wifi' : 'plate';
       const result = await stage.ingest(reading.topic, Buffer.from(JSON.stringify(payload)));
       if (!result.ok) throw new Error(`${result.rejected.reason}: ${result.rejected.detail}`);
       if (items.length === 0) continue;
       // The same keys: the pseudonyms the gateway gave, and the truth behind them.
-      const named = (await pseudonymizer(reading.kind).pseudonymize(source, now, items.map((i) => i.id)))!;
+      const named = (await pseudonymizer(reading.kind).pseudonymize(
+        source,
+        now,
+        items.map((i) => i.id),
+      ))!;
       named.pseudonyms.forEach((p, i) => run.truth.set(p, createHash('sha256').update(items[i]!.id).digest('hex')));
       const device = fleet.get(reading.deviceId)!;
       items.forEach((item, index) => {
-        const record: SightingRecord = { v: 1, source, pseudonym: named.pseudonyms[index]!, epoch: named.epoch, kind: reading.kind, deviceId: device.id, district: device.district, ts: now, ...(item.speedKmh === undefined ? {} : { speedKmh: item.speedKmh }) };
+        const record: SightingRecord = {
+          v: 1,
+          source,
+          pseudonym: named.pseudonyms[index]!,
+          epoch: named.epoch,
+          kind: reading.kind,
+          deviceId: device.id,
+          district: device.district,
+          ts: now,
+          ...(item.speedKmh === undefined ? {} : { speedKmh: item.speedKmh }),
+        };
         run.oldRecords.push(record);
         run.before.push({ ...record, kafkaTimestamp: now, seq: payload.seq, index, ...oldLog(record.pseudonym) });
       });
@@ -131,13 +179,15 @@ describe('P9: continuity linkage across a pseudonym epoch, in pure code', () => 
     const content = attack(after, false, 60_000);
     const offsets = attack(after, true, 60_000);
     const offsetsUnmixed = attack(unmixed, true, 60_000);
-    console.log([
-      `continuity linkage at Hong Kong 03:00, ${BOUNDARIES} epoch boundaries, ${LOOK_MS / 1000} s either side, every lamppost:`,
-      describeFigures('  before P9 (exact times, sequence numbers, positions)', old),
-      describeFigures('  after P9, from the records and Kafka timestamps', content),
-      describeFigures('  after P9, with partitions and offsets, without the write mix', offsetsUnmixed),
-      describeFigures('  after P9, with partitions and offsets, with the write mix', offsets),
-    ].join('\n'));
+    console.log(
+      [
+        `continuity linkage at Hong Kong 03:00, ${BOUNDARIES} epoch boundaries, ${LOOK_MS / 1000} s either side, every lamppost:`,
+        describeFigures('  before P9 (exact times, sequence numbers, positions)', old),
+        describeFigures('  after P9, from the records and Kafka timestamps', content),
+        describeFigures('  after P9, with partitions and offsets, without the write mix', offsetsUnmixed),
+        describeFigures('  after P9, with partitions and offsets, with the write mix', offsets),
+      ].join('\n'),
+    );
     // The attack works on the old format: it is the finding, reproduced.
     expect(old.targets).toBeGreaterThan(100);
     expect(old.advantage).toBeGreaterThan(0.3);
@@ -151,74 +201,86 @@ describe('P9: continuity linkage across a pseudonym epoch, in pure code', () => 
     expect(offsets.advantage).toBeLessThan(0.05);
   });
 
-  it('keeps every count of people per window, and moves few people between cells, dwell buckets and travel-time bins (measured at midday)', { timeout: 90_000 }, async () => {
-    // One epoch at 13:00, every lamppost and junction, cars at their real driving times.
-    const start = Date.UTC(2026, 0, 1, 5, 0, 0);
-    const run = await simulate('p9-figures', { ...loadScenario('normal-day'), hour: 13 }, start, start + EPOCH, ['lamppost', 'traffic-light']);
-    const figures = (records: SightingRecord[]) => {
-      const people = createPersonWindows();
-      for (const r of records) people.add(r, policy.kinds[r.kind].window, policy.kinds[r.kind].epoch, 0);
-      return people.closeDue(start + 2 * EPOCH);
-    };
-    const [old, now] = [figures(run.oldRecords), figures(run.newRecords)];
-    /** Per key, a count; `moved` is half the L1 distance: how many people (or trips) changed place. */
-    const compare = (a: Map<string, number>, b: Map<string, number>) => {
-      let moved = 0;
-      let total = 0;
-      for (const key of new Set([...a.keys(), ...b.keys()])) {
-        moved += Math.abs((a.get(key) ?? 0) - (b.get(key) ?? 0));
-        total += a.get(key) ?? 0;
-      }
-      return { moved: moved / 2, total, share: total === 0 ? 0 : moved / 2 / total };
-    };
-    const tally = (f: typeof old, source: string, byCell: boolean) => {
-      const m = new Map<string, number>();
-      for (const w of f.windows) {
-        if (w.source !== source) continue;
-        for (const c of w.cells) {
-          const key = byCell ? `${w.windowStart}|${c.deviceId}` : `${w.windowStart}`;
-          m.set(key, (m.get(key) ?? 0) + c.people);
+  it(
+    'keeps every count of people per window, and moves few people between cells, dwell buckets and travel-time bins (measured at midday)',
+    { timeout: 90_000 },
+    async () => {
+      // One epoch at 13:00, every lamppost and junction, cars at their real driving times.
+      const start = Date.UTC(2026, 0, 1, 5, 0, 0);
+      const run = await simulate('p9-figures', { ...loadScenario('normal-day'), hour: 13 }, start, start + EPOCH, ['lamppost', 'traffic-light']);
+      const figures = (records: SightingRecord[]) => {
+        const people = createPersonWindows();
+        for (const r of records) people.add(r, policy.kinds[r.kind].window, policy.kinds[r.kind].epoch, 0);
+        return people.closeDue(start + 2 * EPOCH);
+      };
+      const [old, now] = [figures(run.oldRecords), figures(run.newRecords)];
+      /** Per key, a count; `moved` is half the L1 distance: how many people (or trips) changed place. */
+      const compare = (a: Map<string, number>, b: Map<string, number>) => {
+        let moved = 0;
+        let total = 0;
+        for (const key of new Set([...a.keys(), ...b.keys()])) {
+          moved += Math.abs((a.get(key) ?? 0) - (b.get(key) ?? 0));
+          total += a.get(key) ?? 0;
         }
-      }
-      return m;
-    };
-    const pedestrians = compare(tally(old, 'wifi', false), tally(now, 'wifi', false));
-    const vehicles = compare(tally(old, 'plate', false), tally(now, 'plate', false));
-    const pedestrianCells = compare(tally(old, 'wifi', true), tally(now, 'wifi', true));
-    const vehicleCells = compare(tally(old, 'plate', true), tally(now, 'plate', true));
-    const dwell = (f: typeof old) => {
-      const m = new Map<string, number>();
-      for (const e of f.epochs) if (e.source === 'wifi') for (const c of e.dwell) dwellBuckets(c.dwells).forEach((n, b) => m.set(`${e.epochStart}|${c.deviceId}|${b}`, (m.get(`${e.epochStart}|${c.deviceId}|${b}`) ?? 0) + n));
-      return m;
-    };
-    const dwellMoves = compare(dwell(old), dwell(now));
-    const trips = (f: typeof old) => {
-      const bins = new Map<string, number>();
-      const durations: number[] = [];
-      for (const w of f.windows) for (const t of w.trips) {
-        durations.push(...t.durations);
-        histogram(t.durations, TRAVEL_BINS).forEach((n, b) => bins.set(`${w.windowStart}|${t.from}>${t.to}|${b}`, (bins.get(`${w.windowStart}|${t.from}>${t.to}|${b}`) ?? 0) + n));
-      }
-      return { bins, mean: durations.reduce((x, y) => x + y, 0) / Math.max(1, durations.length), n: durations.length };
-    };
-    const [oldTrips, newTrips] = [trips(old), trips(now)];
-    const tripMoves = compare(oldTrips.bins, newTrips.bins);
-    const pct = (x: number) => `${(100 * x).toFixed(2)} %`;
-    console.log([
-      `figures of one epoch at midday, exact times (before P9) against slots (Wi-Fi 60 s, plates 10 s):`,
-      `  pedestrians per window: ${pedestrians.moved} of ${pedestrians.total} differ; vehicles per window: ${vehicles.moved} of ${vehicles.total} differ`,
-      `  pedestrians assigned to another lamppost in their window: ${pedestrianCells.moved} of ${pedestrianCells.total} (${pct(pedestrianCells.share)})`,
-      `  vehicles assigned to another junction in their window: ${vehicleCells.moved} of ${vehicleCells.total} (${pct(vehicleCells.share)})`,
-      `  pedestrians in another dwell bucket: ${dwellMoves.moved} of ${dwellMoves.total} (${pct(dwellMoves.share)})`,
-      `  trips: ${oldTrips.n} before, ${newTrips.n} after; in another 30 s bin or pair: ${tripMoves.moved} (${pct(tripMoves.share)}); mean travel time ${oldTrips.mean.toFixed(1)} s before, ${newTrips.mean.toFixed(1)} s after`,
-    ].join('\n'));
-    expect(pedestrians.total).toBeGreaterThan(1000);
-    expect(vehicles.total).toBeGreaterThan(1000);
-    expect(pedestrians.moved + vehicles.moved, 'every window counts the same people').toBe(0);
-    expect(pedestrianCells.share).toBeLessThan(0.05);
-    expect(vehicleCells.share).toBeLessThan(0.05);
-    expect(dwellMoves.share).toBeLessThan(0.25);
-    expect(tripMoves.share).toBeLessThan(0.5);
-    expect(Math.abs(newTrips.mean - oldTrips.mean)).toBeLessThan(10);
-  });
+        return { moved: moved / 2, total, share: total === 0 ? 0 : moved / 2 / total };
+      };
+      const tally = (f: typeof old, source: string, byCell: boolean) => {
+        const m = new Map<string, number>();
+        for (const w of f.windows) {
+          if (w.source !== source) continue;
+          for (const c of w.cells) {
+            const key = byCell ? `${w.windowStart}|${c.deviceId}` : `${w.windowStart}`;
+            m.set(key, (m.get(key) ?? 0) + c.people);
+          }
+        }
+        return m;
+      };
+      const pedestrians = compare(tally(old, 'wifi', false), tally(now, 'wifi', false));
+      const vehicles = compare(tally(old, 'plate', false), tally(now, 'plate', false));
+      const pedestrianCells = compare(tally(old, 'wifi', true), tally(now, 'wifi', true));
+      const vehicleCells = compare(tally(old, 'plate', true), tally(now, 'plate', true));
+      const dwell = (f: typeof old) => {
+        const m = new Map<string, number>();
+        for (const e of f.epochs)
+          if (e.source === 'wifi')
+            for (const c of e.dwell)
+              dwellBuckets(c.dwells).forEach((n, b) => m.set(`${e.epochStart}|${c.deviceId}|${b}`, (m.get(`${e.epochStart}|${c.deviceId}|${b}`) ?? 0) + n));
+        return m;
+      };
+      const dwellMoves = compare(dwell(old), dwell(now));
+      const trips = (f: typeof old) => {
+        const bins = new Map<string, number>();
+        const durations: number[] = [];
+        for (const w of f.windows)
+          for (const t of w.trips) {
+            durations.push(...t.durations);
+            histogram(t.durations, TRAVEL_BINS).forEach((n, b) =>
+              bins.set(`${w.windowStart}|${t.from}>${t.to}|${b}`, (bins.get(`${w.windowStart}|${t.from}>${t.to}|${b}`) ?? 0) + n),
+            );
+          }
+        return { bins, mean: durations.reduce((x, y) => x + y, 0) / Math.max(1, durations.length), n: durations.length };
+      };
+      const [oldTrips, newTrips] = [trips(old), trips(now)];
+      const tripMoves = compare(oldTrips.bins, newTrips.bins);
+      const pct = (x: number) => `${(100 * x).toFixed(2)} %`;
+      console.log(
+        [
+          `figures of one epoch at midday, exact times (before P9) against slots (Wi-Fi 60 s, plates 10 s):`,
+          `  pedestrians per window: ${pedestrians.moved} of ${pedestrians.total} differ; vehicles per window: ${vehicles.moved} of ${vehicles.total} differ`,
+          `  pedestrians assigned to another lamppost in their window: ${pedestrianCells.moved} of ${pedestrianCells.total} (${pct(pedestrianCells.share)})`,
+          `  vehicles assigned to another junction in their window: ${vehicleCells.moved} of ${vehicleCells.total} (${pct(vehicleCells.share)})`,
+          `  pedestrians in another dwell bucket: ${dwellMoves.moved} of ${dwellMoves.total} (${pct(dwellMoves.share)})`,
+          `  trips: ${oldTrips.n} before, ${newTrips.n} after; in another 30 s bin or pair: ${tripMoves.moved} (${pct(tripMoves.share)}); mean travel time ${oldTrips.mean.toFixed(1)} s before, ${newTrips.mean.toFixed(1)} s after`,
+        ].join('\n'),
+      );
+      expect(pedestrians.total).toBeGreaterThan(1000);
+      expect(vehicles.total).toBeGreaterThan(1000);
+      expect(pedestrians.moved + vehicles.moved, 'every window counts the same people').toBe(0);
+      expect(pedestrianCells.share).toBeLessThan(0.05);
+      expect(vehicleCells.share).toBeLessThan(0.05);
+      expect(dwellMoves.share).toBeLessThan(0.25);
+      expect(tripMoves.share).toBeLessThan(0.5);
+      expect(Math.abs(newTrips.mean - oldTrips.mean)).toBeLessThan(10);
+    },
+  );
 });

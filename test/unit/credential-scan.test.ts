@@ -36,9 +36,13 @@ const BAD: Array<[rule: string, file: string, line: string]> = [
   ['weak-or-placeholder-credential', 'infra/prometheus/prometheus.yml', j('    pass', 'word: secret')],
   ['weak-or-placeholder-credential', 'infra/local/pipeline.sh', j('mosquitto_pub -u LP-0001 -P pass', 'word -t x')],
   ['weak-or-placeholder-credential', 'docker-compose.yml', j('      INFLUX_TOKEN: my-super-secret-', 'auth-token')],
-  ['weak-or-placeholder-credential', 'scripts/setup.ts', j("const api", "Key = 'change", "me';")],
-  ['literal-password', 'infra/kafka/jaas.conf', j('  org.apache.kafka.common.security.scram.ScramLoginModule required username="lethe" pass', 'word="kafka-pw-1";')],
-  ['literal-password', 'services/api/src/main.ts', j("const client = connect({ pass", "word: 'hunter22' });")],
+  ['weak-or-placeholder-credential', 'scripts/setup.ts', j('const api', "Key = 'change", "me';")],
+  [
+    'literal-password',
+    'infra/kafka/jaas.conf',
+    j('  org.apache.kafka.common.security.scram.ScramLoginModule required username="lethe" pass', 'word="kafka-pw-1";'),
+  ],
+  ['literal-password', 'services/api/src/main.ts', j('const client = connect({ pass', "word: 'hunter22' });")],
   ['credential-assignment', 'infra/local/kafka.sh', j('KAFKA_SASL_', 'PASSWORD=Zk3vQ9pLm')],
   ['credential-assignment', 'seeds/requesters.yaml', j('    api_', 'key: 4f9c2e7a')],
   ['credentials-in-url', 'docker-compose.yml', j('      MQTT_URL: mqtt://lethe-gateway:', 'hunter2@mosquitto:1883')],
@@ -54,10 +58,13 @@ const GOOD: Array<[file: string, line: string]> = [
   ['docker-compose.yml', '      GF_SECURITY_SECRET_KEY__FILE: /run/secrets/grafana-secret-key'],
   ['docker-compose.yml', '      DOCKER_INFLUXDB_INIT_PASSWORD_FILE: /run/secrets/influxdb-admin-password'],
   ['docker-compose.yml', '      MQTT_PASSWORD_FILE: /run/secrets/mqtt-gateway-password'],
-  ['docker-compose.yml', "        printf -- '-u lethe-healthcheck\\n-P %s\\n' \"$$(cat /run/secrets/mqtt-healthcheck-password)\" > /mosquitto/run/healthcheck/mosquitto_pub &&"],
+  [
+    'docker-compose.yml',
+    '        printf -- \'-u lethe-healthcheck\\n-P %s\\n\' "$$(cat /run/secrets/mqtt-healthcheck-password)" > /mosquitto/run/healthcheck/mosquitto_pub &&',
+  ],
   ['infra/grafana/provisioning/datasources/datasources.yaml', '      token: $__file{/tokens/influxdb-reader-token}'],
   ['infra/local/influxdb.sh', 'INFLUX_ADMIN_PASSWORD=$password'],
-  ['infra/local/kafka.sh', "    printf 'SCRAM-SHA-512=iterations=8192,password=%s\\n' \"$(cat \"$f\")\" >\"$tmp\""],
+  ['infra/local/kafka.sh', '    printf \'SCRAM-SHA-512=iterations=8192,password=%s\\n\' "$(cat "$f")" >"$tmp"'],
   ['scripts/setup-secrets.ts', "const gatewayPassword = secret('mqtt-gateway-password');"],
   ['services/gateway/src/config.ts', '  MQTT_PASSWORD: z.string().min(1),'],
   ['packages/kafka/src/sasl.ts', '  const { KAFKA_SASL_USERNAME: username, KAFKA_SASL_PASSWORD: password } = config;'],
@@ -113,8 +120,20 @@ describe('the repository', () => {
   const result = scanRepository(ROOT, ALLOW);
 
   it('scans its runnable config: compose, .env.example, Dockerfile, infra, scripts, seeds, CI and the service sources', () => {
-    for (const file of ['docker-compose.yml', 'docker-compose.mqtt-tls.yml', '.env.example', 'Dockerfile', 'infra/mosquitto/acl', 'infra/influxdb-writer-proxy/default.conf',
-      'infra/grafana/provisioning/datasources/datasources.yaml', 'infra/local/kafka.sh', 'scripts/setup-secrets.ts', 'seeds/policy.yaml', '.ci/run', 'services/gateway/src/config.ts']) {
+    for (const file of [
+      'docker-compose.yml',
+      'docker-compose.mqtt-tls.yml',
+      '.env.example',
+      'Dockerfile',
+      'infra/mosquitto/acl',
+      'infra/influxdb-writer-proxy/default.conf',
+      'infra/grafana/provisioning/datasources/datasources.yaml',
+      'infra/local/kafka.sh',
+      'scripts/setup-secrets.ts',
+      'seeds/policy.yaml',
+      '.ci/run',
+      'services/gateway/src/config.ts',
+    ]) {
       expect(result.scanned, file).toContain(file);
     }
     expect(result.scanned.every(isRunnableConfig)).toBe(true);

@@ -10,19 +10,46 @@ import type { DumpedRecord } from '../faults/topic-dump.ts';
 const NOW = Date.UTC(2026, 0, 1, 8, 0, 0);
 const policy = loadPolicy(DEFAULT_POLICY_PATH);
 
-describe('the fault suite\'s sighting reconciliation', () => {
+describe("the fault suite's sighting reconciliation", () => {
   it('expects one sighting record per identifier, device and slot of the readings that arrived, and counts redelivered copies', async () => {
     const clock = new ManualClock(NOW);
-    const pseudonymizer = (kind: keyof typeof policy.kinds) => createPseudonymizer(createInMemoryKeyProvider({ epochMs: policy.kinds[kind].epoch, graceMs: 60_000, clock }), policy.kinds[kind].epoch);
+    const pseudonymizer = (kind: keyof typeof policy.kinds) =>
+      createPseudonymizer(createInMemoryKeyProvider({ epochMs: policy.kinds[kind].epoch, graceMs: 60_000, clock }), policy.kinds[kind].epoch);
     const fleet = createFleet([{ id: 'LP-0001', kind: 'lamppost', district: 'wan-chai', lat: 22.28, lon: 114.18 }]);
-    const stage = createIngestStage({ policy, fleet, clock, pseudonymizers: { lamppost: pseudonymizer('lamppost'), 'traffic-light': pseudonymizer('traffic-light'), sewer: pseudonymizer('sewer') } });
+    const stage = createIngestStage({
+      policy,
+      fleet,
+      clock,
+      pseudonymizers: { lamppost: pseudonymizer('lamppost'), 'traffic-light': pseudonymizer('traffic-light'), sewer: pseudonymizer('sewer') },
+    });
     const reading = (seq: number, ms: number, macs: string[]) => ({
-      deviceId: 'LP-0001', seq, ts: new Date(NOW + ms).toISOString(), pm25: 1, pm10: 1, no2: 1, noiseDba: 40, lux: 1, temperatureC: 20, humidityPct: 50, dimmingPct: 0, energyWh: 0,
+      deviceId: 'LP-0001',
+      seq,
+      ts: new Date(NOW + ms).toISOString(),
+      pm25: 1,
+      pm10: 1,
+      no2: 1,
+      noiseDba: 40,
+      lux: 1,
+      temperatureC: 20,
+      humidityPct: 50,
+      dimmingPct: 0,
+      energyWh: 0,
       wifiProbes: macs.map((mac) => ({ mac })),
     });
     // Two readings in one slot sharing a phone, one in the next slot, one acknowledged but lost.
-    const payloads = [reading(1, -50_000, ['02:00:00:00:00:01', '02:00:00:00:00:02']), reading(2, -40_000, ['02:00:00:00:00:01']), reading(3, 5_000, ['02:00:00:00:00:01']), reading(4, 6_000, ['02:00:00:00:00:03'])];
-    const published: Published[] = payloads.map((p) => ({ deviceId: p.deviceId, seq: p.seq, ts: Date.parse(p.ts), sightings: sightingKeys(policy, p.deviceId, p) }));
+    const payloads = [
+      reading(1, -50_000, ['02:00:00:00:00:01', '02:00:00:00:00:02']),
+      reading(2, -40_000, ['02:00:00:00:00:01']),
+      reading(3, 5_000, ['02:00:00:00:00:01']),
+      reading(4, 6_000, ['02:00:00:00:00:03']),
+    ];
+    const published: Published[] = payloads.map((p) => ({
+      deviceId: p.deviceId,
+      seq: p.seq,
+      ts: Date.parse(p.ts),
+      sightings: sightingKeys(policy, p.deviceId, p),
+    }));
     const readings: DumpedRecord[] = [];
     const sightings: DumpedRecord[] = [];
     // Reading 1 is delivered twice (a redelivery), reading 4 never reaches Kafka.

@@ -7,7 +7,13 @@ import { parse } from 'yaml';
 import { asGrafanaSendsPromQL, dashboardPromQueries, dashboardQueries, labelValuesQuery, rateIntervalSeconds } from '../support/grafana-queries.ts';
 import { testPrometheusConfig } from '../support/prometheus.ts';
 
-const context = { start: new Date('2026-01-01T00:00:00Z'), stop: new Date('2026-01-01T01:00:00Z'), intervalSeconds: 15, scrapeIntervalSeconds: 15, variables: { service: '.*' } };
+const context = {
+  start: new Date('2026-01-01T00:00:00Z'),
+  stop: new Date('2026-01-01T01:00:00Z'),
+  intervalSeconds: 15,
+  scrapeIntervalSeconds: 15,
+  variables: { service: '.*' },
+};
 
 describe('PromQL queries as Grafana sends them', () => {
   it('derives $__rate_interval as Grafana does: max($__interval + scrape interval, 4 × scrape interval)', () => {
@@ -17,8 +23,12 @@ describe('PromQL queries as Grafana sends them', () => {
   });
 
   it('substitutes the interval and range macros and template variables', () => {
-    expect(asGrafanaSendsPromQL('sum by (service) (rate(x_total{service=~"${service}"}[$__rate_interval]))', context)).toBe('sum by (service) (rate(x_total{service=~".*"}[60s]))');
-    expect(asGrafanaSendsPromQL('increase(x_total[$__range]) / $__interval_ms + $__range_s + avg_over_time(y[$__interval])', context)).toBe('increase(x_total[3600s]) / 15000 + 3600 + avg_over_time(y[15s])');
+    expect(asGrafanaSendsPromQL('sum by (service) (rate(x_total{service=~"${service}"}[$__rate_interval]))', context)).toBe(
+      'sum by (service) (rate(x_total{service=~".*"}[60s]))',
+    );
+    expect(asGrafanaSendsPromQL('increase(x_total[$__range]) / $__interval_ms + $__range_s + avg_over_time(y[$__interval])', context)).toBe(
+      'increase(x_total[3600s]) / 15000 + 3600 + avg_over_time(y[15s])',
+    );
     expect(asGrafanaSendsPromQL('up{service=~"$service"}', context)).toBe('up{service=~".*"}');
   });
 

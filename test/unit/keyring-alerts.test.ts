@@ -15,7 +15,8 @@ const RULES = join(ROOT, 'infra/prometheus/rules/keyring.yml');
 function promtool(): string {
   const bin = process.env.LETHE_PROMTOOL_BIN ?? (existsSync('/usr/bin/promtool') ? '/usr/bin/promtool' : 'promtool');
   const probe = spawnSync(bin, ['--version'], { encoding: 'utf8' });
-  if (probe.error || probe.status !== 0) throw new Error(`promtool not found (${bin}); install it with \`bash infra/local/install-prometheus.sh\` or set LETHE_PROMTOOL_BIN.`);
+  if (probe.error || probe.status !== 0)
+    throw new Error(`promtool not found (${bin}); install it with \`bash infra/local/install-prometheus.sh\` or set LETHE_PROMTOOL_BIN.`);
   return bin;
 }
 
@@ -49,7 +50,7 @@ describe('the keyring alert rules', () => {
                   exp_annotations: {
                     summary: 'The keyring refused 9 HMAC calls in 5 min (rate_limited)',
                     description:
-                      'Someone without a valid gateway token, or with a gateway\'s token beyond its budget, asked the keyring for pseudonyms. Whoever holds a gateway token can compute the current epoch\'s pseudonyms; find the caller, revoke the token (scripts/setup-secrets.ts --revoke-keyring-gateway <id>) and restart the keyring.',
+                      "Someone without a valid gateway token, or with a gateway's token beyond its budget, asked the keyring for pseudonyms. Whoever holds a gateway token can compute the current epoch's pseudonyms; find the caller, revoke the token (scripts/setup-secrets.ts --revoke-keyring-gateway <id>) and restart the keyring.",
                   },
                 },
               ],

@@ -21,7 +21,8 @@ const compose = parse(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8'), { 
 };
 const services = Object.entries(compose.services);
 const networksOf = (s: Service): string[] => (s.networks === undefined ? ['default'] : Array.isArray(s.networks) ? s.networks : Object.keys(s.networks));
-const aliasesOn = (s: Service, network: string): string[] => (Array.isArray(s.networks) || s.networks === undefined ? [] : (s.networks[network]?.aliases ?? []));
+const aliasesOn = (s: Service, network: string): string[] =>
+  Array.isArray(s.networks) || s.networks === undefined ? [] : (s.networks[network]?.aliases ?? []);
 const env = (s: Service): Record<string, string> => Object.fromEntries(Object.entries(s.environment ?? {}).map(([k, v]) => [k, v === null ? '' : String(v)]));
 const secretsOf = (s: Service): string[] => (s.secrets ?? []).map((ref) => (typeof ref === 'string' ? ref : ref.source));
 
@@ -46,7 +47,10 @@ describe('the keyring in compose answers only the gateways', () => {
 
   it('shares that network with gateway services and nothing else', () => {
     const network = hmacNetworks[0]!;
-    const members = services.filter(([, s]) => networksOf(s).includes(network)).map(([name]) => name).sort();
+    const members = services
+      .filter(([, s]) => networksOf(s).includes(network))
+      .map(([name]) => name)
+      .sort();
     expect(gateways.length).toBeGreaterThan(0);
     expect(members).toEqual(['keyring', ...gateways].sort());
     // No other service claims the alias, which would take the gateways' requests.
@@ -54,7 +58,10 @@ describe('the keyring in compose answers only the gateways', () => {
   });
 
   it('is called only by gateways, through that alias and port', () => {
-    const callers = services.filter(([, s]) => 'KEYRING_URL' in env(s)).map(([name]) => name).sort();
+    const callers = services
+      .filter(([, s]) => 'KEYRING_URL' in env(s))
+      .map(([name]) => name)
+      .sort();
     expect(callers).toEqual([...gateways].sort());
     for (const name of callers) expect(env(compose.services[name]!).KEYRING_URL, name).toBe(`http://${keyringEnv.HMAC_HOST}:${keyringEnv.HMAC_PORT}`);
   });

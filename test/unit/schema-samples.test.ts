@@ -5,7 +5,17 @@
 // this file is here because the simulator and the privacy package depend on @lethe/schemas.)
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createFleet, DEFAULT_FLEET_PATH, JSON_SCHEMA_DIR, jsonSchemaSources, KAFKA_RECORD_SOURCES, loadFleet, MQTT_PAYLOAD_SOURCES, TOPICS, type TopicKey } from '@lethe/schemas';
+import {
+  createFleet,
+  DEFAULT_FLEET_PATH,
+  JSON_SCHEMA_DIR,
+  jsonSchemaSources,
+  KAFKA_RECORD_SOURCES,
+  loadFleet,
+  MQTT_PAYLOAD_SOURCES,
+  TOPICS,
+  type TopicKey,
+} from '@lethe/schemas';
 import { createIngestStage, createInMemoryKeyProvider, createPseudonymizer, DEFAULT_POLICY_PATH, loadPolicy, ManualClock } from '@lethe/privacy';
 import { createCity, loadScenarios, type SimulatedReading } from '@lethe/simulator';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';

@@ -32,13 +32,20 @@ const compose = parse(read('docker-compose.yml'), { merge: true }) as { services
 const networksOf = (s: Service): string[] => (s.networks === undefined ? ['default'] : Array.isArray(s.networks) ? s.networks : Object.keys(s.networks));
 
 /** Directives of a Mosquitto config: non-comment lines, trimmed. */
-const directives = (text: string) => text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+const directives = (text: string) =>
+  text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
 
 describe('the InfluxDB writer behind its proxy (docker-compose.yml)', () => {
   it('puts InfluxDB on an internal network that the writer is not on', () => {
     expect(compose.networks?.influxdb?.internal).toBe(true);
     expect(networksOf(compose.services.influxdb!)).toEqual(['influxdb']);
-    const direct = Object.entries(compose.services).filter(([, s]) => networksOf(s).includes('influxdb')).map(([name]) => name).sort();
+    const direct = Object.entries(compose.services)
+      .filter(([, s]) => networksOf(s).includes('influxdb'))
+      .map(([name]) => name)
+      .sort();
     expect(direct).toEqual(['api', 'grafana', 'influx-init', 'influxdb', 'influxdb-writer-proxy']);
     expect(networksOf(compose.services.writer!)).not.toContain('influxdb');
   });
@@ -83,17 +90,27 @@ describe('MQTT over TLS (docker-compose.mqtt-tls.yml, opt-in)', () => {
   it('resolves with the real docker compose on top of docker-compose.yml without changing anything else', () => {
     const check = spawnSync('bash', [join(ROOT, 'infra/local/install-compose.sh'), '--check'], { encoding: 'utf8' });
     const bin = check.stdout.trim().split('\n').pop() ?? '';
-    if (check.status !== 0 || !bin) throw new Error(`The real Docker Compose is not installed; build it with: bash infra/local/install-compose.sh\n${check.stderr}`);
+    if (check.status !== 0 || !bin)
+      throw new Error(`The real Docker Compose is not installed; build it with: bash infra/local/install-compose.sh\n${check.stderr}`);
     work = mkdtempSync(join(tmpdir(), 'lethe-compose-tls-'));
     const project = join(work, 'project');
     mkdirSync(project);
-    for (const entry of readdirSync(ROOT)) if (!['.git', '.env', 'secrets', 'node_modules'].includes(entry) && !entry.startsWith('.local')) symlinkSync(join(ROOT, entry), join(project, entry));
-    const secrets = spawnSync(process.execPath, [join(ROOT, 'scripts/setup-secrets.ts'), '--dir', join(project, 'secrets'), '--mqtt-tls'], { cwd: ROOT, encoding: 'utf8' });
+    for (const entry of readdirSync(ROOT))
+      if (!['.git', '.env', 'secrets', 'node_modules'].includes(entry) && !entry.startsWith('.local')) symlinkSync(join(ROOT, entry), join(project, entry));
+    const secrets = spawnSync(process.execPath, [join(ROOT, 'scripts/setup-secrets.ts'), '--dir', join(project, 'secrets'), '--mqtt-tls'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    });
     expect(secrets.status, secrets.stderr).toBe(0);
     const resolve = (...files: string[]) => {
       const r = spawnSync(bin, ['--project-directory', project, ...files.flatMap((f) => ['-f', join(project, f)]), 'config', '--format', 'json'], {
         encoding: 'utf8',
-        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: work!, DOCKER_CONFIG: join(work!, 'docker'), DOCKER_HOST: `unix://${join(work!, 'none.sock')}` },
+        env: {
+          PATH: process.env.PATH ?? '/usr/bin:/bin',
+          HOME: work!,
+          DOCKER_CONFIG: join(work!, 'docker'),
+          DOCKER_HOST: `unix://${join(work!, 'none.sock')}`,
+        },
       });
       expect(r.status, r.stderr).toBe(0);
       return JSON.parse(r.stdout) as { services: Record<string, Resolved>; secrets: Record<string, { file: string }> };

@@ -100,7 +100,13 @@ export function verifyChain(records: readonly unknown[]): VerifyResult {
       return broken(records.length, index, record.seq, ...diagnoseUnlinked(records, index, record.seq, where));
     }
     if (record.seq !== expectedSeq) {
-      return broken(records.length, index, record.seq, 'out-of-sequence', `its seq is ${record.seq}, expected ${expectedSeq} (previous + 1), though it links to ${where}`);
+      return broken(
+        records.length,
+        index,
+        record.seq,
+        'out-of-sequence',
+        `its seq is ${record.seq}, expected ${expectedSeq} (previous + 1), though it links to ${where}`,
+      );
     }
     prevHash = record.hash;
   }
@@ -116,15 +122,24 @@ function diagnoseUnlinked(records: readonly unknown[], index: number, seq: numbe
   }
   if (seq < expected) {
     const copyOf = (records[seq] as { hash?: unknown } | undefined)?.hash === (records[index] as { hash?: unknown }).hash;
-    return ['reordered', `${noLink}: seq ${seq} appears again after seq ${expected - 1}: ${copyOf ? `a copy of record #${seq} was inserted` : 'a record was moved back'}`];
+    return [
+      'reordered',
+      `${noLink}: seq ${seq} appears again after seq ${expected - 1}: ${copyOf ? `a copy of record #${seq} was inserted` : 'a record was moved back'}`,
+    ];
   }
   const laterAt = records.findIndex((r, i) => i > index && seqOf(r) === expected);
   if (laterAt !== -1) {
-    return ['reordered', `${noLink}: seq ${seq} stands where seq ${expected} belongs, and seq ${expected} comes later, at record #${laterAt}: records were reordered`];
+    return [
+      'reordered',
+      `${noLink}: seq ${seq} stands where seq ${expected} belongs, and seq ${expected} comes later, at record #${laterAt}: records were reordered`,
+    ];
   }
   const missing = seq - expected;
   const range = missing === 1 ? `seq ${expected}` : `seq ${expected}–${seq - 1}`;
-  return ['removed', `${noLink}: ${missing} record${missing === 1 ? '' : 's'} (${range}) ${missing === 1 ? 'is' : 'are'} missing before it: records were removed`];
+  return [
+    'removed',
+    `${noLink}: ${missing} record${missing === 1 ? '' : 's'} (${range}) ${missing === 1 ? 'is' : 'are'} missing before it: records were removed`,
+  ];
 }
 
 /**
@@ -140,7 +155,13 @@ export function verifyAgainstHead(records: readonly unknown[], head: AuditHead |
   const last = records.length - 1;
   const ends = last < 0 ? 'the log is empty' : `the log ends at seq ${last} with hash ${result.head}`;
   if (seq !== undefined && seq <= last) {
-    return broken(records.length, seq, seq, 'rewritten', `record #${seq} does not carry the published head ${hash} (${ends}): the log was rewritten up to there`);
+    return broken(
+      records.length,
+      seq,
+      seq,
+      'rewritten',
+      `record #${seq} does not carry the published head ${hash} (${ends}): the log was rewritten up to there`,
+    );
   }
   const published = seq === undefined ? hash : `seq ${seq}, hash ${hash}`;
   return broken(

@@ -47,7 +47,8 @@ export function checkAuditEvent(event: unknown): AuditEvent {
       if (inKey) throw new AuditError('PERSONAL_DATA', `${keyName(key, index)}: the key looks like ${inKey}; audit events must never hold personal data`);
       for (const text of Array.isArray(value) ? value : [value]) {
         const inValue = typeof text === 'string' ? personalDataKind(text) : undefined;
-        if (inValue) throw new AuditError('PERSONAL_DATA', `${keyName(key, index)}: the value looks like ${inValue}; audit events must never hold personal data`);
+        if (inValue)
+          throw new AuditError('PERSONAL_DATA', `${keyName(key, index)}: the value looks like ${inValue}; audit events must never hold personal data`);
       }
     });
   }
@@ -55,7 +56,8 @@ export function checkAuditEvent(event: unknown): AuditEvent {
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {
       const [first, second] = issue.path;
-      const where = first === 'data' && typeof second === 'string' ? keyName(second, Object.keys(data as object).indexOf(second)) : issue.path.join('.') || '(event)';
+      const where =
+        first === 'data' && typeof second === 'string' ? keyName(second, Object.keys(data as object).indexOf(second)) : issue.path.join('.') || '(event)';
       return `${where}: ${issue.message}`;
     });
     throw new AuditError('INVALID_EVENT', `Not a valid audit event: ${problems.join('; ')} (strings at most ${AUDIT_MAX_STRING} characters, values flat)`);

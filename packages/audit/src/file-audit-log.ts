@@ -100,7 +100,9 @@ export async function openFileAuditLog(path: string, { repairTornTail = false, o
   const usable = () => {
     if (closed) throw new AuditError('LOG_CLOSED', `The audit log ${path} is closed`);
     if (failed !== undefined) {
-      throw new AuditError('LOG_FAILED', `An earlier append to ${path} failed, so where the file ends is unknown; reopen the log (it verifies the file)`, { cause: failed });
+      throw new AuditError('LOG_FAILED', `An earlier append to ${path} failed, so where the file ends is unknown; reopen the log (it verifies the file)`, {
+        cause: failed,
+      });
     }
   };
 

@@ -53,7 +53,14 @@ export function verifyJsonLines(text: string, head?: AuditHead | string): Verify
   const edited = lines.findIndex((line, i) => i < verified && `${line}\n` !== formatRecordLine(values[i] as AuditRecord));
   if (edited !== -1) {
     const { seq } = values[edited] as AuditRecord;
-    return { ok: false, records: total, index: edited, seq, reason: 'altered', problem: `line ${edited + 1} is not byte for byte the line the log wrote for this record (spacing, number form, escapes or repeated keys were edited)` };
+    return {
+      ok: false,
+      records: total,
+      index: edited,
+      seq,
+      reason: 'altered',
+      problem: `line ${edited + 1} is not byte for byte the line the log wrote for this record (spacing, number form, escapes or repeated keys were edited)`,
+    };
   }
   if (!chain.ok) return { ...chain, records: total };
   if (bad) return { ok: false, records: total, index: bad.index, seq: null, reason: 'malformed', problem: `not an audit record: ${bad.problem}` };
@@ -75,7 +82,10 @@ export function parseJsonLines(text: string, path: string): AuditRecord[] {
   const result = verifyJsonLines(text);
   if (!result.ok) {
     const code = result.reason === 'torn' ? 'TORN_RECORD' : result.reason === 'malformed' ? 'MALFORMED_RECORD' : 'BROKEN_CHAIN';
-    throw new AuditError(code, `${brokenMessage(path, result)}. Run \`lethe audit verify ${path}\` and have an operator look before anything else is appended.`);
+    throw new AuditError(
+      code,
+      `${brokenMessage(path, result)}. Run \`lethe audit verify ${path}\` and have an operator look before anything else is appended.`,
+    );
   }
   return splitLines(text).lines.map((line) => JSON.parse(line) as AuditRecord);
 }

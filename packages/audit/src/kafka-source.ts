@@ -22,7 +22,8 @@ const SOURCE = /^([A-Za-z0-9._-]+)\/(\d+)@(\d+)$/;
 /** "lethe.audit.v1/0@1234" */
 export function formatSource({ topic, partition, offset }: SourcePosition): string {
   const text = `${topic}/${partition}@${BigInt(offset)}`;
-  if (!SOURCE.test(text)) throw new AuditError('INVALID_EVENT', `Not a Kafka position: topic ${JSON.stringify(topic)}, partition ${partition}, offset ${offset}`);
+  if (!SOURCE.test(text))
+    throw new AuditError('INVALID_EVENT', `Not a Kafka position: topic ${JSON.stringify(topic)}, partition ${partition}, offset ${offset}`);
   return text;
 }
 
@@ -55,7 +56,8 @@ export async function appendFromTopic(log: AuditLog, value: unknown, position: S
   // checkAuditEvent applies AuditEventRecordSchema and the personal-data guard.
   const { type, actor, at, data } = value as Partial<AuditEventRecord>;
   const event = checkAuditEvent({ type, actor, at, data });
-  if (SOURCE_KEY in event.data) throw new AuditError('INVALID_EVENT', `The record at ${source} sets data.${SOURCE_KEY}, which is reserved for its Kafka position`);
+  if (SOURCE_KEY in event.data)
+    throw new AuditError('INVALID_EVENT', `The record at ${source} sets data.${SOURCE_KEY}, which is reserved for its Kafka position`);
   return log.append({ ...event, data: { ...event.data, [SOURCE_KEY]: source } });
 }
 

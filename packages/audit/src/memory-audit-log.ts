@@ -14,7 +14,10 @@ export interface MemoryAuditLogOptions {
 export function createMemoryAuditLog({ records: initial = [] }: MemoryAuditLogOptions = {}): AuditLog {
   const initialResult = verifyChain(initial);
   if (!initialResult.ok) {
-    throw new AuditError('BROKEN_CHAIN', `Cannot continue a broken chain: record #${initialResult.index} (seq ${initialResult.seq ?? 'unknown'}): ${initialResult.problem}`);
+    throw new AuditError(
+      'BROKEN_CHAIN',
+      `Cannot continue a broken chain: record #${initialResult.index} (seq ${initialResult.seq ?? 'unknown'}): ${initialResult.problem}`,
+    );
   }
   const stored: AuditRecord[] = initial.map((r) => freezeRecord(structuredClone(r)));
   const queue = createSerialQueue();

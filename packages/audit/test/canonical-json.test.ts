@@ -17,7 +17,9 @@ describe('canonical JSON', () => {
   });
 
   it('writes numbers the ECMAScript way RFC 8785 prescribes', () => {
-    expect(canonicalJson([1e21, 1e-7, 0.000001, -0, 1.5, 333333333.3333333, 9007199254740991])).toBe('[1e+21,1e-7,0.000001,0,1.5,333333333.3333333,9007199254740991]');
+    expect(canonicalJson([1e21, 1e-7, 0.000001, -0, 1.5, 333333333.3333333, 9007199254740991])).toBe(
+      '[1e+21,1e-7,0.000001,0,1.5,333333333.3333333,9007199254740991]',
+    );
   });
 
   it('refuses what has no canonical form instead of writing it some way', () => {

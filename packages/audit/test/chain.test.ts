@@ -100,7 +100,12 @@ describe('verifyChain', () => {
   it('finds several removed records, and a removed first record', () => {
     const records = copy(chainOf(10));
     records.splice(3, 3);
-    expect(broken(verifyChain(records))).toMatchObject({ index: 3, seq: 6, reason: 'removed', problem: expect.stringMatching(/3 records \(seq 3–5\) are missing/) });
+    expect(broken(verifyChain(records))).toMatchObject({
+      index: 3,
+      seq: 6,
+      reason: 'removed',
+      problem: expect.stringMatching(/3 records \(seq 3–5\) are missing/),
+    });
     const headless = copy(chainOf(4)).slice(1);
     const result = broken(verifyChain(headless));
     expect(result).toMatchObject({ index: 0, seq: 1, reason: 'removed' });
@@ -118,7 +123,12 @@ describe('verifyChain', () => {
   it('finds a duplicated record as reordered', () => {
     const records = copy(chainOf(5));
     records.splice(3, 0, structuredClone(records[1]!));
-    expect(broken(verifyChain(records))).toMatchObject({ index: 3, seq: 1, reason: 'reordered', problem: expect.stringMatching(/appears again after seq 2: a copy of record #1 was inserted/) });
+    expect(broken(verifyChain(records))).toMatchObject({
+      index: 3,
+      seq: 1,
+      reason: 'reordered',
+      problem: expect.stringMatching(/appears again after seq 2: a copy of record #1 was inserted/),
+    });
   });
 
   it('finds a record whose seq was rewritten consistently (hash recomputed, link kept) as out of sequence', () => {
@@ -169,7 +179,10 @@ describe('truncation', () => {
     for (let i = 3; i < 6; i++) rewritten.push(chainRecord(rewritten.at(-1), { ...event(i), at: event(i).at + 1 }));
     expect(verifyChain(rewritten)).toMatchObject({ ok: true });
     expect(broken(verifyAgainstHead(rewritten, { seq: 5, hash: records[5]!.hash }))).toMatchObject({ index: 5, reason: 'rewritten' });
-    expect(broken(verifyAgainstHead(rewritten, records[5]!.hash))).toMatchObject({ reason: 'truncated', problem: expect.stringMatching(/or the log was rewritten/) });
+    expect(broken(verifyAgainstHead(rewritten, records[5]!.hash))).toMatchObject({
+      reason: 'truncated',
+      problem: expect.stringMatching(/or the log was rewritten/),
+    });
   });
 
   it('reports a broken chain before looking at the head', () => {

@@ -83,7 +83,11 @@ describe('the file audit log', () => {
     altered[2]!.data.reason = 'EXPIRED';
     const removed = records.filter((_, i) => i !== 3);
     const swapped = [records[0]!, records[2]!, records[1]!, ...records.slice(3)];
-    for (const [name, content, index] of [['altered', altered, 2], ['removed', removed, 3], ['reordered', swapped, 1]] as const) {
+    for (const [name, content, index] of [
+      ['altered', altered, 2],
+      ['removed', removed, 3],
+      ['reordered', swapped, 1],
+    ] as const) {
       writeLines(content);
       await expect(openFileAuditLog(path), name).rejects.toMatchObject({
         code: 'BROKEN_CHAIN',
@@ -137,7 +141,9 @@ describe('the file audit log', () => {
       open: async (...args: Parameters<typeof fsp.open>) => {
         const handle = await fsp.open(...args);
         const sync = handle.sync.bind(handle);
-        return Object.assign(handle, { sync: () => (fail ? Promise.reject(Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' })) : sync()) }) as fsp.FileHandle;
+        return Object.assign(handle, {
+          sync: () => (fail ? Promise.reject(Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' })) : sync()),
+        }) as fsp.FileHandle;
       },
     };
     const log = await open({ fs });

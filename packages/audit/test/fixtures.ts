@@ -9,11 +9,21 @@ export function event(i: number): AuditEvent {
   const at = T0 + i * 60_000;
   switch (i % 3) {
     case 0:
-      return { type: 'key.destroyed', actor: 'gateway', at, data: { kind: 'lamppost', epoch: 1_994_882 + i, epochStart: new Date(at - 960_000).toISOString(), epochEnd: new Date(at - 60_000).toISOString() } };
+      return {
+        type: 'key.destroyed',
+        actor: 'gateway',
+        at,
+        data: { kind: 'lamppost', epoch: 1_994_882 + i, epochStart: new Date(at - 960_000).toISOString(), epochEnd: new Date(at - 60_000).toISOString() },
+      };
     case 1:
       return { type: 'request.refused', actor: 'api', at, data: { reason: 'UNLINKABLE', purposes: ['law-enforcement'], requester: 'police-hk' } };
     default:
-      return { type: 'policy.loaded', actor: 'gateway', at, data: { policyId: 'lethe-reference-city', version: 1, sha256: 'ab'.repeat(32), note: null, dryRun: false } };
+      return {
+        type: 'policy.loaded',
+        actor: 'gateway',
+        at,
+        data: { policyId: 'lethe-reference-city', version: 1, sha256: 'ab'.repeat(32), note: null, dryRun: false },
+      };
   }
 }
 

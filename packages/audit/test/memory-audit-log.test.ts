@@ -26,7 +26,9 @@ describe('the in-memory audit log', () => {
     expect((await log.append(event(3))).seq).toBe(3);
     const broken = copy(chainOf(3));
     broken[1]!.actor = 'writer';
-    expect(() => createMemoryAuditLog({ records: broken })).toThrow(expect.objectContaining({ code: 'BROKEN_CHAIN', message: expect.stringMatching(/record #1 \(seq 1\)/) }));
+    expect(() => createMemoryAuditLog({ records: broken })).toThrow(
+      expect.objectContaining({ code: 'BROKEN_CHAIN', message: expect.stringMatching(/record #1 \(seq 1\)/) }),
+    );
   });
 
   it('rejects an invalid event without disturbing the chain', async () => {

@@ -5,7 +5,12 @@ import { z } from 'zod';
 export const commaList = () =>
   z
     .string()
-    .transform((s) => s.split(',').map((part) => part.trim()).filter(Boolean))
+    .transform((s) =>
+      s
+        .split(',')
+        .map((part) => part.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(z.string()).min(1, 'must list at least one value'));
 
 export const port = () => z.coerce.number().int().min(0).max(65_535);
@@ -17,10 +22,7 @@ export const logLevel = () => z.enum(['fatal', 'error', 'warn', 'info', 'debug',
 export const url = () => z.url();
 
 /** "true"/"false"/"1"/"0" → boolean. */
-export const flag = () =>
-  z
-    .enum(['true', 'false', '1', '0'])
-    .transform((s) => s === 'true' || s === '1');
+export const flag = () => z.enum(['true', 'false', '1', '0']).transform((s) => s === 'true' || s === '1');
 
 /** Shared by every service. */
 export const commonFields = {

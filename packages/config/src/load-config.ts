@@ -16,11 +16,7 @@ export class ConfigError extends Error {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-export function loadConfig<Shape extends z.ZodRawShape>(
-  service: string,
-  schema: z.ZodObject<Shape>,
-  env: Env = process.env,
-): z.infer<z.ZodObject<Shape>> {
+export function loadConfig<Shape extends z.ZodRawShape>(service: string, schema: z.ZodObject<Shape>, env: Env = process.env): z.infer<z.ZodObject<Shape>> {
   const problems: string[] = [];
   const input: Record<string, string | undefined> = {};
   for (const key of Object.keys(schema.shape)) {

@@ -22,7 +22,11 @@ describe('loadConfig', () => {
   it('reads a secret from NAME_FILE, as Docker secrets are mounted', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'cfg-')), 'pw');
     writeFileSync(file, 'correct horse battery\n');
-    expect(loadConfig('svc', schema, { BROKERS: 'a:1, b:2', PASSWORD_FILE: file })).toEqual({ BROKERS: ['a:1', 'b:2'], PASSWORD: 'correct horse battery', PORT: 9464 });
+    expect(loadConfig('svc', schema, { BROKERS: 'a:1, b:2', PASSWORD_FILE: file })).toEqual({
+      BROKERS: ['a:1', 'b:2'],
+      PASSWORD: 'correct horse battery',
+      PORT: 9464,
+    });
   });
 
   it('refuses both NAME and NAME_FILE', () => {

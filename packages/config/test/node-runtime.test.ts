@@ -14,7 +14,7 @@ function youngGenerationMiB(env: Record<string, string>): number {
   return Number(execFileSync(process.execPath, ['-e', script], { env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8' }).trim());
 }
 
-describe('the services\' Node runtime settings', () => {
+describe("the services' Node runtime settings", () => {
   it('reads infra/node-runtime.env, and V8 takes its young-generation bound', () => {
     const env = nodeRuntimeEnv();
     expect(env.NODE_OPTIONS).toMatch(/--max-semi-space-size=\d+/);

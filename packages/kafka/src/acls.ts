@@ -70,7 +70,13 @@ export async function ensureAcls(admin: Admin, specs: readonly AclSpec[], logger
     });
     for (const r of resources) {
       for (const acl of r.acls) {
-        const b = { principal: acl.principal, resourceType: r.resourceType, resourceName: r.resourceName, resourcePatternType: r.resourcePatternType, operation: acl.operation };
+        const b = {
+          principal: acl.principal,
+          resourceType: r.resourceType,
+          resourceName: r.resourceName,
+          resourcePatternType: r.resourcePatternType,
+          operation: acl.operation,
+        };
         if (acl.host === '*' && acl.permissionType === AclPermissionTypes.ALLOW) existing.set(keyOf(b), b);
         else stray.push({ ...b, host: acl.host, permissionType: acl.permissionType });
       }

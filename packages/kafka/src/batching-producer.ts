@@ -68,7 +68,13 @@ function toMessage(r: OutgoingRecord): Message {
   return { key: r.key, value: r.value, ...(r.timestamp === undefined ? {} : { timestamp: String(r.timestamp) }) };
 }
 
-export function createBatchingProducer({ producer, lingerMs = 5, maxBatchRecords = 2000, maxRequestBytes = 512 * 1024, onBatch }: BatchingProducerOptions): BatchingProducer {
+export function createBatchingProducer({
+  producer,
+  lingerMs = 5,
+  maxBatchRecords = 2000,
+  maxRequestBytes = 512 * 1024,
+  onBatch,
+}: BatchingProducerOptions): BatchingProducer {
   let waiting: Pending[] = [];
   let waitingRecords = 0;
   let timer: NodeJS.Timeout | undefined;
@@ -84,7 +90,10 @@ export function createBatchingProducer({ producer, lingerMs = 5, maxBatchRecords
     const started = performance.now();
     // In order, one request at a time: a record is never sent before one queued ahead of it.
     const sendAll = async () => {
-      for (const chunk of chunkByBytes(batch.flatMap((p) => p.records), maxRequestBytes)) {
+      for (const chunk of chunkByBytes(
+        batch.flatMap((p) => p.records),
+        maxRequestBytes,
+      )) {
         const byTopic = new Map<string, Message[]>();
         for (const r of chunk) {
           let messages = byTopic.get(r.topic);
@@ -97,7 +106,10 @@ export function createBatchingProducer({ producer, lingerMs = 5, maxBatchRecords
     const sending = sendAll()
       .then(
         () => {
-          onBatch?.(batch.reduce((n, p) => n + p.records.length, 0), (performance.now() - started) / 1000);
+          onBatch?.(
+            batch.reduce((n, p) => n + p.records.length, 0),
+            (performance.now() - started) / 1000,
+          );
           for (const p of batch) p.resolve();
         },
         (err: unknown) => {

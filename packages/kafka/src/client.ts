@@ -20,16 +20,20 @@ export interface KafkaClientOptions {
 
 function pinoLogCreator(logger: Logger): logCreator {
   const child = logger.child({ component: 'kafkajs' });
-  return () => ({ level, log }) => {
-    const { message, ...extra } = log;
-    // kafkajs logs broker metadata and errors, never message values, so the extra fields are safe to keep.
-    const target =
-      level === logLevel.ERROR ? child.error.bind(child)
-      : level === logLevel.WARN ? child.warn.bind(child)
-      : level === logLevel.INFO ? child.info.bind(child)
-      : child.debug.bind(child);
-    target(extra, message);
-  };
+  return () =>
+    ({ level, log }) => {
+      const { message, ...extra } = log;
+      // kafkajs logs broker metadata and errors, never message values, so the extra fields are safe to keep.
+      const target =
+        level === logLevel.ERROR
+          ? child.error.bind(child)
+          : level === logLevel.WARN
+            ? child.warn.bind(child)
+            : level === logLevel.INFO
+              ? child.info.bind(child)
+              : child.debug.bind(child);
+      target(extra, message);
+    };
 }
 
 export function createKafka({ brokers, clientId, logger, sasl = kafkaSaslFromEnv(), overrides }: KafkaClientOptions): KafkaType {

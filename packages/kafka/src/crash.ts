@@ -15,7 +15,10 @@ export interface ExitOnCrashOptions {
   exit?: (code: number) => void;
 }
 
-export function exitOnConsumerCrash(consumer: Pick<Consumer, 'on' | 'events'>, { name, logger, exit = (code) => process.exit(code) }: ExitOnCrashOptions): void {
+export function exitOnConsumerCrash(
+  consumer: Pick<Consumer, 'on' | 'events'>,
+  { name, logger, exit = (code) => process.exit(code) }: ExitOnCrashOptions,
+): void {
   consumer.on(consumer.events.CRASH, ({ payload }) => {
     // Only the error's name and message: kafkajs's own name brokers, groups and topics, and what
     // our eachBatch handlers throw never carries record contents (bad records are counted, not thrown).

@@ -18,7 +18,10 @@ export function isRetriable(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { retriable?: unknown }).retriable === true;
 }
 
-export async function retryKafka<T>(call: () => Promise<T>, { deadlineMs = 60_000, logger, what, sleep = (ms) => new Promise((r) => setTimeout(r, ms)) }: RetryOptions): Promise<T> {
+export async function retryKafka<T>(
+  call: () => Promise<T>,
+  { deadlineMs = 60_000, logger, what, sleep = (ms) => new Promise((r) => setTimeout(r, ms)) }: RetryOptions,
+): Promise<T> {
   const deadline = Date.now() + deadlineMs;
   let delay = 200;
   for (;;) {

@@ -22,5 +22,7 @@ export function kafkaSaslFromEnv(env: Readonly<Record<string, string | undefined
   if (username === undefined || password === undefined) {
     throw new ConfigError('kafka client', ['KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD (or KAFKA_SASL_PASSWORD_FILE) must be set together']);
   }
-  return config.KAFKA_SASL_MECHANISM === 'scram-sha-256' ? { mechanism: 'scram-sha-256', username, password } : { mechanism: 'scram-sha-512', username, password };
+  return config.KAFKA_SASL_MECHANISM === 'scram-sha-256'
+    ? { mechanism: 'scram-sha-256', username, password }
+    : { mechanism: 'scram-sha-512', username, password };
 }

@@ -41,7 +41,11 @@ export async function ensureTopics(admin: Admin, specs: readonly TopicSpec[], lo
   for (const spec of present) {
     const current = metadata.find((t) => t.name === spec.topic)?.partitions.length ?? spec.numPartitions;
     if (current < spec.numPartitions) grow.push({ topic: spec.topic, count: spec.numPartitions, from: current });
-    else if (current > spec.numPartitions) logger.info({ topic: spec.topic, partitions: current, asked: spec.numPartitions }, 'topic has more partitions than asked for; Kafka cannot remove them, keeping them');
+    else if (current > spec.numPartitions)
+      logger.info(
+        { topic: spec.topic, partitions: current, asked: spec.numPartitions },
+        'topic has more partitions than asked for; Kafka cannot remove them, keeping them',
+      );
   }
   if (grow.length > 0) {
     await admin.createPartitions({ validateOnly: false, topicPartitions: grow.map(({ topic, count }) => ({ topic, count })) });
@@ -56,9 +60,7 @@ export async function ensureTopics(admin: Admin, specs: readonly TopicSpec[], lo
   });
   for (const spec of present) {
     const actual = described.resources.find((r) => r.resourceName === spec.topic);
-    const drift = Object.entries(spec.configs).filter(
-      ([name, value]) => actual?.configEntries.find((e) => e.configName === name)?.configValue !== value,
-    );
+    const drift = Object.entries(spec.configs).filter(([name, value]) => actual?.configEntries.find((e) => e.configName === name)?.configValue !== value);
     if (drift.length === 0) continue;
     // alterConfigs (not incremental) replaces the topic's whole dynamic config; we set every
     // config we manage, so nothing the policy governs is lost.
@@ -78,7 +80,5 @@ export async function describeTopicConfigs(admin: Admin, topics: readonly string
     includeSynonyms: false,
     resources: topics.map((name) => ({ type: ConfigResourceTypes.TOPIC, name })),
   });
-  return Object.fromEntries(
-    described.resources.map((r) => [r.resourceName, Object.fromEntries(r.configEntries.map((e) => [e.configName, e.configValue]))]),
-  );
+  return Object.fromEntries(described.resources.map((r) => [r.resourceName, Object.fromEntries(r.configEntries.map((e) => [e.configName, e.configValue]))]));
 }

@@ -8,7 +8,11 @@ import { exitOnConsumerCrash } from '../src/crash.ts';
 function fakeConsumer() {
   const emitter = new EventEmitter();
   const events = { CRASH: 'consumer.crash' } as unknown as kafkajs.ConsumerEvents;
-  return { events, on: (event: string, listener: (e: unknown) => void) => (emitter.on(event, listener), () => emitter.off(event, listener)), crash: (restart: boolean, error: Error) => emitter.emit('consumer.crash', { payload: { error, restart, groupId: 'g' } }) };
+  return {
+    events,
+    on: (event: string, listener: (e: unknown) => void) => (emitter.on(event, listener), () => emitter.off(event, listener)),
+    crash: (restart: boolean, error: Error) => emitter.emit('consumer.crash', { payload: { error, restart, groupId: 'g' } }),
+  };
 }
 
 describe('exitOnConsumerCrash', () => {

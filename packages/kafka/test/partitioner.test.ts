@@ -10,7 +10,11 @@ describe('the fast default partitioner', () => {
   it('gives every key the partition kafkajs (and so the Java client) gives it (fast-check)', () => {
     const reference = Partitioners.DefaultPartitioner();
     const mine = fastDefaultPartitioner();
-    const key = fc.oneof(fc.string({ unit: 'grapheme', maxLength: 40 }), fc.string({ maxLength: 300 }), fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.from(b)));
+    const key = fc.oneof(
+      fc.string({ unit: 'grapheme', maxLength: 40 }),
+      fc.string({ maxLength: 300 }),
+      fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.from(b)),
+    );
     fc.assert(
       fc.property(key, fc.integer({ min: 1, max: 64 }), (k, n) => {
         const args = { topic: 't', partitionMetadata: metadata(n), message: { key: k, value: null } };
@@ -22,7 +26,14 @@ describe('the fast default partitioner', () => {
 
   it('matches Java murmur2 on known values', () => {
     // org.apache.kafka.common.utils.UtilsTest#testMurmur2 (the Java client's own test vectors).
-    const cases: Array<[string, number]> = [['21', -973932308], ['foobar', -790332482], ['a-little-bit-long-string', -985981536], ['a-little-bit-longer-string', -1486304829], ['lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8', -58897971], ['abc', 479470107]];
+    const cases: Array<[string, number]> = [
+      ['21', -973932308],
+      ['foobar', -790332482],
+      ['a-little-bit-long-string', -985981536],
+      ['a-little-bit-longer-string', -1486304829],
+      ['lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8', -58897971],
+      ['abc', 479470107],
+    ];
     for (const [s, hash] of cases) expect(murmur2(Buffer.from(s))).toBe(hash);
   });
 

@@ -16,8 +16,16 @@ describe('kafkaSaslFromEnv', () => {
   it('reads SCRAM-SHA-512 credentials, the password also from a *_FILE (as Docker secrets are mounted)', () => {
     const file = join(dir, 'password');
     writeFileSync(file, 'from-a-file\n');
-    expect(kafkaSaslFromEnv({ KAFKA_SASL_USERNAME: 'lethe-writer', KAFKA_SASL_PASSWORD_FILE: file })).toEqual({ mechanism: 'scram-sha-512', username: 'lethe-writer', password: 'from-a-file' });
-    expect(kafkaSaslFromEnv({ KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: 'p', KAFKA_SASL_MECHANISM: 'scram-sha-256' })).toEqual({ mechanism: 'scram-sha-256', username: 'u', password: 'p' });
+    expect(kafkaSaslFromEnv({ KAFKA_SASL_USERNAME: 'lethe-writer', KAFKA_SASL_PASSWORD_FILE: file })).toEqual({
+      mechanism: 'scram-sha-512',
+      username: 'lethe-writer',
+      password: 'from-a-file',
+    });
+    expect(kafkaSaslFromEnv({ KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: 'p', KAFKA_SASL_MECHANISM: 'scram-sha-256' })).toEqual({
+      mechanism: 'scram-sha-256',
+      username: 'u',
+      password: 'p',
+    });
   });
 
   it('fails fast, without echoing the password, when only one half is set or the mechanism is unknown', () => {

@@ -28,7 +28,11 @@ export interface PresenceCounter {
  * A counter that exports whole blocks of its exact count, per label set. `blocked` says which
  * label sets move with presence (default: all); the others are exported exactly.
  */
-export function presenceCounter<T extends string>(config: CounterConfiguration<T>, blocked: (labels: readonly string[]) => boolean = () => true, block = PRESENCE_BLOCK): PresenceCounter {
+export function presenceCounter<T extends string>(
+  config: CounterConfiguration<T>,
+  blocked: (labels: readonly string[]) => boolean = () => true,
+  block = PRESENCE_BLOCK,
+): PresenceCounter {
   const metric = new Counter(config) as unknown as Counter;
   const exact = new Map<string, { n: number; exported: number }>();
   const labels = (...values: string[]): PresenceCounterChild => {

@@ -25,7 +25,10 @@ describe('presence metrics (P9)', () => {
 
   it('keep label sets that do not move with people exact, and block the others each on its own', async () => {
     const registry = new Registry();
-    const records = presenceCounter({ name: 'records_total', help: 'h', labelNames: ['topic'] as const, registers: [registry] }, ([topic]) => topic === 'sightings');
+    const records = presenceCounter(
+      { name: 'records_total', help: 'h', labelNames: ['topic'] as const, registers: [registry] },
+      ([topic]) => topic === 'sightings',
+    );
     records.labels('readings').inc(3);
     records.labels('sightings').inc(PRESENCE_BLOCK + 3);
     records.labels('sightings').inc(PRESENCE_BLOCK - 3);

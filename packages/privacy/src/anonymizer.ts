@@ -119,7 +119,14 @@ export interface Anonymizer {
    * readings with noise calibrated to what one person can change, clamped to the field's range.
    * Never per device: a device's own figure would be the same measurement with less to hide in.
    */
-  presenceMeans(measurement: string, fields: readonly PresenceField[], districts: readonly DistrictSums[], windowStart: number, windowEnd: number, budget: StreamBudget): Release;
+  presenceMeans(
+    measurement: string,
+    fields: readonly PresenceField[],
+    districts: readonly DistrictSums[],
+    windowStart: number,
+    windowEnd: number,
+    budget: StreamBudget,
+  ): Release;
   /** A person-derived count a device reports (a loop's vehicles: one vehicle crosses a loop once per window). */
   deviceCounts(
     target: { measurement: string; field: string },
@@ -166,7 +173,9 @@ export function histogramStats(bins: readonly number[], width: number, p: number
 
 /** The identity of one released figure: its noise is drawn from the stream of this id. */
 export function figureId(stream: PersonStream, windowStart: number, measurement: string, tags: Record<string, string>, field: string): string {
-  return `${stream}|${windowStart}|${measurement}|${Object.entries(tags).map(([k, v]) => `${k}=${v}`).join(',')}|${field}`;
+  return `${stream}|${windowStart}|${measurement}|${Object.entries(tags)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',')}|${field}`;
 }
 
 /** A count with its deterministic noise; negative results are clamped to 0 (post-processing). */
@@ -179,7 +188,15 @@ export function createAnonymizer({ noise, ledger }: { noise: NoiseSource; ledger
   function begin(stream: PersonStream, windowStart: number, windowEnd: number, budget: StreamBudget) {
     const { outcome, spentThrough } = ledger.charge(stream, { start: windowStart, end: windowEnd }, budget.epsilonPerRelease, budget.epsilonPerDay);
     const series = new Map<string, AggregateRecord>();
-    const report: ReleaseReport = { stream, windowStart, windowEnd, outcome, spentThrough, released: 0, suppressed: { below_k: 0, differencing: 0, budget: 0 } };
+    const report: ReleaseReport = {
+      stream,
+      windowStart,
+      windowEnd,
+      outcome,
+      spentThrough,
+      released: 0,
+      suppressed: { below_k: 0, differencing: 0, budget: 0 },
+    };
     const open = outcome !== 'exhausted';
     const seriesKey = (measurement: string, tags: Record<string, string>) => figureId(stream, windowStart, measurement, tags, '');
 
@@ -210,7 +227,14 @@ export function createAnonymizer({ noise, ledger }: { noise: NoiseSource; ledger
   }
 
   /** Cells and district totals of distinct people, with the k and differencing rules. */
-  function peopleCounts(release: ReturnType<typeof begin>, measurement: string, cells: readonly CellPartial[], k: number, share: number, onCell?: (cell: CellPartial, tags: Record<string, string>) => void) {
+  function peopleCounts(
+    release: ReturnType<typeof begin>,
+    measurement: string,
+    cells: readonly CellPartial[],
+    k: number,
+    share: number,
+    onCell?: (cell: CellPartial, tags: Record<string, string>) => void,
+  ) {
     const districts = new Map<string, { total: number; suppressed: number }>();
     for (const cell of cells) {
       let d = districts.get(cell.district);
@@ -244,7 +268,14 @@ export function createAnonymizer({ noise, ledger }: { noise: NoiseSource; ledger
     }
   }
 
-  function noisyHistogram(release: ReturnType<typeof begin>, measurement: string, tags: Record<string, string>, field: string, bins: readonly number[], share: number): number[] {
+  function noisyHistogram(
+    release: ReturnType<typeof begin>,
+    measurement: string,
+    tags: Record<string, string>,
+    field: string,
+    bins: readonly number[],
+    share: number,
+  ): number[] {
     // One person adds 1 to one bin: the whole histogram has sensitivity 1.
     return bins.map((n, i) => release.noisy(measurement, tags, `${field}[${i}]`, n, share));
   }

@@ -213,13 +213,18 @@ function refuseIndividual(request: DataRequest, { policy, now, keyGraceMs = poli
     const category = INDIVIDUAL_DATA[name];
     if (category.raw) notCollected.push('raw sensor messages are minimized at the gateway and never stored as sent');
     else if (category.fields.length > 0 && category.fields.every((f) => fieldTreatment(policy, f) !== 'keep')) {
-      notCollected.push(`${name} ${category.fields.every((f) => fieldTreatment(policy, f) === 'drop') ? 'are dropped at the gateway and never forwarded or stored' : 'are never stored in raw form'}`);
+      notCollected.push(
+        `${name} ${category.fields.every((f) => fieldTreatment(policy, f) === 'drop') ? 'are dropped at the gateway and never forwarded or stored' : 'are never stored in raw form'}`,
+      );
     }
   }
   if (notCollected.length > 0) details.push({ reason: 'NOT_COLLECTED', explanation: `Lethe never collected this: ${[...new Set(notCollected)].join('; ')}.` });
 
   if (request.from < now - policy.rawData.ttl) {
-    details.push({ reason: 'EXPIRED', explanation: `Per-person records are deleted ${ttl} after they are made; part of the time range is older than that, and nothing of it is left.` });
+    details.push({
+      reason: 'EXPIRED',
+      explanation: `Per-person records are deleted ${ttl} after they are made; part of the time range is older than that, and nothing of it is left.`,
+    });
   }
 
   for (const kind of kinds) {
@@ -261,7 +266,11 @@ export function decideDataRequest(request: DataRequest, options: DecideOptions):
   // Measurements asked for, or every one the subject has.
   const asked = request.data.filter(isOpenDataMeasurement);
   const candidates: OpenDataMeasurement[] =
-    asked.length > 0 ? asked : (Object.keys(OPEN_DATA_MEASUREMENTS) as OpenDataMeasurement[]).filter((m) => subject.type !== 'device' || OPEN_DATA_MEASUREMENTS[m].kind === subject.kind);
+    asked.length > 0
+      ? asked
+      : (Object.keys(OPEN_DATA_MEASUREMENTS) as OpenDataMeasurement[]).filter(
+          (m) => subject.type !== 'device' || OPEN_DATA_MEASUREMENTS[m].kind === subject.kind,
+        );
   const serving = candidates.filter((m) => policy.kinds[OPEN_DATA_MEASUREMENTS[m].kind].purposes.includes(request.purpose));
   const outside = candidates.filter((m) => !serving.includes(m));
   if (serving.length === 0 || (asked.length > 0 && outside.length > 0)) {
@@ -275,10 +284,13 @@ export function decideDataRequest(request: DataRequest, options: DecideOptions):
 
   const retentionStart = now - policy.aggregates.retention;
   if (request.to <= retentionStart) {
-    return refused([{ reason: 'EXPIRED', explanation: `Aggregates are kept for ${formatDuration(policy.aggregates.retention)}; the whole time range is older than that.` }]);
+    return refused([
+      { reason: 'EXPIRED', explanation: `Aggregates are kept for ${formatDuration(policy.aggregates.retention)}; the whole time range is older than that.` },
+    ]);
   }
   const start = Math.max(request.from, retentionStart);
-  if (start > request.from) notes.push(`Aggregates are kept for ${formatDuration(policy.aggregates.retention)}: the links start at ${new Date(start).toISOString()}.`);
+  if (start > request.from)
+    notes.push(`Aggregates are kept for ${formatDuration(policy.aggregates.retention)}: the links start at ${new Date(start).toISOString()}.`);
 
   const links = serving.map((measurement) => {
     const q = new URLSearchParams({ measurement });

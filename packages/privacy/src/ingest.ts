@@ -136,8 +136,10 @@ export function createIngestStage({
       const ts = readingTime(reading.ts);
       // The schema's ISO pattern and Date.parse agree; a NaN must still never reach a record or a Kafka timestamp.
       if (!Number.isFinite(ts)) return reject('SCHEMA_VIOLATION', 'ts: not a valid point in time', topic, payload);
-      if (ts > now + maxFutureSkewMs) return reject('TIMESTAMP_IN_FUTURE', `timestamp is ${Math.round((ts - now) / 1000)} s ahead of the gateway clock`, topic, payload);
-      if (ts < now - policy.rawData.ttl) return reject('TIMESTAMP_TOO_OLD', `timestamp is older than the raw-data TTL (${policy.rawData.ttl / 1000} s)`, topic, payload);
+      if (ts > now + maxFutureSkewMs)
+        return reject('TIMESTAMP_IN_FUTURE', `timestamp is ${Math.round((ts - now) / 1000)} s ahead of the gateway clock`, topic, payload);
+      if (ts < now - policy.rawData.ttl)
+        return reject('TIMESTAMP_TOO_OLD', `timestamp is older than the raw-data TTL (${policy.rawData.ttl / 1000} s)`, topic, payload);
 
       const kindPolicy = policy.kinds[route.kind];
       const values: ReadingRecord['values'] = {};
@@ -192,7 +194,11 @@ export function createIngestStage({
   ): Promise<{ records: OutRecord[]; merged: number } | 'key-destroyed'> {
     const fields = policy.kinds[kind].fields;
     if (fields[`${field}.${identifier}`]?.treatment !== 'pseudonymize') return { records: [], merged: 0 };
-    const result = await pseudonymizers[kind].pseudonymize(source, ts, items.map((item) => String(item[identifier])));
+    const result = await pseudonymizers[kind].pseudonymize(
+      source,
+      ts,
+      items.map((item) => String(item[identifier])),
+    );
     // The epoch's key is gone: the sightings can no longer be pseudonymized, so they are not kept at all.
     if (!result) return 'key-destroyed';
     // Coarsened time, also as the Kafka timestamp (P9, sighting-time.ts). The slot divides the
@@ -203,7 +209,16 @@ export function createIngestStage({
     let merged = 0;
     const here = new Set<string>();
     items.forEach((item, index) => {
-      const sighting: SightingRecord = { v: 1, source, pseudonym: result.pseudonyms[index]!, epoch: result.epoch, kind, deviceId: device.id, district: device.district, ts: slot };
+      const sighting: SightingRecord = {
+        v: 1,
+        source,
+        pseudonym: result.pseudonyms[index]!,
+        epoch: result.epoch,
+        kind,
+        deviceId: device.id,
+        district: device.district,
+        ts: slot,
+      };
       if (here.has(sighting.pseudonym) || !written.claim(sighting, slot + slotMs, `${seq}`)) {
         merged++;
         return;

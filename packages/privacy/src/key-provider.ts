@@ -33,7 +33,13 @@ export function epochOf(ts: number, epochMs: number): number {
   return Math.floor(ts / epochMs);
 }
 
-export function createInMemoryKeyProvider({ epochMs, graceMs, clock = systemClock, onDestroy, generateKey = () => randomBytes(32) }: InMemoryKeyProviderOptions): PseudonymKeyProvider {
+export function createInMemoryKeyProvider({
+  epochMs,
+  graceMs,
+  clock = systemClock,
+  onDestroy,
+  generateKey = () => randomBytes(32),
+}: InMemoryKeyProviderOptions): PseudonymKeyProvider {
   const keys = new Map<number, Buffer>();
   // Node turns a Buffer HMAC key into a KeyObject on every createHmac call (~11 µs on Node 24,
   // a quarter of the gateway's CPU at five sightings per reading); one KeyObject per epoch makes

@@ -66,7 +66,13 @@ export function identifierCap(policy: Policy, kind: DeviceKind): number {
   return cap;
 }
 
-export function keyringBudgets({ policy, fleet, readingIntervalMs, identifiersPerReading = DEFAULT_IDENTIFIERS_PER_READING, headroom = DEFAULT_HEADROOM }: KeyringBudgetOptions): KeyringBudgets {
+export function keyringBudgets({
+  policy,
+  fleet,
+  readingIntervalMs,
+  identifiersPerReading = DEFAULT_IDENTIFIERS_PER_READING,
+  headroom = DEFAULT_HEADROOM,
+}: KeyringBudgetOptions): KeyringBudgets {
   if (!(readingIntervalMs > 0)) throw new Error('the reading interval must be positive');
   if (!(headroom >= 1)) throw new Error('the headroom must be at least 1');
   const seconds = readingIntervalMs / 1000;
@@ -119,7 +125,8 @@ export function createTokenBucket({ ratePerSecond, capacity, clock = systemClock
   };
 }
 
-export type LimitOutcome = { ok: true } | { ok: false; reason: 'batch_too_large'; batchCap: number } | { ok: false; reason: 'rate_limited'; retryAfterMs: number };
+export type LimitOutcome =
+  { ok: true } | { ok: false; reason: 'batch_too_large'; batchCap: number } | { ok: false; reason: 'rate_limited'; retryAfterMs: number };
 
 export interface KeyringLimiter {
   readonly budgets: KeyringBudgets;
@@ -148,6 +155,18 @@ export function createKeyringLimiter(budgets: KeyringBudgets, clock: Clock = sys
  * The share of an identifier space that `messagesPerSecond` (after an initial `burst`) covers
  * within one epoch plus the key grace: how much of it an attacker could invert per epoch.
  */
-export function coverageOfSpace({ messagesPerSecond, burst = 0, epochMs, graceMs, space }: { messagesPerSecond: number; burst?: number; epochMs: number; graceMs: number; space: number }): number {
+export function coverageOfSpace({
+  messagesPerSecond,
+  burst = 0,
+  epochMs,
+  graceMs,
+  space,
+}: {
+  messagesPerSecond: number;
+  burst?: number;
+  epochMs: number;
+  graceMs: number;
+  space: number;
+}): number {
   return Math.min(1, (burst + (messagesPerSecond * (epochMs + graceMs)) / 1000) / space);
 }

@@ -20,7 +20,17 @@
 // the series ended: the windows in between had nothing here. It is 0 for a partition read from
 // the beginning (it has seen all the data Kafka still holds), and after a restart or rebalance
 // the end of the last window the previous owner emitted (from the committed offsets' metadata).
-import type { CellPartial, DevicePartial, DeviceKind, DwellPartial, ReadingRecord, SightingRecord, SightingSource, TripPartial, WindowPartialRecord } from '@lethe/schemas';
+import type {
+  CellPartial,
+  DevicePartial,
+  DeviceKind,
+  DwellPartial,
+  ReadingRecord,
+  SightingRecord,
+  SightingSource,
+  TripPartial,
+  WindowPartialRecord,
+} from '@lethe/schemas';
 import { DEVICE_KINDS, SIGHTING_SOURCES } from '@lethe/schemas';
 import { dwellBuckets, histogram, SPEED_BINS, TRAVEL_BINS } from './anonymizer.ts';
 import { systemClock, type Clock } from './clock.ts';
@@ -147,8 +157,19 @@ function devicePartial(deviceId: string, acc: DeviceAcc): DevicePartial {
 /** Per-person lists → additive histograms, in the bins the anonymizer releases. */
 function sightingCells(f: PersonWindowFigures): { cells: CellPartial[]; trips: TripPartial[] } {
   return {
-    cells: f.cells.map((c) => ({ deviceId: c.deviceId, district: c.district, people: c.people, ...(f.source === 'plate' ? { speedBins: histogram(c.speeds, SPEED_BINS) } : {}) })),
-    trips: f.trips.map((t) => ({ from: t.from, fromDistrict: t.fromDistrict, to: t.to, toDistrict: t.toDistrict, durationBins: histogram(t.durations, TRAVEL_BINS) })),
+    cells: f.cells.map((c) => ({
+      deviceId: c.deviceId,
+      district: c.district,
+      people: c.people,
+      ...(f.source === 'plate' ? { speedBins: histogram(c.speeds, SPEED_BINS) } : {}),
+    })),
+    trips: f.trips.map((t) => ({
+      from: t.from,
+      fromDistrict: t.fromDistrict,
+      to: t.to,
+      toDistrict: t.toDistrict,
+      durationBins: histogram(t.durations, TRAVEL_BINS),
+    })),
   };
 }
 
@@ -195,7 +216,14 @@ export function createPartialStage({ policy, input, clock = systemClock, maxFutu
     return out;
   }
 
-  const base = (start: number, end: number) => ({ v: 1 as const, windowStart: start, windowEnd: end, coversFrom: 0, topic: input.topic, partition: input.partition });
+  const base = (start: number, end: number) => ({
+    v: 1 as const,
+    windowStart: start,
+    windowEnd: end,
+    coversFrom: 0,
+    topic: input.topic,
+    partition: input.partition,
+  });
 
   return {
     input,
@@ -263,7 +291,12 @@ export function createPartialStage({ policy, input, clock = systemClock, maxFutu
           const data = new Map<number, WindowPartialRecord & { type: 'readings' }>();
           for (const [id, w] of windows) {
             if (w.kind !== s.kind || w.end > cutoff) continue;
-            data.set(w.start, { ...base(w.start, w.end), type: 'readings', kind: w.kind, devices: sortedBy(w.devices).map(([deviceId, acc]) => devicePartial(deviceId, acc)) });
+            data.set(w.start, {
+              ...base(w.start, w.end),
+              type: 'readings',
+              kind: w.kind,
+              devices: sortedBy(w.devices).map(([deviceId, acc]) => devicePartial(deviceId, acc)),
+            });
             windows.delete(id);
           }
           out.push(...emit(s, cutoff, data, (start, end) => ({ ...base(start, end), type: 'readings', kind: s.kind, devices: [] })));
@@ -274,11 +307,13 @@ export function createPartialStage({ policy, input, clock = systemClock, maxFutu
           const source = s.source!;
           if (s.type === 'sightings') {
             const data = new Map<number, WindowPartialRecord & { type: 'sightings' }>();
-            for (const f of closed.windows) if (f.source === source) data.set(f.windowStart, { ...base(f.windowStart, f.windowEnd), type: 'sightings', source, ...sightingCells(f) });
+            for (const f of closed.windows)
+              if (f.source === source) data.set(f.windowStart, { ...base(f.windowStart, f.windowEnd), type: 'sightings', source, ...sightingCells(f) });
             out.push(...emit(s, cutoff, data, (start, end) => ({ ...base(start, end), type: 'sightings', source, cells: [], trips: [] })));
           } else {
             const data = new Map<number, WindowPartialRecord & { type: 'dwell' }>();
-            for (const e of closed.epochs) if (e.source === source) data.set(e.epochStart, { ...base(e.epochStart, e.epochEnd), type: 'dwell', source, cells: dwellCells(e) });
+            for (const e of closed.epochs)
+              if (e.source === source) data.set(e.epochStart, { ...base(e.epochStart, e.epochEnd), type: 'dwell', source, cells: dwellCells(e) });
             out.push(...emit(s, cutoff, data, (start, end) => ({ ...base(start, end), type: 'dwell', source, cells: [] })));
           }
         }

@@ -131,7 +131,8 @@ function mainCell(visits: readonly Visit[]): Visit {
   }
   let best: { n: number; first: Visit } | undefined;
   for (const c of count.values()) {
-    if (!best || c.n > best.n || (c.n === best.n && (c.first.ts < best.first.ts || (c.first.ts === best.first.ts && c.first.deviceId < best.first.deviceId)))) best = c;
+    if (!best || c.n > best.n || (c.n === best.n && (c.first.ts < best.first.ts || (c.first.ts === best.first.ts && c.first.deviceId < best.first.deviceId))))
+      best = c;
   }
   return best!.first;
 }
@@ -188,7 +189,11 @@ export function createPersonWindows(): PersonWindows {
         }
       }
       // The window's sightings are done with: all the epoch needs of them now is its latest.
-      remember(person, inWindow.reduce((latest, v) => (byTime(v, latest) > 0 ? v : latest)), true);
+      remember(
+        person,
+        inWindow.reduce((latest, v) => (byTime(v, latest) > 0 ? v : latest)),
+        true,
+      );
     }
     const sorted = <T>(m: Map<string, T>) => [...m.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, v]) => v);
     return { source: state.source, windowStart: start, windowEnd: end, cells: sorted(cells), trips: sorted(trips) };
@@ -206,7 +211,12 @@ export function createPersonWindows(): PersonWindows {
       if (!cell) cells.set(best!.deviceId, (cell = { deviceId: best!.deviceId, district: best!.district, dwells: [] }));
       cell.dwells.push(best!.dwell / 1000);
     }
-    return { source: state.source, epochStart: state.start, epochEnd: state.end, dwell: [...cells.values()].sort((a, b) => (a.deviceId < b.deviceId ? -1 : 1)) };
+    return {
+      source: state.source,
+      epochStart: state.start,
+      epochEnd: state.end,
+      dwell: [...cells.values()].sort((a, b) => (a.deviceId < b.deviceId ? -1 : 1)),
+    };
   }
 
   return {
@@ -222,7 +232,12 @@ export function createPersonWindows(): PersonWindows {
       }
       let person = state.people.get(record.pseudonym);
       if (!person) state.people.set(record.pseudonym, (person = { spans: new Map() }));
-      const visit: Visit = { deviceId: record.deviceId, district: record.district, ts: record.ts, ...(record.speedKmh === undefined ? {} : { speedKmh: record.speedKmh }) };
+      const visit: Visit = {
+        deviceId: record.deviceId,
+        district: record.district,
+        ts: record.ts,
+        ...(record.speedKmh === undefined ? {} : { speedKmh: record.speedKmh }),
+      };
       const wStart = windowStart(record.ts, windowMs);
       if (wStart + windowMs <= state.summarizedUpTo) {
         // Its window is summarized already: it still counts for dwell times and later trips,

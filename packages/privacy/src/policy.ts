@@ -45,13 +45,28 @@ const FieldPolicySchema = z
   .strict()
   .superRefine((field, ctx) => {
     if (field.class === 'environmental' && field.unit !== undefined && PEOPLE_UNITS.test(field.unit.trim())) {
-      ctx.addIssue({ code: 'custom', path: ['class'], message: `a field counted in ${field.unit} varies with the people present: it cannot be environmental (use person-derived for a count, presence-dependent for a measurement, or drop it)` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['class'],
+        message: `a field counted in ${field.unit} varies with the people present: it cannot be environmental (use person-derived for a count, presence-dependent for a measurement, or drop it)`,
+      });
     }
     if (field.class === 'presence-dependent' && field.treatment === 'keep') {
-      if (field.perPerson === undefined) ctx.addIssue({ code: 'custom', path: ['perPerson'], message: 'a kept presence-dependent field needs perPerson: the most one person changes one reading (the noise is calibrated to it)' });
-      if (field.range === undefined) ctx.addIssue({ code: 'custom', path: ['range'], message: 'a kept presence-dependent field needs range: [min, max], to which readings are clamped' });
+      if (field.perPerson === undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['perPerson'],
+          message: 'a kept presence-dependent field needs perPerson: the most one person changes one reading (the noise is calibrated to it)',
+        });
+      if (field.range === undefined)
+        ctx.addIssue({ code: 'custom', path: ['range'], message: 'a kept presence-dependent field needs range: [min, max], to which readings are clamped' });
       else if (!(field.range[0] < field.range[1])) ctx.addIssue({ code: 'custom', path: ['range'], message: 'must be [min, max] with min < max' });
-      if (field.aggregate !== undefined && field.aggregate.join() !== 'mean') ctx.addIssue({ code: 'custom', path: ['aggregate'], message: 'a presence-dependent field is published as a noisy district mean only: aggregate must be [mean] or absent' });
+      if (field.aggregate !== undefined && field.aggregate.join() !== 'mean')
+        ctx.addIssue({
+          code: 'custom',
+          path: ['aggregate'],
+          message: 'a presence-dependent field is published as a noisy district mean only: aggregate must be [mean] or absent',
+        });
     }
     if (field.class !== 'presence-dependent' && (field.perPerson !== undefined || field.range !== undefined)) {
       ctx.addIssue({ code: 'custom', message: 'perPerson and range apply to presence-dependent fields only' });
@@ -89,7 +104,11 @@ const KindPolicySchema = z
       // A person-derived reading field reaches the anonymizer as a count of people or vehicles
       // (sensitivity 1); a mean or maximum over people has no such bound.
       if (!name.includes('.') && field.class === 'person-derived' && field.treatment === 'keep' && (field.aggregate ?? ['sum']).join() !== 'sum') {
-        ctx.addIssue({ code: 'custom', path: ['fields', name, 'aggregate'], message: 'a person-derived reading field must be a count aggregated as [sum] (or be dropped)' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['fields', name, 'aggregate'],
+          message: 'a person-derived reading field must be a count aggregated as [sum] (or be dropped)',
+        });
       }
     }
     if (kind.epoch % kind.window !== 0) {
@@ -106,7 +125,7 @@ export const PolicySchema = z
     aggregates: z
       .object({
         // InfluxDB keeps a bucket's data for whole seconds, at least one hour (0 would mean forever).
-        retention: duration.refine((ms) => ms >= 3_600_000 && ms % 1000 === 0, 'must be whole seconds and at least 1h (InfluxDB\'s shortest retention)'),
+        retention: duration.refine((ms) => ms >= 3_600_000 && ms % 1000 === 0, "must be whole seconds and at least 1h (InfluxDB's shortest retention)"),
       })
       .strict(),
     // A max lateness of 0 is the strictest: every sighting stamped before it arrives is dropped.
@@ -158,7 +177,10 @@ export class PolicyError extends Error {
 export function parsePolicy(document: unknown, source = '(inline)'): Policy {
   const result = PolicySchema.safeParse(document);
   if (!result.success) {
-    throw new PolicyError(source, result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));
+    throw new PolicyError(
+      source,
+      result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`),
+    );
   }
   return result.data;
 }

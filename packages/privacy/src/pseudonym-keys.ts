@@ -17,7 +17,10 @@ export interface KindKeyProviderOptions {
 }
 
 /** One in-memory key provider per device kind, with the policy's epochs and key grace. */
-export function createKindKeyProviders(policy: Policy, { clock, onDestroy, generateKey }: KindKeyProviderOptions = {}): Record<DeviceKind, PseudonymKeyProvider> {
+export function createKindKeyProviders(
+  policy: Policy,
+  { clock, onDestroy, generateKey }: KindKeyProviderOptions = {},
+): Record<DeviceKind, PseudonymKeyProvider> {
   return Object.fromEntries(
     DEVICE_KINDS.map((kind) => [
       kind,
@@ -34,5 +37,8 @@ export function createKindKeyProviders(policy: Policy, { clock, onDestroy, gener
 
 /** One pseudonymizer per device kind over the given key providers (in memory, or a shared key service). */
 export function createPseudonymizers(policy: Policy, providers: Readonly<Record<DeviceKind, PseudonymKeyProvider>>): Record<DeviceKind, Pseudonymizer> {
-  return Object.fromEntries(DEVICE_KINDS.map((kind) => [kind, createPseudonymizer(providers[kind], policy.kinds[kind].epoch)])) as Record<DeviceKind, Pseudonymizer>;
+  return Object.fromEntries(DEVICE_KINDS.map((kind) => [kind, createPseudonymizer(providers[kind], policy.kinds[kind].epoch)])) as Record<
+    DeviceKind,
+    Pseudonymizer
+  >;
 }

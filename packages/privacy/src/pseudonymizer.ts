@@ -22,7 +22,10 @@ export function createPseudonymizer(provider: PseudonymKeyProvider, epochMs: num
     epochMs,
     async pseudonymize(source, ts, identifiers) {
       const epoch = epochOf(ts, epochMs);
-      const macs = await provider.hmac(epoch, identifiers.map((id) => `${source}:${normalizeIdentifier(source, id)}`));
+      const macs = await provider.hmac(
+        epoch,
+        identifiers.map((id) => `${source}:${normalizeIdentifier(source, id)}`),
+      );
       if (!macs) return undefined;
       return { epoch, pseudonyms: macs.map((m) => m.subarray(0, PSEUDONYM_BYTES).toString('base64url')) };
     },

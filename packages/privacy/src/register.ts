@@ -121,11 +121,14 @@ export interface Register {
 const TOPIC_HOLDS: Readonly<Record<string, string>> = {
   [TOPICS.readings]: 'Minimized readings per device: environmental and person-derived figures, no identifiers.',
   [TOPICS.sightings]: 'One record per sighting of a phone or vehicle, under its epoch pseudonym (never the raw MAC or plate).',
-  [TOPICS.partials]: 'Per window and input partition, the counts and histograms the processor merges before k-anonymity and noise; no pseudonym and no per-person value, but figures below k.',
+  [TOPICS.partials]:
+    'Per window and input partition, the counts and histograms the processor merges before k-anonymity and noise; no pseudonym and no per-person value, but figures below k.',
   [TOPICS.aggregates]: 'Anonymous per-window aggregates on their way to InfluxDB.',
   [TOPICS.rejected]: 'Messages the gateway refused: the reason and an excerpt with every value removed.',
-  [TOPICS.audit]: 'Audit events (policy loaded, pseudonym key destroyed — never the key —, refusals) on their way to the hash-chained audit log; no personal data.',
-  [TOPICS.ledger]: 'The release ledger: per release, up to which window each series was released, a fingerprint of the noise key (which reveals nothing about the key) and the ε spent today and yesterday; read by every releaser so that no window is released twice with different noise. No personal data.',
+  [TOPICS.audit]:
+    'Audit events (policy loaded, pseudonym key destroyed — never the key —, refusals) on their way to the hash-chained audit log; no personal data.',
+  [TOPICS.ledger]:
+    'The release ledger: per release, up to which window each series was released, a fingerprint of the noise key (which reveals nothing about the key) and the ε spent today and yesterday; read by every releaser so that no window is released twice with different noise. No personal data.',
 };
 
 const duration = (ms: number): RegisterDuration => ({ ms, text: formatDuration(ms) });
@@ -134,7 +137,12 @@ const duration = (ms: number): RegisterDuration => ({ ms, text: formatDuration(m
 function lifetime(ms: number): RegisterDuration {
   const parts: string[] = [];
   let rest = ms;
-  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+  for (const [unit, size] of [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+  ] as const) {
     if (rest >= size) {
       parts.push(`${Math.floor(rest / size)}${unit}`);
       rest %= size;
@@ -150,7 +158,8 @@ function registerTopic(spec: TopicSpec): RegisterTopic {
   const retentionMs = spec.configs['retention.ms'];
   if (retentionMs === undefined) throw new Error(`Topic "${spec.topic}" has no retention.ms; every topic's retention must come from the policy.`);
   const segmentMs = spec.configs['segment.ms'];
-  if (segmentMs === undefined) throw new Error(`Topic "${spec.topic}" has no segment.ms; without it the broker keeps records up to 7 days past their retention.`);
+  if (segmentMs === undefined)
+    throw new Error(`Topic "${spec.topic}" has no segment.ms; without it the broker keeps records up to 7 days past their retention.`);
   return {
     topic: spec.topic,
     personal: isPersonalTopic(spec.topic),
@@ -168,7 +177,13 @@ function handling(field: FieldPolicy, epochMs: number): string {
     : 'Removed at the gateway: never forwarded, stored or logged.';
 }
 
-function sensor(kind: DeviceKind, policy: KindPolicy, topics: readonly RegisterTopic[], rawDataTtlMs: number, aggregatesRetention: RegisterDuration): RegisterSensor {
+function sensor(
+  kind: DeviceKind,
+  policy: KindPolicy,
+  topics: readonly RegisterTopic[],
+  rawDataTtlMs: number,
+  aggregatesRetention: RegisterDuration,
+): RegisterSensor {
   const fields = Object.entries(policy.fields);
   const measures: RegisterMeasurement[] = [];
   const personalData: RegisterPersonalData[] = [];
@@ -188,7 +203,13 @@ function sensor(kind: DeviceKind, policy: KindPolicy, topics: readonly RegisterT
       case 'quasi-identifier':
         // The policy schema already refuses this; the register must never say "kept" for an identifier.
         if (field.treatment === 'keep') throw new Error(`${kind}.${name} is personal data with treatment "keep"; the policy must pseudonymize or drop it.`);
-        personalData.push({ field: name, class: field.class, treatment: field.treatment, ...unitAndDescription(field), handling: handling(field, policy.epoch) });
+        personalData.push({
+          field: name,
+          class: field.class,
+          treatment: field.treatment,
+          ...unitAndDescription(field),
+          handling: handling(field, policy.epoch),
+        });
         break;
     }
   }

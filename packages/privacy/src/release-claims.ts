@@ -113,7 +113,8 @@ export function createClaimLog(): ClaimLog {
       for (const e of claim.ledger) {
         const key = `${e.stream}|${e.day}`;
         const current = ledger.get(key);
-        if (!current || e.lastWindowStart > current.lastWindowStart || (e.lastWindowStart === current.lastWindowStart && e.spent > current.spent)) ledger.set(key, { ...e });
+        if (!current || e.lastWindowStart > current.lastWindowStart || (e.lastWindowStart === current.lastWindowStart && e.spent > current.spent))
+          ledger.set(key, { ...e });
       }
       verdicts.set(offset, verdict);
       if (verdicts.size > VERDICTS_KEPT) verdicts.delete(verdicts.keys().next().value!);

@@ -19,7 +19,17 @@
 //     released figures already say (ε spent, figures released), never how many were suppressed
 //     (a suppressed cell is a small group of people: one car on a quiet street).
 import type { AggregateRecord, DeviceKind, DevicePartial, WindowPartialRecord } from '@lethe/schemas';
-import { createAnonymizer, DWELL_BUCKETS, SPEED_BINS, TRAVEL_BINS, type DistrictSums, type PresenceField, type Release, type ReleaseReport, type StreamBudget } from './anonymizer.ts';
+import {
+  createAnonymizer,
+  DWELL_BUCKETS,
+  SPEED_BINS,
+  TRAVEL_BINS,
+  type DistrictSums,
+  type PresenceField,
+  type Release,
+  type ReleaseReport,
+  type StreamBudget,
+} from './anonymizer.ts';
 import type { BudgetLedger } from './ledger.ts';
 import { mergeDevices, mergeDwell, mergeSightings } from './merge.ts';
 import type { NoiseSource } from './noise.ts';
@@ -138,14 +148,20 @@ export function createReleaser({ policy, noise, ledger, partitions }: ReleaserOp
 
   function validBins(p: WindowPartialRecord): boolean {
     if (p.type === 'sightings') {
-      return p.cells.every((c) => c.speedBins === undefined || c.speedBins.length === SPEED_BINS.count) && p.trips.every((t) => t.durationBins.length === TRAVEL_BINS.count);
+      return (
+        p.cells.every((c) => c.speedBins === undefined || c.speedBins.length === SPEED_BINS.count) &&
+        p.trips.every((t) => t.durationBins.length === TRAVEL_BINS.count)
+      );
     }
     if (p.type === 'dwell') return p.cells.every((c) => c.buckets.length === DWELL_BUCKETS.length);
     return true;
   }
 
   /** Environmental fields of an accumulator, as the policy says to summarize them. */
-  function environmentalFields(kind: KindPolicy, acc: { readings: number; numeric: Iterable<[string, { sum: number; n: number; min: number; max: number }]>; trues: Iterable<[string, number]> }): Record<string, number> {
+  function environmentalFields(
+    kind: KindPolicy,
+    acc: { readings: number; numeric: Iterable<[string, { sum: number; n: number; min: number; max: number }]>; trues: Iterable<[string, number]> },
+  ): Record<string, number> {
     const fields: Record<string, number> = { readings: acc.readings };
     for (const [name, num] of acc.numeric) {
       const rule = kind.fields[name];
@@ -187,7 +203,9 @@ export function createReleaser({ policy, noise, ledger, partitions }: ReleaserOp
     const measurement = measurementOf(kindName);
     const budget = budgetOf(kind);
     // Streams come from the policy, not from the data: each is released every window.
-    const countFields = Object.entries(kind.fields).filter(([name, f]) => !name.includes('.') && f.class === 'person-derived' && f.treatment === 'keep').map(([name]) => name);
+    const countFields = Object.entries(kind.fields)
+      .filter(([name, f]) => !name.includes('.') && f.class === 'person-derived' && f.treatment === 'keep')
+      .map(([name]) => name);
     const presence = presenceFields(kind);
     const personCounts = new Map<string, Array<{ deviceId: string; district: string; count: number }>>(countFields.map((name) => [name, []]));
     const districts = new Map<string, DistrictAcc>();
@@ -219,13 +237,23 @@ export function createReleaser({ policy, noise, ledger, partitions }: ReleaserOp
     }
     const sorted = [...districts].sort(([a], [b]) => (a < b ? -1 : 1));
     for (const [district, acc] of sorted) {
-      out.records.push({ v: 1, measurement, tags: { scope: 'district', district }, fields: environmentalFields(kind, acc), windowStart: start, windowEnd: end });
+      out.records.push({
+        v: 1,
+        measurement,
+        tags: { scope: 'district', district },
+        fields: environmentalFields(kind, acc),
+        windowStart: start,
+        windowEnd: end,
+      });
     }
     for (const [name, list] of [...personCounts].map(([name, list]) => [`${snakeCase(name)}_sum`, list] as const).sort(([a], [b]) => (a < b ? -1 : 1))) {
       publish(out, anonymizer.deviceCounts({ measurement, field: name }, list, start, end, budget), budget);
     }
     if (presence.length > 0) {
-      const sums: DistrictSums[] = sorted.map(([district, acc]) => ({ district, sums: Object.fromEntries(presence.map((f) => [f.name, acc.numeric.get(f.name) ?? { sum: 0, n: 0 }])) }));
+      const sums: DistrictSums[] = sorted.map(([district, acc]) => ({
+        district,
+        sums: Object.fromEntries(presence.map((f) => [f.name, acc.numeric.get(f.name) ?? { sum: 0, n: 0 }])),
+      }));
       publish(out, anonymizer.presenceMeans(measurement, presence, sums, start, end, budget), budget);
     }
   }
@@ -237,7 +265,12 @@ export function createReleaser({ policy, noise, ledger, partitions }: ReleaserOp
       releaseReadings(s.def.kind, w.start, w.end, mergeDevices(parts as Array<WindowPartialRecord & { type: 'readings' }>), out);
     } else if (s.def.type === 'sightings') {
       // Released (and charged) even when nobody was seen: an empty window looks like any other.
-      const merged = { source: s.def.source!, windowStart: w.start, windowEnd: w.end, ...mergeSightings(parts as Array<WindowPartialRecord & { type: 'sightings' }>) };
+      const merged = {
+        source: s.def.source!,
+        windowStart: w.start,
+        windowEnd: w.end,
+        ...mergeSightings(parts as Array<WindowPartialRecord & { type: 'sightings' }>),
+      };
       if (merged.source === 'wifi') publish(out, anonymizer.pedestrians(merged, budget), budget);
       else {
         publish(out, anonymizer.vehicles(merged, budget), budget);

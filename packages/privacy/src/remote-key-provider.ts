@@ -81,7 +81,8 @@ export function createRemoteKeyProvider({
         }
         if (res.status !== 429) break;
         const wait = await retryAfterMs(res);
-        if (waited + wait > maxThrottleMs) throw new KeyServiceError(`the key service kept refusing this gateway over its budget (429) for ${Math.round(waited / 1000)} s`, 429);
+        if (waited + wait > maxThrottleMs)
+          throw new KeyServiceError(`the key service kept refusing this gateway over its budget (429) for ${Math.round(waited / 1000)} s`, 429);
         waited += wait;
         await sleep(wait);
       }

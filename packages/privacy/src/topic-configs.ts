@@ -113,7 +113,11 @@ export function topicSpecs(policy: Policy, { prefix = '', ...partitions }: Topic
     'segment.ms': String(policy.rawData.segment),
     ...deleteDelay,
   };
-  const spec = (topic: string, n: number | undefined, configs: Record<string, string>): TopicSpec => ({ topic: `${prefix}${topic}`, numPartitions: n ?? 1, configs });
+  const spec = (topic: string, n: number | undefined, configs: Record<string, string>): TopicSpec => ({
+    topic: `${prefix}${topic}`,
+    numPartitions: n ?? 1,
+    configs,
+  });
   return [
     spec(TOPICS.readings, partitions.readings ?? DEFAULT_INPUT_PARTITIONS, operational),
     spec(TOPICS.sightings, partitions.sightings ?? DEFAULT_INPUT_PARTITIONS, personal),
@@ -121,7 +125,12 @@ export function topicSpecs(policy: Policy, { prefix = '', ...partitions }: Topic
     // releaser sees every window of every stream and keeps the one global ε ledger.
     spec(TOPICS.partials, 1, personal),
     // Anonymous, kept a day for replays into InfluxDB; hourly segments, so a day means a day and an hour, not a day and a week.
-    spec(TOPICS.aggregates, partitions.aggregates, { 'cleanup.policy': 'delete', 'retention.ms': String(DAY_MS), 'segment.ms': String(HOUR_MS), ...deleteDelay }),
+    spec(TOPICS.aggregates, partitions.aggregates, {
+      'cleanup.policy': 'delete',
+      'retention.ms': String(DAY_MS),
+      'segment.ms': String(HOUR_MS),
+      ...deleteDelay,
+    }),
     spec(TOPICS.rejected, partitions.rejected, personal),
     // Audit events (P8) hold no personal data and are the input of the hash-chained audit log:
     // kept long (400 days) so the api can rebuild or resume its log after a long outage. One

@@ -12,10 +12,23 @@ const noise = createNoiseSource(Buffer.alloc(32, 7));
 
 const aggregator = (clock: ManualClock) => createAggregator({ policy, clock, graceMs: 5_000, noise, ledger: createBudgetLedger() });
 const reading = (seq: number, ts: number, values: ReadingRecord['values'], deviceId = 'SW-0001', kind: ReadingRecord['kind'] = 'sewer'): ReadingRecord => ({
-  v: 1, kind, deviceId, district: 'north', seq, ts, values,
+  v: 1,
+  kind,
+  deviceId,
+  district: 'north',
+  seq,
+  ts,
+  values,
 });
 const sighting = (pseudonym: string, ts: number, deviceId = 'LP-0001'): SightingRecord => ({
-  v: 1, source: 'wifi', pseudonym: pseudonym.padEnd(22, 'x'), epoch: 0, kind: 'lamppost', deviceId, district: 'north', ts,
+  v: 1,
+  source: 'wifi',
+  pseudonym: pseudonym.padEnd(22, 'x'),
+  epoch: 0,
+  kind: 'lamppost',
+  deviceId,
+  district: 'north',
+  ts,
 });
 
 describe('the windowed aggregator', () => {
@@ -45,7 +58,9 @@ describe('the windowed aggregator', () => {
     const counts = records.filter((r) => r.measurement === 'traffic_light' && 'vehicle_count_sum' in r.fields);
     expect(counts.map((r) => r.tags.device)).toEqual(['TL-0001']);
     expect(Math.abs(counts[0]!.fields.vehicle_count_sum! - 40)).toBeLessThan(20);
-    expect(reports.find((r) => r.stream === 'traffic_light.vehicle_count_sum')).toEqual(expect.objectContaining({ outcome: 'granted', released: 1, suppressed: { below_k: 1, differencing: 0, budget: 0 } }));
+    expect(reports.find((r) => r.stream === 'traffic_light.vehicle_count_sum')).toEqual(
+      expect.objectContaining({ outcome: 'granted', released: 1, suppressed: { below_k: 1, differencing: 0, budget: 0 } }),
+    );
     // The privacy record says what the schedule and the released figures say, never how many were suppressed.
     const privacy = records.find((r) => r.measurement === 'privacy' && r.tags.stream === 'traffic_light.vehicle_count_sum');
     expect(privacy?.fields).toEqual({ epsilon_spent_today: 1, epsilon_budget_today: 1440, epsilon_this_release: 1, released: 1 });
@@ -103,7 +118,12 @@ describe('the windowed aggregator', () => {
     const first = aggregator(clock);
     for (let p = 0; p < 6; p++) first.addSighting(sighting(`p${p}`, T0 + 1_000));
     // The district total adds nobody beyond the cell: not released (P9, anonymizer.ts).
-    expect(first.closeDue(T0 + 65_000).records.filter((r) => r.measurement === 'pedestrians').map((r) => r.tags.scope)).toEqual(['cell']);
+    expect(
+      first
+        .closeDue(T0 + 65_000)
+        .records.filter((r) => r.measurement === 'pedestrians')
+        .map((r) => r.tags.scope),
+    ).toEqual(['cell']);
 
     const second = aggregator(clock);
     second.restoreClosedUpTo(first.closedUpTo);

@@ -25,7 +25,16 @@ const decide = (r: DataRequest, now = NOW) => decideDataRequest(r, { policy, now
 
 describe('data requests: individual-level data is always refused', () => {
   it("refuses a police request for a plate's movements last week with every reason that applies", () => {
-    const decision = decide(request({ subject: { type: 'plate' }, level: 'individual', data: ['movements'], purpose: 'criminal-investigation', from: NOW - 7 * 86_400_000, to: NOW - 6 * 86_400_000 }));
+    const decision = decide(
+      request({
+        subject: { type: 'plate' },
+        level: 'individual',
+        data: ['movements'],
+        purpose: 'criminal-investigation',
+        from: NOW - 7 * 86_400_000,
+        to: NOW - 6 * 86_400_000,
+      }),
+    );
     expect(decision.decision).toBe('refused');
     if (decision.decision !== 'refused') return;
     expect(decision.level).toBe('individual');
@@ -35,33 +44,60 @@ describe('data requests: individual-level data is always refused', () => {
   });
 
   it("refuses a plate's movements in the current epoch too: out of purpose, and a raw plate is never stored", () => {
-    const decision = decide(request({ subject: { type: 'plate' }, level: 'individual', data: ['movements'], purpose: 'criminal-investigation', from: EPOCH_START, to: NOW }));
+    const decision = decide(
+      request({ subject: { type: 'plate' }, level: 'individual', data: ['movements'], purpose: 'criminal-investigation', from: EPOCH_START, to: NOW }),
+    );
     expect(decision).toMatchObject({ decision: 'refused', reasons: ['NOT_COLLECTED', 'OUT_OF_PURPOSE'] });
   });
 
   it('says exactly what can be found by a plate, by whom, and until when (no claim that nothing can)', () => {
-    const decision = decide(request({ subject: { type: 'plate' }, level: 'individual', data: ['movements'], purpose: 'criminal-investigation', from: EPOCH_START, to: NOW }));
+    const decision = decide(
+      request({ subject: { type: 'plate' }, level: 'individual', data: ['movements'], purpose: 'criminal-investigation', from: EPOCH_START, to: NOW }),
+    );
     const text = decision.decision === 'refused' ? decision.details.find((d) => d.reason === 'NOT_COLLECTED')!.explanation : '';
     expect(text).not.toMatch(/no record can be found/);
     expect(text).toContain('never stored, so no record holds it');
     // Within the epoch and its key grace, whoever holds the key could recompute the pseudonym…
     expect(text).toContain(`every ${EPOCH / MIN}m`);
     expect(text).toMatch(/whoever holds that key — the gateway, or the keyring that serves several gateways — could recompute this licence plate's pseudonym/);
-    expect(text).toContain(`since ${new Date(EPOCH_START).toISOString().slice(0, 19)}Z, until ${new Date(EPOCH_START + EPOCH + MIN).toISOString().slice(0, 19)}Z at the latest`);
+    expect(text).toContain(
+      `since ${new Date(EPOCH_START).toISOString().slice(0, 19)}Z, until ${new Date(EPOCH_START + EPOCH + MIN).toISOString().slice(0, 19)}Z at the latest`,
+    );
     // …and after the key is destroyed, nothing links it.
-    expect(text).toContain('Once a period\'s key is destroyed, nothing links the licence plate to any record of that period');
+    expect(text).toContain("Once a period's key is destroyed, nothing links the licence plate to any record of that period");
     // In the key grace of the previous epoch, that epoch's records are still findable by the key holder.
-    const inGrace = decide(request({ subject: { type: 'mac' }, level: 'individual', data: ['movements'], purpose: 'criminal-investigation', from: EPOCH_START, to: EPOCH_START + 10_000 }), EPOCH_START + 30_000);
+    const inGrace = decide(
+      request({
+        subject: { type: 'mac' },
+        level: 'individual',
+        data: ['movements'],
+        purpose: 'criminal-investigation',
+        from: EPOCH_START,
+        to: EPOCH_START + 10_000,
+      }),
+      EPOCH_START + 30_000,
+    );
     const graceText = inGrace.decision === 'refused' ? inGrace.details.find((d) => d.reason === 'NOT_COLLECTED')!.explanation : '';
     expect(graceText).toContain(`since ${new Date(EPOCH_START - policy.kinds.lamppost.epoch).toISOString().slice(0, 19)}Z`);
   });
 
   it('says which part of the range is unlinkable and why', () => {
-    const past = decide(request({ subject: { type: 'plate' }, level: 'individual', data: ['movements'], purpose: 'criminal-investigation', from: EPOCH_START - EPOCH, to: NOW }));
+    const past = decide(
+      request({ subject: { type: 'plate' }, level: 'individual', data: ['movements'], purpose: 'criminal-investigation', from: EPOCH_START - EPOCH, to: NOW }),
+    );
     const text = past.decision === 'refused' ? past.details.find((d) => d.reason === 'UNLINKABLE')!.explanation : '';
     expect(text).toContain(`destroyed 1m after the period ends`);
     expect(text).toContain(`before ${new Date(EPOCH_START).toISOString().slice(0, 19)}Z, whose keys are destroyed`);
-    const future = decide(request({ subject: { type: 'plate' }, level: 'individual', data: ['movements'], purpose: 'criminal-investigation', from: EPOCH_START, to: EPOCH_START + 2 * EPOCH }));
+    const future = decide(
+      request({
+        subject: { type: 'plate' },
+        level: 'individual',
+        data: ['movements'],
+        purpose: 'criminal-investigation',
+        from: EPOCH_START,
+        to: EPOCH_START + 2 * EPOCH,
+      }),
+    );
     expect(future.decision === 'refused' && future.details.find((d) => d.reason === 'UNLINKABLE')!.explanation).toContain('do not exist yet');
   });
 
@@ -74,7 +110,16 @@ describe('data requests: individual-level data is always refused', () => {
   });
 
   it('refuses individual data even for a purpose of the policy, and says so', () => {
-    const decision = decide(request({ subject: { type: 'district', district: 'wan-chai' }, level: 'individual', data: ['sightings'], purpose: 'pedestrian-flow-planning', from: EPOCH_START, to: NOW }));
+    const decision = decide(
+      request({
+        subject: { type: 'district', district: 'wan-chai' },
+        level: 'individual',
+        data: ['sightings'],
+        purpose: 'pedestrian-flow-planning',
+        from: EPOCH_START,
+        to: NOW,
+      }),
+    );
     expect(decision).toMatchObject({ decision: 'refused', reasons: ['OUT_OF_PURPOSE'] });
     if (decision.decision === 'refused') expect(decision.details[0]!.explanation).toContain("none of the policy's purposes");
   });
@@ -85,7 +130,9 @@ describe('data requests: individual-level data is always refused', () => {
       expect(decision.decision === 'refused' && decision.reasons, name).toEqual(['NOT_COLLECTED', 'OUT_OF_PURPOSE']);
     }
     // Individual vehicle speeds are kept (pseudonymously, for the TTL): collected, still refused.
-    const speeds = decide(request({ subject: { type: 'city' }, level: 'individual', data: ['vehicle-speeds'], purpose: 'research', from: EPOCH_START, to: NOW }));
+    const speeds = decide(
+      request({ subject: { type: 'city' }, level: 'individual', data: ['vehicle-speeds'], purpose: 'research', from: EPOCH_START, to: NOW }),
+    );
     expect(speeds).toMatchObject({ decision: 'refused', reasons: ['OUT_OF_PURPOSE'] });
   });
 
@@ -99,14 +146,28 @@ describe('data requests: individual-level data is always refused', () => {
       ...doc,
       aggregates: { retention: text(policy.aggregates.retention) },
       rawData: { ttl: text(policy.rawData.ttl), segment: text(policy.rawData.segment), maxLateness: text(policy.rawData.maxLateness) },
-      kinds: Object.fromEntries(Object.entries(policy.kinds).map(([k, v]) => [k, { ...v, fields: kinds[k]!.fields, window: text(v.window), epoch: text(v.epoch) }])),
+      kinds: Object.fromEntries(
+        Object.entries(policy.kinds).map(([k, v]) => [k, { ...v, fields: kinds[k]!.fields, window: text(v.window), epoch: text(v.epoch) }]),
+      ),
     });
-    const decision = decideDataRequest(request({ level: 'individual', data: ['loop-speeds'], purpose: 'research', from: EPOCH_START, to: NOW }), { policy: reparsed, now: NOW });
+    const decision = decideDataRequest(request({ level: 'individual', data: ['loop-speeds'], purpose: 'research', from: EPOCH_START, to: NOW }), {
+      policy: reparsed,
+      now: NOW,
+    });
     expect(decision).toMatchObject({ decision: 'refused', reasons: ['OUT_OF_PURPOSE'] });
   });
 
   it('says NOT_COLLECTED for sightings at a sensor that sees no personal data', () => {
-    const decision = decide(request({ subject: { type: 'device', deviceId: 'SW-0001', kind: 'sewer', district: 'wan-chai' }, level: 'individual', data: ['sightings'], purpose: 'flood-warning', from: EPOCH_START, to: NOW }));
+    const decision = decide(
+      request({
+        subject: { type: 'device', deviceId: 'SW-0001', kind: 'sewer', district: 'wan-chai' },
+        level: 'individual',
+        data: ['sightings'],
+        purpose: 'flood-warning',
+        from: EPOCH_START,
+        to: NOW,
+      }),
+    );
     expect(decision).toMatchObject({ decision: 'refused', reasons: ['NOT_COLLECTED', 'OUT_OF_PURPOSE'] });
   });
 
@@ -151,7 +212,13 @@ describe('data requests: aggregates for a purpose of the policy are answered fro
   });
 
   it('links a device to its own readings, and its person-derived figures to the cells of its district', () => {
-    const decision = decide(request({ subject: { type: 'device', deviceId: 'LP-0001', kind: 'lamppost', district: 'central-western' }, purpose: 'pedestrian-flow-planning', data: ['lamppost', 'pedestrians'] }));
+    const decision = decide(
+      request({
+        subject: { type: 'device', deviceId: 'LP-0001', kind: 'lamppost', district: 'central-western' },
+        purpose: 'pedestrian-flow-planning',
+        data: ['lamppost', 'pedestrians'],
+      }),
+    );
     expect(decision.decision).toBe('answered');
     if (decision.decision !== 'answered') return;
     const [readings, people] = decision.links.map((l) => new URL(l, 'http://x').searchParams);

@@ -28,9 +28,20 @@ function stage() {
 }
 
 const lamppost = (extra: Record<string, unknown> = {}) => ({
-  deviceId: 'LP-0001', seq: 7, ts: new Date(NOW).toISOString(), pm25: 12, pm10: 20, no2: 30, noiseDba: 60, lux: 100,
-  temperatureC: 25, humidityPct: 70, dimmingPct: 0, energyWh: 0,
-  wifiProbes: [{ mac: MAC, rssi: -60, ssids: ['HomeNet'] }], ...extra,
+  deviceId: 'LP-0001',
+  seq: 7,
+  ts: new Date(NOW).toISOString(),
+  pm25: 12,
+  pm10: 20,
+  no2: 30,
+  noiseDba: 60,
+  lux: 100,
+  temperatureC: 25,
+  humidityPct: 70,
+  dimmingPct: 0,
+  energyWh: 0,
+  wifiProbes: [{ mac: MAC, rssi: -60, ssids: ['HomeNet'] }],
+  ...extra,
 });
 const buf = (v: unknown) => Buffer.from(JSON.stringify(v));
 
@@ -54,7 +65,10 @@ describe('the gateway ingest stage', () => {
 
   it('keeps a late reading but not its sightings, which would outlive the TTL on disk by their lateness', async () => {
     const late = new Date(NOW - 61_000).toISOString();
-    const result = await stage().ingest('lethe/v1/lamppost/LP-0001/reading', buf(lamppost({ ts: late, wifiProbes: [{ mac: MAC }, { mac: '02:AA:BB:CC:DD:EF' }] })));
+    const result = await stage().ingest(
+      'lethe/v1/lamppost/LP-0001/reading',
+      buf(lamppost({ ts: late, wifiProbes: [{ mac: MAC }, { mac: '02:AA:BB:CC:DD:EF' }] })),
+    );
     if (!result.ok) throw new Error(result.rejected.detail);
     expect(result.records.map((r) => r.topic)).toEqual([TOPICS.readings]);
     expect(result.droppedSightings).toEqual({ late: 2, keyDestroyed: 0 });
@@ -67,16 +81,32 @@ describe('the gateway ingest stage', () => {
     const at = NOW - 23_000;
     const ingest = stage();
     const probe = await ingest.ingest('lethe/v1/lamppost/LP-0001/reading', buf(lamppost({ seq: 41, ts: new Date(at).toISOString() })));
-    const read = await ingest.ingest('lethe/v1/traffic-light/TL-0001/reading', buf({
-      deviceId: 'TL-0001', seq: 42, ts: new Date(at).toISOString(), phase: 'green', vehicleCount: 3, occupancyPct: 10, queueLength: 0, meanSpeedKmh: 40, plateReads: [{ plate: PLATE, speedKmh: 42 }],
-    }));
+    const read = await ingest.ingest(
+      'lethe/v1/traffic-light/TL-0001/reading',
+      buf({
+        deviceId: 'TL-0001',
+        seq: 42,
+        ts: new Date(at).toISOString(),
+        phase: 'green',
+        vehicleCount: 3,
+        occupancyPct: 10,
+        queueLength: 0,
+        meanSpeedKmh: 40,
+        plateReads: [{ plate: PLATE, speedKmh: 42 }],
+      }),
+    );
     if (!probe.ok || !read.ok) throw new Error('refused');
-    for (const [result, slot] of [[probe, NOW - 60_000], [read, NOW - 30_000]] as const) {
+    for (const [result, slot] of [
+      [probe, NOW - 60_000],
+      [read, NOW - 30_000],
+    ] as const) {
       const out = result.records.find((r) => r.topic === TOPICS.sightings)!;
       expect(out.timestamp).toBe(slot);
       const sighting = JSON.parse(out.value) as Record<string, unknown>;
       expect(sighting.ts).toBe(slot);
-      expect(Object.keys(sighting).sort()).toEqual(['deviceId', 'district', 'epoch', 'kind', 'pseudonym', 'source', 'ts', 'v', ...(result === read ? ['speedKmh'] : [])].sort());
+      expect(Object.keys(sighting).sort()).toEqual(
+        ['deviceId', 'district', 'epoch', 'kind', 'pseudonym', 'source', 'ts', 'v', ...(result === read ? ['speedKmh'] : [])].sort(),
+      );
     }
   });
 
@@ -84,8 +114,12 @@ describe('the gateway ingest stage', () => {
     const ingest = stage();
     const other = '02:AA:BB:CC:DD:01';
     const at = (seq: number, ms: number, macs: string[]) =>
-      ingest.ingest('lethe/v1/lamppost/LP-0001/reading', buf(lamppost({ seq, ts: new Date(NOW + ms).toISOString(), wifiProbes: macs.map((mac) => ({ mac })) })));
-    const sightings = (r: Awaited<ReturnType<typeof at>>) => (r.ok ? r.records.filter((x) => x.topic === TOPICS.sightings).map((x) => (JSON.parse(x.value) as SightingRecord).pseudonym) : []);
+      ingest.ingest(
+        'lethe/v1/lamppost/LP-0001/reading',
+        buf(lamppost({ seq, ts: new Date(NOW + ms).toISOString(), wifiProbes: macs.map((mac) => ({ mac })) })),
+      );
+    const sightings = (r: Awaited<ReturnType<typeof at>>) =>
+      r.ok ? r.records.filter((x) => x.topic === TOPICS.sightings).map((x) => (JSON.parse(x.value) as SightingRecord).pseudonym) : [];
     const first = await at(1, -55_000, [MAC, MAC.toLowerCase()]);
     expect(sightings(first)).toHaveLength(1);
     expect(first.ok && first.mergedSightings).toBe(1);
@@ -99,15 +133,29 @@ describe('the gateway ingest stage', () => {
     expect(sightings(await at(3, 5_000, [MAC]))).toHaveLength(1);
   });
 
-  it('writes the sightings of a reading in an order that is not the device\'s', async () => {
-    const macs = Array.from({ length: 40 }, (_, i) => `02:AA:BB:CC:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`.toUpperCase());
+  it("writes the sightings of a reading in an order that is not the device's", async () => {
+    const macs = Array.from({ length: 40 }, (_, i) =>
+      `02:AA:BB:CC:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`.toUpperCase(),
+    );
     const ingest = stage();
     const orders = new Set<string>();
     // A reading, its redelivery, and a reading in the next slot: each writes the same 40 pseudonyms.
-    for (const [seq, ms] of [[0, -30_000], [0, -30_000], [1, 5_000]] as const) {
-      const result = await ingest.ingest('lethe/v1/lamppost/LP-0001/reading', buf(lamppost({ seq, ts: new Date(NOW + ms).toISOString(), wifiProbes: macs.map((mac) => ({ mac })) })));
+    for (const [seq, ms] of [
+      [0, -30_000],
+      [0, -30_000],
+      [1, 5_000],
+    ] as const) {
+      const result = await ingest.ingest(
+        'lethe/v1/lamppost/LP-0001/reading',
+        buf(lamppost({ seq, ts: new Date(NOW + ms).toISOString(), wifiProbes: macs.map((mac) => ({ mac })) })),
+      );
       if (!result.ok) throw new Error(result.rejected.detail);
-      orders.add(result.records.filter((x) => x.topic === TOPICS.sightings).map((x) => x.key).join());
+      orders.add(
+        result.records
+          .filter((x) => x.topic === TOPICS.sightings)
+          .map((x) => x.key)
+          .join(),
+      );
     }
     // In the device's order they would be one order; shuffled, two alike have a chance of 3 in 40!.
     expect(orders.size).toBe(3);
@@ -115,8 +163,15 @@ describe('the gateway ingest stage', () => {
 
   it('drops the ANPR image reference and keeps only the plate pseudonym and speed', async () => {
     const reading = {
-      deviceId: 'TL-0001', seq: 1, ts: new Date(NOW).toISOString(), phase: 'green', vehicleCount: 3, occupancyPct: 10,
-      queueLength: 0, meanSpeedKmh: 40, plateReads: [{ plate: PLATE, speedKmh: 42, imageRef: 'cam/1.jpg' }],
+      deviceId: 'TL-0001',
+      seq: 1,
+      ts: new Date(NOW).toISOString(),
+      phase: 'green',
+      vehicleCount: 3,
+      occupancyPct: 10,
+      queueLength: 0,
+      meanSpeedKmh: 40,
+      plateReads: [{ plate: PLATE, speedKmh: 42, imageRef: 'cam/1.jpg' }],
     };
     const result = await stage().ingest('lethe/v1/traffic-light/TL-0001/reading', buf(reading));
     if (!result.ok) throw new Error(result.rejected.detail);

@@ -11,7 +11,14 @@ describe('the keyring budgets', () => {
   it('derives each kind from the fleet, the reading interval, the identifiers per reading and the headroom', () => {
     const budgets = keyringBudgets({ policy, fleet, readingIntervalMs: 5_000, identifiersPerReading: { lamppost: 100, 'traffic-light': 40 }, headroom: 1.5 });
     const lights = fleet.ofKind('traffic-light').length;
-    expect(budgets['traffic-light']).toEqual({ kind: 'traffic-light', devices: lights, identifiersPerReading: 40, messagesPerSecond: (lights * 40 * 1.5) / 5, burst: lights * 40 * 1.5, batchCap: 500 });
+    expect(budgets['traffic-light']).toEqual({
+      kind: 'traffic-light',
+      devices: lights,
+      identifiersPerReading: 40,
+      messagesPerSecond: (lights * 40 * 1.5) / 5,
+      burst: lights * 40 * 1.5,
+      batchCap: 500,
+    });
     expect(budgets.lamppost.messagesPerSecond).toBe((fleet.ofKind('lamppost').length * 100 * 1.5) / 5);
     // Sewers carry no identifier: their key is of no use to anyone, so nobody gets any of it.
     expect(budgets.sewer).toMatchObject({ messagesPerSecond: 0, burst: 0, batchCap: 0 });

@@ -10,7 +10,9 @@ describe('the privacy-budget ledger', () => {
     const ledger = createBudgetLedger();
     const outcomes = Array.from({ length: 5 }, (_, i) => ledger.charge('pedestrians', win(i), 0.1, 0.3).outcome);
     expect(outcomes).toEqual(['granted', 'granted', 'granted', 'exhausted', 'exhausted']);
-    expect(ledger.entries('2026-01-01')).toEqual([expect.objectContaining({ stream: 'pedestrians', spent: expect.closeTo(0.3, 9), releases: 3, refused: 2, exhaustedFrom: DAY + 3 * MIN })]);
+    expect(ledger.entries('2026-01-01')).toEqual([
+      expect.objectContaining({ stream: 'pedestrians', spent: expect.closeTo(0.3, 9), releases: 3, refused: 2, exhaustedFrom: DAY + 3 * MIN }),
+    ]);
     expect(ledger.charge('pedestrians', win(0, DAY + 86_400_000), 0.1, 0.3).outcome).toBe('granted');
   });
 

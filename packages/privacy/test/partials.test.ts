@@ -10,9 +10,24 @@ const W = policy.kinds.lamppost.window;
 const EPOCH = policy.kinds.lamppost.epoch;
 const T0 = Date.UTC(2026, 0, 1, 8, 0, 0);
 
-const reading = (seq: number, ts: number, values: ReadingRecord['values'], deviceId = 'SW-0001'): ReadingRecord => ({ v: 1, kind: 'sewer', deviceId, district: 'north', seq, ts, values });
+const reading = (seq: number, ts: number, values: ReadingRecord['values'], deviceId = 'SW-0001'): ReadingRecord => ({
+  v: 1,
+  kind: 'sewer',
+  deviceId,
+  district: 'north',
+  seq,
+  ts,
+  values,
+});
 const phone = (pseudonym: string, ts: number, deviceId = 'LP-0001'): SightingRecord => ({
-  v: 1, source: 'wifi', pseudonym: pseudonym.padEnd(22, 'x'), epoch: 0, kind: 'lamppost', deviceId, district: 'north', ts,
+  v: 1,
+  source: 'wifi',
+  pseudonym: pseudonym.padEnd(22, 'x'),
+  epoch: 0,
+  kind: 'lamppost',
+  deviceId,
+  district: 'north',
+  ts,
 });
 const windows = (partials: readonly WindowPartialRecord[], series: string) =>
   partials.filter((p) => seriesOf(p) === series).map((p) => [(p.windowStart - T0) / W, p.coversFrom === 0 ? 0 : (p.coversFrom - T0) / W]);
@@ -24,13 +39,26 @@ describe('stage 1: partials per input partition', () => {
     stage.addReading(reading(0, T0 + 1_000, { levelCm: 1.5, overflow: true }));
     stage.addReading(reading(1, T0 + 2 * W + 1_000, { levelCm: 2.5, overflow: false }));
     const partials = stage.closeDue(T0 + 3 * W);
-    expect(new Set(partials.map(seriesOf))).toEqual(new Set(partialSeries(policy).filter((s) => s.input === 'readings').map((s) => s.id)));
+    expect(new Set(partials.map(seriesOf))).toEqual(
+      new Set(
+        partialSeries(policy)
+          .filter((s) => s.input === 'readings')
+          .map((s) => s.id),
+      ),
+    );
     // Windows 0 and 2, the second spanning the empty window 1; the first covers everything before
     // it (a fresh partition has seen all the data there is).
-    expect(windows(partials, 'readings:sewer')).toEqual([[0, 0], [2, 1]]);
+    expect(windows(partials, 'readings:sewer')).toEqual([
+      [0, 0],
+      [2, 1],
+    ]);
     expect(windows(partials, 'readings:lamppost')).toEqual([[2, 0]]);
     const first = partials.find((p) => seriesOf(p) === 'readings:sewer')!;
-    expect(first).toMatchObject({ topic: 'r', partition: 2, devices: [{ deviceId: 'SW-0001', readings: 1, numeric: { levelCm: { sum: 1.5, n: 1, min: 1.5, max: 1.5 } }, trues: { overflow: 1 }, counts: {} }] });
+    expect(first).toMatchObject({
+      topic: 'r',
+      partition: 2,
+      devices: [{ deviceId: 'SW-0001', readings: 1, numeric: { levelCm: { sum: 1.5, n: 1, min: 1.5, max: 1.5 } }, trues: { overflow: 1 }, counts: {} }],
+    });
     expect(windows(stage.closeDue(T0 + 4 * W), 'readings:sewer')).toEqual([[3, 3]]);
     expect(stage.closeDue(T0 + 4 * W + 500)).toEqual([]);
     // An idle hour later: one partial per series, speaking for the whole hour.
@@ -47,8 +75,24 @@ describe('stage 1: partials per input partition', () => {
 
   it('keeps person-derived reading fields apart, as counts to be released only through k and noise', () => {
     const stage = createPartialStage({ policy, clock: new ManualClock(T0), input: { type: 'readings', topic: 'r', partition: 0 } });
-    stage.addReading({ v: 1, kind: 'traffic-light', deviceId: 'TL-0001', district: 'east', seq: 0, ts: T0, values: { vehicleCount: 4, occupancyPct: 10, phase: 'red' } });
-    stage.addReading({ v: 1, kind: 'traffic-light', deviceId: 'TL-0001', district: 'east', seq: 1, ts: T0 + 1, values: { vehicleCount: 3, occupancyPct: 20, phase: 'green' } });
+    stage.addReading({
+      v: 1,
+      kind: 'traffic-light',
+      deviceId: 'TL-0001',
+      district: 'east',
+      seq: 0,
+      ts: T0,
+      values: { vehicleCount: 4, occupancyPct: 10, phase: 'red' },
+    });
+    stage.addReading({
+      v: 1,
+      kind: 'traffic-light',
+      deviceId: 'TL-0001',
+      district: 'east',
+      seq: 1,
+      ts: T0 + 1,
+      values: { vehicleCount: 3, occupancyPct: 20, phase: 'green' },
+    });
     const [partial] = stage.closeDue(T0 + W).filter((p) => seriesOf(p) === 'readings:traffic-light');
     expect(partial).toMatchObject({ devices: [{ readings: 2, counts: { vehicleCount: 7 }, numeric: { occupancyPct: { sum: 30, n: 2, min: 10, max: 20 } } }] });
     expect(JSON.stringify(partial)).not.toContain('vehicleCount":{');
@@ -68,7 +112,14 @@ describe('stage 1: partials per input partition', () => {
     expect(early.find((p) => seriesOf(p) === 'sightings:plate')).toMatchObject({ cells: [], trips: [] });
     const end = stage.closeDue(T0 + EPOCH);
     const dwell = end.filter((p) => seriesOf(p) === 'dwell:wifi');
-    expect(dwell).toEqual([expect.objectContaining({ windowStart: T0, windowEnd: T0 + EPOCH, coversFrom: T0, cells: [{ deviceId: 'LP-0001', district: 'north', buckets: [6, 0, 0, 0] }] })]);
+    expect(dwell).toEqual([
+      expect.objectContaining({
+        windowStart: T0,
+        windowEnd: T0 + EPOCH,
+        coversFrom: T0,
+        cells: [{ deviceId: 'LP-0001', district: 'north', buckets: [6, 0, 0, 0] }],
+      }),
+    ]);
     expect(stage.pseudonymsHeld()).toBe(0);
     expect(stage.openWindows()).toBe(0);
   });
@@ -82,7 +133,11 @@ describe('stage 1: partials per input partition', () => {
 describe('records stamped in the future', () => {
   it('are refused, so one forged timestamp cannot hold a window (and the offsets behind it) open', () => {
     const now = Date.UTC(2026, 0, 1, 8, 0, 0);
-    const stage = createPartialStage({ policy: loadPolicy(DEFAULT_POLICY_PATH), clock: new ManualClock(now), input: { type: 'readings', topic: 'lethe.readings.v1', partition: 0 } });
+    const stage = createPartialStage({
+      policy: loadPolicy(DEFAULT_POLICY_PATH),
+      clock: new ManualClock(now),
+      input: { type: 'readings', topic: 'lethe.readings.v1', partition: 0 },
+    });
     const reading = (ts: number) => ({ v: 1 as const, kind: 'sewer' as const, deviceId: 'SW-0001', district: 'north', seq: ts, ts, values: { levelCm: 1 } });
     expect(stage.addReading(reading(now + 365 * 86_400_000))).toBe('future');
     expect(stage.addReading(reading(now + 59_000))).toBe('accepted');

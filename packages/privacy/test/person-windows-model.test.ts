@@ -12,8 +12,16 @@ const T0 = Date.UTC(2026, 0, 1, 8, 0, 0);
 const WINDOW = 10_000;
 const EPOCH = 60_000;
 const SPAN = 2 * EPOCH;
-const LAMPS = [['LP-0001', 'north'], ['LP-0002', 'north'], ['LP-0003', 'south']] as const;
-const LIGHTS = [['TL-0001', 'north'], ['TL-0002', 'south'], ['TL-0003', 'south']] as const;
+const LAMPS = [
+  ['LP-0001', 'north'],
+  ['LP-0002', 'north'],
+  ['LP-0003', 'south'],
+] as const;
+const LIGHTS = [
+  ['TL-0001', 'north'],
+  ['TL-0002', 'south'],
+  ['TL-0003', 'south'],
+] as const;
 const PEOPLE = Array.from({ length: 6 }, (_, i) => `person-${i}`.padEnd(22, 'x'));
 
 /** Few people and cells, times on a coarse grid: ties in time, in "seen most" and in dwell are common. */
@@ -27,14 +35,28 @@ const sighting = fc
   })
   .map(({ plate, person, cell, ts, speed }): SightingRecord => {
     const [deviceId, district] = (plate ? LIGHTS : LAMPS)[cell]!;
-    return { v: 1, source: plate ? 'plate' : 'wifi', pseudonym: person, epoch: 0, kind: plate ? 'traffic-light' : 'lamppost', deviceId, district, ts, ...(plate ? { speedKmh: speed } : {}) };
+    return {
+      v: 1,
+      source: plate ? 'plate' : 'wifi',
+      pseudonym: person,
+      epoch: 0,
+      kind: plate ? 'traffic-light' : 'lamppost',
+      deviceId,
+      district,
+      ts,
+      ...(plate ? { speedKmh: speed } : {}),
+    };
   });
 
 /** Per-person lists in a fixed order: both forms list people in the order they came, the naive one per epoch, the compact one per window (the lists become histograms). */
 function normalized({ windows, epochs }: ReturnType<PersonWindows['closeDue']>) {
   const up = (xs: number[]) => [...xs].sort((a, b) => a - b);
   return {
-    windows: windows.map((w) => ({ ...w, cells: w.cells.map((c) => ({ ...c, speeds: up(c.speeds) })), trips: w.trips.map((t) => ({ ...t, durations: up(t.durations) })) })),
+    windows: windows.map((w) => ({
+      ...w,
+      cells: w.cells.map((c) => ({ ...c, speeds: up(c.speeds) })),
+      trips: w.trips.map((t) => ({ ...t, durations: up(t.durations) })),
+    })),
     epochs: epochs.map((e) => ({ ...e, dwell: e.dwell.map((d) => ({ ...d, dwells: up(d.dwells) })) })),
   };
 }
@@ -47,7 +69,10 @@ const run = fc
     copies: fc.array(fc.nat(), { maxLength: 40 }),
     closes: fc.array(fc.integer({ min: T0, max: T0 + SPAN + WINDOW }), { maxLength: 8 }),
     order: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 200, maxLength: 200 }),
-    emittedUpTo: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 5 }).map((n) => T0 + n * WINDOW)),
+    emittedUpTo: fc.oneof(
+      fc.constant(0),
+      fc.integer({ min: 0, max: 5 }).map((n) => T0 + n * WINDOW),
+    ),
   })
   .map(({ sightings, copies, closes, order, emittedUpTo }) => {
     const records = sightings;
@@ -87,7 +112,17 @@ describe('compact per-person state', () => {
   });
 
   it('starts a trip from the latest sighting before the window, by time then cell, even one that came after its window closed', () => {
-    const car = (deviceId: string, ts: number): SightingRecord => ({ v: 1, source: 'plate', pseudonym: PEOPLE[0]!, epoch: 0, kind: 'traffic-light', deviceId, district: 'south', ts, speedKmh: 30 });
+    const car = (deviceId: string, ts: number): SightingRecord => ({
+      v: 1,
+      source: 'plate',
+      pseudonym: PEOPLE[0]!,
+      epoch: 0,
+      kind: 'traffic-light',
+      deviceId,
+      district: 'south',
+      ts,
+      speedKmh: 30,
+    });
     for (const form of [createPersonWindows(), createNaivePersonWindows()]) {
       form.add(car('TL-0002', T0 + 1_000), WINDOW, EPOCH, 0);
       form.closeDue(T0 + WINDOW);
@@ -100,7 +135,16 @@ describe('compact per-person state', () => {
 
   it('holds sightings one by one only in windows not yet summarized', () => {
     const people = createPersonWindows();
-    const seen = (i: number): SightingRecord => ({ v: 1, source: 'wifi', pseudonym: PEOPLE[i % 6]!, epoch: 0, kind: 'lamppost', deviceId: LAMPS[i % 3]![0], district: LAMPS[i % 3]![1], ts: T0 + i * 10 });
+    const seen = (i: number): SightingRecord => ({
+      v: 1,
+      source: 'wifi',
+      pseudonym: PEOPLE[i % 6]!,
+      epoch: 0,
+      kind: 'lamppost',
+      deviceId: LAMPS[i % 3]![0],
+      district: LAMPS[i % 3]![1],
+      ts: T0 + i * 10,
+    });
     // 6,000 sightings of six people, 1,000 per window over the epoch's six windows.
     for (let i = 0; i < 6_000; i++) people.add(seen(i), WINDOW, EPOCH, 0);
     expect(people.sightingsHeld()).toBe(6_000);

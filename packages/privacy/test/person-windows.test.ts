@@ -6,8 +6,15 @@ const T0 = Date.UTC(2026, 0, 1, 8, 0, 0);
 const WINDOW = 60_000;
 const EPOCH = 15 * 60_000;
 const plate = (pseudonym: string, deviceId: string, ts: number, speedKmh?: number): SightingRecord => ({
-  v: 1, source: 'plate', pseudonym: pseudonym.padEnd(22, 'x'), epoch: 0, kind: 'traffic-light', deviceId, district: deviceId === 'TL-0009' ? 'east' : 'north',
-  ts, ...(speedKmh === undefined ? {} : { speedKmh }),
+  v: 1,
+  source: 'plate',
+  pseudonym: pseudonym.padEnd(22, 'x'),
+  epoch: 0,
+  kind: 'traffic-light',
+  deviceId,
+  district: deviceId === 'TL-0009' ? 'east' : 'north',
+  ts,
+  ...(speedKmh === undefined ? {} : { speedKmh }),
 });
 const wifi = (pseudonym: string, deviceId: string, ts: number): SightingRecord => ({ ...plate(pseudonym, deviceId, ts), source: 'wifi', kind: 'lamppost' });
 
@@ -20,7 +27,10 @@ describe('per-person windows', () => {
     people.add(wifi('b', 'LP-0001', T0 + 4_000), WINDOW, EPOCH, 0);
     const { windows } = people.closeDue(T0 + WINDOW);
     expect(windows).toHaveLength(1);
-    expect(windows[0]!.cells.map((c) => [c.deviceId, c.people])).toEqual([['LP-0001', 1], ['LP-0002', 1]]);
+    expect(windows[0]!.cells.map((c) => [c.deviceId, c.people])).toEqual([
+      ['LP-0001', 1],
+      ['LP-0002', 1],
+    ]);
   });
 
   it('times trips between junctions within an epoch, at most one per vehicle and window, attributed to the arrival window', () => {

@@ -75,7 +75,14 @@ describe('the privacy policy', () => {
 
   it('classes the shipped fields that move with presence as presence-dependent (adaptive lighting, queues, energy)', () => {
     const policy = loadPolicy(DEFAULT_POLICY_PATH);
-    for (const [kind, field] of [['lamppost', 'dimmingPct'], ['lamppost', 'energyWh'], ['lamppost', 'lux'], ['lamppost', 'noiseDba'], ['traffic-light', 'queueLength'], ['traffic-light', 'occupancyPct']] as const) {
+    for (const [kind, field] of [
+      ['lamppost', 'dimmingPct'],
+      ['lamppost', 'energyWh'],
+      ['lamppost', 'lux'],
+      ['lamppost', 'noiseDba'],
+      ['traffic-light', 'queueLength'],
+      ['traffic-light', 'occupancyPct'],
+    ] as const) {
       expect(policy.kinds[kind].fields[field]?.class, `${kind}.${field}`).toBe('presence-dependent');
     }
   });

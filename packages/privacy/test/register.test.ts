@@ -64,12 +64,30 @@ describe('the transparency register', () => {
     expect(lamppost.title).toBe('Smart lamppost');
     expect(lamppost.purposes).toEqual(['air-quality-monitoring', 'street-lighting-control', 'pedestrian-flow-planning']);
     expect(lamppost.legalBasis).toMatch(/GDPR Art\. 6\(1\)\(e\)/);
-    expect(lamppost.measures).toContainEqual({ field: 'pm25', class: 'environmental', unit: 'µg/m³', description: 'Fine particulate matter PM2.5', published: expect.stringMatching(/exactly, per device and per district/) });
+    expect(lamppost.measures).toContainEqual({
+      field: 'pm25',
+      class: 'environmental',
+      unit: 'µg/m³',
+      description: 'Fine particulate matter PM2.5',
+      published: expect.stringMatching(/exactly, per device and per district/),
+    });
     // Adaptive lighting moves with the phones near the lamp: said, and how it is published.
-    expect(lamppost.measures).toContainEqual(expect.objectContaining({ field: 'dimmingPct', class: 'presence-dependent', published: expect.stringMatching(/only as a mean per district .* noise calibrated to the 2 % one person can change a reading.*never per device/) }));
+    expect(lamppost.measures).toContainEqual(
+      expect.objectContaining({
+        field: 'dimmingPct',
+        class: 'presence-dependent',
+        published: expect.stringMatching(/only as a mean per district .* noise calibrated to the 2 % one person can change a reading.*never per device/),
+      }),
+    );
     expect(lamppost.operational).toEqual(['deviceId', 'seq', 'ts']);
     const traffic = register.sensors.find((s) => s.kind === 'traffic-light')!;
-    expect(traffic.measures).toContainEqual({ field: 'vehicleCount', class: 'person-derived', unit: 'vehicles', description: 'Vehicles counted by the loop since the last reading', published: expect.stringMatching(/groups of at least 5/) });
+    expect(traffic.measures).toContainEqual({
+      field: 'vehicleCount',
+      class: 'person-derived',
+      unit: 'vehicles',
+      description: 'Vehicles counted by the loop since the last reading',
+      published: expect.stringMatching(/groups of at least 5/),
+    });
     expect(traffic.measures.map((m) => m.field)).not.toContain('occupancyPct');
     expect(traffic.processing.minimized).toContain('occupancyPct');
   });

@@ -6,9 +6,22 @@ import { claimHolds, createClaimLog, noiseKeyFingerprint, type ReleaseClaim } fr
 const MIN = 60_000;
 const A = noiseKeyFingerprint(Buffer.alloc(32, 1));
 const B = noiseKeyFingerprint(Buffer.alloc(32, 2));
-const claim = (fingerprint: string, releasedUpTo: Record<string, number>, ledger: LedgerEntry[] = []): ReleaseClaim => ({ fingerprint, at: 0, releasedUpTo, ledger });
+const claim = (fingerprint: string, releasedUpTo: Record<string, number>, ledger: LedgerEntry[] = []): ReleaseClaim => ({
+  fingerprint,
+  at: 0,
+  releasedUpTo,
+  ledger,
+});
 const windows = (series: string, ...ends: number[]) => ends.map((windowEnd) => ({ series, windowEnd }));
-const entry = (spent: number, lastWindowStart: number): LedgerEntry => ({ stream: 'pedestrians', day: '2026-12-03', spent, budget: 1440, releases: spent, refused: 0, lastWindowStart });
+const entry = (spent: number, lastWindowStart: number): LedgerEntry => ({
+  stream: 'pedestrians',
+  day: '2026-12-03',
+  spent,
+  budget: 1440,
+  releases: spent,
+  refused: 0,
+  lastWindowStart,
+});
 
 describe('noiseKeyFingerprint', () => {
   it('is stable for a key, differs between keys, and contains no part of the key', () => {

@@ -13,7 +13,14 @@ const T0 = Date.UTC(2026, 0, 1, 8, 0, 0);
 /** A wifi partial of window `w` (0, 1, …) from a sightings partition, with `people` per cell. */
 function wifi(w: number, partition: number, cells: Record<string, number> = {}, coversFrom = T0 + w * W): WindowPartialRecord {
   return {
-    v: 1, type: 'sightings', source: 'wifi' as SightingSource, windowStart: T0 + w * W, windowEnd: T0 + (w + 1) * W, coversFrom, topic: 'lethe.sightings.v1', partition,
+    v: 1,
+    type: 'sightings',
+    source: 'wifi' as SightingSource,
+    windowStart: T0 + w * W,
+    windowEnd: T0 + (w + 1) * W,
+    coversFrom,
+    topic: 'lethe.sightings.v1',
+    partition,
     cells: Object.entries(cells).map(([deviceId, people]) => ({ deviceId, district: 'north', people })),
     trips: [],
   };
@@ -22,7 +29,11 @@ function wifi(w: number, partition: number, cells: Record<string, number> = {}, 
 function setup(sightings = 3) {
   const ledger = createBudgetLedger();
   const releaser = createReleaser({ policy, noise: createNoiseSource(Buffer.alloc(32, 1)), ledger, partitions: { readings: 1, sightings } });
-  const released = () => releaser.release().windows.filter((w) => w.series === 'sightings:wifi').map((w) => (w.windowStart - T0) / W);
+  const released = () =>
+    releaser
+      .release()
+      .windows.filter((w) => w.series === 'sightings:wifi')
+      .map((w) => (w.windowStart - T0) / W);
   return { ledger, releaser, released };
 }
 
@@ -84,7 +95,10 @@ describe('the releaser', () => {
     releaser.add(wifi(2, 1, {}));
     const out = releaser.release();
     expect(out.windows.map((w) => (w.windowStart - T0) / W)).toEqual([1, 2]);
-    expect(out.reports.map((r) => [r.stream, r.outcome, (r.windowStart - T0) / W])).toEqual([['pedestrians', 'granted', 1], ['pedestrians', 'granted', 2]]);
+    expect(out.reports.map((r) => [r.stream, r.outcome, (r.windowStart - T0) / W])).toEqual([
+      ['pedestrians', 'granted', 1],
+      ['pedestrians', 'granted', 2],
+    ]);
     expect(ledger.entries()[0]).toMatchObject({ stream: 'pedestrians', releases: 3, spent: 3 });
   });
 
@@ -126,7 +140,9 @@ describe('the releaser', () => {
     const partials = [0, 1, 2, 3].map((w) => wifi(w, 0, { 'LP-0001': 6 + w }));
     const first = setup(1);
     const original = partials.flatMap((p) => (first.releaser.add(p), first.releaser.release().records));
-    expect(original.filter((r) => r.measurement === 'privacy').map((r) => r.fields.epsilon_spent_today)).toEqual([1, 2, 3, 4].map((n) => n * policy.kinds.lamppost.epsilonPerRelease));
+    expect(original.filter((r) => r.measurement === 'privacy').map((r) => r.fields.epsilon_spent_today)).toEqual(
+      [1, 2, 3, 4].map((n) => n * policy.kinds.lamppost.epsilonPerRelease),
+    );
     const second = setup(1);
     second.ledger.restore(JSON.parse(JSON.stringify(first.ledger.entries())));
     const replayed = partials.flatMap((p) => (second.releaser.add(p), second.releaser.release().records));
@@ -136,7 +152,11 @@ describe('the releaser', () => {
   it('refuses partials it cannot merge: another window size, other histogram bins', () => {
     const { releaser } = setup(1);
     expect(releaser.add({ ...wifi(0, 0, {}, 0), windowEnd: T0 + 2 * W })).toBe('invalid');
-    const vehicles: WindowPartialRecord = { ...wifi(0, 0, {}, 0), source: 'plate', cells: [{ deviceId: 'TL-0001', district: 'east', people: 6, speedBins: Array.from({ length: SPEED_BINS.count + 1 }, () => 0) }] } as WindowPartialRecord;
+    const vehicles: WindowPartialRecord = {
+      ...wifi(0, 0, {}, 0),
+      source: 'plate',
+      cells: [{ deviceId: 'TL-0001', district: 'east', people: 6, speedBins: Array.from({ length: SPEED_BINS.count + 1 }, () => 0) }],
+    } as WindowPartialRecord;
     expect(releaser.add(vehicles)).toBe('invalid');
   });
 

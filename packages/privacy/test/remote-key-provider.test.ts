@@ -24,7 +24,9 @@ describe('the remote pseudonym key provider', () => {
     const { calls, fetch } = service();
     const provider = createRemoteKeyProvider({ url: 'http://keyring:9464/', token: 't'.repeat(32), kind: 'lamppost', fetch });
     const result = await createPseudonymizer(provider, EPOCH).pseudonymize('wifi', 5 * EPOCH, [MAC]);
-    expect(calls).toEqual([{ url: 'http://keyring:9464/v1/hmac', auth: `Bearer ${'t'.repeat(32)}`, body: { kind: 'lamppost', epoch: 5, messages: [`wifi:${MAC}`] } }]);
+    expect(calls).toEqual([
+      { url: 'http://keyring:9464/v1/hmac', auth: `Bearer ${'t'.repeat(32)}`, body: { kind: 'lamppost', epoch: 5, messages: [`wifi:${MAC}`] } },
+    ]);
     expect(result!.pseudonyms[0]).toBe(createHmac('sha256', KEY).update(`wifi:${MAC}`).digest().subarray(0, 16).toString('base64url'));
     // Keys live in the service: nothing to rotate or destroy here.
     expect(provider.rotate()).toEqual([]);
@@ -53,7 +55,14 @@ describe('the remote pseudonym key provider', () => {
     expect(waits).toEqual([250, 250]);
 
     const always = service(() => Response.json({ error: 'RATE_LIMITED', retryAfterMs: 400 }, { status: 429 }));
-    const throttled = createRemoteKeyProvider({ url: 'http://keyring:9464', token: 't'.repeat(32), kind: 'traffic-light', fetch: always.fetch, sleep, maxThrottleMs: 1_000 });
+    const throttled = createRemoteKeyProvider({
+      url: 'http://keyring:9464',
+      token: 't'.repeat(32),
+      kind: 'traffic-light',
+      fetch: always.fetch,
+      sleep,
+      maxThrottleMs: 1_000,
+    });
     const err = await throttled.hmac(1, ['plate:AB1234']).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(KeyServiceError);
     expect((err as KeyServiceError).status).toBe(429);
@@ -62,7 +71,9 @@ describe('the remote pseudonym key provider', () => {
 
   it('says which setting to check when the key service refuses the token', async () => {
     const { fetch } = service(() => Response.json({ error: 'UNAUTHORIZED' }, { status: 401 }));
-    const err = await createRemoteKeyProvider({ url: 'http://keyring:9464', token: 't'.repeat(32), kind: 'lamppost', fetch }).hmac(1, [`wifi:${MAC}`]).catch((e: unknown) => e);
+    const err = await createRemoteKeyProvider({ url: 'http://keyring:9464', token: 't'.repeat(32), kind: 'lamppost', fetch })
+      .hmac(1, [`wifi:${MAC}`])
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(KeyServiceError);
     expect((err as Error).message).toContain('KEYRING_TOKEN');
   });

@@ -50,17 +50,28 @@ function drive(records: readonly CityRecord[], clock: ManualClock, add: (r: City
 function unsplit(records: readonly CityRecord[]): Output {
   const clock = new ManualClock(T0);
   const aggregator = createAggregator({ policy, clock, graceMs: GRACE, noise: createNoiseSource(NOISE_KEY), ledger: createBudgetLedger() });
-  return drive(records, clock, (r) => (r.type === 'reading' ? aggregator.addReading(r.record) : aggregator.addSighting(r.record)), (now) => aggregator.closeDue(now));
+  return drive(
+    records,
+    clock,
+    (r) => (r.type === 'reading' ? aggregator.addReading(r.record) : aggregator.addSighting(r.record)),
+    (now) => aggregator.closeDue(now),
+  );
 }
 
 /** N stage-1 instances per input topic and one releaser; partials cross as JSON, interleaved at random, some twice. */
 function split(records: readonly CityRecord[], partitions: number, salt: number): Output & { partials: WindowPartialRecord[] } {
   const clock = new ManualClock(T0);
   const random = seeded(salt);
-  const stages = (type: 'readings' | 'sightings') => Array.from({ length: partitions }, (_, partition) => createPartialStage({ policy, clock, input: { type, topic: `lethe.${type}.v1`, partition } }));
+  const stages = (type: 'readings' | 'sightings') =>
+    Array.from({ length: partitions }, (_, partition) => createPartialStage({ policy, clock, input: { type, topic: `lethe.${type}.v1`, partition } }));
   const readings = stages('readings');
   const sightings = stages('sightings');
-  const releaser = createReleaser({ policy, noise: createNoiseSource(NOISE_KEY), ledger: createBudgetLedger(), partitions: { readings: partitions, sightings: partitions } });
+  const releaser = createReleaser({
+    policy,
+    noise: createNoiseSource(NOISE_KEY),
+    ledger: createBudgetLedger(),
+    partitions: { readings: partitions, sightings: partitions },
+  });
   const wire: WindowPartialRecord[] = [];
   const out = drive(
     records,
@@ -107,7 +118,10 @@ describe('scale-out: the processor split over input partitions', () => {
     expect([...released].sort()).toEqual(['dwell', 'lamppost', 'pedestrians', 'sewer', 'traffic_light', 'travel_times', 'vehicles']);
     expect(records.some((r) => r.measurement === 'traffic_light' && 'vehicle_count_sum' in r.fields)).toBe(true);
     expect(new Set(reports.map((r) => r.stream))).toEqual(new Set(['pedestrians', 'vehicles', 'travel_times', 'dwell', 'traffic_light.vehicle_count_sum']));
-    expect(reports.some((r) => r.suppressed.below_k > 0), 'some figures are suppressed, so k is exercised').toBe(true);
+    expect(
+      reports.some((r) => r.suppressed.below_k > 0),
+      'some figures are suppressed, so k is exercised',
+    ).toBe(true);
   });
 
   it('puts no pseudonym and no per-person value in a partial', () => {
@@ -117,7 +131,9 @@ describe('scale-out: the processor split over input partitions', () => {
     const pseudonyms = new Set(city.flatMap((r) => (r.type === 'sighting' ? [r.record.pseudonym] : [])));
     expect(pseudonyms.size).toBeGreaterThan(50);
     for (const p of pseudonyms) expect(text).not.toContain(p);
-    const speeds = new Set(city.flatMap((r) => (r.type === 'sighting' && r.record.speedKmh !== undefined && !Number.isInteger(r.record.speedKmh) ? [r.record.speedKmh] : [])));
+    const speeds = new Set(
+      city.flatMap((r) => (r.type === 'sighting' && r.record.speedKmh !== undefined && !Number.isInteger(r.record.speedKmh) ? [r.record.speedKmh] : [])),
+    );
     for (const partial of partials) {
       if (partial.type !== 'sightings') continue;
       for (const c of partial.cells) for (const n of c.speedBins ?? []) expect(Number.isInteger(n) && !speeds.has(n)).toBe(true);

@@ -8,7 +8,7 @@ const EPOCH = policy.kinds.lamppost.epoch;
 const boundary = 1_000 * EPOCH;
 
 describe('the write mix (P9)', () => {
-  it("holds the first slot of every epoch: a Wi-Fi slot, the longest, of the shipped 60 s window", () => {
+  it('holds the first slot of every epoch: a Wi-Fi slot, the longest, of the shipped 60 s window', () => {
     expect(mixHoldMs(60_000)).toBe(60_000);
     expect(mixHoldMs(5_000)).toBe(5_000);
     expect(mixEnd(policy, boundary)).toBe(boundary + 60_000);

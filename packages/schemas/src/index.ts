@@ -1,12 +1,4 @@
-export {
-  DEVICE_KINDS,
-  DEVICE_ID_PATTERN,
-  READING_TOPIC_FILTER,
-  isDeviceKind,
-  kindOfDeviceId,
-  parseReadingTopic,
-  readingTopic,
-} from './device-kinds.ts';
+export { DEVICE_KINDS, DEVICE_ID_PATTERN, READING_TOPIC_FILTER, isDeviceKind, kindOfDeviceId, parseReadingTopic, readingTopic } from './device-kinds.ts';
 export type { DeviceKind } from './device-kinds.ts';
 export {
   LamppostReadingSchema,

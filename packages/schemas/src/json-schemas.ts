@@ -13,7 +13,14 @@
 import { z } from 'zod';
 import { readingTopic, type DeviceKind } from './device-kinds.ts';
 import { READING_SCHEMAS } from './readings.ts';
-import { AggregateRecordSchema, AuditEventRecordSchema, ReadingRecordSchema, RejectedRecordSchema, SightingRecordSchema, WindowPartialRecordSchema } from './records.ts';
+import {
+  AggregateRecordSchema,
+  AuditEventRecordSchema,
+  ReadingRecordSchema,
+  RejectedRecordSchema,
+  SightingRecordSchema,
+  WindowPartialRecordSchema,
+} from './records.ts';
 import { ReleaseClaimRecordSchema } from './ledger-record.ts';
 import { TOPICS } from './topics.ts';
 

@@ -102,7 +102,13 @@ export const DwellPartialSchema = z.object({ deviceId, district: z.string().min(
  */
 export const WindowPartialRecordSchema = z.discriminatedUnion('type', [
   z.object({ ...partialBase, type: z.literal('readings'), kind: z.enum(DEVICE_KINDS), devices: z.array(DevicePartialSchema) }),
-  z.object({ ...partialBase, type: z.literal('sightings'), source: z.enum(SIGHTING_SOURCES), cells: z.array(CellPartialSchema), trips: z.array(TripPartialSchema) }),
+  z.object({
+    ...partialBase,
+    type: z.literal('sightings'),
+    source: z.enum(SIGHTING_SOURCES),
+    cells: z.array(CellPartialSchema),
+    trips: z.array(TripPartialSchema),
+  }),
   z.object({ ...partialBase, type: z.literal('dwell'), source: z.enum(SIGHTING_SOURCES), cells: z.array(DwellPartialSchema) }),
 ]);
 export type WindowPartialRecord = z.infer<typeof WindowPartialRecordSchema>;

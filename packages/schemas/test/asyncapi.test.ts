@@ -28,7 +28,11 @@ beforeAll(async () => {
   document = parsed!;
 });
 
-const channelAt = (address: string) => document.channels().all().filter((c) => c.address() === address);
+const channelAt = (address: string) =>
+  document
+    .channels()
+    .all()
+    .filter((c) => c.address() === address);
 /** The `$id` of a message's payload: which generated JSON Schema it is. */
 const payloadId = (message: MessageInterface) => (message.payload()?.json() as { $id?: string } | undefined)?.$id;
 const payloadIds = (address: string) => channelAt(address).flatMap((c) => c.messages().all().map(payloadId));
@@ -48,7 +52,12 @@ function fileRefs(node: unknown, out: string[] = []): string[] {
 describe('docs/asyncapi.yaml', () => {
   it('is an AsyncAPI 3.0 document with an MQTT (Mosquitto) and a Kafka server', () => {
     expect(document.version()).toMatch(/^3\.0\./);
-    const servers = Object.fromEntries(document.servers().all().map((s) => [s.id(), s.protocol()]));
+    const servers = Object.fromEntries(
+      document
+        .servers()
+        .all()
+        .map((s) => [s.id(), s.protocol()]),
+    );
     expect(servers).toEqual({ mqtt: 'mqtt', kafka: 'kafka' });
   });
 
@@ -56,9 +65,22 @@ describe('docs/asyncapi.yaml', () => {
     for (const topic of Object.values(TOPICS)) {
       const channels = channelAt(topic);
       expect(channels, `no channel for Kafka topic ${topic}`).toHaveLength(1);
-      expect(channels[0]!.servers().all().map((s) => s.id())).toEqual(['kafka']);
+      expect(
+        channels[0]!
+          .servers()
+          .all()
+          .map((s) => s.id()),
+      ).toEqual(['kafka']);
     }
-    const kafkaChannels = document.channels().all().filter((c) => c.servers().all().some((s) => s.id() === 'kafka'));
+    const kafkaChannels = document
+      .channels()
+      .all()
+      .filter((c) =>
+        c
+          .servers()
+          .all()
+          .some((s) => s.id() === 'kafka'),
+      );
     expect(kafkaChannels.map((c) => c.address()).sort()).toEqual(Object.values(TOPICS).sort());
   });
 
@@ -66,8 +88,18 @@ describe('docs/asyncapi.yaml', () => {
     for (const kind of DEVICE_KINDS) {
       const channels = channelAt(readingTopic(kind, '{deviceId}'));
       expect(channels, `no MQTT channel for ${kind}`).toHaveLength(1);
-      expect(channels[0]!.servers().all().map((s) => s.id())).toEqual(['mqtt']);
-      expect(channels[0]!.parameters().all().map((p) => p.id())).toEqual(['deviceId']);
+      expect(
+        channels[0]!
+          .servers()
+          .all()
+          .map((s) => s.id()),
+      ).toEqual(['mqtt']);
+      expect(
+        channels[0]!
+          .parameters()
+          .all()
+          .map((p) => p.id()),
+      ).toEqual(['deviceId']);
     }
   });
 
@@ -143,7 +175,14 @@ describe('docs/asyncapi.yaml', () => {
     const mqttOps = document
       .operations()
       .all()
-      .filter((op) => op.channels().all()[0]!.servers().all().some((s) => s.id() === 'mqtt'));
+      .filter((op) =>
+        op
+          .channels()
+          .all()[0]!
+          .servers()
+          .all()
+          .some((s) => s.id() === 'mqtt'),
+      );
     expect(mqttOps).toHaveLength(2 * DEVICE_KINDS.length);
     for (const op of mqttOps) expect((op.bindings().get('mqtt')?.value() as { qos?: number } | undefined)?.qos, op.id()).toBe(1);
   });

@@ -30,9 +30,7 @@ function createAjv(): Ajv2020 {
 /** Validators of the committed files, by file name. */
 function committedValidators() {
   const ajv = createAjv();
-  return new Map(
-    listJsonSchemaFiles().map((file) => [file, ajv.compile(JSON.parse(readFileSync(join(JSON_SCHEMA_DIR, file), 'utf8')) as object)]),
-  );
+  return new Map(listJsonSchemaFiles().map((file) => [file, ajv.compile(JSON.parse(readFileSync(join(JSON_SCHEMA_DIR, file), 'utf8')) as object)]));
 }
 
 function runScript(...args: string[]) {
@@ -159,7 +157,15 @@ const sighting = {
   ts: 1_795_393_800_000,
 };
 const aggregate = { v: 1, measurement: 'lamppost', tags: { device: 'LP-0001' }, fields: { pm25_mean: 18.1 }, windowStart: 0, windowEnd: 60_000 };
-const rejected = { v: 1, reason: 'NOT_JSON', detail: 'payload is not valid UTF-8 JSON', topic: 'lethe/v1/sewer/SW-0001/reading', excerpt: '<3 bytes, not JSON>', bytes: 3, receivedAt: 1 };
+const rejected = {
+  v: 1,
+  reason: 'NOT_JSON',
+  detail: 'payload is not valid UTF-8 JSON',
+  topic: 'lethe/v1/sewer/SW-0001/reading',
+  excerpt: '<3 bytes, not JSON>',
+  bytes: 3,
+  receivedAt: 1,
+};
 const reading = { v: 1, kind: 'sewer', deviceId: 'SW-0001', district: 'islands', seq: 1, ts: 1, values: { levelCm: 22.5, overflow: false, phase: 'green' } };
 const partialBase = { v: 1, windowStart: 60_000, windowEnd: 120_000, coversFrom: 0, topic: 'lethe.sightings.v1', partition: 2 };
 const vehiclesPartial = {
@@ -169,7 +175,14 @@ const vehiclesPartial = {
   cells: [{ deviceId: 'TL-0001', district: 'north', people: 3, speedBins: [0, 1, 2] }],
   trips: [{ from: 'TL-0002', fromDistrict: 'north', to: 'TL-0001', toDistrict: 'north', durationBins: [0, 1] }],
 };
-const readingsPartial = { ...partialBase, type: 'readings', kind: 'sewer', devices: [{ deviceId: 'SW-0001', district: 'islands', readings: 2, numeric: { levelCm: { sum: 45, n: 2, min: 22, max: 23 } }, trues: { overflow: 0 }, counts: {} }] };
+const readingsPartial = {
+  ...partialBase,
+  type: 'readings',
+  kind: 'sewer',
+  devices: [
+    { deviceId: 'SW-0001', district: 'islands', readings: 2, numeric: { levelCm: { sum: 45, n: 2, min: 22, max: 23 } }, trues: { overflow: 0 }, counts: {} },
+  ],
+};
 
 const without = (o: object, key: string) => Object.fromEntries(Object.entries(o).filter(([k]) => k !== key));
 
@@ -205,8 +218,18 @@ const CASES: Array<[string, string, unknown, boolean]> = [
   ['a window partial of plate reads', 'kafka/window-partial-record', vehiclesPartial, true],
   ['a window partial of readings', 'kafka/window-partial-record', readingsPartial, true],
   ['an empty dwell partial', 'kafka/window-partial-record', { ...partialBase, type: 'dwell', source: 'wifi', cells: [] }, true],
-  ['a partial that names a pseudonym instead of a cell', 'kafka/window-partial-record', { ...vehiclesPartial, cells: [{ deviceId: 'q3Vx1b0yKp8Tz4Lw2Hn6Rc', district: 'north', people: 1 }] }, false],
-  ['a partial with a fractional count of people', 'kafka/window-partial-record', { ...vehiclesPartial, cells: [{ deviceId: 'TL-0001', district: 'north', people: 1.5 }] }, false],
+  [
+    'a partial that names a pseudonym instead of a cell',
+    'kafka/window-partial-record',
+    { ...vehiclesPartial, cells: [{ deviceId: 'q3Vx1b0yKp8Tz4Lw2Hn6Rc', district: 'north', people: 1 }] },
+    false,
+  ],
+  [
+    'a partial with a fractional count of people',
+    'kafka/window-partial-record',
+    { ...vehiclesPartial, cells: [{ deviceId: 'TL-0001', district: 'north', people: 1.5 }] },
+    false,
+  ],
   ['a partial of an unknown type', 'kafka/window-partial-record', { ...readingsPartial, type: 'people' }, false],
   ['a readings partial without its devices', 'kafka/window-partial-record', without(readingsPartial, 'devices'), false],
   ['an aggregate record', 'kafka/aggregate-record', aggregate, true],

@@ -152,7 +152,10 @@ export function createMemoryAggregateStore(records: readonly AggregateRecord[] =
     add(list) {
       for (const r of list) {
         const tags = { ...r.tags, window: `${(r.windowEnd - r.windowStart) / 1000}s` };
-        const id = `${r.measurement}|${Object.entries(tags).sort(([a], [b]) => cmp(a, b)).map(([k, v]) => `${k}=${v}`).join(',')}|${r.windowStart}`;
+        const id = `${r.measurement}|${Object.entries(tags)
+          .sort(([a], [b]) => cmp(a, b))
+          .map(([k, v]) => `${k}=${v}`)
+          .join(',')}|${r.windowStart}`;
         const existing = points.get(id);
         // Fields of the same point merge, a field written again is overwritten (as in InfluxDB).
         points.set(id, { measurement: r.measurement, time: r.windowStart, tags, fields: { ...existing?.fields, ...r.fields } });
@@ -165,7 +168,11 @@ export function createMemoryAggregateStore(records: readonly AggregateRecord[] =
       for (const p of points.values()) {
         if (p.measurement !== q.measurement || p.time < start || p.time >= stop) continue;
         if (q.scope && p.tags.scope !== q.scope) continue;
-        if (q.district && (q.measurement === 'travel_times' ? p.tags.from_district !== q.district && p.tags.to_district !== q.district : p.tags.district !== q.district)) continue;
+        if (
+          q.district &&
+          (q.measurement === 'travel_times' ? p.tags.from_district !== q.district && p.tags.to_district !== q.district : p.tags.district !== q.district)
+        )
+          continue;
         if (q.device && p.tags.device !== q.device) continue;
         for (const [field, value] of Object.entries(p.fields)) {
           if (q.field && field !== q.field) continue;

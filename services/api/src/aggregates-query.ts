@@ -55,7 +55,12 @@ function decodeCursor(value: string): number | undefined {
 
 /** The longest unit that divides `ms` (5m, 2h, 90s), as the document's window pattern has it. */
 function windowText(ms: number): string {
-  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+  for (const [unit, size] of [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+  ] as const) {
     if (ms % size === 0) return `${ms / size}${unit}`;
   }
   return `${Math.ceil(ms / 1000)}s`;
@@ -64,12 +69,19 @@ function windowText(ms: number): string {
 export function parseAggregatesQuery(input: Record<string, unknown>, catalogue: Catalogue, now: number): ParsedAggregatesQuery {
   const forbidden = identifyingParams(Object.keys(input));
   if (forbidden.length > 0) {
-    return { ok: false, status: 403, params: forbidden, explanation: 'The open data holds anonymous aggregates only: nothing can be looked up by a licence plate, a MAC address, a pseudonym or any other identifier of a person.' };
+    return {
+      ok: false,
+      status: 403,
+      params: forbidden,
+      explanation:
+        'The open data holds anonymous aggregates only: nothing can be looked up by a licence plate, a MAC address, a pseudonym or any other identifier of a person.',
+    };
   }
   const problems: string[] = [];
   const params: Record<string, string> = {};
   const unknown = Object.keys(input).filter((k) => !(AGGREGATE_PARAMS as readonly string[]).includes(k));
-  if (unknown.length > 0) problems.push(`unknown parameter${unknown.length > 1 ? 's' : ''} (${unknown.length}); the parameters are ${AGGREGATE_PARAMS.join(', ')}`);
+  if (unknown.length > 0)
+    problems.push(`unknown parameter${unknown.length > 1 ? 's' : ''} (${unknown.length}); the parameters are ${AGGREGATE_PARAMS.join(', ')}`);
   for (const name of AGGREGATE_PARAMS) {
     const value = input[name];
     if (value === undefined) continue;
@@ -81,7 +93,10 @@ export function parseAggregatesQuery(input: Record<string, unknown>, catalogue: 
   const notFound: string[] = [];
 
   const measurementName = params.measurement === 'traffic-light' ? 'traffic_light' : params.measurement;
-  const info = measurementName !== undefined && Object.hasOwn(catalogue.measurements, measurementName) ? catalogue.measurements[measurementName as keyof Catalogue['measurements']] : undefined;
+  const info =
+    measurementName !== undefined && Object.hasOwn(catalogue.measurements, measurementName)
+      ? catalogue.measurements[measurementName as keyof Catalogue['measurements']]
+      : undefined;
   if (params.measurement === undefined) problems.push(`measurement: is required, one of ${Object.keys(catalogue.measurements).join(', ')}`);
   else if (!info) problems.push(`measurement: must be one of ${Object.keys(catalogue.measurements).join(', ')}`);
 

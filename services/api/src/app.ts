@@ -32,7 +32,15 @@ export function createApp(deps: ApiDeps): Express {
   const register = buildRegister(deps.policy);
   const table = routeTable(deps.openapi);
   const words = documentWords(deps.openapi);
-  const groups: RouteGroup[] = [healthRoutes(ctx), pageRoutes(ctx, register), registerRoutes(ctx, register), aggregatesRoutes(ctx), dataRequestRoutes(ctx), auditRoutes(ctx), individualRoutes(ctx)];
+  const groups: RouteGroup[] = [
+    healthRoutes(ctx),
+    pageRoutes(ctx, register),
+    registerRoutes(ctx, register),
+    aggregatesRoutes(ctx),
+    dataRequestRoutes(ctx),
+    auditRoutes(ctx),
+    individualRoutes(ctx),
+  ];
   const handlers = new Map<string, RequestHandler>();
   for (const group of groups) {
     for (const [operationId, handler] of Object.entries(group.handlers)) {
@@ -44,7 +52,10 @@ export function createApp(deps: ApiDeps): Express {
   const operations = documentedOperations(deps.openapi);
   const missing = [...operations.keys()].filter((id) => !handlers.has(id));
   const undocumented = [...handlers.keys()].filter((id) => !operations.has(id));
-  if (missing.length > 0 || undocumented.length > 0) throw new Error(`docs/openapi.yaml and the route groups disagree: no handler for ${missing.join(', ') || '-'}; not documented: ${undocumented.join(', ') || '-'}`);
+  if (missing.length > 0 || undocumented.length > 0)
+    throw new Error(
+      `docs/openapi.yaml and the route groups disagree: no handler for ${missing.join(', ') || '-'}; not documented: ${undocumented.join(', ') || '-'}`,
+    );
 
   const app = express();
   app.disable('x-powered-by');
@@ -56,7 +67,13 @@ export function createApp(deps: ApiDeps): Express {
     const method = req.method;
     res.on('finish', () => {
       const path = req.path;
-      const route = HEALTH_PATHS.has(path) ? path : typeof req.route?.path === 'string' ? (req.route.path as string) : typeof res.locals.route === 'string' ? (res.locals.route as string) : 'unmatched';
+      const route = HEALTH_PATHS.has(path)
+        ? path
+        : typeof req.route?.path === 'string'
+          ? (req.route.path as string)
+          : typeof res.locals.route === 'string'
+            ? (res.locals.route as string)
+            : 'unmatched';
       metrics.httpRequests.inc({ route, method, status: String(res.statusCode) });
       metrics.httpDuration.observe({ route }, (performance.now() - started) / 1000);
     });
@@ -76,7 +93,9 @@ export function createApp(deps: ApiDeps): Express {
     next();
   });
   // Open data and transparency may be read from any origin, errors and refusals included.
-  const openPaths = [...operations.values()].filter((op) => op.method === 'get' && (op.tags.includes('open-data') || op.tags.includes('transparency') || op.path === '/openapi.json')).map((op) => op.path);
+  const openPaths = [...operations.values()]
+    .filter((op) => op.method === 'get' && (op.tags.includes('open-data') || op.tags.includes('transparency') || op.path === '/openapi.json'))
+    .map((op) => op.path);
   app.use((req, res, next) => {
     const { segments } = normalizePath(req.path);
     if (openPaths.some((path) => matchPattern(path, segments))) res.set('access-control-allow-origin', '*');
@@ -100,7 +119,11 @@ export function createApp(deps: ApiDeps): Express {
       ignoreUndocumented: false,
       operationHandlers: {
         basePath: '/',
-        resolver: (_basePath: string, route: { openApiRoute: string; method: string }, apiDoc: { paths: Record<string, Record<string, { operationId?: string }>> }) => {
+        resolver: (
+          _basePath: string,
+          route: { openApiRoute: string; method: string },
+          apiDoc: { paths: Record<string, Record<string, { operationId?: string }>> },
+        ) => {
           const operationId = apiDoc.paths[route.openApiRoute]?.[route.method.toLowerCase()]?.operationId;
           const handler = operationId === undefined ? undefined : handlers.get(operationId);
           if (!handler) throw new Error(`no handler for ${route.method} ${route.openApiRoute}`);

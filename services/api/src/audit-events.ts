@@ -47,7 +47,12 @@ export function requestReceived(at: number, requestId: string, requester: Reques
 export function requestDecided(at: number, requestId: string, requester: Requester, decision: DataRequestDecision): AuditEvent {
   return decision.decision === 'refused'
     ? { type: 'request.refused', actor: ACTOR, at, data: { requestId, ...requesterData(requester), level: decision.level, reasons: [...decision.reasons] } }
-    : { type: 'request.answered', actor: ACTOR, at, data: { requestId, ...requesterData(requester), level: decision.level, from: decision.from, links: decision.links.length } };
+    : {
+        type: 'request.answered',
+        actor: ACTOR,
+        at,
+        data: { requestId, ...requesterData(requester), level: decision.level, from: decision.from, links: decision.links.length },
+      };
 }
 
 export function routeRefused(at: number, route: string, method: string, params: readonly string[]): AuditEvent {

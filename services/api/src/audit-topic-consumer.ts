@@ -24,7 +24,16 @@ export interface AuditTopicConsumer {
   stop(): Promise<void>;
 }
 
-export async function startAuditTopicConsumer({ kafka, admin, log, topic, groupId, logger, onStored, onSkipped }: AuditTopicConsumerOptions): Promise<AuditTopicConsumer> {
+export async function startAuditTopicConsumer({
+  kafka,
+  admin,
+  log,
+  topic,
+  groupId,
+  logger,
+  onStored,
+  onSkipped,
+}: AuditTopicConsumerOptions): Promise<AuditTopicConsumer> {
   const child = logger.child({ component: 'audit-topic' });
   const records = await log.records();
   /** Last stored offset per partition (as a bigint), from the log itself. */
@@ -59,7 +68,10 @@ export async function startAuditTopicConsumer({ kafka, admin, log, topic, groupI
           } catch (err) {
             if (!isAuditError(err, 'INVALID_EVENT') && !isAuditError(err, 'PERSONAL_DATA')) throw err; // the log failed: retry the batch
             onSkipped?.();
-            child.warn({ partition: batch.partition, offset: message.offset, code: err.code }, 'skipped a record of the audit topic that is not a storable event');
+            child.warn(
+              { partition: batch.partition, offset: message.offset, code: err.code },
+              'skipped a record of the audit topic that is not a storable event',
+            );
           }
           last.set(batch.partition, offset);
         }
@@ -72,7 +84,10 @@ export async function startAuditTopicConsumer({ kafka, admin, log, topic, groupI
       try {
         await commitOffsetsIfNecessary();
       } catch (err) {
-        child.warn({ err: { message: (err as Error).message }, partition: batch.partition }, 'could not commit the audit topic offset; it is re-read and skipped by position');
+        child.warn(
+          { err: { message: (err as Error).message }, partition: batch.partition },
+          'could not commit the audit topic offset; it is re-read and skipped by position',
+        );
       }
     },
   });
@@ -80,6 +95,12 @@ export async function startAuditTopicConsumer({ kafka, admin, log, topic, groupI
     const done = last.get(p.partition);
     consumer.seek({ topic, partition: p.partition, offset: done === undefined ? p.low : String(done + 1n) });
   }
-  child.info({ topic, resumeAt: Object.fromEntries(partitions.map((p) => [p.partition, last.has(p.partition) ? String(last.get(p.partition)! + 1n) : `earliest (${p.low})`])) }, 'consuming audit events');
+  child.info(
+    {
+      topic,
+      resumeAt: Object.fromEntries(partitions.map((p) => [p.partition, last.has(p.partition) ? String(last.get(p.partition)! + 1n) : `earliest (${p.low})`])),
+    },
+    'consuming audit events',
+  );
   return { stop: () => consumer.disconnect() };
 }

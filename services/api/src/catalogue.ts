@@ -49,9 +49,15 @@ const PERSON_FIELDS: Record<string, readonly string[]> = {
 function readingFields(policy: Policy, kind: DeviceKind): string[] {
   const names = ['readings'];
   for (const [name, field] of Object.entries(policy.kinds[kind].fields)) {
-    if (name.includes('.') || field.treatment !== 'keep' || (field.class !== 'environmental' && field.class !== 'presence-dependent' && field.class !== 'person-derived')) continue;
+    if (
+      name.includes('.') ||
+      field.treatment !== 'keep' ||
+      (field.class !== 'environmental' && field.class !== 'presence-dependent' && field.class !== 'person-derived')
+    )
+      continue;
     // A presence-dependent field is published as a noisy district mean only.
-    const how = field.class === 'presence-dependent' ? ['mean'] : field.aggregate ?? (field.class === 'person-derived' ? ['sum'] : ['mean', 'max', 'count_true']);
+    const how =
+      field.class === 'presence-dependent' ? ['mean'] : (field.aggregate ?? (field.class === 'person-derived' ? ['sum'] : ['mean', 'max', 'count_true']));
     for (const h of how) names.push(`${snakeCase(name)}_${h}`);
   }
   return names;

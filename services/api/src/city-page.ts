@@ -41,13 +41,15 @@ export function cityPage(districts: readonly District[], { refreshSeconds, range
 <table id="city-table" data-refresh-seconds="${refreshSeconds}" data-range="${range}">
 <caption>Latest figure per district (— : no figure published in the last ${range.replace('-', '')})</caption>
 <thead><tr><th scope="col">District</th>${CITY_METRICS.map(
-    (m) => html`<th scope="col" class="num" data-metric="${m.id}" data-query="${new URLSearchParams(m.query).toString()}" data-decimals="${m.decimals}">${m.label}<br><span class="muted">${m.unit}</span></th>`,
+    (m) =>
+      html`<th scope="col" class="num" data-metric="${m.id}" data-query="${new URLSearchParams(m.query).toString()}" data-decimals="${m.decimals}">${m.label}<br><span class="muted">${m.unit}</span></th>`,
   )}</tr></thead>
 <tbody>
 ${districts.map(
-  (d) => html`<tr id="district-${d.id}" data-district="${d.id}"><th scope="row">${d.name}</th>${CITY_METRICS.map(
-    (m) => html`<td class="num" id="${m.id}-${d.id}" data-district="${d.id}" data-metric="${m.id}" data-state="no-data">—</td>`,
-  )}</tr>`,
+  (d) =>
+    html`<tr id="district-${d.id}" data-district="${d.id}"><th scope="row">${d.name}</th>${CITY_METRICS.map(
+      (m) => html`<td class="num" id="${m.id}-${d.id}" data-district="${d.id}" data-metric="${m.id}" data-state="no-data">—</td>`,
+    )}</tr>`,
 )}
 </tbody>
 </table>

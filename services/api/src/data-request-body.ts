@@ -26,15 +26,19 @@ export function parseDataRequest(body: unknown, policy: Policy, catalogue: Catal
   /** Subjects the city does not have: the request is well-formed, its subject is not found. */
   const notFound: string[] = [];
   const unknown = Object.keys(input).filter((k) => !(DATA_REQUEST_FIELDS as readonly string[]).includes(k));
-  if (unknown.length > 0) problems.push(`(body): ${unknown.length} unknown field${unknown.length > 1 ? 's' : ''}; the fields are ${DATA_REQUEST_FIELDS.join(', ')}`);
+  if (unknown.length > 0)
+    problems.push(`(body): ${unknown.length} unknown field${unknown.length > 1 ? 's' : ''}; the fields are ${DATA_REQUEST_FIELDS.join(', ')}`);
 
   let subject: DataRequest['subject'] | undefined;
   const s = input.subject;
-  if (typeof s !== 'object' || s === null || Array.isArray(s)) problems.push(`subject: is required, an object like {"type": "district", "id": "wan-chai"}; type is one of ${SUBJECT_TYPES.join(', ')}`);
+  if (typeof s !== 'object' || s === null || Array.isArray(s))
+    problems.push(`subject: is required, an object like {"type": "district", "id": "wan-chai"}; type is one of ${SUBJECT_TYPES.join(', ')}`);
   else {
     const { type, id, value, ...rest } = s as Record<string, unknown>;
-    if (Object.keys(rest).length > 0) problems.push('subject: unknown fields; a subject has type, and id (device or district) or value (plate, mac, pseudonym)');
-    if (typeof type !== 'string' || !(SUBJECT_TYPES as readonly string[]).includes(type)) problems.push(`subject.type: must be one of ${SUBJECT_TYPES.join(', ')}`);
+    if (Object.keys(rest).length > 0)
+      problems.push('subject: unknown fields; a subject has type, and id (device or district) or value (plate, mac, pseudonym)');
+    if (typeof type !== 'string' || !(SUBJECT_TYPES as readonly string[]).includes(type))
+      problems.push(`subject.type: must be one of ${SUBJECT_TYPES.join(', ')}`);
     else if (type === 'plate' || type === 'mac' || type === 'pseudonym') {
       // The identifier is not read, only checked to be a short string: it goes nowhere.
       if (id !== undefined) problems.push(`subject.id: a ${type} is given as subject.value`);
@@ -57,7 +61,8 @@ export function parseDataRequest(body: unknown, policy: Policy, catalogue: Catal
   }
 
   const level = input.level;
-  if (typeof level !== 'string' || !(REQUEST_LEVELS as readonly string[]).includes(level)) problems.push(`level: is required, one of ${REQUEST_LEVELS.join(', ')}`);
+  if (typeof level !== 'string' || !(REQUEST_LEVELS as readonly string[]).includes(level))
+    problems.push(`level: is required, one of ${REQUEST_LEVELS.join(', ')}`);
 
   let data: string[] = [];
   if (input.data !== undefined) {
@@ -97,11 +102,15 @@ export function individualBodyCategories(body: unknown): string[] {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return [];
   const input = body as Record<string, unknown>;
   const categories = new Set<string>();
-  const subject = typeof input.subject === 'object' && input.subject !== null && !Array.isArray(input.subject) ? (input.subject as Record<string, unknown>) : {};
+  const subject =
+    typeof input.subject === 'object' && input.subject !== null && !Array.isArray(input.subject) ? (input.subject as Record<string, unknown>) : {};
   if (typeof subject.type === 'string' && PERSON_SUBJECTS.has(subject.type)) categories.add(`body:${subject.type}`);
   if (input.level === 'individual') categories.add('body:individual');
   if (Array.isArray(input.data)) for (const d of input.data) if (typeof d === 'string' && Object.hasOwn(INDIVIDUAL_DATA, d)) categories.add(`body:${d}`);
-  const keys = [...Object.keys(input).filter((k) => !(DATA_REQUEST_FIELDS as readonly string[]).includes(k)), ...Object.keys(subject).filter((k) => !['type', 'id', 'value'].includes(k))];
+  const keys = [
+    ...Object.keys(input).filter((k) => !(DATA_REQUEST_FIELDS as readonly string[]).includes(k)),
+    ...Object.keys(subject).filter((k) => !['type', 'id', 'value'].includes(k)),
+  ];
   for (const name of identifyingParams(keys)) categories.add(`body:${name}`);
   for (const [key, value] of [...Object.entries(input), ...Object.entries(subject)]) {
     // subject.value is where a person's identifier belongs; it is counted by the subject's type above.

@@ -80,7 +80,16 @@ function epochOf(policy: Pick<Policy, 'kinds'>, kind: unknown): number {
 
 const timeOf = (value: unknown): number | undefined => (typeof value === 'string' && !Number.isNaN(Date.parse(value)) ? Date.parse(value) : undefined);
 
-export function createLiveFigures({ policy, audit, store, checks, keyGraceMs = policy.rawData.keyGrace, now = Date.now, cacheMs = 2_000, onError }: LiveFiguresOptions): LiveFigures {
+export function createLiveFigures({
+  policy,
+  audit,
+  store,
+  checks,
+  keyGraceMs = policy.rawData.keyGrace,
+  now = Date.now,
+  cacheMs = 2_000,
+  onError,
+}: LiveFiguresOptions): LiveFigures {
   const limit = rawDataLimit(policy);
   const resolution = Math.max(...Object.values(policy.kinds).map((k) => k.window));
   let cached: { at: number; value: Promise<LiveFiguresSnapshot> } | undefined;

@@ -40,7 +40,10 @@ async function main(): Promise<void> {
   const head = await audit.head();
   logger.info({ file: config.AUDIT_LOG_FILE, head: head ?? null }, 'audit log opened and verified');
 
-  const store = createInfluxAggregateStore(new InfluxDB({ url: config.INFLUX_URL, token: config.INFLUX_TOKEN, timeout: 10_000 }).getQueryApi(config.INFLUX_ORG), config.INFLUX_BUCKET);
+  const store = createInfluxAggregateStore(
+    new InfluxDB({ url: config.INFLUX_URL, token: config.INFLUX_TOKEN, timeout: 10_000 }).getQueryApi(config.INFLUX_ORG),
+    config.INFLUX_BUCKET,
+  );
 
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID, logger });
   const admin = kafka.admin();
@@ -69,7 +72,20 @@ async function main(): Promise<void> {
     onError: (source, err) => logger.warn({ source, err: { name: (err as Error).name, message: (err as Error).message } }, 'a live figure is unavailable'),
   });
 
-  const app = createApp({ policy, catalogue, requesters, store, liveFigures, audit, openapi, registry, metrics, lifecycle, logger, keyGraceMs: policy.rawData.keyGrace });
+  const app = createApp({
+    policy,
+    catalogue,
+    requesters,
+    store,
+    liveFigures,
+    audit,
+    openapi,
+    registry,
+    metrics,
+    lifecycle,
+    logger,
+    keyGraceMs: policy.rawData.keyGrace,
+  });
   const server = app.listen(config.HTTP_PORT, config.HTTP_HOST);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
@@ -79,7 +95,15 @@ async function main(): Promise<void> {
   let consumer: AuditTopicConsumer | undefined;
   if (config.AUDIT_TOPIC) {
     // The api reads the audit topic; the topic is created (with the policy's spec) if no producer has yet.
-    await retryKafka(() => ensureTopics(admin, topicSpecs(policy).filter((s) => s.topic === TOPICS.audit), logger), { what: 'creating the audit topic', logger });
+    await retryKafka(
+      () =>
+        ensureTopics(
+          admin,
+          topicSpecs(policy).filter((s) => s.topic === TOPICS.audit),
+          logger,
+        ),
+      { what: 'creating the audit topic', logger },
+    );
     consumer = await startAuditTopicConsumer({
       kafka,
       admin,

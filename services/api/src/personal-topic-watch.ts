@@ -88,7 +88,18 @@ export function createOldestRecordFinder(admin: WatchAdmin, now: () => number = 
   };
 }
 
-export function createPersonalTopicWatch({ admin, topics, audit, intervalMs, periodMs, limitMs, logger, now = Date.now, onCheck, onAppend }: PersonalTopicWatchOptions): PersonalTopicWatch {
+export function createPersonalTopicWatch({
+  admin,
+  topics,
+  audit,
+  intervalMs,
+  periodMs,
+  limitMs,
+  logger,
+  now = Date.now,
+  onCheck,
+  onAppend,
+}: PersonalTopicWatchOptions): PersonalTopicWatch {
   const oldest = createOldestRecordFinder(admin, now);
   return createRetentionSchedule({
     topics,

@@ -14,15 +14,22 @@ export function readable(slug: string): string {
 }
 
 const REASON_TEXT: Record<(typeof REFUSAL_REASONS)[number], string> = {
-  NOT_COLLECTED: 'Lethe never had it: the field is dropped at the sensor gateway, or identifiers such as plates and phone addresses are replaced by pseudonyms before anything is stored.',
+  NOT_COLLECTED:
+    'Lethe never had it: the field is dropped at the sensor gateway, or identifiers such as plates and phone addresses are replaced by pseudonyms before anything is stored.',
   EXPIRED: 'Lethe no longer has it: records about people are deleted after the time limit below.',
-  UNLINKABLE: 'Lethe cannot connect it to a person: pseudonyms change on a schedule and the old keys are destroyed, so nobody can tell whether two records are the same person.',
+  UNLINKABLE:
+    'Lethe cannot connect it to a person: pseudonyms change on a schedule and the old keys are destroyed, so nobody can tell whether two records are the same person.',
   OUT_OF_PURPOSE: 'It would serve a purpose the sensors were not installed for. Tracking or identifying a person is never one of them.',
 };
 
 /** 900000 → `15 minutes`: the register speaks to people, not to parsers. */
 export function humanDuration(ms: number): string {
-  for (const [unit, size] of [['day', 86_400_000], ['hour', 3_600_000], ['minute', 60_000], ['second', 1000]] as const) {
+  for (const [unit, size] of [
+    ['day', 86_400_000],
+    ['hour', 3_600_000],
+    ['minute', 60_000],
+    ['second', 1000],
+  ] as const) {
     if (ms >= size && ms % size === 0) return `${ms / size} ${unit}${ms / size === 1 ? '' : 's'}`;
   }
   return `${ms / 1000} seconds`;
@@ -43,7 +50,9 @@ function liveSection(register: Register, live: LiveFiguresSnapshot | undefined):
   const ttl = register.rawData.ttl;
   const limitMs = live.rawData.limitSeconds * 1000;
   return html`<p class="muted">Figures about people as of <time datetime="${live.asOf}" id="live-as-of">${minute(live.asOf)}</time>: they are always given a little behind the clock and rounded to the schedule, so they cannot point at one person's moment.${
-    live.unavailable.length > 0 ? html` <span class="warn" id="live-unavailable" data-sources="${live.unavailable.join(' ')}">Not available now: ${live.unavailable.join(', ')}.</span>` : ''
+    live.unavailable.length > 0
+      ? html` <span class="warn" id="live-unavailable" data-sources="${live.unavailable.join(' ')}">Not available now: ${live.unavailable.join(', ')}.</span>`
+      : ''
   }</p>
 <h3 id="raw-age-heading">Records about people are deleted on time</h3>
 <p>Every record about a person is deleted ${humanDuration(ttl.ms)} after it was made; Kafka deletes in blocks, so it may stay up to <span id="raw-limit" data-limit-seconds="${live.rawData.limitSeconds}">${minSec(limitMs)}</span> in all.
@@ -52,7 +61,8 @@ Every ${humanDuration(live.rawData.checkEverySeconds * 1000)} a check looks at e
 <thead><tr><th scope="col">Where</th><th scope="col">Every record younger than ${minSec(limitMs)}</th></tr></thead>
 <tbody>
 ${live.rawData.topics.map(
-  (t) => html`<tr data-topic="${t.topic}"><th scope="row"><code>${t.topic}</code></th><td data-within-limit="${t.withinLimit === null ? '' : String(t.withinLimit)}" data-checks="${t.checks}">${t.withinLimit === null ? 'not checked' : t.withinLimit ? 'yes' : html`<strong class="warn">no</strong>`}</td></tr>`,
+  (t) =>
+    html`<tr data-topic="${t.topic}"><th scope="row"><code>${t.topic}</code></th><td data-within-limit="${t.withinLimit === null ? '' : String(t.withinLimit)}" data-checks="${t.checks}">${t.withinLimit === null ? 'not checked' : t.withinLimit ? 'yes' : html`<strong class="warn">no</strong>`}</td></tr>`,
 )}
 </tbody>
 </table>

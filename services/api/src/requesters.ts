@@ -35,7 +35,12 @@ const problemsOf = (error: z.ZodError) => error.issues.map((i) => `${i.path.join
 
 export function parseRequesters(document: unknown, source: string): Requester[] {
   const parsed = RequestersFileSchema.safeParse(document);
-  if (!parsed.success) throw new Error(`Invalid requesters file ${source}:\n${problemsOf(parsed.error).map((p) => `  - ${p}`).join('\n')}`);
+  if (!parsed.success)
+    throw new Error(
+      `Invalid requesters file ${source}:\n${problemsOf(parsed.error)
+        .map((p) => `  - ${p}`)
+        .join('\n')}`,
+    );
   const ids = parsed.data.requesters.map((r) => r.id);
   const duplicates = ids.filter((id, i) => ids.indexOf(id) !== i);
   if (duplicates.length > 0) throw new Error(`Invalid requesters file ${source}: duplicate ids ${[...new Set(duplicates)].join(', ')}`);
@@ -69,7 +74,12 @@ export function createRequesterDirectory(requesters: readonly Requester[], token
     throw new Error('The requester token file is not JSON; regenerate it with scripts/setup-secrets.ts.');
   }
   const parsed = TokenHashesSchema.safeParse(document);
-  if (!parsed.success) throw new Error(`Invalid requester token file:\n${problemsOf(parsed.error).map((p) => `  - ${p}`).join('\n')}`);
+  if (!parsed.success)
+    throw new Error(
+      `Invalid requester token file:\n${problemsOf(parsed.error)
+        .map((p) => `  - ${p}`)
+        .join('\n')}`,
+    );
   const byId = new Map(requesters.map((r) => [r.id, r]));
   const unknown = Object.keys(parsed.data.tokens).filter((id) => !byId.has(id));
   if (unknown.length > 0) throw new Error(`The requester token file names requesters that are not in the requesters file: ${unknown.join(', ')}`);

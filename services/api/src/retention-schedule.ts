@@ -121,7 +121,10 @@ export function createRetentionSchedule(options: RetentionScheduleOptions): Rete
         withinLimit = await check(topic, now());
         if (!withinLimit) {
           t.overLimit++;
-          log.error({ topic, limitSeconds: limitMs / 1000 }, 'a personal topic holds a record older than the raw-data limit (TTL + stated bound): retention is not working');
+          log.error(
+            { topic, limitSeconds: limitMs / 1000 },
+            'a personal topic holds a record older than the raw-data limit (TTL + stated bound): retention is not working',
+          );
         }
       } catch (err) {
         t.failed++;

@@ -43,7 +43,9 @@ function emptyCounts(): Counts {
     answered: 0,
     refused: 0,
     refusalsByReason: zeroReasons(),
-    byRequesterType: Object.fromEntries(REQUESTER_TYPES.map((t) => [t, { requests: 0, answered: 0, refused: 0, refusalsByReason: zeroReasons() }])) as Counts['byRequesterType'],
+    byRequesterType: Object.fromEntries(
+      REQUESTER_TYPES.map((t) => [t, { requests: 0, answered: 0, refused: 0, refusalsByReason: zeroReasons() }]),
+    ) as Counts['byRequesterType'],
     routesRefused: 0,
     routesRefusedByCategory: {},
   };
@@ -90,7 +92,11 @@ function count(c: Counts, record: AuditRecord): void {
   }
 }
 
-export function buildTransparencyReport(records: readonly AuditRecord[], head: AuditHead | undefined, { period, now }: { period: ReportPeriod; now: number }): TransparencyReport {
+export function buildTransparencyReport(
+  records: readonly AuditRecord[],
+  head: AuditHead | undefined,
+  { period, now }: { period: ReportPeriod; now: number },
+): TransparencyReport {
   const totals = emptyCounts();
   const periods = new Map<string, Counts>();
   for (const record of records) {

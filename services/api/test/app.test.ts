@@ -5,7 +5,14 @@ import { fileRequest, MIN, NOW, policy, startTestApi, type TestApi } from './sup
 /** A plate and a MAC the tests send, to prove they are echoed nowhere. */
 const PLATE = 'CZ9 QK417';
 const MAC = '0A:CA:FE:12:34:56';
-const plateRequest = { subject: { type: 'plate', value: PLATE }, level: 'individual', data: ['movements'], purpose: 'criminal-investigation', from: new Date(NOW - 7 * 86_400_000).toISOString(), to: new Date(NOW).toISOString() };
+const plateRequest = {
+  subject: { type: 'plate', value: PLATE },
+  level: 'individual',
+  data: ['movements'],
+  purpose: 'criminal-investigation',
+  from: new Date(NOW - 7 * 86_400_000).toISOString(),
+  to: new Date(NOW).toISOString(),
+};
 
 let api: TestApi;
 beforeEach(async () => {
@@ -40,7 +47,14 @@ describe('GET /v1/aggregates', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('access-control-allow-origin')).toBe('*');
     const body = await json(res);
-    expect(body.query).toMatchObject({ measurement: 'pedestrians', scope: 'district', district: 'wan-chai', field: 'people', start: new Date(NOW - 10 * MIN).toISOString(), stop: new Date(NOW).toISOString() });
+    expect(body.query).toMatchObject({
+      measurement: 'pedestrians',
+      scope: 'district',
+      district: 'wan-chai',
+      field: 'people',
+      start: new Date(NOW - 10 * MIN).toISOString(),
+      stop: new Date(NOW).toISOString(),
+    });
     expect(body.data.map((r: { value: number }) => r.value)).toEqual([45, 44, 43, 42]);
     expect(body.data[0]).toMatchObject({ measurement: 'pedestrians', field: 'people', window: '60s', tags: { scope: 'district', district: 'wan-chai' } });
     expect(body.page).toEqual({ limit: 1000, offset: 0, returned: 4, next: null });
@@ -63,18 +77,31 @@ describe('GET /v1/aggregates', () => {
   it('re-aggregates into longer windows', async () => {
     // The four stored minutes (10:00–10:03) fall into the 5-minute window from 10:00.
     const body = await json(await get('/v1/aggregates?measurement=sewer&scope=district&field=level_cm_max&start=-10m&window=5m&aggregate=max'));
-    expect(body.data).toEqual([{ time: '2025-06-02T10:00:00.000Z', measurement: 'sewer', field: 'level_cm_max', value: 55, window: '5m', tags: { scope: 'district', district: 'wan-chai' } }]);
+    expect(body.data).toEqual([
+      {
+        time: '2025-06-02T10:00:00.000Z',
+        measurement: 'sewer',
+        field: 'level_cm_max',
+        value: 55,
+        window: '5m',
+        tags: { scope: 'district', district: 'wan-chai' },
+      },
+    ]);
     const mean = await json(await get('/v1/aggregates?measurement=pedestrians&scope=district&district=wan-chai&start=-10m&window=5m'));
     expect(mean.data).toEqual([expect.objectContaining({ value: 43.5, window: '5m' })]);
     expect(mean.query).toMatchObject({ window: '5m', aggregate: 'mean' });
   });
 
   it('lists every problem with bad parameters, without repeating what was sent', async () => {
-    const res = await get(`/v1/aggregates?measurement=people&district=No_where&start=yesterday&limit=0&window=7q&aggregate=median&cursor=zz&bogus${encodeURIComponent('AB1234')}=1`);
+    const res = await get(
+      `/v1/aggregates?measurement=people&district=No_where&start=yesterday&limit=0&window=7q&aggregate=median&cursor=zz&bogus${encodeURIComponent('AB1234')}=1`,
+    );
     expect(res.status).toBe(400);
     const body = await json(res);
     expect(body.error).toBe('invalid query');
-    expect(body.problems.map((p: string) => p.split(':')[0])).toEqual(expect.arrayContaining(['measurement', 'district', 'start', 'limit', 'window', 'aggregate', 'cursor']));
+    expect(body.problems.map((p: string) => p.split(':')[0])).toEqual(
+      expect.arrayContaining(['measurement', 'district', 'start', 'limit', 'window', 'aggregate', 'cursor']),
+    );
     expect(body.problems.join('\n')).toContain('unknown parameter');
     expect(JSON.stringify(body)).not.toMatch(/nowhere|yesterday|AB1234|bogus|median|7q/);
   });
@@ -84,7 +111,13 @@ describe('GET /v1/aggregates', () => {
     const res = await get('/v1/aggregates?measurement=sewer&scope=cell&field=people&device=LP-0001');
     expect(res.status).toBe(404);
     const body = await json(res);
-    expect(body.problems).toEqual(expect.arrayContaining([expect.stringMatching(/^scope: must be one of device, district/), expect.stringMatching(/^field: is not a field of sewer; its fields are readings/), 'device: is not a sewer device']));
+    expect(body.problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^scope: must be one of device, district/),
+        expect.stringMatching(/^field: is not a field of sewer; its fields are readings/),
+        'device: is not a sewer device',
+      ]),
+    );
     expect((await get('/v1/aggregates?measurement=lamppost&district=atlantis')).status).toBe(404);
     expect((await get('/v1/aggregates?measurement=lamppost&device=LP-9999')).status).toBe(404);
   });
@@ -133,7 +166,16 @@ describe('GET /v1/aggregates', () => {
     await get('/v1/aggregates?measurement=pedestrians&scope=district&district=wan-chai&start=-10m');
     const record = (await api.audit.records()).at(-1)!;
     expect(record).toMatchObject({ type: 'export', actor: 'api' });
-    expect(record.data).toMatchObject({ route: '/v1/aggregates', measurement: 'pedestrians', scope: 'district', district: 'wan-chai', device: null, rows: 4, limit: 1000, offset: 0 });
+    expect(record.data).toMatchObject({
+      route: '/v1/aggregates',
+      measurement: 'pedestrians',
+      scope: 'district',
+      district: 'wan-chai',
+      device: null,
+      rows: 4,
+      limit: 1000,
+      offset: 0,
+    });
   });
 
   it('serves nothing when the audit log cannot record the export (503)', async () => {
@@ -171,7 +213,14 @@ describe('routes that would expose individual-level data', () => {
       if (status === 405) expect(res.headers.get('allow')).toBe('GET, HEAD');
     }
     // Refused either way: every one is audited by route pattern.
-    expect((await api.audit.records()).map((r) => r.data.route)).toEqual(['/v1/sightings', '/v1/plates/*rest', '/v1/vehicles/:id/*rest', '/v1/pseudonyms', '/v1/people', '/v1/macs/*rest']);
+    expect((await api.audit.records()).map((r) => r.data.route)).toEqual([
+      '/v1/sightings',
+      '/v1/plates/*rest',
+      '/v1/vehicles/:id/*rest',
+      '/v1/pseudonyms',
+      '/v1/people',
+      '/v1/macs/*rest',
+    ]);
     const metrics = await (await get('/metrics')).text();
     expect(metrics).toContain('lethe_api_routes_refused_total{route="/v1/plates/*rest",service="api"} 1');
     expect(await everywhere()).not.toMatch(/CZ9|0A:CA:FE/);
@@ -193,7 +242,9 @@ describe('POST /v1/data-requests', () => {
     expect((await fileRequest(api, plateRequest, { authorization: 'Basic dXNlcjpwYXNz' })).status).toBe(401);
     // Each attempt at a plate's movements is counted (finding 8), by category, never by value.
     const params = ['body:individual', 'body:movements', 'body:plate'];
-    expect((await api.audit.records()).map((r) => [r.type, r.data])).toEqual(Array.from({ length: 3 }, () => ['route.refused', { route: '/v1/data-requests', method: 'POST', params }]));
+    expect((await api.audit.records()).map((r) => [r.type, r.data])).toEqual(
+      Array.from({ length: 3 }, () => ['route.refused', { route: '/v1/data-requests', method: 'POST', params }]),
+    );
     // A request about a district without a token is not about a person: nothing is recorded.
     await fileRequest(api, { ...plateRequest, subject: { type: 'district', id: 'wan-chai' }, level: 'aggregate', data: ['pedestrians'] }, {});
     expect(await api.audit.records()).toHaveLength(3);
@@ -204,18 +255,42 @@ describe('POST /v1/data-requests', () => {
     const res = await fileRequest(api, plateRequest, 'hk-police-force');
     expect(res.status).toBe(200);
     const body = await json(res);
-    expect(body).toMatchObject({ decision: 'refused', level: 'individual', requester: { id: 'hk-police-force', type: 'police' }, report: '/v1/transparency-report' });
+    expect(body).toMatchObject({
+      decision: 'refused',
+      level: 'individual',
+      requester: { id: 'hk-police-force', type: 'police' },
+      report: '/v1/transparency-report',
+    });
     expect(body.reasons).toEqual(['NOT_COLLECTED', 'EXPIRED', 'UNLINKABLE', 'OUT_OF_PURPOSE']);
     expect(body.details).toHaveLength(4);
 
     const records = await api.audit.records();
     expect(records.map((r) => r.type)).toEqual(['request.received', 'request.refused']);
-    expect(records[0]!.data).toMatchObject({ requestId: body.requestId, requesterType: 'police', requester: 'hk-police-force', subjectType: 'plate', subjectId: null, level: 'individual', data: ['movements'], purpose: 'criminal-investigation' });
+    expect(records[0]!.data).toMatchObject({
+      requestId: body.requestId,
+      requesterType: 'police',
+      requester: 'hk-police-force',
+      subjectType: 'plate',
+      subjectId: null,
+      level: 'individual',
+      data: ['movements'],
+      purpose: 'criminal-investigation',
+    });
     expect(records[1]!.data).toMatchObject({ requestId: body.requestId, reasons: body.reasons });
 
     const report = await json(await get('/v1/transparency-report'));
-    expect(report.totals).toMatchObject({ requests: 1, refused: 1, answered: 0, refusalsByReason: { NOT_COLLECTED: 1, EXPIRED: 1, UNLINKABLE: 1, OUT_OF_PURPOSE: 1 } });
-    expect(report.totals.byRequesterType.police).toEqual({ requests: 1, answered: 0, refused: 1, refusalsByReason: { NOT_COLLECTED: 1, EXPIRED: 1, UNLINKABLE: 1, OUT_OF_PURPOSE: 1 } });
+    expect(report.totals).toMatchObject({
+      requests: 1,
+      refused: 1,
+      answered: 0,
+      refusalsByReason: { NOT_COLLECTED: 1, EXPIRED: 1, UNLINKABLE: 1, OUT_OF_PURPOSE: 1 },
+    });
+    expect(report.totals.byRequesterType.police).toEqual({
+      requests: 1,
+      answered: 0,
+      refused: 1,
+      refusalsByReason: { NOT_COLLECTED: 1, EXPIRED: 1, UNLINKABLE: 1, OUT_OF_PURPOSE: 1 },
+    });
     expect(report.periods).toEqual([expect.objectContaining({ period: '2025-06', requests: 1 })]);
     expect(report.audit).toEqual({ records: 2, head: await api.audit.head() });
   });
@@ -242,7 +317,14 @@ describe('POST /v1/data-requests', () => {
   it('answers an aggregate request for a purpose of the policy with links into the open data that work', async () => {
     const res = await fileRequest(
       api,
-      { subject: { type: 'district', id: 'wan-chai' }, level: 'aggregate', data: ['pedestrians'], purpose: 'pedestrian-flow-planning', from: new Date(NOW - 10 * MIN).toISOString(), to: new Date(NOW).toISOString() },
+      {
+        subject: { type: 'district', id: 'wan-chai' },
+        level: 'aggregate',
+        data: ['pedestrians'],
+        purpose: 'pedestrian-flow-planning',
+        from: new Date(NOW - 10 * MIN).toISOString(),
+        to: new Date(NOW).toISOString(),
+      },
       'transport-department',
     );
     const body = await json(res);
@@ -255,7 +337,14 @@ describe('POST /v1/data-requests', () => {
   });
 
   it('lists every problem of an invalid request, without repeating it', async () => {
-    const res = await fileRequest(api, { subject: { type: 'district', id: 'AB 1234' }, level: 'everything', data: ['faces'], purpose: 'curiosity', from: 'last week', extra: PLATE });
+    const res = await fileRequest(api, {
+      subject: { type: 'district', id: 'AB 1234' },
+      level: 'everything',
+      data: ['faces'],
+      purpose: 'curiosity',
+      from: 'last week',
+      extra: PLATE,
+    });
     expect(res.status).toBe(400);
     const body = await json(res);
     expect(body.problems.map((p: string) => p.split(':')[0]).sort()).toEqual(['(body)', 'data', 'from', 'level', 'purpose', 'subject', 'to']);
@@ -269,7 +358,11 @@ describe('POST /v1/data-requests', () => {
     const res = await fileRequest(api, `{"subject": {"type": "plate", "value": "${PLATE}"`);
     expect(res.status).toBe(400);
     expect(await json(res)).toEqual({ error: 'invalid data request', problems: ['(body): is not valid JSON'] });
-    const text = await fetch(`${api.url}/v1/data-requests`, { method: 'POST', headers: { authorization: 'Bearer test-token-hk-police-force-0123456789abcdef', 'content-type': 'text/plain' }, body: PLATE });
+    const text = await fetch(`${api.url}/v1/data-requests`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer test-token-hk-police-force-0123456789abcdef', 'content-type': 'text/plain' },
+      body: PLATE,
+    });
     expect(text.status).toBe(415);
     expect(api.logs() + JSON.stringify(await api.audit.records())).not.toContain('CZ9');
   });
@@ -310,11 +403,21 @@ describe('GET /v1/transparency-report', () => {
 
 describe('the register and the policy', () => {
   it('serves the register generated from the policy with live figures', async () => {
-    await api.audit.append({ type: 'key.destroyed', actor: 'gateway', at: NOW - 5 * MIN, data: { epoch: 1, kind: 'traffic-light', epochEnd: new Date(NOW - 20 * MIN).toISOString() } });
+    await api.audit.append({
+      type: 'key.destroyed',
+      actor: 'gateway',
+      at: NOW - 5 * MIN,
+      data: { epoch: 1, kind: 'traffic-light', epochEnd: new Date(NOW - 20 * MIN).toISOString() },
+    });
     // Ended too recently to be counted yet: the figures are as of NOW - 15 s rounded down to the
     // minute (10:05:00), a key goes 60 s after its epoch ends, and a key is counted one epoch
     // (15 min) later still, so the event's delivery cannot move the figure.
-    await api.audit.append({ type: 'key.destroyed', actor: 'gateway', at: NOW - 5 * MIN, data: { epoch: 2, kind: 'lamppost', epochEnd: new Date(NOW - MIN).toISOString() } });
+    await api.audit.append({
+      type: 'key.destroyed',
+      actor: 'gateway',
+      at: NOW - 5 * MIN,
+      data: { epoch: 2, kind: 'lamppost', epochEnd: new Date(NOW - MIN).toISOString() },
+    });
     await fileRequest(api, plateRequest);
     const body = await json(await get('/v1/register'));
     expect(body.controller).toBe(policy.controller);
@@ -385,11 +488,11 @@ describe('the live city page', () => {
     expect(page).toContain('<script src="/assets/city.js" defer></script>');
     const script = await get('/assets/city.js');
     expect(script.headers.get('content-type')).toContain('javascript');
-    expect(await script.text()).toContain("fetch(url");
+    expect(await script.text()).toContain('fetch(url');
     expect((await get('/city?range=yesterday')).status).toBe(400);
   });
 
-  it("points each column at a query the api answers, with the figures the page needs", async () => {
+  it('points each column at a query the api answers, with the figures the page needs', async () => {
     const page = await (await get('/city')).text();
     const queries = [...page.matchAll(/data-query="([^"]+)"/g)].map((m) => m[1]!.replaceAll('&amp;', '&'));
     expect(queries).toHaveLength(4);

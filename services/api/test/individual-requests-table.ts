@@ -6,7 +6,17 @@
 import { request } from 'node:http';
 
 /** The identifiers the table sends; none may be found anywhere afterwards. */
-export const SENT_VALUES = ['CZ9 QK417', 'CZ9', 'QK417', '0A:CA:FE:12:34:56', '0A:CA:FE', '454001234567890', 'alice@example.org', 'alice', 'Qm9vbTEyMzQ1Njc4OTAxMg'];
+export const SENT_VALUES = [
+  'CZ9 QK417',
+  'CZ9',
+  'QK417',
+  '0A:CA:FE:12:34:56',
+  '0A:CA:FE',
+  '454001234567890',
+  'alice@example.org',
+  'alice',
+  'Qm9vbTEyMzQ1Njc4OTAxMg',
+];
 
 /** [raw path with query, what kind of route it is] */
 export const INDIVIDUAL_PATHS: ReadonlyArray<readonly [string, 'refused' | 'documented' | 'unmatched']> = [
@@ -59,15 +69,30 @@ export function expectedStatus(path: string, kind: 'refused' | 'documented' | 'u
 }
 
 /** One request exactly as given: no client-side normalisation of the path. */
-export function rawRequest(base: string, method: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+export function rawRequest(
+  base: string,
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+  body?: string,
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
   const url = new URL(base);
   return new Promise((resolve, reject) => {
-    const req = request({ host: url.hostname, port: url.port, method, path, headers: { ...headers, ...(body === undefined ? {} : { 'content-length': String(Buffer.byteLength(body)) }) } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
-    });
+    const req = request(
+      {
+        host: url.hostname,
+        port: url.port,
+        method,
+        path,
+        headers: { ...headers, ...(body === undefined ? {} : { 'content-length': String(Buffer.byteLength(body)) }) },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
+      },
+    );
     req.setTimeout(30_000, () => req.destroy(new Error(`${method} ${path}: no answer within 30 s`)));
     req.on('error', reject);
     req.end(body);

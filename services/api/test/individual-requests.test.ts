@@ -9,7 +9,17 @@ import { fileRequest, NOW, startTestApi, type TestApi } from './support.ts';
 
 describe('what an individual-looking request is', () => {
   it('sees through spelling: double slashes, case, encodings, dot segments, full-width letters, extensions', () => {
-    for (const path of ['/v1//sightings', '/V1/SIGHTINGS/', '/v1/%73ightings', '/v1/%2573ightings', '/v1/a/../sightings', '/v1/./sightings', '/v1\\sightings', `/v1/${encodeURIComponent('ｓｉｇｈｔｉｎｇｓ')}`, '/v1/sightings;x=1']) {
+    for (const path of [
+      '/v1//sightings',
+      '/V1/SIGHTINGS/',
+      '/v1/%73ightings',
+      '/v1/%2573ightings',
+      '/v1/a/../sightings',
+      '/v1/./sightings',
+      '/v1\\sightings',
+      `/v1/${encodeURIComponent('ｓｉｇｈｔｉｎｇｓ')}`,
+      '/v1/sightings;x=1',
+    ]) {
       expect(normalizePath(path).segments, path).toEqual(['v1', 'sightings']);
       expect(classifyRequest(path, {}).refusedRoute, path).toBe('/v1/sightings');
     }
@@ -17,8 +27,14 @@ describe('what an individual-looking request is', () => {
     expect(classifyRequest('/anything/people/x', {}).categories).toEqual(['path:people']);
   });
 
-  it('names parameters by the api\'s words, never the caller\'s spelling', () => {
-    expect(identifyingParams(['vrm', 'WiFi', 'Licence_Plate', 'plate[]', 'wifiMac', 'src_mac_addr', 'measurement', 'field', 'start', 'window'])).toEqual(['licenceplate', 'mac', 'plate', 'vrm', 'wifi']);
+  it("names parameters by the api's words, never the caller's spelling", () => {
+    expect(identifyingParams(['vrm', 'WiFi', 'Licence_Plate', 'plate[]', 'wifiMac', 'src_mac_addr', 'measurement', 'field', 'start', 'window'])).toEqual([
+      'licenceplate',
+      'mac',
+      'plate',
+      'vrm',
+      'wifi',
+    ]);
   });
 
   it('recognises identifiers by their shape, not ordinary values', () => {
@@ -28,7 +44,8 @@ describe('what an individual-looking request is', () => {
     expect(valueCategory('454001234567890')).toBe('imsi');
     expect(valueCategory('+852 9123 4567')).toBe('phone');
     expect(valueCategory('alice@example.org')).toBe('email');
-    for (const ordinary of ['wan-chai', 'LP-0001', 'pedestrians', '2025-06-01T10:00:00Z', '-15m', '5m', '1000', '123456789012', 'pm25_mean', 'day']) expect(valueCategory(ordinary), ordinary).toBeUndefined();
+    for (const ordinary of ['wan-chai', 'LP-0001', 'pedestrians', '2025-06-01T10:00:00Z', '-15m', '5m', '1000', '123456789012', 'pm25_mean', 'day'])
+      expect(valueCategory(ordinary), ordinary).toBeUndefined();
     // The api's own path segments are never identifiers, whatever their case.
     expect(classifyRequest('/V1/AGGREGATES', { measurement: 'pedestrians' }, new Set(['v1', 'aggregates'])).categories).toEqual([]);
   });
@@ -49,7 +66,10 @@ describe('every individual-looking request is audited and counted once, whatever
     await api.close();
   });
 
-  const report = async () => (await (await fetch(`${api.url}/v1/transparency-report?period=day`)).json()) as { totals: { routesRefused: number; requests: number; routesRefusedByCategory: Record<string, number> } };
+  const report = async () =>
+    (await (await fetch(`${api.url}/v1/transparency-report?period=day`)).json()) as {
+      totals: { routesRefused: number; requests: number; routesRefusedByCategory: Record<string, number> };
+    };
 
   it(`${INDIVIDUAL_PATHS.length} paths × ${METHODS.length} methods: 403 or 405, one route.refused each, nothing of the value anywhere`, async () => {
     let sent = 0;
@@ -62,7 +82,10 @@ describe('every individual-looking request is audited and counted once, whatever
         expect(res.status, `${method} ${path}`).toBe(expected);
         if (expected === 405) expect(res.headers.allow, `${method} ${path}`).toBeTruthy();
         const records = (await api.audit.records()).slice(before);
-        expect(records.map((r) => r.type), `${method} ${path}`).toEqual(['route.refused']);
+        expect(
+          records.map((r) => r.type),
+          `${method} ${path}`,
+        ).toEqual(['route.refused']);
         expect(records[0]!.data.method).toBe(method);
         if (method !== 'HEAD') expect(res.body, `${method} ${path}`).not.toMatch(/CZ9|QK417|0A:CA:FE|0A-CA-FE|454001234567890|alice|Qm9vbT/i);
       }
@@ -79,11 +102,17 @@ describe('every individual-looking request is audited and counted once, whatever
     const everything = JSON.stringify(records) + metrics + api.logs();
     for (const value of SENT_VALUES) expect(everything, value).not.toContain(value);
     expect(everything).not.toMatch(/0a:ca:fe|0A-CA-FE/i);
-    console.log(`finding 8 (unit): individual-looking requests sent ${sent}, audited ${records.length}, counted in the report ${(await report()).totals.routesRefused}`);
+    console.log(
+      `finding 8 (unit): individual-looking requests sent ${sent}, audited ${records.length}, counted in the report ${(await report()).totals.routesRefused}`,
+    );
   });
 
-  it('the issue\'s own examples: /v1//sightings, ?vrm=, ?wifi= are refused, audited and counted', async () => {
-    for (const path of ['/v1//sightings', `/v1/aggregates?measurement=vehicles&vrm=${encodeURIComponent('CZ9 QK417')}`, '/v1/aggregates?measurement=pedestrians&wifi=0A:CA:FE:12:34:56']) {
+  it("the issue's own examples: /v1//sightings, ?vrm=, ?wifi= are refused, audited and counted", async () => {
+    for (const path of [
+      '/v1//sightings',
+      `/v1/aggregates?measurement=vehicles&vrm=${encodeURIComponent('CZ9 QK417')}`,
+      '/v1/aggregates?measurement=pedestrians&wifi=0A:CA:FE:12:34:56',
+    ]) {
       expect((await rawRequest(api.url, 'GET', path)).status, path).toBe(403);
     }
     expect((await api.audit.records()).map((r) => r.data)).toEqual([

@@ -15,7 +15,8 @@ function checksAllWithin(topics: string[]): RetentionChecks {
     intervalMs: 30_000,
     between: (from, to) => {
       const out = [];
-      for (let slot = Math.ceil(from / 30_000) * 30_000; slot < to; slot += 30_000) out.push({ slot, topics: topics.map((topic) => ({ topic, withinLimit: true })) });
+      for (let slot = Math.ceil(from / 30_000) * 30_000; slot < to; slot += 30_000)
+        out.push({ slot, topics: topics.map((topic) => ({ topic, withinLimit: true })) });
       return out;
     },
   };
@@ -27,7 +28,12 @@ async function snapshotWith(events: AuditEvent[]) {
   return createLiveFigures({ policy, audit, store, checks: checksAllWithin(['lethe.sightings.v1']), now: () => NOW, cacheMs: 0 }).snapshot();
 }
 
-const keyEvent = (epochEnd: number, at: number): AuditEvent => ({ type: 'key.destroyed', actor: 'gateway', at, data: { kind: 'traffic-light', epoch: epochEnd / (15 * MIN) - 1, epochEnd: new Date(epochEnd).toISOString() } });
+const keyEvent = (epochEnd: number, at: number): AuditEvent => ({
+  type: 'key.destroyed',
+  actor: 'gateway',
+  at,
+  data: { kind: 'traffic-light', epoch: epochEnd / (15 * MIN) - 1, epochEnd: new Date(epochEnd).toISOString() },
+});
 
 describe('the live figures', () => {
   it('are given as of a multiple of the window at least SETTLE_MS back', () => {
@@ -47,12 +53,26 @@ describe('the live figures', () => {
   });
 
   it('show retention as scheduled attestations only: the counts and offsets of earlier versions are not read', async () => {
-    const old: AuditEvent = { type: 'retention.deleted', actor: 'api', at: NOW - 10 * MIN, data: { topic: 'lethe.sightings.v1', partition: 0, fromOffset: 0, toOffset: 1, records: 1, oldestRemainingAt: null, observedBy: 'low-watermark' } };
+    const old: AuditEvent = {
+      type: 'retention.deleted',
+      actor: 'api',
+      at: NOW - 10 * MIN,
+      data: { topic: 'lethe.sightings.v1', partition: 0, fromOffset: 0, toOffset: 1, records: 1, oldestRemainingAt: null, observedBy: 'low-watermark' },
+    };
     const attestation = (end: number, withinLimit: boolean): AuditEvent => ({
       type: 'retention.deleted',
       actor: 'api',
       at: end,
-      data: { topic: 'lethe.sightings.v1', periodStart: new Date(end - 15 * MIN).toISOString(), periodEnd: new Date(end).toISOString(), limitSeconds: 1066, checks: 30, failedChecks: 0, withinLimit, observedBy: 'scheduled-check' },
+      data: {
+        topic: 'lethe.sightings.v1',
+        periodStart: new Date(end - 15 * MIN).toISOString(),
+        periodEnd: new Date(end).toISOString(),
+        limitSeconds: 1066,
+        checks: 30,
+        failedChecks: 0,
+        withinLimit,
+        observedBy: 'scheduled-check',
+      },
     });
     const live = await snapshotWith([old, attestation(Date.UTC(2025, 5, 2, 10, 0, 0), true), attestation(Date.UTC(2025, 5, 2, 10, 15, 0), false)]);
     // The one that ends after asOf is not shown yet, whatever it says.
@@ -63,7 +83,13 @@ describe('the live figures', () => {
   it('publish the configured limit and the checks outcome, and ε without a window time of its own', async () => {
     const live = await snapshotWith([]);
     const limit = rawDataLimit(policy);
-    expect(live.rawData).toEqual({ ttlSeconds: limit.ttlMs / 1000, boundSeconds: limit.boundMs / 1000, limitSeconds: limit.limitMs / 1000, checkEverySeconds: 30, topics: [{ topic: 'lethe.sightings.v1', withinLimit: true, checks: 2 }] });
+    expect(live.rawData).toEqual({
+      ttlSeconds: limit.ttlMs / 1000,
+      boundSeconds: limit.boundMs / 1000,
+      limitSeconds: limit.limitMs / 1000,
+      checkEverySeconds: 30,
+      topics: [{ topic: 'lethe.sightings.v1', withinLimit: true, checks: 2 }],
+    });
     expect(live.epsilonToday).toEqual([{ stream: 'vehicles', spentToday: 3, budgetToday: 1440 }]);
   });
 });

@@ -39,7 +39,9 @@ describe('docs/openapi.yaml', () => {
     expect(doc.paths['/v1/aggregates'].get.parameters.map((p: { name: string }) => p.name)).toEqual([...AGGREGATE_PARAMS]);
     for (const purpose of OTHER_PURPOSES) expect(schemas.DataRequest.properties.purpose.description).toContain(purpose);
     expect(schemas.DataRequest.properties.purpose.enum).toEqual(requestPurposes(policy));
-    expect(schemas.DataRequest.properties.subject.oneOf.flatMap((s: any) => s.properties.type.enum ?? [s.properties.type.const]).sort()).toEqual([...SUBJECT_TYPES].sort());
+    expect(schemas.DataRequest.properties.subject.oneOf.flatMap((s: any) => s.properties.type.enum ?? [s.properties.type.const]).sort()).toEqual(
+      [...SUBJECT_TYPES].sort(),
+    );
   });
 });
 
@@ -86,11 +88,30 @@ describe('real responses of every route match the document', () => {
     await api.close();
   });
   const get = (p: string) => fetch(`${api.url}${p}`);
-  const individual = { subject: { type: 'plate', value: 'CZ9 QK417' }, level: 'individual', data: ['movements'], purpose: 'criminal-investigation', from: new Date(NOW - 86_400_000).toISOString(), to: new Date(NOW).toISOString() };
-  const aggregate = { subject: { type: 'district', id: 'wan-chai' }, level: 'aggregate', purpose: 'flood-warning', from: new Date(NOW - 10 * MIN).toISOString(), to: new Date(NOW).toISOString() };
+  const individual = {
+    subject: { type: 'plate', value: 'CZ9 QK417' },
+    level: 'individual',
+    data: ['movements'],
+    purpose: 'criminal-investigation',
+    from: new Date(NOW - 86_400_000).toISOString(),
+    to: new Date(NOW).toISOString(),
+  };
+  const aggregate = {
+    subject: { type: 'district', id: 'wan-chai' },
+    level: 'aggregate',
+    purpose: 'flood-warning',
+    from: new Date(NOW - 10 * MIN).toISOString(),
+    to: new Date(NOW).toISOString(),
+  };
 
   it('GET /v1/aggregates: 200, 400, 403', async () => {
-    for (const q of ['measurement=pedestrians&start=-10m', 'measurement=travel_times&district=wan-chai&start=-10m', 'measurement=lamppost&start=-10m&limit=3', 'measurement=sewer&start=-10m&window=5m&aggregate=sum', 'measurement=vehicles&start=-1d&stop=-1h']) {
+    for (const q of [
+      'measurement=pedestrians&start=-10m',
+      'measurement=travel_times&district=wan-chai&start=-10m',
+      'measurement=lamppost&start=-10m&limit=3',
+      'measurement=sewer&start=-10m&window=5m&aggregate=sum',
+      'measurement=vehicles&start=-1d&stop=-1h',
+    ]) {
       await check('/v1/aggregates', 'get', await get(`/v1/aggregates?${q}`));
     }
     await check('/v1/aggregates', 'get', await get('/v1/aggregates?measurement=nope'));
@@ -104,7 +125,15 @@ describe('real responses of every route match the document', () => {
     await check('/v1/data-requests', 'post', await fileRequest(api, { level: 'x' }));
     await check('/v1/data-requests', 'post', await fileRequest(api, { ...aggregate, subject: { type: 'district', id: 'atlantis' } }, 'drainage-services'));
     await check('/v1/data-requests', 'post', await fileRequest(api, individual, {}));
-    await check('/v1/data-requests', 'post', await fetch(`${api.url}/v1/data-requests`, { method: 'POST', headers: { authorization: 'Bearer test-token-high-court-0123456789abcdef', 'content-type': 'text/plain' }, body: 'x' }));
+    await check(
+      '/v1/data-requests',
+      'post',
+      await fetch(`${api.url}/v1/data-requests`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer test-token-high-court-0123456789abcdef', 'content-type': 'text/plain' },
+        body: 'x',
+      }),
+    );
   });
 
   it('GET /v1/register, /v1/policy, /v1/transparency-report, /v1/audit/verify', async () => {
@@ -130,7 +159,9 @@ describe('real responses of every route match the document', () => {
   });
 
   it('every documented operation was exercised', () => {
-    const documented = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m} ${path}`));
+    const documented = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([path, ops]) =>
+      Object.keys(ops).map((m) => `${m} ${path}`),
+    );
     expect([...exercised].sort()).toEqual(documented.sort());
   });
 });

@@ -14,7 +14,12 @@ function fakeAdmin(partitions: Record<string, Array<{ timestamps: number[]; low:
   let calls = 0;
   const admin: WatchAdmin = {
     fetchTopicOffsets: async (topic: string) =>
-      (partitions[topic] ?? []).map((p, partition) => ({ partition, offset: String(p.timestamps.length), high: String(p.timestamps.length), low: String(p.low) })),
+      (partitions[topic] ?? []).map((p, partition) => ({
+        partition,
+        offset: String(p.timestamps.length),
+        high: String(p.timestamps.length),
+        low: String(p.low),
+      })),
     // Kafka's ListOffsets by time: the earliest offset whose timestamp is ≥ ts, else the high watermark.
     fetchTopicOffsetsByTimestamp: async (topic: string, ts?: number) => {
       calls++;
@@ -43,7 +48,17 @@ describe('the personal-topic watch', () => {
     const { admin, calls } = fakeAdmin(parts);
     const clock = { t: NOW };
     const outcomes: string[] = [];
-    const watch = createPersonalTopicWatch({ admin, topics: ['lethe.sightings.v1', 'lethe.rejected.v1'], audit: createMemoryAuditLog(), intervalMs: 30_000, periodMs: PERIOD, limitMs: LIMIT, logger, now: () => clock.t, onCheck: (t, o) => outcomes.push(`${t} ${o}`) });
+    const watch = createPersonalTopicWatch({
+      admin,
+      topics: ['lethe.sightings.v1', 'lethe.rejected.v1'],
+      audit: createMemoryAuditLog(),
+      intervalMs: 30_000,
+      periodMs: PERIOD,
+      limitMs: LIMIT,
+      logger,
+      now: () => clock.t,
+      onCheck: (t, o) => outcomes.push(`${t} ${o}`),
+    });
     await watch.runSlot(NOW);
     const used = calls();
     expect(used).toBeGreaterThan(0);
@@ -52,10 +67,27 @@ describe('the personal-topic watch', () => {
     await watch.runSlot(NOW + 3 * MIN);
     expect(calls()).toBe(used); // same watermark: no new search
     expect(watch.between(NOW, NOW + 4 * MIN)).toEqual([
-      { slot: NOW, topics: [{ topic: 'lethe.sightings.v1', withinLimit: true }, { topic: 'lethe.rejected.v1', withinLimit: true }] },
-      { slot: NOW + 3 * MIN, topics: [{ topic: 'lethe.sightings.v1', withinLimit: false }, { topic: 'lethe.rejected.v1', withinLimit: true }] },
+      {
+        slot: NOW,
+        topics: [
+          { topic: 'lethe.sightings.v1', withinLimit: true },
+          { topic: 'lethe.rejected.v1', withinLimit: true },
+        ],
+      },
+      {
+        slot: NOW + 3 * MIN,
+        topics: [
+          { topic: 'lethe.sightings.v1', withinLimit: false },
+          { topic: 'lethe.rejected.v1', withinLimit: true },
+        ],
+      },
     ]);
-    expect(outcomes).toEqual(['lethe.sightings.v1 within_limit', 'lethe.rejected.v1 within_limit', 'lethe.sightings.v1 over_limit', 'lethe.rejected.v1 within_limit']);
+    expect(outcomes).toEqual([
+      'lethe.sightings.v1 within_limit',
+      'lethe.rejected.v1 within_limit',
+      'lethe.sightings.v1 over_limit',
+      'lethe.rejected.v1 within_limit',
+    ]);
   });
 
   it('attests each period once, stamped with its end, with the same events whether a topic was empty or held and deleted records', async () => {
@@ -99,7 +131,16 @@ describe('the personal-topic watch', () => {
     const appendTo = { append: async (e: Parameters<typeof audit.append>[0]) => (order.push('attest'), audit.append(e)) };
     const { admin } = fakeAdmin({ 'lethe.sightings.v1': [{ timestamps: [], low: 0 }] });
     const checked: WatchAdmin = { ...admin, fetchTopicOffsets: async (t) => (order.push('check'), admin.fetchTopicOffsets(t)) };
-    const watch = createPersonalTopicWatch({ admin: checked, topics: ['lethe.sightings.v1'], audit: appendTo, intervalMs: 30_000, periodMs: PERIOD, limitMs: LIMIT, logger, now: () => NOW });
+    const watch = createPersonalTopicWatch({
+      admin: checked,
+      topics: ['lethe.sightings.v1'],
+      audit: appendTo,
+      intervalMs: 30_000,
+      periodMs: PERIOD,
+      limitMs: LIMIT,
+      logger,
+      now: () => NOW,
+    });
     await watch.runSlot(NOW + PERIOD - 30_000);
     await watch.runSlot(NOW + PERIOD);
     expect(order).toEqual(['check', 'attest', 'check']);
@@ -109,7 +150,10 @@ describe('the personal-topic watch', () => {
 
   it('keeps checking the other topics when one cannot be read, and attests that check as failed', async () => {
     const { admin } = fakeAdmin({ 'lethe.rejected.v1': [{ timestamps: [NOW - 1000], low: 0 }] });
-    const failing: WatchAdmin = { ...admin, fetchTopicOffsets: async (topic) => (topic === 'lethe.sightings.v1' ? Promise.reject(new Error('unknown topic')) : admin.fetchTopicOffsets(topic)) };
+    const failing: WatchAdmin = {
+      ...admin,
+      fetchTopicOffsets: async (topic) => (topic === 'lethe.sightings.v1' ? Promise.reject(new Error('unknown topic')) : admin.fetchTopicOffsets(topic)),
+    };
     const audit = createMemoryAuditLog();
     const watch = watchOf(failing, ['lethe.sightings.v1', 'lethe.rejected.v1'], { t: NOW }, audit);
     await watch.runSlot(NOW);

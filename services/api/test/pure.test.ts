@@ -12,7 +12,10 @@ import { catalogue, NOW, policy } from './support.ts';
 describe('HTML', () => {
   it('escapes every interpolated value and keeps nested templates', () => {
     const inner = html`<b>${'<i>'}</b>`;
-    expect(html`<p title="${'"x" & \'y\''}">${inner}${['<a>', html`<br>`]}</p>`.html).toBe('<p title="&quot;x&quot; &amp; &#39;y&#39;">&lt;b&gt;&lt;i&gt;&lt;/b&gt;'.replace('&lt;b&gt;&lt;i&gt;&lt;/b&gt;', '<b>&lt;i&gt;</b>') + '&lt;a&gt;<br></p>');
+    expect(html`<p title="${'"x" & \'y\''}">${inner}${['<a>', html`<br>`]}</p>`.html).toBe(
+      '<p title="&quot;x&quot; &amp; &#39;y&#39;">&lt;b&gt;&lt;i&gt;&lt;/b&gt;'.replace('&lt;b&gt;&lt;i&gt;&lt;/b&gt;', '<b>&lt;i&gt;</b>') +
+        '&lt;a&gt;<br></p>',
+    );
     expect(escapeHtml('<script>alert(1)</script>')).toBe('&lt;script&gt;alert(1)&lt;/script&gt;');
   });
 
@@ -26,7 +29,11 @@ describe('HTML', () => {
 
 describe('the Flux of an aggregates query', () => {
   it('passes values as escaped Flux literals and sorts by time, tags and field', () => {
-    const parsed = parseAggregatesQuery({ measurement: 'travel_times', district: 'wan-chai', start: '-1h', window: '5m', aggregate: 'max', limit: '10', cursor: '20' }, catalogue, NOW);
+    const parsed = parseAggregatesQuery(
+      { measurement: 'travel_times', district: 'wan-chai', start: '-1h', window: '5m', aggregate: 'max', limit: '10', cursor: '20' },
+      catalogue,
+      NOW,
+    );
     expect(parsed.ok).toBe(true);
     if (!parsed.ok) return;
     const flux = aggregatesFlux('agg"regates', parsed.query);
@@ -43,9 +50,19 @@ describe('the transparency report', () => {
     const log = createMemoryAuditLog();
     const at = (d: string) => Date.parse(`${d}T12:00:00Z`);
     await log.append({ type: 'request.received', actor: 'api', at: at('2025-05-30'), data: { requestId: 'a', requesterType: 'journalist' } });
-    await log.append({ type: 'request.refused', actor: 'api', at: at('2025-05-30'), data: { requestId: 'a', requesterType: 'journalist', reasons: ['OUT_OF_PURPOSE'] } });
+    await log.append({
+      type: 'request.refused',
+      actor: 'api',
+      at: at('2025-05-30'),
+      data: { requestId: 'a', requesterType: 'journalist', reasons: ['OUT_OF_PURPOSE'] },
+    });
     await log.append({ type: 'request.received', actor: 'api', at: at('2025-06-01'), data: { requestId: 'b', requesterType: 'court' } });
-    await log.append({ type: 'request.refused', actor: 'api', at: at('2025-06-01'), data: { requestId: 'b', requesterType: 'court', reasons: ['EXPIRED', 'OUT_OF_PURPOSE', 'EXPIRED'] } });
+    await log.append({
+      type: 'request.refused',
+      actor: 'api',
+      at: at('2025-06-01'),
+      data: { requestId: 'b', requesterType: 'court', reasons: ['EXPIRED', 'OUT_OF_PURPOSE', 'EXPIRED'] },
+    });
     await log.append({ type: 'key.destroyed', actor: 'gateway', at: at('2025-06-01'), data: { epoch: 5 } });
     const report = buildTransparencyReport(await log.records(), await log.head(), { period: 'month', now: NOW });
     expect(report.periods.map((p) => [p.period, p.requests, p.refused])).toEqual([

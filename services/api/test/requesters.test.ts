@@ -15,7 +15,18 @@ describe('requesters', () => {
   });
 
   it('refuses duplicate ids and unknown types with readable errors', () => {
-    expect(() => parseRequesters({ version: 1, requesters: [{ id: 'a-b', name: 'A', type: 'police' }, { id: 'a-b', name: 'B', type: 'court' }] }, 'x.yaml')).toThrow(/duplicate ids a-b/);
+    expect(() =>
+      parseRequesters(
+        {
+          version: 1,
+          requesters: [
+            { id: 'a-b', name: 'A', type: 'police' },
+            { id: 'a-b', name: 'B', type: 'court' },
+          ],
+        },
+        'x.yaml',
+      ),
+    ).toThrow(/duplicate ids a-b/);
     expect(() => parseRequesters({ version: 1, requesters: [{ id: 'a-b', name: 'A', type: 'spy' }] }, 'x.yaml')).toThrow(/requesters\.0\.type/);
   });
 
@@ -30,7 +41,9 @@ describe('requesters', () => {
   });
 
   it('refuses a token file that names an unknown requester or is not the expected JSON', () => {
-    expect(() => createRequesterDirectory(requesters, JSON.stringify({ version: 1, tokens: { nobody: tokenHash('x') } }))).toThrow(/not in the requesters file: nobody/);
+    expect(() => createRequesterDirectory(requesters, JSON.stringify({ version: 1, tokens: { nobody: tokenHash('x') } }))).toThrow(
+      /not in the requesters file: nobody/,
+    );
     expect(() => createRequesterDirectory(requesters, 'not json')).toThrow(/not JSON/);
     expect(() => createRequesterDirectory(requesters, JSON.stringify({ version: 1, tokens: { 'high-court': 'abc' } }))).toThrow(/hex SHA-256/);
   });
@@ -38,7 +51,12 @@ describe('requesters', () => {
   it('scripts/setup-secrets.ts issues a token once (stdout), keeps only its hash, and revokes it', () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'lethe-requesters-')), 'secrets');
     try {
-      const run = (...args: string[]) => execFileSync(process.execPath, [join(ROOT, 'scripts/setup-secrets.ts'), '--dir', dir, ...args], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      const run = (...args: string[]) =>
+        execFileSync(process.execPath, [join(ROOT, 'scripts/setup-secrets.ts'), '--dir', dir, ...args], {
+          cwd: ROOT,
+          encoding: 'utf8',
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
       run();
       const empty = readFileSync(join(dir, 'api-requester-tokens'), 'utf8');
       expect(createRequesterDirectory(requesters, empty).authenticate('Bearer anything-at-all-here')).toBeUndefined();

@@ -32,7 +32,14 @@ const w = (minutesBefore: number) => Math.floor((NOW - minutesBefore * MIN) / MI
 /** A small city: two districts, a few windows of people, air and sewer figures, and ε figures. */
 export function sampleRecords(): AggregateRecord[] {
   const out: AggregateRecord[] = [];
-  const rec = (measurement: string, tags: Record<string, string>, fields: Record<string, number>, start: number): AggregateRecord => ({ v: 1, measurement, tags, fields, windowStart: start, windowEnd: start + MIN });
+  const rec = (measurement: string, tags: Record<string, string>, fields: Record<string, number>, start: number): AggregateRecord => ({
+    v: 1,
+    measurement,
+    tags,
+    fields,
+    windowStart: start,
+    windowEnd: start + MIN,
+  });
   for (const m of [5, 4, 3, 2]) {
     const start = w(m);
     out.push(rec('pedestrians', { scope: 'district', district: 'wan-chai' }, { people: 40 + m }, start));
@@ -42,7 +49,9 @@ export function sampleRecords(): AggregateRecord[] {
     out.push(rec('lamppost', { scope: 'district', district: 'wan-chai' }, { readings: 12, pm25_mean: 10 + m, pm25_max: 20 + m }, start));
     out.push(rec('lamppost', { scope: 'device', district: 'central-western', device: 'LP-0001' }, { readings: 6, pm25_mean: 8 + m, pm25_max: 9 + m }, start));
     out.push(rec('sewer', { scope: 'district', district: 'wan-chai' }, { readings: 6, level_cm_mean: 40, level_cm_max: 50 + m }, start));
-    out.push(rec('travel_times', { from: 'TL-0001', from_district: 'central-western', to: 'TL-0002', to_district: 'wan-chai' }, { trips: 9, median_s: 240 }, start));
+    out.push(
+      rec('travel_times', { from: 'TL-0001', from_district: 'central-western', to: 'TL-0002', to_district: 'wan-chai' }, { trips: 9, median_s: 240 }, start),
+    );
     out.push(rec('privacy', { stream: 'pedestrians' }, { epsilon_spent_today: 600 - m, epsilon_budget_today: 1440, released: 3 }, start));
   }
   return out;
@@ -65,7 +74,11 @@ export interface TestApiOptions {
 
 export async function startTestApi(options: TestApiOptions = {}): Promise<TestApi> {
   let logs = '';
-  const logger = createLogger({ service: 'api', level: 'debug', destination: new Writable({ write: (chunk: Buffer, _e, cb) => void ((logs += chunk.toString()), cb()) }) });
+  const logger = createLogger({
+    service: 'api',
+    level: 'debug',
+    destination: new Writable({ write: (chunk: Buffer, _e, cb) => void ((logs += chunk.toString()), cb()) }),
+  });
   const registry = createMetricsRegistry('api');
   const metrics = createApiMetrics(registry);
   const lifecycle = createLifecycle({ logger });
@@ -80,7 +93,13 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
     between: (from, to) => {
       const out = [];
       for (let slot = Math.ceil(from / 30_000) * 30_000; slot < to; slot += 30_000) {
-        out.push({ slot, topics: [{ topic: 'lethe.sightings.v1', withinLimit: true }, { topic: 'lethe.rejected.v1', withinLimit: null }] });
+        out.push({
+          slot,
+          topics: [
+            { topic: 'lethe.sightings.v1', withinLimit: true },
+            { topic: 'lethe.rejected.v1', withinLimit: null },
+          ],
+        });
       }
       return out;
     },

@@ -36,7 +36,13 @@ export async function runCli(argv: readonly string[], io: CliIo, commands: reado
   if (!command) {
     const words = argv.filter((a) => !a.startsWith('-'));
     const group = commands.filter((c) => words.length > 0 && c.name.slice(0, words.length).every((w, i) => words[i] === w));
-    io.err(argv.length === 0 ? usage(commands) : group.length > 0 ? usage(group) : `lethe: unknown command "${words.join(' ') || argv.join(' ')}"\n\n${usage(commands)}`);
+    io.err(
+      argv.length === 0
+        ? usage(commands)
+        : group.length > 0
+          ? usage(group)
+          : `lethe: unknown command "${words.join(' ') || argv.join(' ')}"\n\n${usage(commands)}`,
+    );
     return EXIT.error;
   }
   const args = argv.slice(command.name.length);

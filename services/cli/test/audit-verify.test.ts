@@ -20,7 +20,12 @@ function lethe(...args: string[]) {
 /** A copy of the log with its lines changed, for one case. */
 function tampered(name: string, change: (lines: string[]) => string[]): string {
   const path = join(dir, `${name}.jsonl`);
-  writeFileSync(path, change([...lines]).map((l) => `${l}\n`).join(''));
+  writeFileSync(
+    path,
+    change([...lines])
+      .map((l) => `${l}\n`)
+      .join(''),
+  );
   return path;
 }
 
@@ -54,13 +59,21 @@ describe('lethe audit verify', { timeout: 30_000 }, () => {
   });
 
   it('finds a record removed from the middle, exits 1', () => {
-    const run = lethe('audit', 'verify', tampered('removed', (l) => l.filter((_, i) => i !== 4)));
+    const run = lethe(
+      'audit',
+      'verify',
+      tampered('removed', (l) => l.filter((_, i) => i !== 4)),
+    );
     expect(run.code).toBe(1);
     expect(run.stdout).toMatch(/^BROKEN at record #4 \(seq 5\): .*1 record \(seq 4\) is missing before it: records were removed$/);
   });
 
   it('finds two swapped records, exits 1', () => {
-    const run = lethe('audit', 'verify', tampered('reordered', (l) => [l[0]!, l[1]!, l[3]!, l[2]!, ...l.slice(4)]));
+    const run = lethe(
+      'audit',
+      'verify',
+      tampered('reordered', (l) => [l[0]!, l[1]!, l[3]!, l[2]!, ...l.slice(4)]),
+    );
     expect(run.code).toBe(1);
     expect(run.stdout).toMatch(/^BROKEN at record #2 \(seq 3\): .*records were reordered$/);
   });
@@ -78,12 +91,19 @@ describe('lethe audit verify', { timeout: 30_000 }, () => {
   it('reports a torn last line, exits 1', () => {
     const path = join(dir, 'torn.jsonl');
     writeFileSync(path, `${lines.join('\n')}\n{"seq":8,"at":179`);
-    expect(lethe('audit', 'verify', path)).toMatchObject({ code: 1, stdout: expect.stringMatching(/^BROKEN at record #8 \(seq \?\): the last line is incomplete/) });
+    expect(lethe('audit', 'verify', path)).toMatchObject({
+      code: 1,
+      stdout: expect.stringMatching(/^BROKEN at record #8 \(seq \?\): the last line is incomplete/),
+    });
   });
 
   it('exits 2 with a clear message for a file it cannot read, and for bad arguments', () => {
     const missing = join(dir, 'missing.jsonl');
-    expect(lethe('audit', 'verify', missing)).toMatchObject({ code: 2, stdout: '', stderr: expect.stringMatching(new RegExp(`cannot read ${missing}: ENOENT`)) });
+    expect(lethe('audit', 'verify', missing)).toMatchObject({
+      code: 2,
+      stdout: '',
+      stderr: expect.stringMatching(new RegExp(`cannot read ${missing}: ENOENT`)),
+    });
     expect(lethe('audit', 'verify', dir)).toMatchObject({ code: 2, stderr: expect.stringMatching(/cannot read .*EISDIR/) });
     expect(lethe('audit', 'verify')).toMatchObject({ code: 2, stderr: expect.stringMatching(/which file\?.*\n.*lethe audit verify --help/s) });
     expect(lethe('audit', 'verify', original, '--head', 'abc')).toMatchObject({ code: 2, stderr: expect.stringMatching(/--head must be a 64-digit hex/) });

@@ -69,7 +69,7 @@ describe('lethe --help', { timeout: 30_000 }, () => {
 });
 
 describe('lethe publish', { timeout: 30_000 }, () => {
-  it('refuses a reading that breaks its kind\'s schema, names every problem, exits 2 and sends nothing', async () => {
+  it("refuses a reading that breaks its kind's schema, names every problem, exits 2 and sends nothing", async () => {
     const before = connections;
     const run = await letheAsync(['publish', 'SW-0001', '--url', brokerUrl, 'levelCm=high', 'flowLps=160', 'h2sPpm=1.2'], { FLEET_SECRET: 'a-fleet-secret' });
     expect(run.code).toBe(2);
@@ -100,7 +100,11 @@ describe('lethe publish', { timeout: 30_000 }, () => {
     expect(message).toMatchObject({ deviceId: 'SW-0002', levelCm: 11, flowLps: 100, overflow: false });
     expect(message.seq).toEqual(expect.any(Number));
     expect(Math.abs(Date.parse(String(message.ts)) - Date.now())).toBeLessThan(10_000);
-    const fromStdin = lethe(['publish', 'SW-0002', '--file', '-', '--dry-run'], {}, JSON.stringify({ levelCm: 10, flowLps: 100, h2sPpm: 0.5, temperatureC: 21, overflow: true }));
+    const fromStdin = lethe(
+      ['publish', 'SW-0002', '--file', '-', '--dry-run'],
+      {},
+      JSON.stringify({ levelCm: 10, flowLps: 100, h2sPpm: 0.5, temperatureC: 21, overflow: true }),
+    );
     expect(fromStdin).toMatchObject({ code: 0, stdout: expect.stringContaining('"overflow":true') });
     expect(lethe(['publish', 'SW-0002', '--file', '-'], {}, '{not json')).toMatchObject({ code: 2, stderr: expect.stringMatching(/stdin is not JSON/) });
   });
@@ -120,9 +124,18 @@ describe('lethe publish', { timeout: 30_000 }, () => {
 describe('lethe request and register', { timeout: 30_000 }, () => {
   it('request needs a subject, a purpose and a token, and checks times before filing', () => {
     expect(lethe(['request', '--purpose', 'research'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/--subject is required/) });
-    expect(lethe(['request', '--subject', 'person:bob', '--purpose', 'research'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/--subject must start with one of plate, mac/) });
-    expect(lethe(['request', '--subject', 'city', '--purpose', 'research', '--from', 'yesterday'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/--from must be an ISO 8601 time/) });
-    expect(lethe(['request', '--subject', 'city', '--purpose', 'research'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/a requester token is needed: set LETHE_TOKEN or LETHE_TOKEN_FILE/) });
+    expect(lethe(['request', '--subject', 'person:bob', '--purpose', 'research'])).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/--subject must start with one of plate, mac/),
+    });
+    expect(lethe(['request', '--subject', 'city', '--purpose', 'research', '--from', 'yesterday'])).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/--from must be an ISO 8601 time/),
+    });
+    expect(lethe(['request', '--subject', 'city', '--purpose', 'research'])).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/a requester token is needed: set LETHE_TOKEN or LETHE_TOKEN_FILE/),
+    });
   });
 
   it('says clearly when the api cannot be reached', async () => {

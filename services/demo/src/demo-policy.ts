@@ -44,7 +44,10 @@ export function choosePolicy(mode: 'demo' | 'shipped', file: string | undefined)
     return { policy: loadPolicy(file), description: `Policy: ${file}, as given in POLICY_FILE.` };
   }
   if (mode === 'shipped') {
-    return { policy: loadPolicy(DEFAULT_POLICY_PATH), description: 'Policy: seeds/policy.yaml as shipped (60 s windows: the first figures appear after one to two minutes).' };
+    return {
+      policy: loadPolicy(DEFAULT_POLICY_PATH),
+      description: 'Policy: seeds/policy.yaml as shipped (60 s windows: the first figures appear after one to two minutes).',
+    };
   }
   const policy = demoPolicy();
   const lamppost = policy.kinds.lamppost;

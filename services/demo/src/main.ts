@@ -7,7 +7,20 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { createMemoryAuditLog } from '@lethe/audit';
-import { buildCatalogue, createApiMetrics, createApp, createLiveFigures, createMemoryAggregateStore, createRetentionSchedule, createRequesterDirectory, DEFAULT_DISTRICTS_PATH, DEFAULT_REQUESTERS_PATH, loadDistricts, loadOpenApiDocument, loadRequesters } from '@lethe/api';
+import {
+  buildCatalogue,
+  createApiMetrics,
+  createApp,
+  createLiveFigures,
+  createMemoryAggregateStore,
+  createRetentionSchedule,
+  createRequesterDirectory,
+  DEFAULT_DISTRICTS_PATH,
+  DEFAULT_REQUESTERS_PATH,
+  loadDistricts,
+  loadOpenApiDocument,
+  loadRequesters,
+} from '@lethe/api';
 import { createLifecycle, createLogger, createMetricsRegistry } from '@lethe/observability';
 import { rawDataLimit } from '@lethe/privacy';
 import { DEFAULT_FLEET_PATH, loadFleet } from '@lethe/schemas';
@@ -45,7 +58,15 @@ async function main(): Promise<void> {
   const held = createHeldSightings();
   // The api's scheduled retention check and attestations, over what the demo holds.
   const { limitMs } = rawDataLimit(policy);
-  const retention = createRetentionSchedule({ topics: held.topics, check: (topic, at) => Promise.resolve(held.check(topic, at, limitMs)), intervalMs: 5000, periodMs: policy.rawData.ttl, limitMs, audit, logger });
+  const retention = createRetentionSchedule({
+    topics: held.topics,
+    check: (topic, at) => Promise.resolve(held.check(topic, at, limitMs)),
+    intervalMs: 5000,
+    periodMs: policy.rawData.ttl,
+    limitMs,
+    audit,
+    logger,
+  });
   const liveFigures = createLiveFigures({
     policy,
     audit,
@@ -58,7 +79,14 @@ async function main(): Promise<void> {
   pipeline.start();
   retention.start();
 
-  const broker = await startBroker({ fleet, fleetSecret: secrets.fleetSecret, gatewayPassword: secrets.gatewayPassword, port: config.MQTT_PORT, logger, onDenied: (action) => metrics.aclDenied.labels(action).inc() });
+  const broker = await startBroker({
+    fleet,
+    fleetSecret: secrets.fleetSecret,
+    gatewayPassword: secrets.gatewayPassword,
+    port: config.MQTT_PORT,
+    logger,
+    onDenied: (action) => metrics.aclDenied.labels(action).inc(),
+  });
   const gateway = await startGatewayClient({ url: broker.url, password: secrets.gatewayPassword, logger, take: pipeline.take });
 
   // The city page refreshes about once per window and looks back a few windows.
@@ -82,7 +110,9 @@ async function main(): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(err.code === 'EADDRINUSE' ? new Error(`port ${config.PORT} is in use on ${config.HTTP_HOST}; choose another with PORT, e.g. PORT=8081 pnpm demo`) : err),
+      reject(
+        err.code === 'EADDRINUSE' ? new Error(`port ${config.PORT} is in use on ${config.HTTP_HOST}; choose another with PORT, e.g. PORT=8081 pnpm demo`) : err,
+      ),
     );
   });
   const host = config.HTTP_HOST === '0.0.0.0' || config.HTTP_HOST === '::' ? '127.0.0.1' : config.HTTP_HOST;
@@ -94,9 +124,12 @@ async function main(): Promise<void> {
   const publisher = createFleetPublisher({ url: broker.url, fleetSecret: secrets.fleetSecret, clientIdPrefix: 'demo-sim' });
   if (rate > 0) {
     const tickSeconds = fleet.devices.length / rate;
-    simulator = runSimulation({ city: createCity({ devices: fleet.devices, scenario, seed: config.SEED, tickSeconds }), publisher, tickSeconds, signal: simulation.signal }).catch((err: unknown) =>
-      logger.error({ err: { message: (err as Error).message } }, 'the simulator stopped'),
-    );
+    simulator = runSimulation({
+      city: createCity({ devices: fleet.devices, scenario, seed: config.SEED, tickSeconds }),
+      publisher,
+      tickSeconds,
+      signal: simulation.signal,
+    }).catch((err: unknown) => logger.error({ err: { message: (err as Error).message } }, 'the simulator stopped'));
   }
 
   const started = Date.now();
@@ -127,7 +160,18 @@ async function main(): Promise<void> {
   lifecycle.markReady();
 
   const kinds = { lamppost: fleet.ofKind('lamppost').length, 'traffic-light': fleet.ofKind('traffic-light').length, sewer: fleet.ofKind('sewer').length };
-  console.log(banner({ httpUrl, mqttUrl: broker.url, devices: { total: fleet.devices.length, ...kinds }, scenario: config.SCENARIO, rate, policyDescription: description, secrets, logLevel: config.LOG_LEVEL }));
+  console.log(
+    banner({
+      httpUrl,
+      mqttUrl: broker.url,
+      devices: { total: fleet.devices.length, ...kinds },
+      scenario: config.SCENARIO,
+      rate,
+      policyDescription: description,
+      secrets,
+      logLevel: config.LOG_LEVEL,
+    }),
+  );
 }
 
 main().catch((err: unknown) => {

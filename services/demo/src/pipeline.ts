@@ -55,7 +55,9 @@ export interface DemoPipeline {
 export function createPipeline({ policy, fleet, store, audit, held, metrics, logger, windowGraceMs, now = Date.now }: PipelineOptions): DemoPipeline {
   const stats: PipelineStats = { received: 0, accepted: 0, rejected: 0, aggregates: 0, keysDestroyed: 0 };
   const record = (event: Omit<AuditEvent, 'at'>) =>
-    void audit.append({ ...event, at: now() }).catch((err: unknown) => logger.error({ err: { message: (err as Error).message }, type: event.type }, 'audit append failed'));
+    void audit
+      .append({ ...event, at: now() })
+      .catch((err: unknown) => logger.error({ err: { message: (err as Error).message }, type: event.type }, 'audit append failed'));
 
   const byKind = createKindKeyProviders(policy, {
     clock: { now },
@@ -64,14 +66,24 @@ export function createPipeline({ policy, fleet, store, audit, held, metrics, log
       metrics.keysDestroyed.inc();
       // What was destroyed and which span of time it covered; never the key.
       const epochMs = policy.kinds[kind].epoch;
-      record({ type: 'key.destroyed', actor: 'gateway', data: { kind, epoch, epochStart: new Date(epoch * epochMs).toISOString(), epochEnd: new Date((epoch + 1) * epochMs).toISOString() } });
+      record({
+        type: 'key.destroyed',
+        actor: 'gateway',
+        data: { kind, epoch, epochStart: new Date(epoch * epochMs).toISOString(), epochEnd: new Date((epoch + 1) * epochMs).toISOString() },
+      });
     },
   });
   const providers = Object.entries(byKind) as Array<[DeviceKind, PseudonymKeyProvider]>;
   const pseudonymizers = createPseudonymizers(policy, byKind);
   const ingest = createIngestStage({ policy, fleet, pseudonymizers, clock: { now } });
   // A fresh noise key per run: nothing is kept across runs, so replays cannot happen anyway.
-  const aggregator = createAggregator({ policy, noise: createNoiseSource(randomBytes(32)), ledger: createBudgetLedger(), clock: { now }, graceMs: windowGraceMs });
+  const aggregator = createAggregator({
+    policy,
+    noise: createNoiseSource(randomBytes(32)),
+    ledger: createBudgetLedger(),
+    clock: { now },
+    graceMs: windowGraceMs,
+  });
   let timers: NodeJS.Timeout[] = [];
 
   function closeDue(): void {

@@ -9,7 +9,10 @@ const GatewayConfigSchema = z.object({
   /** Prefix of the persistent MQTT sessions; each connection appends its index. */
   MQTT_CLIENT_ID: z.string().default('lethe-gateway'),
   /** The shared subscription group ($share/<group>/…) of every gateway of this pipeline: each reading goes to one of them. */
-  MQTT_SHARE_GROUP: z.string().regex(/^[A-Za-z0-9_-]+$/).default('lethe-gateway'),
+  MQTT_SHARE_GROUP: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/)
+    .default('lethe-gateway'),
   /** Parallel MQTT connections sharing one subscription ($share): mqtt.js handles a connection's messages one at a time. */
   MQTT_CONNECTIONS: positiveInt().default(4),
   KAFKA_BROKERS: commaList(),
@@ -18,7 +21,11 @@ const GatewayConfigSchema = z.object({
   /** Partitions of the readings and sightings topics (default 3); set the same value on every service. */
   KAFKA_PARTITIONS: positiveInt().optional(),
   /** Prefix of every topic name, for a pipeline that shares a Kafka cluster. */
-  KAFKA_TOPIC_PREFIX: z.string().regex(/^[A-Za-z0-9._-]*$/, 'may hold only letters, digits, ".", "_" and "-"').max(100).default(''),
+  KAFKA_TOPIC_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]*$/, 'may hold only letters, digits, ".", "_" and "-"')
+    .max(100)
+    .default(''),
   /**
    * A shared key service (services/keyring, or one with the same contract) for the pseudonym
    * keys, so several gateways give a phone or plate the same pseudonym; unset, this gateway keeps
@@ -38,7 +45,10 @@ const GatewayConfigSchema = z.object({
 
 export type GatewayConfig = z.infer<typeof GatewayConfigSchema>;
 
-const WithKeyring = GatewayConfigSchema.refine((c) => c.KEYRING_URL === undefined || c.KEYRING_TOKEN !== undefined, { path: ['KEYRING_TOKEN'], message: 'is required with KEYRING_URL' });
+const WithKeyring = GatewayConfigSchema.refine((c) => c.KEYRING_URL === undefined || c.KEYRING_TOKEN !== undefined, {
+  path: ['KEYRING_TOKEN'],
+  message: 'is required with KEYRING_URL',
+});
 
 export function loadGatewayConfig(env: Record<string, string | undefined> = process.env): GatewayConfig {
   return loadConfig('gateway', WithKeyring, env);

@@ -49,12 +49,19 @@ async function main(): Promise<void> {
   let sendAudit = (record: OutgoingRecord) => void auditBacklog.push(record);
   const topics = topicNames(config.KAFKA_TOPIC_PREFIX);
   const audit = (type: AuditEventRecord['type'], data: AuditEventRecord['data']) =>
-    sendAudit({ topic: topics.audit, key: 'gateway', value: JSON.stringify(AuditEventRecordSchema.parse({ v: 1, type, actor: 'gateway', at: Date.now(), data })) });
+    sendAudit({
+      topic: topics.audit,
+      key: 'gateway',
+      value: JSON.stringify(AuditEventRecordSchema.parse({ v: 1, type, actor: 'gateway', at: Date.now(), data })),
+    });
   // N gateways share their keys through a key service (its keys die on the same schedule, and it
   // records their destruction); one gateway keeps its own in memory.
   const keyring = config.KEYRING_URL;
   const byKind = keyring
-    ? (Object.fromEntries(DEVICE_KINDS.map((kind) => [kind, createRemoteKeyProvider({ url: keyring, token: config.KEYRING_TOKEN!, kind })])) as Record<DeviceKind, PseudonymKeyProvider>)
+    ? (Object.fromEntries(DEVICE_KINDS.map((kind) => [kind, createRemoteKeyProvider({ url: keyring, token: config.KEYRING_TOKEN!, kind })])) as Record<
+        DeviceKind,
+        PseudonymKeyProvider
+      >)
     : createKindKeyProviders(policy, {
         onDestroy: (kind, epoch) => {
           metrics.keysDestroyed.inc();

@@ -18,10 +18,19 @@ export function createGatewayMetrics(registry: Registry) {
   for (const kind of DEVICE_KINDS) sequenceGaps.labels(kind).inc(0);
   return {
     received: new Counter({ name: 'lethe_gateway_messages_received_total', help: 'MQTT messages received', registers: [registry] }),
-    forwarded: new Counter({ name: 'lethe_gateway_messages_forwarded_total', help: 'Readings forwarded to Kafka, by device kind', labelNames: ['kind'] as const, registers: [registry] }),
+    forwarded: new Counter({
+      name: 'lethe_gateway_messages_forwarded_total',
+      help: 'Readings forwarded to Kafka, by device kind',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
     rejected,
     // Identifiers move with people: exported in whole blocks (presence-metrics.ts, P9).
-    sightings: presenceCounter({ name: 'lethe_gateway_sightings_pseudonymized_total', help: 'Direct identifiers replaced by epoch pseudonyms (in whole blocks of 1000: an exact count would count people)', registers: [registry] }),
+    sightings: presenceCounter({
+      name: 'lethe_gateway_sightings_pseudonymized_total',
+      help: 'Direct identifiers replaced by epoch pseudonyms (in whole blocks of 1000: an exact count would count people)',
+      registers: [registry],
+    }),
     droppedSightings: presenceCounter({
       name: 'lethe_gateway_sightings_dropped_total',
       help: 'Sightings not kept: late (older than the policy max lateness) or key_destroyed (their epoch key is gone); in whole blocks of 1000',
@@ -30,7 +39,11 @@ export function createGatewayMetrics(registry: Registry) {
     }),
     sequenceGaps,
     droppedFields: new Counter({ name: 'lethe_gateway_fields_dropped_total', help: 'Fields removed by data minimization', registers: [registry] }),
-    kafkaErrors: new Counter({ name: 'lethe_gateway_kafka_send_errors_total', help: 'Failed Kafka sends (retried; the MQTT message stays unacknowledged)', registers: [registry] }),
+    kafkaErrors: new Counter({
+      name: 'lethe_gateway_kafka_send_errors_total',
+      help: 'Failed Kafka sends (retried; the MQTT message stays unacknowledged)',
+      registers: [registry],
+    }),
     writeMixOverflows: new Counter({
       name: 'lethe_gateway_write_mix_overflows_total',
       help: 'Write mixes (P9) written early because they held as many readings as the MQTT connections allow in flight; add connections or gateways',

@@ -74,7 +74,8 @@ export async function startMqttSource(options: MqttSourceOptions): Promise<MqttS
       while (unacked[0]?.done) {
         const { messageId, stream } = unacked.shift()!;
         // PUBACK of MQTT 3.1.1 (protocolVersion 4 above): type 4, remaining length 2, packet id.
-        if (messageId !== undefined && stream === client.stream && stream !== failedStream && client.connected) acks.push(0x40, 0x02, messageId >> 8, messageId & 0xff);
+        if (messageId !== undefined && stream === client.stream && stream !== failedStream && client.connected)
+          acks.push(0x40, 0x02, messageId >> 8, messageId & 0xff);
       }
       if (acks.length > 0) client.stream.write(Buffer.from(acks));
       if (paused && unacked.length < MAX_IN_FLIGHT) {
@@ -147,9 +148,11 @@ export async function startMqttSource(options: MqttSourceOptions): Promise<MqttS
     // (mqtt.js reads the flag from the subscription map, which its types do not declare.)
     const resubscription = { [filter]: { qos: 1 }, resubscribe: true } as unknown as ISubscriptionMap;
     client.on('connect', () => {
-      client.subscribeAsync(resubscription).catch((err: unknown) =>
-        logger.warn({ err: { message: (err as Error).message }, connection: i }, 'resubscribing failed; the next reconnect tries again'),
-      );
+      client
+        .subscribeAsync(resubscription)
+        .catch((err: unknown) =>
+          logger.warn({ err: { message: (err as Error).message }, connection: i }, 'resubscribing failed; the next reconnect tries again'),
+        );
     });
     clients.push(client);
   }

@@ -7,14 +7,22 @@ import { createGatewayMetrics } from '../src/metrics.ts';
 // A refusal is enough to reach the Kafka send: it goes to the rejected-messages topic.
 const policy = loadPolicy(DEFAULT_POLICY_PATH);
 const ingest: IngestStage = {
-  ingest: async () => ({ ok: false, rejected: { reason: 'malformed-json', detail: 'test', topic: 't' }, record: { topic: 'lethe.rejected.v1', key: 'k', value: '{}' } }) as never,
+  ingest: async () =>
+    ({ ok: false, rejected: { reason: 'malformed-json', detail: 'test', topic: 't' }, record: { topic: 'lethe.rejected.v1', key: 'k', value: '{}' } }) as never,
 };
 
 describe('the gateway handler', () => {
   it('gives up on a Kafka send that never settles, so the reading is redelivered instead of blocking its connection', async () => {
     const metrics = createGatewayMetrics(createMetricsRegistry('gateway-test'));
     const hung = { send: () => new Promise<void>(() => undefined), flush: async () => undefined };
-    const { handle } = createGateway({ ingest, policy, producer: hung, metrics, logger: createLogger({ service: 'test', level: 'silent' }), sendTimeoutMs: 50 });
+    const { handle } = createGateway({
+      ingest,
+      policy,
+      producer: hung,
+      metrics,
+      logger: createLogger({ service: 'test', level: 'silent' }),
+      sendTimeoutMs: 50,
+    });
     await expect(handle('t', Buffer.from('x'))).rejects.toThrow('Kafka did not acknowledge within 50 ms');
     expect((await metrics.kafkaErrors.get()).values[0]?.value).toBe(1);
   });

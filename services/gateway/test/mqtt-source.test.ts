@@ -26,7 +26,8 @@ async function scriptedBroker() {
     parser.on('packet', (packet: Packet) => {
       connection.received.push(packet);
       if (packet.cmd === 'connect') socket.write(mqttPacket.generate({ cmd: 'connack', returnCode: 0, sessionPresent: false }));
-      if (packet.cmd === 'subscribe') socket.write(mqttPacket.generate({ cmd: 'suback', messageId: packet.messageId, granted: packet.subscriptions.map(() => 1) }));
+      if (packet.cmd === 'subscribe')
+        socket.write(mqttPacket.generate({ cmd: 'suback', messageId: packet.messageId, granted: packet.subscriptions.map(() => 1) }));
       if (packet.cmd === 'pingreq') socket.write(mqttPacket.generate({ cmd: 'pingresp' }));
     });
     socket.on('data', (chunk) => parser.parse(chunk));
@@ -38,7 +39,17 @@ async function scriptedBroker() {
     url: `mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`,
     connections,
     publish(connection: Connection, messageId: number) {
-      connection.socket.write(mqttPacket.generate({ cmd: 'publish', topic: 'lethe/v1/lamppost/LP-0001/reading', payload: Buffer.from(String(messageId)), qos: 1, messageId, retain: false, dup: false }));
+      connection.socket.write(
+        mqttPacket.generate({
+          cmd: 'publish',
+          topic: 'lethe/v1/lamppost/LP-0001/reading',
+          payload: Buffer.from(String(messageId)),
+          qos: 1,
+          messageId,
+          retain: false,
+          dup: false,
+        }),
+      );
     },
     pubacks: (connection: Connection) => connection.received.flatMap((p) => (p.cmd === 'puback' ? [p.messageId] : [])),
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),

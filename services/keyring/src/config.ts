@@ -4,21 +4,22 @@ import { z } from 'zod';
 
 /** `lamppost=100,traffic-light=40` → { lamppost: 100, 'traffic-light': 40 }. */
 const perKind = () =>
-  z
-    .string()
-    .transform((s, ctx) => {
-      const out: Partial<Record<DeviceKind, number>> = {};
-      for (const part of s.split(',').map((p) => p.trim()).filter(Boolean)) {
-        const [kind, value] = part.split('=').map((x) => x.trim());
-        const n = Number(value);
-        if (!DEVICE_KINDS.includes(kind as DeviceKind) || !Number.isInteger(n) || n < 0) {
-          ctx.addIssue({ code: 'custom', message: `must be a list like lamppost=100,traffic-light=40 (kinds: ${DEVICE_KINDS.join(', ')})` });
-          return z.NEVER;
-        }
-        out[kind as DeviceKind] = n;
+  z.string().transform((s, ctx) => {
+    const out: Partial<Record<DeviceKind, number>> = {};
+    for (const part of s
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean)) {
+      const [kind, value] = part.split('=').map((x) => x.trim());
+      const n = Number(value);
+      if (!DEVICE_KINDS.includes(kind as DeviceKind) || !Number.isInteger(n) || n < 0) {
+        ctx.addIssue({ code: 'custom', message: `must be a list like lamppost=100,traffic-light=40 (kinds: ${DEVICE_KINDS.join(', ')})` });
+        return z.NEVER;
       }
-      return out;
-    });
+      out[kind as DeviceKind] = n;
+    }
+    return out;
+  });
 
 const KeyringConfigSchema = z.object({
   ...commonFields,
@@ -49,12 +50,18 @@ const KeyringConfigSchema = z.object({
   KAFKA_BROKERS: commaList().optional(),
   KAFKA_CLIENT_ID: z.string().default('lethe-keyring'),
   /** Prefix of the audit topic name, as the other services' KAFKA_TOPIC_PREFIX. */
-  KAFKA_TOPIC_PREFIX: z.string().regex(/^[A-Za-z0-9._-]*$/).default(''),
+  KAFKA_TOPIC_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]*$/)
+    .default(''),
 });
 
 export type KeyringConfig = z.infer<typeof KeyringConfigSchema>;
 
-const WithHmacListener = KeyringConfigSchema.refine((c) => (c.HMAC_HOST === undefined) === (c.HMAC_PORT === undefined), { path: ['HMAC_PORT'], message: 'HMAC_HOST and HMAC_PORT go together' });
+const WithHmacListener = KeyringConfigSchema.refine((c) => (c.HMAC_HOST === undefined) === (c.HMAC_PORT === undefined), {
+  path: ['HMAC_PORT'],
+  message: 'HMAC_HOST and HMAC_PORT go together',
+});
 
 export function loadKeyringConfig(env: Record<string, string | undefined> = process.env): KeyringConfig {
   return loadConfig('keyring', WithHmacListener, env);

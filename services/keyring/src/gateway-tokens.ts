@@ -44,7 +44,8 @@ export function createGatewayDirectory(text: string): GatewayDirectory {
   }
   const parsed = GatewayTokensSchema.safeParse(document);
   // Paths and expectations only: never the hashes.
-  if (!parsed.success) throw new Error(`Invalid keyring gateway token file:\n${parsed.error.issues.map((i) => `  - ${i.path.join('.') || '(root)'}: ${i.message}`).join('\n')}`);
+  if (!parsed.success)
+    throw new Error(`Invalid keyring gateway token file:\n${parsed.error.issues.map((i) => `  - ${i.path.join('.') || '(root)'}: ${i.message}`).join('\n')}`);
   const entries = Object.entries(parsed.data.tokens).map(([id, hash]) => ({ id, hash: Buffer.from(hash, 'hex') }));
   if (entries.length === 0) throw new Error('The keyring gateway token file lists no gateway; run scripts/setup-secrets.ts.');
   return {

@@ -40,7 +40,9 @@ export interface Keyring {
 
 export function createKeyring({ policy, clock, onDestroy, generateKey }: KeyringOptions): Keyring {
   const providers = new Map<DeviceKind, PseudonymKeyProvider>(
-    Object.entries(createKindKeyProviders(policy, { ...(clock ? { clock } : {}), ...(onDestroy ? { onDestroy } : {}), ...(generateKey ? { generateKey } : {}) })) as Array<[DeviceKind, PseudonymKeyProvider]>,
+    Object.entries(
+      createKindKeyProviders(policy, { ...(clock ? { clock } : {}), ...(onDestroy ? { onDestroy } : {}), ...(generateKey ? { generateKey } : {}) }),
+    ) as Array<[DeviceKind, PseudonymKeyProvider]>,
   );
   return {
     hmac: (kind, epoch, messages) => providers.get(kind)!.hmac(epoch, messages),
@@ -96,7 +98,12 @@ export function keyringHandler({ keyring, gateways, limiter, metrics, logger }: 
     if (gateway === undefined) {
       // Read nothing from an unauthenticated caller.
       req.resume();
-      return refuse('unauthorized', 401, { error: 'UNAUTHORIZED', detail: 'only gateways may ask for pseudonyms, each with its own token' }, { 'www-authenticate': 'Bearer' });
+      return refuse(
+        'unauthorized',
+        401,
+        { error: 'UNAUTHORIZED', detail: 'only gateways may ask for pseudonyms, each with its own token' },
+        { 'www-authenticate': 'Bearer' },
+      );
     }
     const body = await readBody(req);
     if (body === undefined) return refuse('too_large', 413, { error: 'TOO_LARGE', detail: `at most ${MAX_BODY_BYTES} bytes` });
@@ -109,12 +116,22 @@ export function keyringHandler({ keyring, gateways, limiter, metrics, logger }: 
     const parsed = RequestSchema.safeParse(json);
     if (!parsed.success) {
       // Paths and expectations only: a zod message never quotes the value it refused.
-      return refuse('bad_request', 400, { error: 'BAD_REQUEST', detail: parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ').slice(0, 500) });
+      return refuse('bad_request', 400, {
+        error: 'BAD_REQUEST',
+        detail: parsed.error.issues
+          .map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`)
+          .join('; ')
+          .slice(0, 500),
+      });
     }
     const { kind, epoch, messages } = parsed.data;
     const charged = limiter.charge(gateway, kind, messages.length);
     if (!charged.ok && charged.reason === 'batch_too_large') {
-      return refuse('batch_too_large', 413, { error: 'BATCH_TOO_LARGE', detail: `at most ${charged.batchCap} messages per request for ${kind} (one reading's identifiers)`, batchCap: charged.batchCap });
+      return refuse('batch_too_large', 413, {
+        error: 'BATCH_TOO_LARGE',
+        detail: `at most ${charged.batchCap} messages per request for ${kind} (one reading's identifiers)`,
+        batchCap: charged.batchCap,
+      });
     }
     if (!charged.ok) {
       const budget = limiter.budgets[kind].messagesPerSecond;
@@ -128,7 +145,11 @@ export function keyringHandler({ keyring, gateways, limiter, metrics, logger }: 
       return refuse(
         'rate_limited',
         429,
-        { error: 'RATE_LIMITED', detail: `over this gateway's budget of ${Math.round(budget)} ${kind} messages per second`, retryAfterMs: charged.retryAfterMs },
+        {
+          error: 'RATE_LIMITED',
+          detail: `over this gateway's budget of ${Math.round(budget)} ${kind} messages per second`,
+          retryAfterMs: charged.retryAfterMs,
+        },
         { 'retry-after': String(Math.max(1, Math.ceil(charged.retryAfterMs / 1000))) },
       );
     }

@@ -53,7 +53,9 @@ async function main(): Promise<void> {
       at: Date.now(),
       data: { kind, epoch, epochStart: new Date(epoch * epochMs).toISOString(), epochEnd: new Date((epoch + 1) * epochMs).toISOString() },
     });
-    audit.send([{ topic: auditTopic, key: 'keyring', value: JSON.stringify(event) }]).catch((err: unknown) => logger.error({ err }, 'could not publish an audit event'));
+    audit
+      .send([{ topic: auditTopic, key: 'keyring', value: JSON.stringify(event) }])
+      .catch((err: unknown) => logger.error({ err }, 'could not publish an audit event'));
   };
 
   const keyring = createKeyring({ policy, onDestroy });
@@ -111,7 +113,9 @@ async function main(): Promise<void> {
       host: config.HTTP_HOST,
       hmac: separate ? `${config.HMAC_HOST}:${(servers[1]!.address() as AddressInfo).port}` : 'on the http port',
       gateways: gateways.gateways,
-      budgets: Object.fromEntries(DEVICE_KINDS.map((k) => [k, { perSecond: Math.round(budgets[k].messagesPerSecond), burst: budgets[k].burst, batchCap: budgets[k].batchCap }])),
+      budgets: Object.fromEntries(
+        DEVICE_KINDS.map((k) => [k, { perSecond: Math.round(budgets[k].messagesPerSecond), burst: budgets[k].burst, batchCap: budgets[k].batchCap }]),
+      ),
       audit: audit ? auditTopic : null,
     },
     'keyring started',

@@ -31,10 +31,28 @@ export function createKeyringMetrics(registry: Registry) {
   return {
     requests,
     refused,
-    messages: presenceCounter({ name: 'lethe_keyring_messages_total', help: 'Identifiers pseudonymized (HMACs computed), by gateway and device kind, in whole blocks of 1000', labelNames: ['gateway', 'kind'] as const, registers: [registry] }),
-    budget: new Gauge({ name: 'lethe_keyring_budget_messages_per_second', help: 'HMAC messages per second each gateway may ask for, by device kind (derived from the fleet)', labelNames: ['kind'] as const, registers: [registry] }),
-    liveKeys: new Gauge({ name: 'lethe_keyring_live_keys', help: 'Pseudonym keys in memory now (one per device kind and live epoch); never the keys', registers: [registry] }),
-    keysDestroyed: new Counter({ name: 'lethe_keyring_keys_destroyed_total', help: 'Pseudonym keys zeroed and dropped at the end of their epoch and grace period', registers: [registry] }),
+    messages: presenceCounter({
+      name: 'lethe_keyring_messages_total',
+      help: 'Identifiers pseudonymized (HMACs computed), by gateway and device kind, in whole blocks of 1000',
+      labelNames: ['gateway', 'kind'] as const,
+      registers: [registry],
+    }),
+    budget: new Gauge({
+      name: 'lethe_keyring_budget_messages_per_second',
+      help: 'HMAC messages per second each gateway may ask for, by device kind (derived from the fleet)',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
+    liveKeys: new Gauge({
+      name: 'lethe_keyring_live_keys',
+      help: 'Pseudonym keys in memory now (one per device kind and live epoch); never the keys',
+      registers: [registry],
+    }),
+    keysDestroyed: new Counter({
+      name: 'lethe_keyring_keys_destroyed_total',
+      help: 'Pseudonym keys zeroed and dropped at the end of their epoch and grace period',
+      registers: [registry],
+    }),
   };
 }
 

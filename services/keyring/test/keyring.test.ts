@@ -6,7 +6,16 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLogger, createMetricsRegistry } from '@lethe/observability';
-import { createKeyringLimiter, createPseudonymizer, createRemoteKeyProvider, DEFAULT_POLICY_PATH, KeyServiceError, keyringBudgets, loadPolicy, ManualClock } from '@lethe/privacy';
+import {
+  createKeyringLimiter,
+  createPseudonymizer,
+  createRemoteKeyProvider,
+  DEFAULT_POLICY_PATH,
+  KeyServiceError,
+  keyringBudgets,
+  loadPolicy,
+  ManualClock,
+} from '@lethe/privacy';
 import { DEFAULT_FLEET_PATH, loadFleet } from '@lethe/schemas';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createGatewayDirectory, gatewayTokensFile } from '../src/gateway-tokens.ts';
@@ -18,7 +27,13 @@ const EPOCH = policy.kinds.lamppost.epoch;
 const GRACE = policy.rawData.keyGrace;
 const TOKEN = randomBytes(24).toString('hex');
 const OTHER_TOKEN = randomBytes(24).toString('hex');
-const budgets = keyringBudgets({ policy, fleet: loadFleet(DEFAULT_FLEET_PATH), readingIntervalMs: 5_000, identifiersPerReading: { lamppost: 100, 'traffic-light': 40 }, headroom: 1.5 });
+const budgets = keyringBudgets({
+  policy,
+  fleet: loadFleet(DEFAULT_FLEET_PATH),
+  readingIntervalMs: 5_000,
+  identifiersPerReading: { lamppost: 100, 'traffic-light': 40 },
+  headroom: 1.5,
+});
 const MAC = '02:1A:2B:3C:4D:5E';
 let server: Server | undefined;
 
@@ -44,7 +59,13 @@ async function start() {
   });
   const gateways = createGatewayDirectory(gatewayTokensFile({ gateway: TOKEN, 'gateway-2': OTHER_TOKEN }));
   const limiter = createKeyringLimiter(budgets, clock);
-  const handle = keyringHandler({ keyring, gateways, limiter, metrics: createKeyringMetrics(registry), logger: createLogger({ service: 'test', level: 'silent' }) });
+  const handle = keyringHandler({
+    keyring,
+    gateways,
+    limiter,
+    metrics: createKeyringMetrics(registry),
+    logger: createLogger({ service: 'test', level: 'silent' }),
+  });
   server = createServer((req, res) => {
     if (!handle(req, res)) res.writeHead(404).end();
   });
@@ -54,7 +75,8 @@ async function start() {
   return { clock, keys, destroyed, keyring, registry, url, gateway };
 }
 
-const post = (url: string, body: unknown, token = TOKEN) => fetch(`${url}/v1/hmac`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: JSON.stringify(body) });
+const post = (url: string, body: unknown, token = TOKEN) =>
+  fetch(`${url}/v1/hmac`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: JSON.stringify(body) });
 async function metricLine(registry: ReturnType<typeof createMetricsRegistry>, name: string, labels: string): Promise<number> {
   const line = (await registry.getSingleMetricAsString(name)).split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(labels));
   return Number(line?.split(' ').at(-1) ?? NaN);
@@ -107,7 +129,12 @@ describe('the keyring (shared pseudonym keys for N gateways)', () => {
 
   it('answers malformed requests with 400 and a reason that quotes no value', async () => {
     const { url } = await start();
-    for (const body of [{ kind: 'lamppost', epoch: -1, messages: [MAC] }, { kind: 'doorbell', epoch: 1, messages: [MAC] }, { kind: 'lamppost', epoch: 1, messages: [MAC.repeat(30)] }, { kind: 'lamppost', epoch: 1, messages: [] }]) {
+    for (const body of [
+      { kind: 'lamppost', epoch: -1, messages: [MAC] },
+      { kind: 'doorbell', epoch: 1, messages: [MAC] },
+      { kind: 'lamppost', epoch: 1, messages: [MAC.repeat(30)] },
+      { kind: 'lamppost', epoch: 1, messages: [] },
+    ]) {
       const res = await post(url, body);
       expect(res.status).toBe(400);
       expect(await res.text()).not.toContain(MAC);

@@ -53,7 +53,14 @@ async function main(): Promise<void> {
   await producer.connect();
   const batching = createBatchingProducer({ producer });
   const noise = createNoiseSource(config.NOISE_KEY);
-  const ledgerTopic = createLedgerTopic({ kafka, producer, admin, topic: ledgerTopicName, groupPrefix: `${releaserGroupId}-ledger`, logger: logger.child({ component: 'ledger' }) });
+  const ledgerTopic = createLedgerTopic({
+    kafka,
+    producer,
+    admin,
+    topic: ledgerTopicName,
+    groupPrefix: `${releaserGroupId}-ledger`,
+    logger: logger.child({ component: 'ledger' }),
+  });
   const graceMs = config.WINDOW_GRACE_SECONDS * 1000;
   const maxWaitMs = config.WINDOW_MAX_WAIT_SECONDS === undefined ? policy.rawData.maxLateness : config.WINDOW_MAX_WAIT_SECONDS * 1000;
 
@@ -73,7 +80,19 @@ async function main(): Promise<void> {
     clock: systemClock,
     noise,
   });
-  const stage1 = createProcessor({ policy, consumer: stageConsumer, producer: batching, admin, groupId: config.KAFKA_GROUP_ID, topics, metrics, logger: logger.child({ component: 'stage1' }), graceMs, maxWaitMs, clock: systemClock });
+  const stage1 = createProcessor({
+    policy,
+    consumer: stageConsumer,
+    producer: batching,
+    admin,
+    groupId: config.KAFKA_GROUP_ID,
+    topics,
+    metrics,
+    logger: logger.child({ component: 'stage1' }),
+    graceMs,
+    maxWaitMs,
+    clock: systemClock,
+  });
   exitOnConsumerCrash(stageConsumer, { name: 'stage 1', logger });
   exitOnConsumerCrash(releaserConsumer, { name: 'releaser', logger });
   exitOnConsumerCrash(ledgerTopic.consumer, { name: 'release ledger', logger });
@@ -111,7 +130,18 @@ async function main(): Promise<void> {
   });
   lifecycle.onShutdown('close HTTP', () => health.close());
   lifecycle.markReady();
-  logger.info({ http: health.port, inputs: [topics.readings, topics.sightings], partials: topics.partials, aggregates: topics.aggregates, ledger: ledgerTopicName, group: config.KAFKA_GROUP_ID, releaserGroup: releaserGroupId }, 'processor started');
+  logger.info(
+    {
+      http: health.port,
+      inputs: [topics.readings, topics.sightings],
+      partials: topics.partials,
+      aggregates: topics.aggregates,
+      ledger: ledgerTopicName,
+      group: config.KAFKA_GROUP_ID,
+      releaserGroup: releaserGroupId,
+    },
+    'processor started',
+  );
 }
 
 main().catch((err: unknown) => {

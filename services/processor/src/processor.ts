@@ -60,7 +60,19 @@ interface PartitionState {
  * alone, as before, dropped every reading held up for more than the grace as late; found by the
  * fault suite with a Kafka restart.)
  */
-export function stageCutoff({ now, graceMs, maxWaitMs, caughtUp, newest }: { now: number; graceMs: number; maxWaitMs: number; caughtUp: boolean; newest: number }): number {
+export function stageCutoff({
+  now,
+  graceMs,
+  maxWaitMs,
+  caughtUp,
+  newest,
+}: {
+  now: number;
+  graceMs: number;
+  maxWaitMs: number;
+  caughtUp: boolean;
+  newest: number;
+}): number {
   const byEventTime = Math.min(now, newest) - graceMs;
   return caughtUp ? Math.max(byEventTime, now - Math.max(maxWaitMs, graceMs)) : byEventTime;
 }
@@ -228,7 +240,10 @@ export function createProcessor({ policy, consumer, producer, admin, groupId, to
     for (const topic of [topics.readings, topics.sightings]) {
       const partitions = assignment[topic] ?? [];
       metrics.inputPartitions.labels(topic).set(partitions.length);
-      for (const partition of partitions) void ensure(topic, partition).catch((err: unknown) => logger.error({ err, topic, partition }, 'could not take over a partition; retrying at its next batch'));
+      for (const partition of partitions)
+        void ensure(topic, partition).catch((err: unknown) =>
+          logger.error({ err, topic, partition }, 'could not take over a partition; retrying at its next batch'),
+        );
     }
   }
 

@@ -16,7 +16,18 @@
 import type { Admin, BatchingProducer, Consumer, EachBatchPayload } from '@lethe/kafka';
 import { createOutbox, retryKafka } from '@lethe/kafka';
 import type { Logger } from '@lethe/observability';
-import { claimHolds, createBudgetLedger, createReleaser, seriesOf, utcDay, type Clock, type NoiseSource, type Policy, type Releaser, type Releases } from '@lethe/privacy';
+import {
+  claimHolds,
+  createBudgetLedger,
+  createReleaser,
+  seriesOf,
+  utcDay,
+  type Clock,
+  type NoiseSource,
+  type Policy,
+  type Releaser,
+  type Releases,
+} from '@lethe/privacy';
 import { WindowPartialRecordSchema } from '@lethe/schemas';
 import { decodeReleaserMetadata, encodeReleaserMetadata } from './commit-metadata.ts';
 import type { LedgerTopic } from './ledger-topic.ts';
@@ -53,7 +64,20 @@ interface Active {
   ledger: ReturnType<typeof createBudgetLedger>;
 }
 
-export function createReleaserRunner({ policy, consumer, producer, admin, groupId, topics, ledgerTopic, fingerprint, metrics, logger, clock, noise }: ReleaserDeps) {
+export function createReleaserRunner({
+  policy,
+  consumer,
+  producer,
+  admin,
+  groupId,
+  topics,
+  ledgerTopic,
+  fingerprint,
+  metrics,
+  logger,
+  clock,
+  noise,
+}: ReleaserDeps) {
   const tracker = new OffsetTracker();
   let active: Promise<Active | undefined> = Promise.resolve(undefined);
   let current: Active | undefined;
@@ -65,7 +89,10 @@ export function createReleaserRunner({ policy, consumer, producer, admin, groupI
   let held: { active: Active; out: Releases } | undefined;
 
   async function partitionCounts(): Promise<{ readings: number; sightings: number }> {
-    const { topics: meta } = await retryKafka(() => admin.fetchTopicMetadata({ topics: [topics.readings, topics.sightings] }), { what: 'reading the input partitions', logger });
+    const { topics: meta } = await retryKafka(() => admin.fetchTopicMetadata({ topics: [topics.readings, topics.sightings] }), {
+      what: 'reading the input partitions',
+      logger,
+    });
     const count = (name: string) => meta.find((t) => t.name === name)?.partitions.length ?? 1;
     return { readings: count(topics.readings), sightings: count(topics.sightings) };
   }
@@ -132,7 +159,10 @@ export function createReleaserRunner({ policy, consumer, producer, admin, groupI
       held = undefined;
       for (const w of out.discarded) {
         metrics.windowsDiscarded.labels(w.series).inc();
-        logger.warn({ series: w.series, windowStart: new Date(w.windowStart).toISOString() }, 'discarded a window no partition can complete any more (its partials are gone)');
+        logger.warn(
+          { series: w.series, windowStart: new Date(w.windowStart).toISOString() },
+          'discarded a window no partition can complete any more (its partials are gone)',
+        );
       }
       if (out.windows.length > 0 || out.discarded.length > 0) releasedSinceCommit = true;
       // Snapshot before the send: what the commit may claim once these aggregates are in Kafka.

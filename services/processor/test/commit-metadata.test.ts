@@ -3,7 +3,15 @@ import { describe, expect, it } from 'vitest';
 import { decodeReleaserMetadata, decodeStageMetadata, encodeReleaserMetadata, encodeStageMetadata, METADATA_LIMIT_BYTES } from '../src/commit-metadata.ts';
 import { stageCutoff } from '../src/processor.ts';
 
-const entry = (stream: string, day: string, lastWindowStart: number): LedgerEntry => ({ stream, day, spent: 100, budget: 1440, releases: 100, refused: 0, lastWindowStart });
+const entry = (stream: string, day: string, lastWindowStart: number): LedgerEntry => ({
+  stream,
+  day,
+  spent: 100,
+  budget: 1440,
+  releases: 100,
+  refused: 0,
+  lastWindowStart,
+});
 
 describe('commit metadata', () => {
   it('round-trips stage 1 and releaser state, and reads anything else as a fresh start', () => {
@@ -18,7 +26,9 @@ describe('commit metadata', () => {
 
   it('stays under Kafka’s 4 KiB metadata limit, dropping the oldest ledger days first', () => {
     const streams = ['pedestrians', 'vehicles', 'travel_times', 'dwell', 'traffic_light.vehicle_count_sum'];
-    const releasedUpTo = Object.fromEntries(['readings:lamppost', 'readings:traffic-light', 'readings:sewer', 'sightings:wifi', 'sightings:plate', 'dwell:wifi'].map((s) => [s, 1_767_254_400_000]));
+    const releasedUpTo = Object.fromEntries(
+      ['readings:lamppost', 'readings:traffic-light', 'readings:sewer', 'sightings:wifi', 'sightings:plate', 'dwell:wifi'].map((s) => [s, 1_767_254_400_000]),
+    );
     const normal = encodeReleaserMetadata({ releasedUpTo, ledger: streams.flatMap((s) => [entry(s, '2026-01-01', 1), entry(s, '2026-01-02', 2)]) });
     expect(Buffer.byteLength(normal)).toBeLessThan(METADATA_LIMIT_BYTES / 2);
     const many = Array.from({ length: 60 }, (_, i) => [entry(`stream_${i}`, '2026-01-01', i), entry(`stream_${i}`, '2026-01-02', i)]).flat();

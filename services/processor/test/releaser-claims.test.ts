@@ -44,7 +44,10 @@ function setup({ before = [] as ReleaseClaim[], key = randomBytes(32) } = {}) {
   const runner = createReleaserRunner({
     policy,
     consumer: { commitOffsets: async (o: Array<{ metadata: string }>) => void commits.push(o[0]!.metadata) } as unknown as Consumer,
-    producer: { send: async (records: unknown[]) => void events.push(`aggregates ×${records.length}`), flush: async () => undefined } as unknown as BatchingProducer,
+    producer: {
+      send: async (records: unknown[]) => void events.push(`aggregates ×${records.length}`),
+      flush: async () => undefined,
+    } as unknown as BatchingProducer,
     admin: {
       fetchOffsets: async () => [{ topic: topics.partials, partitions: [{ partition: 0, offset: '-1', metadata: null }] }],
       fetchTopicMetadata: async () => ({ topics: [topics.readings, topics.sightings].map((name) => ({ name, partitions: [{ partitionId: 0 }] })) }),
@@ -67,7 +70,13 @@ function setup({ before = [] as ReleaseClaim[], key = randomBytes(32) } = {}) {
   });
   async function feed(partials: WindowPartialRecord[]): Promise<void> {
     const batch = { topic: topics.partials, partition: 0, messages: partials.map((p, i) => ({ offset: String(i), value: Buffer.from(JSON.stringify(p)) })) };
-    await runner.eachBatch({ batch, resolveOffset: () => undefined, heartbeat: async () => undefined, isRunning: () => true, isStale: () => false } as unknown as EachBatchPayload);
+    await runner.eachBatch({
+      batch,
+      resolveOffset: () => undefined,
+      heartbeat: async () => undefined,
+      isRunning: () => true,
+      isStale: () => false,
+    } as unknown as EachBatchPayload);
   }
   async function start(): Promise<void> {
     runner.assigned({ [topics.partials]: [0] });

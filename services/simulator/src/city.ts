@@ -69,7 +69,10 @@ function junctionGraph(devices: readonly Device[]): Map<string, Device[]> {
     junctions.map((j) => {
       const others = junctions.filter((o) => o.id !== j.id);
       const local = others.filter((o) => o.district === j.district);
-      const nearest = others.filter((o) => o.district !== j.district).sort((a, b) => distanceKm(j, a) - distanceKm(j, b)).slice(0, 2);
+      const nearest = others
+        .filter((o) => o.district !== j.district)
+        .sort((a, b) => distanceKm(j, a) - distanceKm(j, b))
+        .slice(0, 2);
       return [j.id, [...local, ...nearest]];
     }),
   );
@@ -145,7 +148,10 @@ export function createCity({ devices, scenario, seed, tickSeconds, travelTimeSca
     const local = cars.get(device.district)!;
     const waiting = inTransit.get(device.id) ?? [];
     const arrived = waiting.filter((c) => c.arriveAt <= nowMs).map((c) => c.plate);
-    inTransit.set(device.id, waiting.filter((c) => c.arriveAt > nowMs));
+    inTransit.set(
+      device.id,
+      waiting.filter((c) => c.arriveAt > nowMs),
+    );
     // The ANPR camera reads about 60 % of the vehicles the loop counts.
     const fresh = Math.max(0, Math.round(random.poisson(12 * traffic * scale) * 0.6) - arrived.length);
     const plates = [...arrived, ...Array.from({ length: fresh }, () => (random.next() < 0.8 ? random.pick(local) : random.pick(roamingCars)))];
@@ -202,9 +208,11 @@ export function createCity({ devices, scenario, seed, tickSeconds, travelTimeSca
       const hour = scenario.hour ?? hongKongHour(now);
       return devices.map((device) => {
         const payload =
-          device.kind === 'lamppost' ? lamppost(device, ts, hour)
-          : device.kind === 'traffic-light' ? trafficLight(device, ts, now.getTime(), hour)
-          : sewer(device, ts);
+          device.kind === 'lamppost'
+            ? lamppost(device, ts, hour)
+            : device.kind === 'traffic-light'
+              ? trafficLight(device, ts, now.getTime(), hour)
+              : sewer(device, ts);
         return { kind: device.kind, deviceId: device.id, topic: readingTopic(device.kind, device.id), payload };
       });
     },

@@ -63,14 +63,19 @@ async function main(): Promise<void> {
   const abort = new AbortController();
   process.once('SIGINT', () => abort.abort());
   process.once('SIGTERM', () => abort.abort());
-  console.log(`simulating ${fleet.devices.length} devices, scenario ${values.scenario}, ${rate.toFixed(1)} readings/s (a reading per device every ${tickSeconds.toFixed(2)} s) → ${values.url}`);
+  console.log(
+    `simulating ${fleet.devices.length} devices, scenario ${values.scenario}, ${rate.toFixed(1)} readings/s (a reading per device every ${tickSeconds.toFixed(2)} s) → ${values.url}`,
+  );
   const summary = await runSimulation({
     city,
     publisher,
     tickSeconds,
     ...(ticks !== undefined ? { ticks } : {}),
     signal: abort.signal,
-    onProgress: (p) => console.log(`${p.elapsedSeconds.toFixed(0)} s: ${p.ticks} ticks, ${p.published} readings acknowledged (${(p.published / Math.max(p.elapsedSeconds, 0.001)).toFixed(0)}/s), ${p.failed} failed`),
+    onProgress: (p) =>
+      console.log(
+        `${p.elapsedSeconds.toFixed(0)} s: ${p.ticks} ticks, ${p.published} readings acknowledged (${(p.published / Math.max(p.elapsedSeconds, 0.001)).toFixed(0)}/s), ${p.failed} failed`,
+      ),
   });
   await publisher.close();
   if (summary.failed > 0) process.exitCode = 2;

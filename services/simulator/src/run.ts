@@ -25,7 +25,16 @@ export interface RunSummary {
   elapsedSeconds: number;
 }
 
-export async function runSimulation({ city, publisher, tickSeconds, ticks, signal, onProgress, onPublished, now = () => new Date() }: RunOptions): Promise<RunSummary> {
+export async function runSimulation({
+  city,
+  publisher,
+  tickSeconds,
+  ticks,
+  signal,
+  onProgress,
+  onPublished,
+  now = () => new Date(),
+}: RunOptions): Promise<RunSummary> {
   const started = performance.now();
   let done = 0;
   let published = 0;
@@ -50,10 +59,14 @@ export async function runSimulation({ city, publisher, tickSeconds, ticks, signa
     if (wait > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, wait);
-        signal?.addEventListener('abort', () => {
-          clearTimeout(timer);
-          resolve();
-        }, { once: true });
+        signal?.addEventListener(
+          'abort',
+          () => {
+            clearTimeout(timer);
+            resolve();
+          },
+          { once: true },
+        );
       });
     }
   }

@@ -113,7 +113,10 @@ export function createWriter({ sink, commit, metrics, logger, sleep = (ms) => ne
         // writer silently stopped for good (fault suite). The points are in InfluxDB; uncommitted,
         // the batch is read again after the rejoin and overwrites itself.
         metrics.commitErrors.inc();
-        logger.warn({ err: { message: (err as Error).message }, topic: batch.topic, partition: batch.partition }, 'could not commit; the batch will be read again');
+        logger.warn(
+          { err: { message: (err as Error).message }, topic: batch.topic, partition: batch.partition },
+          'could not commit; the batch will be read again',
+        );
         return;
       }
       metrics.consumerLag.labels(batch.topic, String(batch.partition)).set(Number(batch.offsetLag()));

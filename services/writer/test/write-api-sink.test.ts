@@ -42,7 +42,14 @@ describe('the writer', () => {
       metrics,
       logger: createLogger({ service: 'test', level: 'silent' }),
     });
-    const value = JSON.stringify({ v: 1, measurement: 'lamppost', tags: { scope: 'district', district: 'eastern' }, fields: { readings: 3 }, windowStart: 0, windowEnd: 5000 });
+    const value = JSON.stringify({
+      v: 1,
+      measurement: 'lamppost',
+      tags: { scope: 'district', district: 'eastern' },
+      fields: { readings: 3 },
+      windowStart: 0,
+      windowEnd: 5000,
+    });
     const batch = { topic: 't', partition: 0, messages: [{ offset: '7', value: Buffer.from(value) }], offsetLag: () => '0' };
     const payload = { batch, resolveOffset: () => undefined, heartbeat: async () => undefined, isRunning: () => true, isStale: () => false };
     await expect(writer.eachBatch(payload as never)).resolves.toBeUndefined();

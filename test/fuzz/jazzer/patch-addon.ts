@@ -54,7 +54,12 @@ export function patchAddon(elf: Buffer): Buffer {
   const shentsize = b.readUInt16LE(0x3a);
   const sections: Section[] = Array.from({ length: b.readUInt16LE(0x3c) }, (_, i) => {
     const o = shoff + i * shentsize;
-    return { type: b.readUInt32LE(o + 4), offset: Number(b.readBigUInt64LE(o + 0x18)), size: Number(b.readBigUInt64LE(o + 0x20)), link: b.readUInt32LE(o + 0x28) };
+    return {
+      type: b.readUInt32LE(o + 4),
+      offset: Number(b.readBigUInt64LE(o + 0x18)),
+      size: Number(b.readBigUInt64LE(o + 0x20)),
+      link: b.readUInt32LE(o + 0x28),
+    };
   });
   const find = (type: number) => {
     const s = sections.find((x) => x.type === type);
@@ -69,7 +74,7 @@ export function patchAddon(elf: Buffer): Buffer {
 
   // Version requirements: "<file>|<version>" → where its Vernaux entry is and its index.
   const versions = new Map<string, { at: number; index: number }>();
-  for (let need = verneed.offset; ; ) {
+  for (let need = verneed.offset; ;) {
     const file = str(b.readUInt32LE(need + 4));
     for (let aux = need + b.readUInt32LE(need + 8), n = b.readUInt16LE(need + 2); n > 0; n--) {
       versions.set(`${file}|${str(b.readUInt32LE(aux + 8))}`, { at: aux, index: b.readUInt16LE(aux + 6) });

@@ -10,7 +10,21 @@
 //     most; ties to the earliest sighting, then the smaller device id), k-suppression, the
 //     differencing rule for district totals, speed histograms, dwell-time buckets per epoch,
 //     and loop counts per device with k.
-import { createAggregator, createBudgetLedger, createNoiseSource, createPersonWindows, DEFAULT_POLICY_PATH, histogramStats, loadPolicy, ManualClock, parsePolicy, snakeCase, SPEED_BINS, DWELL_BUCKETS, type Policy } from '@lethe/privacy';
+import {
+  createAggregator,
+  createBudgetLedger,
+  createNoiseSource,
+  createPersonWindows,
+  DEFAULT_POLICY_PATH,
+  histogramStats,
+  loadPolicy,
+  ManualClock,
+  parsePolicy,
+  snakeCase,
+  SPEED_BINS,
+  DWELL_BUCKETS,
+  type Policy,
+} from '@lethe/privacy';
 import type { AggregateRecord, DeviceKind, ReadingRecord, SightingRecord } from '@lethe/schemas';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -27,13 +41,28 @@ const shipped = loadPolicy(DEFAULT_POLICY_PATH);
 const policy: Policy = parsePolicy({
   ...JSON.parse(JSON.stringify({ ...shipped, aggregates: { retention: '30d' }, rawData: { ttl: '15m', segment: '1m', maxLateness: '60s' } })),
   kinds: Object.fromEntries(
-    Object.entries(shipped.kinds).map(([kind, p]) => [kind, { ...p, window: `${WINDOW / 1000}s`, epoch: `${EPOCH / 1000}s`, k: K, epsilonPerRelease: 1e9, epsilonPerDay: 1e15 }]),
+    Object.entries(shipped.kinds).map(([kind, p]) => [
+      kind,
+      { ...p, window: `${WINDOW / 1000}s`, epoch: `${EPOCH / 1000}s`, k: K, epsilonPerRelease: 1e9, epsilonPerDay: 1e15 },
+    ]),
   ),
 });
 
-const LAMPS = [['LP-0001', 'north'], ['LP-0002', 'north'], ['LP-0003', 'south'], ['LP-0004', 'south']] as const;
-const LIGHTS = [['TL-0001', 'north'], ['TL-0002', 'south'], ['TL-0003', 'south']] as const;
-const SEWERS = [['SW-0001', 'north'], ['SW-0002', 'south']] as const;
+const LAMPS = [
+  ['LP-0001', 'north'],
+  ['LP-0002', 'north'],
+  ['LP-0003', 'south'],
+  ['LP-0004', 'south'],
+] as const;
+const LIGHTS = [
+  ['TL-0001', 'north'],
+  ['TL-0002', 'south'],
+  ['TL-0003', 'south'],
+] as const;
+const SEWERS = [
+  ['SW-0001', 'north'],
+  ['SW-0002', 'south'],
+] as const;
 const PEOPLE = Array.from({ length: 12 }, (_, i) => `person-${String(i).padStart(2, '0')}`.padEnd(22, 'x'));
 
 const windowOf = (ts: number, size: number) => ts - (((ts % size) + size) % size);
@@ -44,9 +73,25 @@ const ts = fc.integer({ min: T0, max: T0 + SPAN - 1 });
 type Event = { type: 'reading'; record: ReadingRecord } | { type: 'sighting'; record: SightingRecord } | { type: 'close'; at: number };
 
 const reading = fc.oneof(
-  fc.record({ device: fc.constantFrom(...LAMPS), ts, pm25: exactInRange(0, 500), energyWh: exactInRange(0, 100) }).map(({ device, ts: t, pm25, energyWh }) => ({ kind: 'lamppost' as DeviceKind, deviceId: device[0], district: device[1], ts: t, values: { pm25, energyWh } })),
-  fc.record({ device: fc.constantFrom(...LIGHTS), ts, occupancyPct: exactInRange(0, 100), vehicleCount: fc.integer({ min: 0, max: 6 }), phase: fc.constantFrom('red', 'green') }).map(({ device, ts: t, ...values }) => ({ kind: 'traffic-light' as DeviceKind, deviceId: device[0], district: device[1], ts: t, values })),
-  fc.record({ device: fc.constantFrom(...SEWERS), ts, levelCm: exactInRange(0, 1000), overflow: fc.boolean() }).map(({ device, ts: t, ...values }) => ({ kind: 'sewer' as DeviceKind, deviceId: device[0], district: device[1], ts: t, values })),
+  fc.record({ device: fc.constantFrom(...LAMPS), ts, pm25: exactInRange(0, 500), energyWh: exactInRange(0, 100) }).map(({ device, ts: t, pm25, energyWh }) => ({
+    kind: 'lamppost' as DeviceKind,
+    deviceId: device[0],
+    district: device[1],
+    ts: t,
+    values: { pm25, energyWh },
+  })),
+  fc
+    .record({
+      device: fc.constantFrom(...LIGHTS),
+      ts,
+      occupancyPct: exactInRange(0, 100),
+      vehicleCount: fc.integer({ min: 0, max: 6 }),
+      phase: fc.constantFrom('red', 'green'),
+    })
+    .map(({ device, ts: t, ...values }) => ({ kind: 'traffic-light' as DeviceKind, deviceId: device[0], district: device[1], ts: t, values })),
+  fc
+    .record({ device: fc.constantFrom(...SEWERS), ts, levelCm: exactInRange(0, 1000), overflow: fc.boolean() })
+    .map(({ device, ts: t, ...values }) => ({ kind: 'sewer' as DeviceKind, deviceId: device[0], district: device[1], ts: t, values })),
 );
 
 /** Sightings crowd into a few windows, so people are seen several times at several cells (ties in "where seen most"). */
@@ -54,8 +99,25 @@ const crowdedTs = fc.oneof(ts, fc.integer({ min: T0 + WINDOW, max: T0 + 2 * WIND
 /** Few people in the crowded window: each is seen several times, at two or three cells. */
 const crowd = fc.constantFrom(...PEOPLE.slice(0, 4));
 const sighting = fc.oneof(
-  fc.record({ person: fc.oneof(fc.constantFrom(...PEOPLE), crowd), device: fc.constantFrom(...LAMPS), ts: crowdedTs }).map(({ person, device, ts: t }) => ({ source: 'wifi' as const, kind: 'lamppost' as DeviceKind, pseudonym: person, deviceId: device[0], district: device[1], ts: t })),
-  fc.record({ person: fc.oneof(fc.constantFrom(...PEOPLE), crowd), device: fc.constantFrom(...LIGHTS), ts: crowdedTs, speed: fc.integer({ min: 0, max: 160 }) }).map(({ person, device, ts: t, speed }) => ({ source: 'plate' as const, kind: 'traffic-light' as DeviceKind, pseudonym: person, deviceId: device[0], district: device[1], ts: t, speedKmh: speed })),
+  fc.record({ person: fc.oneof(fc.constantFrom(...PEOPLE), crowd), device: fc.constantFrom(...LAMPS), ts: crowdedTs }).map(({ person, device, ts: t }) => ({
+    source: 'wifi' as const,
+    kind: 'lamppost' as DeviceKind,
+    pseudonym: person,
+    deviceId: device[0],
+    district: device[1],
+    ts: t,
+  })),
+  fc
+    .record({ person: fc.oneof(fc.constantFrom(...PEOPLE), crowd), device: fc.constantFrom(...LIGHTS), ts: crowdedTs, speed: fc.integer({ min: 0, max: 160 }) })
+    .map(({ person, device, ts: t, speed }) => ({
+      source: 'plate' as const,
+      kind: 'traffic-light' as DeviceKind,
+      pseudonym: person,
+      deviceId: device[0],
+      district: device[1],
+      ts: t,
+      speedKmh: speed,
+    })),
 );
 
 /** Readings (each with a unique device sequence number), sightings, redelivered copies and closes, in a random order. */
@@ -76,7 +138,10 @@ const stream: fc.Arbitrary<Event[]> = fc
     for (const c of copies) if (records > 0) events.push(structuredClone(events[c % records]!));
     events.push(...closes.map((at): Event => ({ type: 'close', at })));
     const key = (i: number) => order[i % order.length]! + i * 1e-9;
-    return events.map((e, i) => ({ e, k: key(i) })).sort((a, b) => a.k - b.k).map(({ e }) => e);
+    return events
+      .map((e, i) => ({ e, k: key(i) }))
+      .sort((a, b) => a.k - b.k)
+      .map(({ e }) => e);
   });
 
 // --- The aggregator ---------------------------------------------------------------------------
@@ -101,7 +166,10 @@ interface Expected {
   points: Map<string, Record<string, number>>;
 }
 
-const pointKey = (measurement: string, tags: Record<string, string>, start: number) => `${measurement}|${Object.entries(tags).map(([k, v]) => `${k}=${v}`).join(',')}|${start}`;
+const pointKey = (measurement: string, tags: Record<string, string>, start: number) =>
+  `${measurement}|${Object.entries(tags)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',')}|${start}`;
 
 const group = <T>(items: readonly T[], key: (t: T) => string) => {
   const m = new Map<string, T[]>();
@@ -115,7 +183,9 @@ function trueCells(sightings: readonly SightingRecord[]): Map<string, { district
   for (const [, visits] of group(sightings, (s) => s.pseudonym)) {
     const at = (device: string) => visits.filter((v) => v.deviceId === device);
     const devices = [...new Set(visits.map((v) => v.deviceId))];
-    const main = devices.sort((a, b) => at(b).length - at(a).length || Math.min(...at(a).map((v) => v.ts)) - Math.min(...at(b).map((v) => v.ts)) || (a < b ? -1 : 1))[0]!;
+    const main = devices.sort(
+      (a, b) => at(b).length - at(a).length || Math.min(...at(a).map((v) => v.ts)) - Math.min(...at(b).map((v) => v.ts)) || (a < b ? -1 : 1),
+    )[0]!;
     const cell = cells.get(main) ?? { district: at(main)[0]!.district, speeds: [] };
     const speeds = at(main).flatMap((v) => (v.speedKmh === undefined ? [] : [v.speedKmh]));
     cell.speeds.push(speeds.length > 0 ? speeds.reduce((a, b) => a + b, 0) / speeds.length : NaN);
@@ -178,7 +248,8 @@ function reference(events: readonly Event[]): Expected {
         const nums = values as number[];
         const sum = nums.reduce((a, b) => a + b, 0);
         for (const how of rule?.aggregate ?? ['mean', 'max']) {
-          fields[`${snakeCase(name)}_${how}`] = how === 'mean' ? sum / nums.length : how === 'max' ? Math.max(...nums) : how === 'min' ? Math.min(...nums) : sum;
+          fields[`${snakeCase(name)}_${how}`] =
+            how === 'mean' ? sum / nums.length : how === 'max' ? Math.max(...nums) : how === 'min' ? Math.min(...nums) : sum;
         }
       }
       return fields;
@@ -191,9 +262,14 @@ function reference(events: readonly Event[]): Expected {
       if (rule.class !== 'presence-dependent' || rule.treatment !== 'keep') continue;
       const [lo, hi] = rule.range!;
       const step = rule.perPerson! / 10;
-      for (const [district, rs] of group(list.filter((r) => typeof r.values[name] === 'number'), (r) => r.district)) {
+      for (const [district, rs] of group(
+        list.filter((r) => typeof r.values[name] === 'number'),
+        (r) => r.district,
+      )) {
         const mean = rs.reduce((a, r) => a + Math.min(hi, Math.max(lo, r.values[name] as number)), 0) / rs.length;
-        set(measurement, { scope: 'district', district }, start, { [`${snakeCase(name)}_mean`]: Math.min(hi, Math.max(lo, Number((Math.round(mean / step) * step).toPrecision(12)))) });
+        set(measurement, { scope: 'district', district }, start, {
+          [`${snakeCase(name)}_mean`]: Math.min(hi, Math.max(lo, Number((Math.round(mean / step) * step).toPrecision(12)))),
+        });
       }
     }
     // Loop counts (person-derived, a count per device): released only from k vehicles.
@@ -234,11 +310,18 @@ function reference(events: readonly Event[]): Expected {
   }
 
   // Dwell times: per person and epoch, the longest stay at one cell (ties to the smaller id), in buckets released from k.
-  for (const [, list] of group(inEpoch.filter((s) => s.source === 'wifi'), (s) => `${windowOf(s.ts, EPOCH)}`)) {
+  for (const [, list] of group(
+    inEpoch.filter((s) => s.source === 'wifi'),
+    (s) => `${windowOf(s.ts, EPOCH)}`,
+  )) {
     const start = windowOf(list[0]!.ts, EPOCH);
     const perCell = new Map<string, { district: string; dwells: number[] }>();
     for (const [, visits] of group(list, (s) => s.pseudonym)) {
-      const stays = [...group(visits, (v) => v.deviceId)].map(([device, vs]) => ({ device, district: vs[0]!.district, dwell: (Math.max(...vs.map((v) => v.ts)) - Math.min(...vs.map((v) => v.ts))) / 1000 }));
+      const stays = [...group(visits, (v) => v.deviceId)].map(([device, vs]) => ({
+        device,
+        district: vs[0]!.district,
+        dwell: (Math.max(...vs.map((v) => v.ts)) - Math.min(...vs.map((v) => v.ts))) / 1000,
+      }));
       const best = stays.sort((a, b) => b.dwell - a.dwell || (a.device < b.device ? -1 : 1))[0]!;
       const cell = perCell.get(best.device) ?? { district: best.district, dwells: [] };
       cell.dwells.push(best.dwell);
@@ -269,7 +352,17 @@ function asPoints(records: readonly AggregateRecord[]): Map<string, Record<strin
 
 describe('the aggregator against a naive reference model', () => {
   it('assigns a person seen equally often at two cells to the earliest sighting, not the first to arrive (found by this test)', () => {
-    const plate = (deviceId: string, at: number): SightingRecord => ({ v: 1, source: 'plate', pseudonym: PEOPLE[3]!, epoch: 0, kind: 'traffic-light', deviceId, district: 'south', ts: T0 + at, speedKmh: 0 });
+    const plate = (deviceId: string, at: number): SightingRecord => ({
+      v: 1,
+      source: 'plate',
+      pseudonym: PEOPLE[3]!,
+      epoch: 0,
+      kind: 'traffic-light',
+      deviceId,
+      district: 'south',
+      ts: T0 + at,
+      speedKmh: 0,
+    });
     const people = createPersonWindows();
     for (const s of [plate('TL-0002', 10_001), plate('TL-0003', 10_001), plate('TL-0002', 10_002), plate('TL-0003', 10_000)]) people.add(s, WINDOW, EPOCH, 0);
     expect(people.closeDue(T0 + EPOCH).windows[0]!.cells.map((c) => c.deviceId)).toEqual(['TL-0003']);

@@ -23,10 +23,36 @@ const value = fc.oneof(
   fc.constant(CANARY),
   macAddress(),
   licencePlate().filter((p) => p.replace(' ', '').length >= 6),
-  fc.constantFrom('pedestrians', 'sewer', 'traffic-light', 'cell', 'district', 'device', 'wan-chai', 'LP-0001', 'people', '-15m', '-2h', '2026-01-01T10:00:00Z', '5m', '1h', 'mean', 'max', '100', '0', '10001', 'eyJvIjoxMH0'),
+  fc.constantFrom(
+    'pedestrians',
+    'sewer',
+    'traffic-light',
+    'cell',
+    'district',
+    'device',
+    'wan-chai',
+    'LP-0001',
+    'people',
+    '-15m',
+    '-2h',
+    '2026-01-01T10:00:00Z',
+    '5m',
+    '1h',
+    'mean',
+    'max',
+    '100',
+    '0',
+    '10001',
+    'eyJvIjoxMH0',
+  ),
   fc.string(),
 );
-const key = fc.oneof(fc.constantFrom(...AGGREGATE_PARAMS), fc.constantFrom('plate', 'Licence-Plate', 'mac_address', 'pseudonym'), fc.constant(CANARY), fc.string());
+const key = fc.oneof(
+  fc.constantFrom(...AGGREGATE_PARAMS),
+  fc.constantFrom('plate', 'Licence-Plate', 'mac_address', 'pseudonym'),
+  fc.constant(CANARY),
+  fc.string(),
+);
 const query = fc.dictionary(key, fc.oneof({ weight: 5, arbitrary: value }, { weight: 1, arbitrary: fc.array(value, { maxLength: 3 }) }), { maxKeys: 6 });
 
 describe("the api's open-data query parser", () => {
@@ -39,7 +65,8 @@ describe("the api's open-data query parser", () => {
         const sent = [...Object.keys(input), ...Object.values(input).flat()].map(String);
         // Only the api's own words may appear (parameter names, allowed values), never the rest of what was sent.
         // A parameter named after an identifier is named back in the api's own closed vocabulary.
-        for (const s of sent) if (s.length >= 4 && said.includes(s)) expect(API_TEXT.includes(s) || identifyingParams([s]).includes(s), `echoed "${s}"`).toBe(true);
+        for (const s of sent)
+          if (s.length >= 4 && said.includes(s)) expect(API_TEXT.includes(s) || identifyingParams([s]).includes(s), `echoed "${s}"`).toBe(true);
         expect(said).not.toContain(CANARY);
       }),
       RUNS,
@@ -65,7 +92,11 @@ describe("the api's open-data query parser", () => {
         const params = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)) as Record<string, string>;
         const result = parseAggregatesQuery(params, catalogue, NOW);
         if (!result.ok) throw new Error(`${JSON.stringify(params)}: ${JSON.stringify(result)}`);
-        const next = parseAggregatesQuery(Object.fromEntries(new URL(nextPageLink('/v1/aggregates', result.query), 'http://api').searchParams), catalogue, NOW + 60_000);
+        const next = parseAggregatesQuery(
+          Object.fromEntries(new URL(nextPageLink('/v1/aggregates', result.query), 'http://api').searchParams),
+          catalogue,
+          NOW + 60_000,
+        );
         if (!next.ok) throw new Error(`next page of ${JSON.stringify(params)}: ${JSON.stringify(next)}`);
         expect(next.query).toEqual({ ...result.query, offset: result.query.offset + result.query.limit });
       }),
@@ -76,7 +107,30 @@ describe("the api's open-data query parser", () => {
 
 /** Everything the api says on its own: its problems for canned bad queries, and the names of the catalogue. */
 const API_TEXT = [
-  ...[{}, { measurement: 'x' }, ...measurements.map((m) => ({ measurement: m.name, scope: 'x', field: 'x', device: 'LP-0001', district: 'x', start: 'x', stop: 'x', window: 'x', aggregate: 'x', limit: 'x', cursor: 'x', extra: 'x' })), { measurement: 'sewer', window: '7s', aggregate: 'max', device: 'LP-0001', start: '-1m', stop: '-2m' }, { measurement: 'sewer', start: '-1000d' }, { measurement: 'sewer', extra: ['a', 'b'], more: 'x' }, { measurement: ['sewer', 'x'] }, { measurement: 'pedestrians', device: 'LP-0001' }, { plate: 'x' }]
+  ...[
+    {},
+    { measurement: 'x' },
+    ...measurements.map((m) => ({
+      measurement: m.name,
+      scope: 'x',
+      field: 'x',
+      device: 'LP-0001',
+      district: 'x',
+      start: 'x',
+      stop: 'x',
+      window: 'x',
+      aggregate: 'x',
+      limit: 'x',
+      cursor: 'x',
+      extra: 'x',
+    })),
+    { measurement: 'sewer', window: '7s', aggregate: 'max', device: 'LP-0001', start: '-1m', stop: '-2m' },
+    { measurement: 'sewer', start: '-1000d' },
+    { measurement: 'sewer', extra: ['a', 'b'], more: 'x' },
+    { measurement: ['sewer', 'x'] },
+    { measurement: 'pedestrians', device: 'LP-0001' },
+    { plate: 'x' },
+  ]
     .map((q) => parseAggregatesQuery(q, catalogue, NOW))
     .flatMap((r) => (r.ok ? [] : r.status === 403 ? [...r.params, r.explanation] : r.problems)),
   ...AGGREGATE_PARAMS,

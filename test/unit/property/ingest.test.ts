@@ -42,7 +42,10 @@ const stage = createIngestStage({
   fleet,
   clock,
   pseudonymizers: Object.fromEntries(
-    DEVICE_KINDS.map((kind) => [kind, createPseudonymizer(createInMemoryKeyProvider({ epochMs: policy.kinds[kind].epoch, graceMs: 60_000, clock }), policy.kinds[kind].epoch)]),
+    DEVICE_KINDS.map((kind) => [
+      kind,
+      createPseudonymizer(createInMemoryKeyProvider({ epochMs: policy.kinds[kind].epoch, graceMs: 60_000, clock }), policy.kinds[kind].epoch),
+    ]),
   ) as Record<DeviceKind, ReturnType<typeof createPseudonymizer>>,
 });
 const devicesOf = (kind: DeviceKind) => fleet.devices.filter((d) => d.kind === kind).map((d) => d.id);
@@ -57,7 +60,13 @@ const leaks = (text: string) => LEAK.filter((re) => re.test(text)).map(String);
 /** Topics: ours (right and wrong kinds, known and unknown devices), near misses, and anything. */
 const topic = fc.oneof(
   fc.tuple(fc.constantFrom(...DEVICE_KINDS), fc.constantFrom('LP-0001', 'TL-0001', 'SW-0001', 'LP-0999', 'XX-0001')).map(([k, d]) => readingTopic(k, d)),
-  fc.constantFrom(`lethe/v1/${MAC}/LP-0001/reading`, `lethe/v1/lamppost/${TEXT}/reading`, 'lethe/v1/lamppost/LP-0001/reading/', 'lethe/v1//LP-0001/reading', ''),
+  fc.constantFrom(
+    `lethe/v1/${MAC}/LP-0001/reading`,
+    `lethe/v1/lamppost/${TEXT}/reading`,
+    'lethe/v1/lamppost/LP-0001/reading/',
+    'lethe/v1//LP-0001/reading',
+    '',
+  ),
   fc.string(),
   fc.string({ unit: 'binary' }),
 );
@@ -70,12 +79,18 @@ const jsonWithCanaries = fc.tuple(hostileJsonText(), fc.nat()).map(([text, n]) =
 
 /** A valid reading with canaries where a device could put them: identifiers, unknown keys, dropped fields. */
 const readingWithCanaries = fc.constantFrom(...DEVICE_KINDS).chain((kind) =>
-  fc.tuple(validReading(kind, { deviceId: fc.constantFrom(...devicesOf(kind)), ts: fc.integer({ min: NOW - 20 * 60_000, max: NOW + 120_000 }) }), hostileKey(), fc.jsonValue()).map(([reading, key, value]) => {
-    const r = { ...reading, [key === '__proto__' ? TEXT : key]: value, [TEXT]: TEXT } as Record<string, unknown>;
-    if (kind === 'lamppost') r.wifiProbes = [{ mac: MAC, ssids: [TEXT, PLATE] }];
-    if (kind === 'traffic-light') r.plateReads = [{ plate: PLATE, speedKmh: 40, imageRef: TEXT }];
-    return { topic: readingTopic(kind, reading.deviceId), text: JSON.stringify(r) };
-  }),
+  fc
+    .tuple(
+      validReading(kind, { deviceId: fc.constantFrom(...devicesOf(kind)), ts: fc.integer({ min: NOW - 20 * 60_000, max: NOW + 120_000 }) }),
+      hostileKey(),
+      fc.jsonValue(),
+    )
+    .map(([reading, key, value]) => {
+      const r = { ...reading, [key === '__proto__' ? TEXT : key]: value, [TEXT]: TEXT } as Record<string, unknown>;
+      if (kind === 'lamppost') r.wifiProbes = [{ mac: MAC, ssids: [TEXT, PLATE] }];
+      if (kind === 'traffic-light') r.plateReads = [{ plate: PLATE, speedKmh: 40, imageRef: TEXT }];
+      return { topic: readingTopic(kind, reading.deviceId), text: JSON.stringify(r) };
+    }),
 );
 
 /**
@@ -92,13 +107,27 @@ const message: fc.Arbitrary<[string, Buffer]> = fc.oneof(
       return [t, b];
     }),
   },
-  { weight: 1, arbitrary: fc.tuple(readingWithCanaries, fc.nat()).map(([{ topic: t, text }, cut]): [string, Buffer] => [t, Buffer.from(text).subarray(0, cut % (text.length + 1))]) },
-  { weight: 2, arbitrary: fc.tuple(fc.constantFrom(...DEVICE_KINDS.map((k) => readingTopic(k, devicesOf(k)[0]!))), jsonWithCanaries).map(([t, text]): [string, Buffer] => [t, Buffer.from(text)]) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(readingWithCanaries, fc.nat())
+      .map(([{ topic: t, text }, cut]): [string, Buffer] => [t, Buffer.from(text).subarray(0, cut % (text.length + 1))]),
+  },
+  {
+    weight: 2,
+    arbitrary: fc
+      .tuple(fc.constantFrom(...DEVICE_KINDS.map((k) => readingTopic(k, devicesOf(k)[0]!))), jsonWithCanaries)
+      .map(([t, text]): [string, Buffer] => [t, Buffer.from(text)]),
+  },
   {
     weight: 2,
     arbitrary: fc.tuple(
       topic,
-      fc.oneof(jsonWithCanaries.map((t) => Buffer.from(t)), readingWithCanaries.map(({ text }) => Buffer.from(text)), fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.concat([Buffer.from(b), Buffer.from(MAC)]))),
+      fc.oneof(
+        jsonWithCanaries.map((t) => Buffer.from(t)),
+        readingWithCanaries.map(({ text }) => Buffer.from(text)),
+        fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.concat([Buffer.from(b), Buffer.from(MAC)])),
+      ),
     ),
   },
 );
@@ -165,12 +194,21 @@ describe('the ingest stage, for valid readings', () => {
         const record = ReadingRecordSchema.parse(JSON.parse(first!.value));
         expect(record).toMatchObject({ kind, deviceId: r.deviceId, seq: r.seq, ts: ms, district: fleet.get(r.deviceId)!.district });
         for (const field of Object.keys(record.values)) expect(policy.kinds[kind].fields[field]?.treatment).toBe('keep');
-        const identifiers = kind === 'lamppost' ? (r as LamppostReadingInput).wifiProbes!.map((p) => p.mac) : kind === 'traffic-light' ? (r as TrafficLightReadingInput).plateReads!.map((p) => p.plate) : [];
+        const identifiers =
+          kind === 'lamppost'
+            ? (r as LamppostReadingInput).wifiProbes!.map((p) => p.mac)
+            : kind === 'traffic-light'
+              ? (r as TrafficLightReadingInput).plateReads!.map((p) => p.plate)
+              : [];
         // One record per identifier, except those folded into an earlier record of the same pseudonym, device and slot.
         expect(rest.length + result.mergedSightings).toBe(identifiers.length);
-        const out = result.records.map((x) => x.key + x.value).join('\n').toUpperCase();
+        const out = result.records
+          .map((x) => x.key + x.value)
+          .join('\n')
+          .toUpperCase();
         // Short plates ("A1") occur by chance in any text; six characters and more do not.
-        for (const id of identifiers.map((x) => x.toUpperCase().replace(/[: ]/g, '')).filter((x) => x.length >= 6)) expect(out.replace(/[: ]/g, '')).not.toContain(id);
+        for (const id of identifiers.map((x) => x.toUpperCase().replace(/[: ]/g, '')).filter((x) => x.length >= 6))
+          expect(out.replace(/[: ]/g, '')).not.toContain(id);
         const slot = slotStart(ms, sightingSlot(kind === 'lamppost' ? 'wifi' : 'plate', policy.kinds[kind].window));
         for (const s of rest) {
           expect(SightingRecordSchema.parse(JSON.parse(s.value))).toMatchObject({ deviceId: r.deviceId, ts: slot });

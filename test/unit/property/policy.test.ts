@@ -9,8 +9,21 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 
 const shipped = parse(readFileSync(DEFAULT_POLICY_PATH, 'utf8')) as Record<string, unknown>;
-const DURATION_PATHS = [['aggregates', 'retention'], ['rawData', 'ttl'], ['rawData', 'segment'], ['rawData', 'maxLateness'], ...['lamppost', 'traffic-light', 'sewer'].flatMap((k) => [['kinds', k, 'window'], ['kinds', k, 'epoch']])];
-const NUMBER_PATHS = ['lamppost', 'traffic-light', 'sewer'].flatMap((k) => [['kinds', k, 'k'], ['kinds', k, 'epsilonPerRelease'], ['kinds', k, 'epsilonPerDay']]);
+const DURATION_PATHS = [
+  ['aggregates', 'retention'],
+  ['rawData', 'ttl'],
+  ['rawData', 'segment'],
+  ['rawData', 'maxLateness'],
+  ...['lamppost', 'traffic-light', 'sewer'].flatMap((k) => [
+    ['kinds', k, 'window'],
+    ['kinds', k, 'epoch'],
+  ]),
+];
+const NUMBER_PATHS = ['lamppost', 'traffic-light', 'sewer'].flatMap((k) => [
+  ['kinds', k, 'k'],
+  ['kinds', k, 'epsilonPerRelease'],
+  ['kinds', k, 'epsilonPerDay'],
+]);
 
 const duration = fc.oneof(
   fc.tuple(fc.oneof(fc.nat(100), fc.nat(), fc.constant(0)), fc.constantFrom('ms', 's', 'm', 'h', 'd')).map(([n, u]) => `${n}${u}`),
@@ -32,7 +45,13 @@ function edited(edits: ReadonlyArray<readonly [string[], unknown]>): unknown {
 
 describe('the policy parser', () => {
   it('refuses durations of 0, too long for an integer, and a bucket retention InfluxDB cannot hold', () => {
-    for (const [path, value] of [[['aggregates', 'retention'], '0ms'], [['aggregates', 'retention'], '30m'], [['rawData', 'segment'], '0s'], [['rawData', 'ttl'], '99999999999999999999d'], [['kinds', 'sewer', 'window'], '0s']] as const) {
+    for (const [path, value] of [
+      [['aggregates', 'retention'], '0ms'],
+      [['aggregates', 'retention'], '30m'],
+      [['rawData', 'segment'], '0s'],
+      [['rawData', 'ttl'], '99999999999999999999d'],
+      [['kinds', 'sewer', 'window'], '0s'],
+    ] as const) {
       expect(() => parsePolicy(edited([[[...path], value]])), `${path.join('.')}: ${value}`).toThrow(PolicyError);
     }
     expect(parsePolicy(edited([[['rawData', 'maxLateness'], '0s']])).rawData.maxLateness).toBe(0);
@@ -49,7 +68,12 @@ describe('the policy parser', () => {
           expect((err as PolicyError).problems.length).toBeGreaterThan(0);
           return;
         }
-        for (const d of [policy.aggregates.retention, policy.rawData.ttl, policy.rawData.segment, ...Object.values(policy.kinds).flatMap((k) => [k.window, k.epoch])]) {
+        for (const d of [
+          policy.aggregates.retention,
+          policy.rawData.ttl,
+          policy.rawData.segment,
+          ...Object.values(policy.kinds).flatMap((k) => [k.window, k.epoch]),
+        ]) {
           expect(Number.isSafeInteger(d) && d > 0, `duration ${d}`).toBe(true);
         }
         expect(Number.isSafeInteger(aggregateRetentionSeconds(policy)) && aggregateRetentionSeconds(policy) >= 3600).toBe(true);
@@ -58,7 +82,8 @@ describe('the policy parser', () => {
           expect(Number.isInteger(kind.k) && kind.k >= 2).toBe(true);
           expect(kind.epsilonPerRelease > 0 && kind.epsilonPerRelease <= kind.epsilonPerDay && Number.isFinite(kind.epsilonPerDay)).toBe(true);
         }
-        for (const spec of topicSpecs(policy)) for (const [name, v] of Object.entries(spec.configs)) if (name.endsWith('.ms')) expect(v, name).toMatch(/^[1-9]\d*$/);
+        for (const spec of topicSpecs(policy))
+          for (const [name, v] of Object.entries(spec.configs)) if (name.endsWith('.ms')) expect(v, name).toMatch(/^[1-9]\d*$/);
       }),
       { seed: 0x1e7e, numRuns: 500 },
     );

@@ -30,7 +30,13 @@ function prototypeUntouched(): void {
 const mapKey = () => fc.string().filter((k) => k !== '__proto__');
 const sameAsJson = (value: unknown) => JSON.parse(JSON.stringify(value)) as unknown;
 
-const RECORD_SCHEMAS = { reading: ReadingRecordSchema, sighting: SightingRecordSchema, aggregate: AggregateRecordSchema, rejected: RejectedRecordSchema, audit: AuditEventRecordSchema } as const;
+const RECORD_SCHEMAS = {
+  reading: ReadingRecordSchema,
+  sighting: SightingRecordSchema,
+  aggregate: AggregateRecordSchema,
+  rejected: RejectedRecordSchema,
+  audit: AuditEventRecordSchema,
+} as const;
 
 describe('reading schemas', () => {
   it('answer any JSON text, keep only their own keys and leave Object.prototype alone', () => {
@@ -66,7 +72,9 @@ describe('reading schemas', () => {
           const extras = Object.fromEntries(Object.entries(extra).filter(([k]) => !Object.hasOwn(schema.shape, k)));
           const result = schema.safeParse({ ...extras, ...reading });
           if (!result.success) throw new Error(`${kind}: ${JSON.stringify(result.error.issues)} for ${JSON.stringify(reading)}`);
-          expect(sameAsJson(result.data)).toEqual(sameAsJson({ wifiProbes: kind === 'lamppost' ? [] : undefined, plateReads: kind === 'traffic-light' ? [] : undefined, ...reading }));
+          expect(sameAsJson(result.data)).toEqual(
+            sameAsJson({ wifiProbes: kind === 'lamppost' ? [] : undefined, plateReads: kind === 'traffic-light' ? [] : undefined, ...reading }),
+          );
           for (const key of Object.keys(extras)) expect(Object.hasOwn(result.data, key)).toBe(false);
         },
       ),
@@ -84,7 +92,13 @@ describe('reading schemas', () => {
       minute: two(0, 61),
       second: fc.option(two(0, 61), { nil: undefined }),
       fraction: fc.option(fc.stringMatching(/^\d{1,12}$/), { nil: undefined }),
-      zone: fc.oneof(fc.constant('Z'), fc.constant('z'), fc.constant(''), fc.tuple(fc.constantFrom('+', '-'), two(0, 25), two(0, 61), fc.constantFrom(':', '')).map(([s, h, m, sep]) => `${s}${h}${sep}${m}`), fc.tuple(fc.constantFrom('+', '-'), two(0, 25)).map(([s, h]) => `${s}${h}`)),
+      zone: fc.oneof(
+        fc.constant('Z'),
+        fc.constant('z'),
+        fc.constant(''),
+        fc.tuple(fc.constantFrom('+', '-'), two(0, 25), two(0, 61), fc.constantFrom(':', '')).map(([s, h, m, sep]) => `${s}${h}${sep}${m}`),
+        fc.tuple(fc.constantFrom('+', '-'), two(0, 25)).map(([s, h]) => `${s}${h}`),
+      ),
     });
     fc.assert(
       fc.property(stamp, (p) => {
@@ -165,20 +179,61 @@ describe('Kafka record schemas', () => {
   it('accept the records the services write, unchanged after a JSON round trip', () => {
     const id = fc.constantFrom('LP-0001', 'TL-0042', 'SW-9999');
     const ms = fc.integer({ min: 0, max: 4_102_444_800_000 });
-    const reading = fc.record({ v: fc.constant(1 as const), kind: fc.constantFrom(...DEVICE_KINDS), deviceId: id, district: fc.string({ minLength: 1 }), seq: fc.nat(), ts: ms, values: fc.dictionary(mapKey(), fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean(), fc.string())) });
+    const reading = fc.record({
+      v: fc.constant(1 as const),
+      kind: fc.constantFrom(...DEVICE_KINDS),
+      deviceId: id,
+      district: fc.string({ minLength: 1 }),
+      seq: fc.nat(),
+      ts: ms,
+      values: fc.dictionary(mapKey(), fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean(), fc.string())),
+    });
     const sighting = fc.record(
-      { v: fc.constant(1 as const), source: fc.constantFrom('wifi' as const, 'plate' as const), pseudonym: fc.stringMatching(/^[A-Za-z0-9_-]{16,64}$/), epoch: fc.nat(), kind: fc.constantFrom(...DEVICE_KINDS), deviceId: id, district: fc.string({ minLength: 1 }), ts: ms, speedKmh: fc.double({ min: 0, max: 250, noNaN: true }) },
+      {
+        v: fc.constant(1 as const),
+        source: fc.constantFrom('wifi' as const, 'plate' as const),
+        pseudonym: fc.stringMatching(/^[A-Za-z0-9_-]{16,64}$/),
+        epoch: fc.nat(),
+        kind: fc.constantFrom(...DEVICE_KINDS),
+        deviceId: id,
+        district: fc.string({ minLength: 1 }),
+        ts: ms,
+        speedKmh: fc.double({ min: 0, max: 250, noNaN: true }),
+      },
       { requiredKeys: ['v', 'source', 'pseudonym', 'epoch', 'kind', 'deviceId', 'district', 'ts'] },
     );
-    const aggregate = fc.record({ v: fc.constant(1 as const), measurement: fc.stringMatching(/^[a-z][a-z0-9_]*$/), tags: fc.dictionary(mapKey(), fc.string()), fields: fc.dictionary(mapKey(), fc.double({ noNaN: true, noDefaultInfinity: true })), windowStart: ms, windowEnd: ms });
-    const rejected = fc.record({ v: fc.constant(1 as const), reason: fc.constantFrom(...REJECT_REASONS), detail: fc.string({ maxLength: 500 }), topic: fc.string({ maxLength: 200 }), excerpt: fc.string({ maxLength: 1000 }), bytes: fc.nat(), receivedAt: ms });
+    const aggregate = fc.record({
+      v: fc.constant(1 as const),
+      measurement: fc.stringMatching(/^[a-z][a-z0-9_]*$/),
+      tags: fc.dictionary(mapKey(), fc.string()),
+      fields: fc.dictionary(mapKey(), fc.double({ noNaN: true, noDefaultInfinity: true })),
+      windowStart: ms,
+      windowEnd: ms,
+    });
+    const rejected = fc.record({
+      v: fc.constant(1 as const),
+      reason: fc.constantFrom(...REJECT_REASONS),
+      detail: fc.string({ maxLength: 500 }),
+      topic: fc.string({ maxLength: 200 }),
+      excerpt: fc.string({ maxLength: 1000 }),
+      bytes: fc.nat(),
+      receivedAt: ms,
+    });
     fc.assert(
-      fc.property(fc.oneof(reading.map((r) => ['reading', r] as const), sighting.map((r) => ['sighting', r] as const), aggregate.map((r) => ['aggregate', r] as const), rejected.map((r) => ['rejected', r] as const)), ([name, record]) => {
-        const wire = sameAsJson(record);
-        const result = RECORD_SCHEMAS[name].safeParse(wire);
-        if (!result.success) throw new Error(`${name}: ${JSON.stringify(result.error.issues)}`);
-        expect(result.data).toEqual(wire);
-      }),
+      fc.property(
+        fc.oneof(
+          reading.map((r) => ['reading', r] as const),
+          sighting.map((r) => ['sighting', r] as const),
+          aggregate.map((r) => ['aggregate', r] as const),
+          rejected.map((r) => ['rejected', r] as const),
+        ),
+        ([name, record]) => {
+          const wire = sameAsJson(record);
+          const result = RECORD_SCHEMAS[name].safeParse(wire);
+          if (!result.success) throw new Error(`${name}: ${JSON.stringify(result.error.issues)}`);
+          expect(result.data).toEqual(wire);
+        },
+      ),
       RUNS,
     );
   });

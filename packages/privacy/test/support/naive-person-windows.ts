@@ -17,7 +17,6 @@ interface EpochState {
   people: Map<string, Visit[]>;
 }
 
-
 /** The cell where a person was seen most often in the visits; ties go to the earliest, then the smaller id. */
 function mainCell(visits: readonly Visit[]): Visit {
   const count = new Map<string, { n: number; first: Visit }>();
@@ -31,7 +30,8 @@ function mainCell(visits: readonly Visit[]): Visit {
   }
   let best: { n: number; first: Visit } | undefined;
   for (const c of count.values()) {
-    if (!best || c.n > best.n || (c.n === best.n && (c.first.ts < best.first.ts || (c.first.ts === best.first.ts && c.first.deviceId < best.first.deviceId)))) best = c;
+    if (!best || c.n > best.n || (c.n === best.n && (c.first.ts < best.first.ts || (c.first.ts === best.first.ts && c.first.deviceId < best.first.deviceId))))
+      best = c;
   }
   return best!.first;
 }
@@ -96,7 +96,12 @@ export function createNaivePersonWindows(): PersonWindows {
       if (!cell) cells.set(best!.first.deviceId, (cell = { deviceId: best!.first.deviceId, district: best!.first.district, dwells: [] }));
       cell.dwells.push((best!.last - best!.first.ts) / 1000);
     }
-    return { source: state.source, epochStart: state.start, epochEnd: state.end, dwell: [...cells.values()].sort((a, b) => (a.deviceId < b.deviceId ? -1 : 1)) };
+    return {
+      source: state.source,
+      epochStart: state.start,
+      epochEnd: state.end,
+      dwell: [...cells.values()].sort((a, b) => (a.deviceId < b.deviceId ? -1 : 1)),
+    };
   }
 
   return {
@@ -115,7 +120,12 @@ export function createNaivePersonWindows(): PersonWindows {
       state.seen.add(seenId);
       let visits = state.people.get(record.pseudonym);
       if (!visits) state.people.set(record.pseudonym, (visits = []));
-      visits.push({ deviceId: record.deviceId, district: record.district, ts: record.ts, ...(record.speedKmh === undefined ? {} : { speedKmh: record.speedKmh }) });
+      visits.push({
+        deviceId: record.deviceId,
+        district: record.district,
+        ts: record.ts,
+        ...(record.speedKmh === undefined ? {} : { speedKmh: record.speedKmh }),
+      });
       return 'accepted';
     },
 

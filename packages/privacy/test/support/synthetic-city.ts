@@ -31,7 +31,12 @@ export function shortPolicy(): Policy {
     k: 5,
     epsilonPerRelease: 1,
     epsilonPerDay: 1_000_000,
-    fields: { deviceId: { class: 'operational', treatment: 'keep' }, seq: { class: 'operational', treatment: 'keep' }, ts: { class: 'operational', treatment: 'keep' }, ...fields },
+    fields: {
+      deviceId: { class: 'operational', treatment: 'keep' },
+      seq: { class: 'operational', treatment: 'keep' },
+      ts: { class: 'operational', treatment: 'keep' },
+      ...fields,
+    },
   });
   return parsePolicy({
     version: 1,
@@ -99,11 +104,21 @@ export function syntheticCity({ seed, start, seconds, phones = 60, cars = 40 }: 
         if (here.id === lp.id && random() < 0.5) heard.push(pad(`ph${epochOf(ts)}x${p}`));
       }
       const reading: ReadingRecord = {
-        v: 1, kind: 'lamppost', deviceId: lp.id, district: lp.district, seq: next(lp.id), ts,
+        v: 1,
+        kind: 'lamppost',
+        deviceId: lp.id,
+        district: lp.district,
+        seq: next(lp.id),
+        ts,
         values: { pm25: Math.round(random() * 1e4) / 100 + 0.1, temperatureC: 20 + random() * 10, energyWh: random() / 3 },
       };
       out.push({ type: 'reading', record: reading });
-      heard.forEach((pseudonym) => out.push({ type: 'sighting', record: { v: 1, source: 'wifi', pseudonym, epoch: epochOf(ts), kind: 'lamppost', deviceId: lp.id, district: lp.district, ts } }));
+      heard.forEach((pseudonym) =>
+        out.push({
+          type: 'sighting',
+          record: { v: 1, source: 'wifi', pseudonym, epoch: epochOf(ts), kind: 'lamppost', deviceId: lp.id, district: lp.district, ts },
+        }),
+      );
       if (random() < 0.05) out.push({ type: 'reading', record: { ...reading } });
     }
     for (const [l, light] of lights.entries()) {
@@ -115,18 +130,44 @@ export function syntheticCity({ seed, start, seconds, phones = 60, cars = 40 }: 
         if (random() < 0.4) carAt[c] = (l + 1 + Math.floor(random() * 2)) % lights.length;
       }
       const reading: ReadingRecord = {
-        v: 1, kind: 'traffic-light', deviceId: light.id, district: light.district, seq: next(light.id), ts,
+        v: 1,
+        kind: 'traffic-light',
+        deviceId: light.id,
+        district: light.district,
+        seq: next(light.id),
+        ts,
         values: { occupancyPct: random() * 100, vehicleCount: Math.floor(random() * 12), phase: pick(['red', 'green']) },
       };
       out.push({ type: 'reading', record: reading });
       reads.forEach((r) => {
-        const sighting: SightingRecord = { v: 1, source: 'plate', pseudonym: r.pseudonym, epoch: epochOf(ts), kind: 'traffic-light', deviceId: light.id, district: light.district, ts, ...(r.speedKmh === undefined ? {} : { speedKmh: r.speedKmh }) };
+        const sighting: SightingRecord = {
+          v: 1,
+          source: 'plate',
+          pseudonym: r.pseudonym,
+          epoch: epochOf(ts),
+          kind: 'traffic-light',
+          deviceId: light.id,
+          district: light.district,
+          ts,
+          ...(r.speedKmh === undefined ? {} : { speedKmh: r.speedKmh }),
+        };
         out.push({ type: 'sighting', record: sighting });
         if (random() < 0.03) out.push({ type: 'sighting', record: { ...sighting } });
       });
     }
     for (const sw of sewers) {
-      out.push({ type: 'reading', record: { v: 1, kind: 'sewer', deviceId: sw.id, district: sw.district, seq: next(sw.id), ts, values: { levelCm: 10 + random() * 50, overflow: random() < 0.1 } } });
+      out.push({
+        type: 'reading',
+        record: {
+          v: 1,
+          kind: 'sewer',
+          deviceId: sw.id,
+          district: sw.district,
+          seq: next(sw.id),
+          ts,
+          values: { levelCm: 10 + random() * 50, overflow: random() < 0.1 },
+        },
+      });
     }
   }
   return out;

@@ -78,7 +78,10 @@ export function createRouteContext(deps: ApiDeps): RouteContext {
       metrics.auditAppends.inc({ type: event.type });
     } catch (err) {
       metrics.auditAppendFailures.inc();
-      logger.error({ err: { name: (err as Error).name, code: (err as { code?: string }).code, message: (err as Error).message }, type: event.type }, 'audit append failed');
+      logger.error(
+        { err: { name: (err as Error).name, code: (err as { code?: string }).code, message: (err as Error).message }, type: event.type },
+        'audit append failed',
+      );
       throw new AuditUnavailable('the audit log did not take the event');
     }
   }
@@ -90,14 +93,23 @@ export function createRouteContext(deps: ApiDeps): RouteContext {
       // Still refuse: a failed log must not turn a refusal into an answer.
     }
   }
-  async function refuse(req: Request, res: Response, { route, params, explanation = REFUSED_ROUTE_EXPLANATION, status = 403, allow = [] }: Refusal): Promise<void> {
+  async function refuse(
+    req: Request,
+    res: Response,
+    { route, params, explanation = REFUSED_ROUTE_EXPLANATION, status = 403, allow = [] }: Refusal,
+  ): Promise<void> {
     res.locals.route = route;
     await auditAttempt(req, route, params);
     if (status === 405) {
-      res.status(405).set('allow', allow.join(', ')).json({ error: 'method not allowed', allow: [...allow] });
+      res
+        .status(405)
+        .set('allow', allow.join(', '))
+        .json({ error: 'method not allowed', allow: [...allow] });
       return;
     }
-    res.status(403).json({ error: 'individual-level data is not available', explanation, see: '/register', ...(params.length > 0 ? { params: [...params] } : {}) });
+    res
+      .status(403)
+      .json({ error: 'individual-level data is not available', explanation, see: '/register', ...(params.length > 0 ? { params: [...params] } : {}) });
   }
   return { ...deps, now, record, refuse, auditAttempt };
 }

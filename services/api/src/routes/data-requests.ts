@@ -43,10 +43,11 @@ export function dataRequestRoutes(ctx: RouteContext): RouteGroup {
     if (!requester) {
       metrics.authFailures.inc();
       await auditAttempt(req, res);
-      res
-        .status(401)
-        .set('www-authenticate', 'Bearer realm="lethe-data-requests"')
-        .json({ error: 'authentication required', explanation: 'Data requests are filed by registered requesters with their bearer token (Authorization: Bearer <token>). Anyone can read the open data and the transparency report without one.' });
+      res.status(401).set('www-authenticate', 'Bearer realm="lethe-data-requests"').json({
+        error: 'authentication required',
+        explanation:
+          'Data requests are filed by registered requesters with their bearer token (Authorization: Bearer <token>). Anyone can read the open data and the transparency report without one.',
+      });
       return false;
     }
     res.locals.requester = requester;
@@ -78,7 +79,10 @@ export function dataRequestRoutes(ctx: RouteContext): RouteGroup {
         await ctx.record(requestDecided(ctx.now(), requestId, requester, decision));
         metrics.dataRequests.inc({ requester_type: requester.type, decision: decision.decision });
         if (decision.decision === 'refused') for (const reason of decision.reasons) metrics.refusals.inc({ reason });
-        const notes = decision.decision === 'answered' && request.to <= request.from ? [...decision.notes, 'The time range is empty (to is not after from), so the links return no rows.'] : undefined;
+        const notes =
+          decision.decision === 'answered' && request.to <= request.from
+            ? [...decision.notes, 'The time range is empty (to is not after from), so the links return no rows.']
+            : undefined;
         res.status(200).json({
           requestId,
           receivedAt: new Date(receivedAt).toISOString(),

@@ -27,7 +27,14 @@ export function routeTable(openapi: unknown): RouteTable {
     if (methods.includes('GET') && !methods.includes('HEAD')) methods.push('HEAD');
     return { template, pattern: template.replace(/\{[^}]+\}/g, ':param'), methods };
   });
-  const segments = new Set(paths.flatMap((p) => p.template.split('/').filter((s) => s !== '' && !s.startsWith('{')).map((s) => s.toLowerCase())));
+  const segments = new Set(
+    paths.flatMap((p) =>
+      p.template
+        .split('/')
+        .filter((s) => s !== '' && !s.startsWith('{'))
+        .map((s) => s.toLowerCase()),
+    ),
+  );
   return { paths, segments };
 }
 

@@ -31,7 +31,10 @@ export function pageRoutes(ctx: RouteContext, register: Register): RouteGroup {
           res.status(400).json({ error: 'invalid query', problems });
           return;
         }
-        res.status(200).set(PAGE_HEADERS).send(cityPage(ctx.catalogue.districts, { refreshSeconds: refresh, range }));
+        res
+          .status(200)
+          .set(PAGE_HEADERS)
+          .send(cityPage(ctx.catalogue.districts, { refreshSeconds: refresh, range }));
       },
     },
   };

@@ -10,7 +10,6 @@ interface ValidationError {
   errorCode?: string;
 }
 
-
 const unknownProblem = (count: number, known: readonly string[]) =>
   `unknown parameter${count > 1 ? 's' : ''} (${count}); the parameters are ${known.join(', ')}`;
 
@@ -54,7 +53,12 @@ function problemOf(error: ValidationError, known: ReadonlySet<string>): string |
 }
 
 /** Every problem of a validation error, deduplicated, plus unknown query parameters. */
-export function translateValidationErrors(err: unknown, req: Request, operations: ReadonlyMap<string, DocumentedOperation>, documentWords: ReadonlySet<string>): string[] {
+export function translateValidationErrors(
+  err: unknown,
+  req: Request,
+  operations: ReadonlyMap<string, DocumentedOperation>,
+  documentWords: ReadonlySet<string>,
+): string[] {
   const errors = ((err as { errors?: ValidationError[] }).errors ?? []).filter((e) => typeof e === 'object' && e !== null);
   const operationId = (req as Request & { openapi?: { schema?: { operationId?: string } } }).openapi?.schema?.operationId;
   const operation = operationId === undefined ? undefined : operations.get(operationId);
@@ -62,7 +66,7 @@ export function translateValidationErrors(err: unknown, req: Request, operations
   // Under a oneOf/anyOf the validator reports every branch's mismatch; one problem says it better.
   const alternatives = errors.filter((e) => /^(oneOf|anyOf)\b/.test(e.errorCode ?? '')).map((e) => e.path ?? '');
   const within = (e: ValidationError) => alternatives.some((a) => (e.path ?? '').startsWith(`${a}/`));
-  const kept = errors.filter((e) => alternatives.includes(e.path ?? '') ? /^(oneOf|anyOf)\b/.test(e.errorCode ?? '') : !within(e));
+  const kept = errors.filter((e) => (alternatives.includes(e.path ?? '') ? /^(oneOf|anyOf)\b/.test(e.errorCode ?? '') : !within(e)));
   const problems = [...new Set(kept.map((e) => problemOf(e, known)).filter((p): p is string => p !== undefined))];
   if (operation && operation.query.length > 0) {
     const unknown = Object.keys(req.query as object).filter((k) => !operation.query.includes(k));
@@ -97,7 +101,9 @@ export interface DocumentedOperation {
 /** Operations of the document by operationId. */
 export function documentedOperations(openapi: unknown): Map<string, DocumentedOperation> {
   const out = new Map<string, DocumentedOperation>();
-  const paths = (openapi as { paths?: Record<string, Record<string, { operationId?: string; tags?: string[]; parameters?: Array<{ name: string; in: string }> }>> }).paths ?? {};
+  const paths =
+    (openapi as { paths?: Record<string, Record<string, { operationId?: string; tags?: string[]; parameters?: Array<{ name: string; in: string }> }>> })
+      .paths ?? {};
   for (const [path, ops] of Object.entries(paths)) {
     for (const [method, op] of Object.entries(ops)) {
       if (typeof op !== 'object' || op === null || typeof op.operationId !== 'string') continue;

@@ -48,7 +48,8 @@ export const auditVerify: Command = {
       throw new UsageError((err as Error).message);
     }
     const { positionals, values } = parsed;
-    if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'which file? Give the audit log file to verify' : `one file at a time, got ${positionals.length}`);
+    if (positionals.length !== 1)
+      throw new UsageError(positionals.length === 0 ? 'which file? Give the audit log file to verify' : `one file at a time, got ${positionals.length}`);
     const file = positionals[0]!;
     const head = values.head === undefined ? undefined : parseHead(values.head);
 
@@ -62,7 +63,9 @@ export const auditVerify: Command = {
     const result = verifyJsonLines(text, head);
     if (!result.ok) {
       io.out(`BROKEN at record #${result.index} (seq ${result.seq ?? '?'}): ${result.problem}`);
-      io.err(`(${result.reason}; ${result.index < result.records ? `line ${result.index + 1} of ${file}` : `after the last line of ${file}`}, ${result.records} lines in all)`);
+      io.err(
+        `(${result.reason}; ${result.index < result.records ? `line ${result.index + 1} of ${file}` : `after the last line of ${file}`}, ${result.records} lines in all)`,
+      );
       return EXIT.failed;
     }
     io.out(`OK: ${result.records} records, head ${result.head}`);

@@ -68,14 +68,17 @@ function readPayloadFile(path: string): Record<string, unknown> {
   } catch (err) {
     throw new UsageError(`${path === '-' ? 'stdin' : path} is not JSON: ${(err as Error).message}`);
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new UsageError(`${path === '-' ? 'stdin' : path} must hold one JSON object (a reading)`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new UsageError(`${path === '-' ? 'stdin' : path} must hold one JSON object (a reading)`);
   return value as Record<string, unknown>;
 }
 
 /** A promise that also fails after `ms` (mqtt.js may wait forever for a CONNACK from a peer that closed). */
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  return Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} within ${ms / 1000} s`)), ms)))]).finally(() => clearTimeout(timer));
+  return Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} within ${ms / 1000} s`)), ms)))]).finally(
+    () => clearTimeout(timer),
+  );
 }
 
 /** Resolves on PUBACK; rejects when the broker closes the connection or the time is up. */
@@ -84,13 +87,16 @@ function publishAcknowledged(client: MqttClient, topic: string, payload: string,
     const timer = setTimeout(() => reject(new Error(`no acknowledgement within ${timeoutMs / 1000} s`)), timeoutMs);
     const closed = () => reject(new Error('the broker closed the connection before acknowledging (it may not allow this device to publish there)'));
     client.once('close', closed);
-    client.publishAsync(topic, payload, { qos: 1 }).then(
-      () => resolve(),
-      (err: unknown) => reject(err instanceof Error ? err : new Error(String(err))),
-    ).finally(() => {
-      clearTimeout(timer);
-      client.off('close', closed);
-    });
+    client
+      .publishAsync(topic, payload, { qos: 1 })
+      .then(
+        () => resolve(),
+        (err: unknown) => reject(err instanceof Error ? err : new Error(String(err))),
+      )
+      .finally(() => {
+        clearTimeout(timer);
+        client.off('close', closed);
+      });
   });
 }
 
@@ -158,7 +164,10 @@ export const publish: Command = {
     }
     const known = new Set(Object.keys(schema.shape));
     const unknown = Object.keys(payload).filter((k) => !known.has(k));
-    if (unknown.length > 0) io.err(`note: ${unknown.join(', ')} ${unknown.length === 1 ? 'is' : 'are'} not part of a ${device.kind} reading; the gateway drops ${unknown.length === 1 ? 'it' : 'them'}.`);
+    if (unknown.length > 0)
+      io.err(
+        `note: ${unknown.join(', ')} ${unknown.length === 1 ? 'is' : 'are'} not part of a ${device.kind} reading; the gateway drops ${unknown.length === 1 ? 'it' : 'them'}.`,
+      );
 
     const topic = readingTopic(device.kind, device.id);
     const message = JSON.stringify(payload);
@@ -168,21 +177,27 @@ export const publish: Command = {
     }
     const fleetSecret = readSecret('FLEET_SECRET', values['fleet-secret-file']);
     if (fleetSecret === undefined) {
-      throw new UsageError('the fleet secret is needed to derive the device password: set FLEET_SECRET or FLEET_SECRET_FILE, or give --fleet-secret-file (`pnpm demo` prints its path; `pnpm secrets` writes secrets/fleet-secret)');
+      throw new UsageError(
+        'the fleet secret is needed to derive the device password: set FLEET_SECRET or FLEET_SECRET_FILE, or give --fleet-secret-file (`pnpm demo` prints its path; `pnpm secrets` writes secrets/fleet-secret)',
+      );
     }
 
     const started = performance.now();
     let client: MqttClient;
     try {
-      client = await withTimeout(connectAsync(url, {
-        clientId: `lethe-publish-${device.id}-${randomBytes(4).toString('hex')}`,
-        username: device.id,
-        password: devicePassword(fleetSecret, device.id),
-        protocolVersion: 4,
-        clean: true,
-        reconnectPeriod: 0,
-        connectTimeout: timeoutS * 1000,
-      }), timeoutS * 1000, 'no answer to CONNECT');
+      client = await withTimeout(
+        connectAsync(url, {
+          clientId: `lethe-publish-${device.id}-${randomBytes(4).toString('hex')}`,
+          username: device.id,
+          password: devicePassword(fleetSecret, device.id),
+          protocolVersion: 4,
+          clean: true,
+          reconnectPeriod: 0,
+          connectTimeout: timeoutS * 1000,
+        }),
+        timeoutS * 1000,
+        'no answer to CONNECT',
+      );
     } catch (err) {
       io.err(`lethe publish: cannot connect to ${url} as ${device.id}: ${(err as Error).message}`);
       return EXIT.failed;
@@ -195,7 +210,9 @@ export const publish: Command = {
     } finally {
       await client.endAsync().catch(() => undefined);
     }
-    io.out(`published ${device.id}'s reading (seq ${String(payload.seq)}, ts ${String(payload.ts)}) to ${topic}: acknowledged by the broker in ${Math.round(performance.now() - started)} ms`);
+    io.out(
+      `published ${device.id}'s reading (seq ${String(payload.seq)}, ts ${String(payload.ts)}) to ${topic}: acknowledged by the broker in ${Math.round(performance.now() - started)} ms`,
+    );
     return EXIT.ok;
   },
 };

@@ -70,12 +70,21 @@ export function registerSummary(r: RegisterJson): string[] {
   for (const s of r.sensors) {
     const p = s.processing;
     lines.push('', `${s.title} (${s.kind})`, `  ${s.description}`);
-    lines.push(`  Measures: ${s.measures.map((m) => `${m.description ?? m.field}${m.unit ? ` (${m.unit})` : ''}${m.class === 'person-derived' ? ' [about people]' : m.class === 'presence-dependent' ? ' [moves with presence: noisy district mean]' : ''}`).join('; ')}`);
+    lines.push(
+      `  Measures: ${s.measures.map((m) => `${m.description ?? m.field}${m.unit ? ` (${m.unit})` : ''}${m.class === 'person-derived' ? ' [about people]' : m.class === 'presence-dependent' ? ' [moves with presence: noisy district mean]' : ''}`).join('; ')}`,
+    );
     if (s.personalData.length === 0) lines.push('  Personal data: none.');
-    else for (const d of s.personalData) lines.push(`  Personal data: ${d.description ?? d.field} — ${d.treatment === 'drop' ? 'dropped at the gateway' : 'pseudonymized at the gateway'}. ${d.handling}`);
+    else
+      for (const d of s.personalData)
+        lines.push(
+          `  Personal data: ${d.description ?? d.field} — ${d.treatment === 'drop' ? 'dropped at the gateway' : 'pseudonymized at the gateway'}. ${d.handling}`,
+        );
     lines.push(`  Purposes: ${s.purposes.join(', ')}`);
     lines.push(`  Legal basis: ${s.legalBasis}`);
-    const people = s.personalData.length === 0 ? 'it sends nothing about people' : `records about people kept at most ${human(s.rawDataTtl)}; pseudonyms change every ${human(p.pseudonymEpoch)}`;
+    const people =
+      s.personalData.length === 0
+        ? 'it sends nothing about people'
+        : `records about people kept at most ${human(s.rawDataTtl)}; pseudonyms change every ${human(p.pseudonymEpoch)}`;
     lines.push(
       `  Limits: figures per ${human(p.window)}; ${people};`,
       `          groups under k = ${p.k} withheld; ε = ${p.epsilonPerRelease} per published figure, at most ${p.epsilonPerDay} per day`,
@@ -88,15 +97,23 @@ export function registerSummary(r: RegisterJson): string[] {
     return lines;
   }
   // Figures about people are given as of a past minute and never as counts or times of records (P9).
-  lines.push(`Live figures (about people as of ${live.asOf.replace('T', ' ').slice(0, 16)} UTC)${live.unavailable.length > 0 ? ` — not available: ${live.unavailable.join(', ')}` : ''}:`);
+  lines.push(
+    `Live figures (about people as of ${live.asOf.replace('T', ' ').slice(0, 16)} UTC)${live.unavailable.length > 0 ? ` — not available: ${live.unavailable.join(', ')}` : ''}:`,
+  );
   const within = (v: boolean | null) => (v === null ? 'not checked' : v ? 'yes' : 'NO');
-  lines.push(`  Every record about a person younger than ${Math.floor(live.rawData.limitSeconds / 60)} min ${live.rawData.limitSeconds % 60} s (TTL ${seconds(live.rawData.ttlSeconds)} + stated bound): ${live.rawData.topics.map((t) => `${t.topic} ${within(t.withinLimit)}`).join(', ')}`);
+  lines.push(
+    `  Every record about a person younger than ${Math.floor(live.rawData.limitSeconds / 60)} min ${live.rawData.limitSeconds % 60} s (TTL ${seconds(live.rawData.ttlSeconds)} + stated bound): ${live.rawData.topics.map((t) => `${t.topic} ${within(t.withinLimit)}`).join(', ')}`,
+  );
   lines.push(`  Retention periods attested: ${live.retention.periods}${live.retention.allWithinLimit ? '' : ' (some found a record held too long)'}`);
-  lines.push(`  Pseudonym keys destroyed: ${live.keysDestroyed.total}${live.keysDestroyed.latestEpochEnd ? ` (latest for the period ending ${live.keysDestroyed.latestEpochEnd.replace('T', ' ').slice(0, 16)} UTC)` : ''}`);
+  lines.push(
+    `  Pseudonym keys destroyed: ${live.keysDestroyed.total}${live.keysDestroyed.latestEpochEnd ? ` (latest for the period ending ${live.keysDestroyed.latestEpochEnd.replace('T', ' ').slice(0, 16)} UTC)` : ''}`,
+  );
   if (live.epsilonToday === null) lines.push('  Privacy budget spent today: not available');
   else if (live.epsilonToday.length === 0) lines.push('  Privacy budget spent today: nothing released about people yet');
   else lines.push(`  Privacy budget spent today: ${live.epsilonToday.map((e) => `${e.stream} ${e.spentToday} of ${e.budgetToday}`).join(', ')}`);
-  lines.push(`  Data requests: ${live.requests.received} received, ${live.requests.answered} answered, ${live.requests.refused} refused (${live.requests.refusedToday} today)`);
+  lines.push(
+    `  Data requests: ${live.requests.received} received, ${live.requests.answered} answered, ${live.requests.refused} refused (${live.requests.refusedToday} today)`,
+  );
   lines.push(`  Attempts at individual-level data refused: ${live.routesRefused}`);
   return lines;
 }

@@ -71,12 +71,16 @@ export function parseSubject(text: string): Record<string, string> {
   const colon = text.indexOf(':');
   const type = colon < 0 ? text : text.slice(0, colon);
   const rest = colon < 0 ? undefined : text.slice(colon + 1);
-  if (!(SUBJECT_TYPES as readonly string[]).includes(type)) throw new UsageError(`--subject must start with one of ${SUBJECT_TYPES.join(', ')}, like district:wan-chai or plate:'AB 1234'`);
+  if (!(SUBJECT_TYPES as readonly string[]).includes(type))
+    throw new UsageError(`--subject must start with one of ${SUBJECT_TYPES.join(', ')}, like district:wan-chai or plate:'AB 1234'`);
   if (type === 'city') {
     if (rest !== undefined) throw new UsageError('--subject city takes no id');
     return { type };
   }
-  if (rest === undefined || rest === '') throw new UsageError(`--subject ${type} needs a value after the colon, like ${type === 'district' ? 'district:wan-chai' : type === 'device' ? 'device:LP-0001' : `${type}:…`}`);
+  if (rest === undefined || rest === '')
+    throw new UsageError(
+      `--subject ${type} needs a value after the colon, like ${type === 'district' ? 'district:wan-chai' : type === 'device' ? 'device:LP-0001' : `${type}:…`}`,
+    );
   return type === 'device' || type === 'district' ? { type, id: rest } : { type, value: rest };
 }
 
@@ -119,7 +123,13 @@ export const request: Command = {
     if (values.subject === undefined) throw new UsageError('--subject is required: whom or what the request is about (plate:…, district:wan-chai, city, …)');
     if (values.purpose === undefined) throw new UsageError('--purpose is required, e.g. criminal-investigation or traffic-signal-optimisation');
     const subject = parseSubject(values.subject);
-    const data = values.data === undefined ? [] : values.data.split(',').map((d) => d.trim()).filter(Boolean);
+    const data =
+      values.data === undefined
+        ? []
+        : values.data
+            .split(',')
+            .map((d) => d.trim())
+            .filter(Boolean);
     const individual = ['plate', 'mac', 'pseudonym'].includes(subject.type!) || data.some((d) => Object.hasOwn(INDIVIDUAL_DATA, d));
     const level = values.level ?? (individual ? 'individual' : 'aggregate');
     if (level !== 'individual' && level !== 'aggregate') throw new UsageError(`--level must be individual or aggregate, not "${level}"`);
@@ -127,11 +137,18 @@ export const request: Command = {
     const body = { subject, level, data, purpose: values.purpose, from: parseTime(values.from, '--from', now), to: parseTime(values.to, '--to', now) };
     const base = apiBase(values.api, process.env);
     const token = readSecret('LETHE_TOKEN', values['token-file']);
-    if (token === undefined) throw new UsageError('a requester token is needed: set LETHE_TOKEN or LETHE_TOKEN_FILE, or give --token-file (`pnpm demo` prints tokens; `node scripts/setup-secrets.ts --issue-token <id>` issues one)');
+    if (token === undefined)
+      throw new UsageError(
+        'a requester token is needed: set LETHE_TOKEN or LETHE_TOKEN_FILE, or give --token-file (`pnpm demo` prints tokens; `node scripts/setup-secrets.ts --issue-token <id>` issues one)',
+      );
 
     let answer;
     try {
-      answer = await requestJson(`${base}/v1/data-requests`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(body) });
+      answer = await requestJson(`${base}/v1/data-requests`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify(body),
+      });
     } catch (err) {
       if (!(err instanceof ApiUnreachable)) throw err;
       io.err(`lethe request: ${err.message}`);

@@ -81,7 +81,8 @@ export const simulate: Command = {
     const ticks = values.ticks === undefined ? undefined : Number(values.ticks);
     if (ticks !== undefined && !(Number.isInteger(ticks) && ticks > 0)) throw new UsageError(`--ticks must be a positive whole number, not "${values.ticks}"`);
     const fleetSecret = readSecret('FLEET_SECRET', values['fleet-secret-file']);
-    if (fleetSecret === undefined) throw new UsageError('the fleet secret is needed to derive the devices\' passwords: set FLEET_SECRET or FLEET_SECRET_FILE, or give --fleet-secret-file');
+    if (fleetSecret === undefined)
+      throw new UsageError("the fleet secret is needed to derive the devices' passwords: set FLEET_SECRET or FLEET_SECRET_FILE, or give --fleet-secret-file");
     const url = values.url ?? process.env.MQTT_URL ?? 'mqtt://127.0.0.1:1883';
     const tickSeconds = fleet.devices.length / rate;
 
@@ -109,7 +110,9 @@ export const simulate: Command = {
       if (acknowledged === 0) abort.abort(new Error('nothing acknowledged'));
     }, GIVE_UP_MS);
 
-    io.out(`simulating ${fleet.devices.length} devices, scenario ${values.scenario}, ${rate.toFixed(1)} readings/s (each device every ${tickSeconds.toFixed(2)} s)${ticks ? `, ${ticks} ticks` : ''} → ${url}`);
+    io.out(
+      `simulating ${fleet.devices.length} devices, scenario ${values.scenario}, ${rate.toFixed(1)} readings/s (each device every ${tickSeconds.toFixed(2)} s)${ticks ? `, ${ticks} ticks` : ''} → ${url}`,
+    );
     const summary = await runSimulation({
       city: createCity({ devices: fleet.devices, scenario, seed: values.seed, tickSeconds }),
       publisher,
@@ -118,7 +121,9 @@ export const simulate: Command = {
       signal: abort.signal,
       onProgress: (p) => {
         const progress = ticks ? `tick ${p.ticks}/${ticks} (${Math.round((100 * p.ticks) / ticks)} %)` : `${p.ticks} ticks`;
-        io.out(`[${p.elapsedSeconds.toFixed(0)} s] ${progress}: ${p.published} readings acknowledged (${(p.published / Math.max(p.elapsedSeconds, 0.001)).toFixed(0)}/s), ${p.failed} failed`);
+        io.out(
+          `[${p.elapsedSeconds.toFixed(0)} s] ${progress}: ${p.published} readings acknowledged (${(p.published / Math.max(p.elapsedSeconds, 0.001)).toFixed(0)}/s), ${p.failed} failed`,
+        );
       },
     });
     clearTimeout(watchdog);
