@@ -1,6 +1,7 @@
 export { createAggregator, measurementOf } from './aggregator.ts';
 export type { AddOutcome, Aggregator, AggregatorOptions, ClosedWindows } from './aggregator.ts';
-export { createAnonymizer, DWELL_BUCKETS, dwellBuckets, figureId, histogram, histogramStats, noisyCount, SPEED_BINS, TRAVEL_BINS } from './anonymizer.ts';
+export { createAnonymizer, figureId, noisyCount } from './anonymizer.ts';
+export { DWELL_BUCKETS, dwellBuckets, histogram, histogramStats, SPEED_BINS, TRAVEL_BINS } from './bins.ts';
 export type {
   Anonymizer,
   DistrictSums,

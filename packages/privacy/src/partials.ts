@@ -32,7 +32,7 @@ import type {
   WindowPartialRecord,
 } from '@lethe/schemas';
 import { DEVICE_KINDS, SIGHTING_SOURCES } from '@lethe/schemas';
-import { dwellBuckets, histogram, SPEED_BINS, TRAVEL_BINS } from './anonymizer.ts';
+import { dwellBuckets, histogram, SPEED_BINS, TRAVEL_BINS } from './bins.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { createPersonWindows, type EpochFigures, type PersonWindowFigures } from './person-windows.ts';
 import type { Policy } from './policy.ts';

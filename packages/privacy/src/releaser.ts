@@ -19,17 +19,8 @@
 //     released figures already say (ε spent, figures released), never how many were suppressed
 //     (a suppressed cell is a small group of people: one car on a quiet street).
 import type { AggregateRecord, DeviceKind, DevicePartial, WindowPartialRecord } from '@lethe/schemas';
-import {
-  createAnonymizer,
-  DWELL_BUCKETS,
-  SPEED_BINS,
-  TRAVEL_BINS,
-  type DistrictSums,
-  type PresenceField,
-  type Release,
-  type ReleaseReport,
-  type StreamBudget,
-} from './anonymizer.ts';
+import { createAnonymizer, type DistrictSums, type PresenceField, type Release, type ReleaseReport, type StreamBudget } from './anonymizer.ts';
+import { DWELL_BUCKETS, SPEED_BINS, TRAVEL_BINS } from './bins.ts';
 import type { BudgetLedger } from './ledger.ts';
 import { mergeDevices, mergeDwell, mergeSightings } from './merge.ts';
 import type { NoiseSource } from './noise.ts';

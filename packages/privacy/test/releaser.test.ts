@@ -1,6 +1,6 @@
 import type { SightingSource, WindowPartialRecord } from '@lethe/schemas';
 import { describe, expect, it } from 'vitest';
-import { SPEED_BINS } from '../src/anonymizer.ts';
+import { SPEED_BINS } from '../src/bins.ts';
 import { createBudgetLedger } from '../src/ledger.ts';
 import { createNoiseSource } from '../src/noise.ts';
 import { createReleaser } from '../src/releaser.ts';
