@@ -42,7 +42,7 @@ export interface RegisterPersonalData {
 export interface RegisterProcessing {
   /** Fields replaced at the gateway by keyed HMAC pseudonyms whose key lives for one epoch. */
   pseudonymized: string[];
-  /** How long a pseudonym key lives before it is destroyed; pseudonyms of different epochs cannot be linked. */
+  /** How long a pseudonym epoch lasts; pseudonyms of different epochs cannot be linked. Its key is destroyed the policy's key grace after the epoch ends. */
   pseudonymEpoch: RegisterDuration;
   /** Fields removed at the gateway and never forwarded (data minimization). */
   minimized: string[];
@@ -50,7 +50,7 @@ export interface RegisterProcessing {
   window: RegisterDuration;
   /** Person-derived counts below k are suppressed. */
   k: number;
-  /** Differential-privacy budget spent by one released person-derived figure. */
+  /** Differential-privacy budget spent by one release of a stream's window (shared between the figures it releases). */
   epsilonPerRelease: number;
   /** Daily differential-privacy budget; releases stop when it is spent. */
   epsilonPerDay: number;
@@ -87,7 +87,7 @@ export interface RegisterSensor {
   /** Operational fields (device id, sequence number, timestamp) needed to run the pipeline. */
   operational: string[];
   processing: RegisterProcessing;
-  /** Longest time a per-person record (even pseudonymized) may exist. */
+  /** Per-person records (even pseudonymized) are deleted once older than this; on disk they last at most this plus P2's stated bound (raw-data-limit.ts). */
   rawDataTtl: RegisterDuration;
   storage: {
     /** The Kafka topics this sensor's data passes through. */
@@ -120,7 +120,8 @@ export interface Register {
 
 const TOPIC_HOLDS: Readonly<Record<string, string>> = {
   [TOPICS.readings]: 'Minimized readings per device: environmental and person-derived figures, no identifiers.',
-  [TOPICS.sightings]: 'One record per sighting of a phone or vehicle, under its epoch pseudonym (never the raw MAC or plate).',
+  [TOPICS.sightings]:
+    'One record per phone or vehicle, device and sighting slot (a minute for phones, 10 s for plates), under its epoch pseudonym (never the raw MAC or plate).',
   [TOPICS.partials]:
     'Per window and input partition, the counts and histograms the processor merges before k-anonymity and noise; no pseudonym and no per-person value, but figures below k.',
   [TOPICS.aggregates]: 'Anonymous per-window aggregates on their way to InfluxDB.',

@@ -46,14 +46,14 @@ export function createGatewayMetrics(registry: Registry) {
     }),
     writeMixOverflows: new Counter({
       name: 'lethe_gateway_write_mix_overflows_total',
-      help: 'Write mixes (P9) written early because they held as many readings as the MQTT connections allow in flight; add connections or gateways',
+      help: 'Write mixes (P9) written early because they were full (half of what the MQTT connections may leave unacknowledged); add connections or gateways',
       registers: [registry],
     }),
     keysDestroyed: new Counter({ name: 'lethe_gateway_pseudonym_keys_destroyed_total', help: 'Epoch keys zeroed and dropped', registers: [registry] }),
     liveKeys: new Gauge({ name: 'lethe_gateway_pseudonym_keys_live', help: 'Epoch keys currently held in memory', registers: [registry] }),
     ackLatency: new Histogram({
       name: 'lethe_gateway_ack_latency_seconds',
-      help: 'From MQTT message arrival to Kafka acknowledgement (when the PUBACK is sent)',
+      help: "From MQTT message arrival until Kafka has what it became (its PUBACK then goes out in arrival order, after any earlier reading's)",
       // Up to a minute: readings of the first slot of an epoch wait for the write mix (P9).
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 30, 60],
       registers: [registry],

@@ -79,6 +79,29 @@ describe("the gateway's write mix (P9)", () => {
     await late;
   });
 
+  it('makes a reading taken after a mix wait for it even when it comes before the mix is due (a clock ahead), and writes an earlier one at once', async () => {
+    const mix = createWriteMix({ policy, send, maxHeld: 1000, now: clock });
+    const held = mix.send([record(1)], boundary + 5_000);
+    await advance(30_000);
+    // A device 30 s ahead: its reading is stamped after the slot, at the gateway's boundary + 30 s.
+    const ahead = mix.send([record(2)], boundary + 60_000);
+    // A straggler of the epoch before: nothing of a later slot waits ahead of it.
+    const straggler = mix.send([record(3)], boundary - 2_000);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(sends.map((s) => s.map((r) => r.value))).toEqual([['3']]);
+    release[0]!();
+    await straggler;
+    await advance(30_000);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(sends.map((s) => s.map((r) => r.value))).toEqual([['3'], ['1']]);
+    release[1]!();
+    await held;
+    await vi.advanceTimersByTimeAsync(0);
+    expect(sends.map((s) => s.map((r) => r.value))).toEqual([['3'], ['1'], ['2']]);
+    release[2]!();
+    await ahead;
+  });
+
   it('fails every held reading when the send fails, and gives up what it holds when stopped (Mosquitto delivers both again)', async () => {
     const failing = createWriteMix({ policy, send: async () => Promise.reject(new Error('broker down')), maxHeld: 1000, now: clock });
     const a = failing.send([record(1)], boundary + 1_000);

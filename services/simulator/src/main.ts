@@ -23,7 +23,7 @@ Options:
   -h, --help           this help
 
 The fleet secret, from which each device's MQTT password is derived, comes from
-FLEET_SECRET or FLEET_SECRET_FILE (written by \`pnpm setup\` into secrets/fleet-secret).
+FLEET_SECRET or FLEET_SECRET_FILE (written by \`pnpm run secrets\` into secrets/fleet-secret).
 
 Examples:
   FLEET_SECRET_FILE=secrets/fleet-secret lethe-simulate --scenario rush-hour
@@ -49,7 +49,7 @@ async function main(): Promise<void> {
     return;
   }
   const fleetSecret = process.env.FLEET_SECRET ?? (process.env.FLEET_SECRET_FILE ? readFileSync(process.env.FLEET_SECRET_FILE, 'utf8').trim() : undefined);
-  if (!fleetSecret) throw new Error('Set FLEET_SECRET or FLEET_SECRET_FILE (run `pnpm setup` to generate secrets/fleet-secret).');
+  if (!fleetSecret) throw new Error('Set FLEET_SECRET or FLEET_SECRET_FILE (run `pnpm run secrets` to generate secrets/fleet-secret).');
   const fleet = loadFleet(values.fleet!);
   const rate = values.rate === undefined ? fleet.devices.length / 5 : Number(values.rate);
   if (!(rate > 0)) throw new Error(`--rate must be a positive number, got "${values.rate}"`);
