@@ -302,7 +302,8 @@ export function decideDataRequest(request: DataRequest, options: DecideOptions):
         q.set('district', subject.district);
       } else q.set('device', subject.deviceId);
     } else {
-      if (measurement !== 'travel_times') q.set('scope', 'district');
+      // Dwell times are published per cell only (a district's would need its own k and noise).
+      if (measurement !== 'travel_times') q.set('scope', measurement === 'dwell' ? 'cell' : 'district');
       if (subject.type === 'district') q.set('district', subject.district);
     }
     q.set('start', new Date(start).toISOString());

@@ -205,7 +205,7 @@ describe('data requests: aggregates for a purpose of the policy are answered fro
       const url = new URL(link, 'http://x');
       expect(url.pathname).toBe('/v1/aggregates');
       expect(url.searchParams.get('district')).toBe('wan-chai');
-      expect(url.searchParams.get('scope')).toBe('district');
+      expect(url.searchParams.get('scope')).toBe(url.searchParams.get('measurement') === 'dwell' ? 'cell' : 'district');
       expect(url.searchParams.get('start')).toBe(new Date(NOW - 10 * MIN).toISOString());
       expect(url.searchParams.get('stop')).toBe(new Date(NOW).toISOString());
     }

@@ -336,6 +336,23 @@ describe('POST /v1/data-requests', () => {
     expect(report.totals.byRequesterType['city-department']).toMatchObject({ requests: 1, answered: 1, refused: 0 });
   });
 
+  it('gives only links that the open data answers, for a district and for a device', async () => {
+    for (const subject of [
+      { type: 'district', id: 'wan-chai' },
+      { type: 'device', id: 'LP-0001' },
+    ]) {
+      const res = await fileRequest(
+        api,
+        { subject, level: 'aggregate', purpose: 'pedestrian-flow-planning', from: new Date(NOW - 10 * MIN).toISOString(), to: new Date(NOW).toISOString() },
+        'transport-department',
+      );
+      const body = await json(res);
+      expect(body.decision, JSON.stringify(body)).toBe('answered');
+      expect(body.links.length).toBeGreaterThan(1);
+      for (const link of body.links as string[]) expect((await get(link)).status, link).toBe(200);
+    }
+  });
+
   it('lists every problem of an invalid request, without repeating it', async () => {
     const res = await fileRequest(api, {
       subject: { type: 'district', id: 'AB 1234' },
