@@ -18,6 +18,8 @@ export function parseOrUsage<T>(parse: () => T): T {
  * by `${name}_FILE`; undefined when none has one.
  */
 export function readSecret(name: string, file: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  // As the services (@lethe/config): a value and a file of it at once is a mistake, not a choice.
+  if (file === undefined && env[name] && env[`${name}_FILE`]) throw new UsageError(`set ${name} or ${name}_FILE, not both`);
   const path = file ?? env[`${name}_FILE`];
   if (path !== undefined && path !== '') {
     let text: string;

@@ -112,6 +112,8 @@ describe('lethe publish', { timeout: 30_000 }, () => {
   it('needs the fleet secret to publish, and says where to get it', async () => {
     const run = await letheAsync(['publish', 'SW-0001', '--url', brokerUrl, ...SEWER]);
     expect(run).toMatchObject({ code: 2, stderr: expect.stringMatching(/fleet secret is needed.*FLEET_SECRET_FILE/s) });
+    const both = await letheAsync(['publish', 'SW-0001', '--url', brokerUrl, ...SEWER], { FLEET_SECRET: 'x', FLEET_SECRET_FILE: '/nonexistent' });
+    expect(both).toMatchObject({ code: 2, stderr: expect.stringMatching(/set FLEET_SECRET or FLEET_SECRET_FILE, not both/) });
   });
 
   it('exits 1 when the broker does not accept the connection', async () => {

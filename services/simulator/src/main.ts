@@ -48,7 +48,9 @@ async function main(): Promise<void> {
     for (const [name, s] of Object.entries(loadScenarios())) console.log(`${name.padEnd(16)} ${s.description}`);
     return;
   }
-  const fleetSecret = process.env.FLEET_SECRET ?? (process.env.FLEET_SECRET_FILE ? readFileSync(process.env.FLEET_SECRET_FILE, 'utf8').trim() : undefined);
+  // As the services (@lethe/config): a value and a file of it at once is a mistake, not a choice.
+  if (process.env.FLEET_SECRET && process.env.FLEET_SECRET_FILE) throw new Error('Set FLEET_SECRET or FLEET_SECRET_FILE, not both.');
+  const fleetSecret = process.env.FLEET_SECRET || (process.env.FLEET_SECRET_FILE ? readFileSync(process.env.FLEET_SECRET_FILE, 'utf8').trim() : undefined);
   if (!fleetSecret) throw new Error('Set FLEET_SECRET or FLEET_SECRET_FILE (run `pnpm run secrets` to generate secrets/fleet-secret).');
   const fleet = loadFleet(values.fleet!);
   const rate = values.rate === undefined ? fleet.devices.length / 5 : Number(values.rate);
