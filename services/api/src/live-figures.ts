@@ -36,7 +36,8 @@ export interface LiveFiguresSnapshot {
     topics: Array<{ topic: string; withinLimit: boolean | null; checks: number }>;
   };
   /** Retention attestations of the periods that ended by asOf. */
-  retention: { periods: number; allWithinLimit: boolean; latestPeriodEnd: string | null };
+  /** allWithinLimit: false if any period found a record held too long; null if that is not known (the audit log did not answer, or a period had no successful check). */
+  retention: { periods: number; allWithinLimit: boolean | null; latestPeriodEnd: string | null };
   /** Keys of the epochs that ended (plus the key grace) by asOf. */
   keysDestroyed: { total: number; latestEpochEnd: string | null };
   /** Latest figures of the windows that started before asOf. */
@@ -115,7 +116,7 @@ export function createLiveFigures({
       }),
     ]);
     const keys = { total: 0, latestEpochEnd: null as number | null };
-    const retention = { periods: 0, allWithinLimit: true, latestPeriodEnd: null as number | null };
+    const retention = { periods: 0, allWithinLimit: (records === undefined ? null : true) as boolean | null, latestPeriodEnd: null as number | null };
     const requests = { received: 0, answered: 0, refused: 0, refusedToday: 0 };
     let routesRefused = 0;
     for (const r of records ?? []) {
@@ -135,6 +136,8 @@ export function createLiveFigures({
         if (r.data.observedBy !== 'scheduled-check' || end === undefined || end > asOf) continue;
         retention.periods++;
         if (r.data.withinLimit === false) retention.allWithinLimit = false;
+        // A period with no successful check proves nothing either way.
+        else if (r.data.withinLimit !== true && retention.allWithinLimit === true) retention.allWithinLimit = null;
         retention.latestPeriodEnd = Math.max(retention.latestPeriodEnd ?? end, end);
       } else if (r.type === 'request.received') requests.received++;
       else if (r.type === 'request.answered') requests.answered++;

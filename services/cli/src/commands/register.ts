@@ -48,7 +48,7 @@ interface RegisterJson {
     at: string;
     asOf: string;
     rawData: { ttlSeconds: number; limitSeconds: number; checkEverySeconds: number; topics: Array<{ topic: string; withinLimit: boolean | null }> };
-    retention: { periods: number; allWithinLimit: boolean };
+    retention: { periods: number; allWithinLimit: boolean | null };
     keysDestroyed: { total: number; latestEpochEnd: string | null };
     epsilonToday: null | Array<{ stream: string; spentToday: number; budgetToday: number }>;
     requests: { received: number; answered: number; refused: number; refusedToday: number };
@@ -104,7 +104,9 @@ export function registerSummary(r: RegisterJson): string[] {
   lines.push(
     `  Every record about a person younger than ${Math.floor(live.rawData.limitSeconds / 60)} min ${live.rawData.limitSeconds % 60} s (TTL ${seconds(live.rawData.ttlSeconds)} + stated bound): ${live.rawData.topics.map((t) => `${t.topic} ${within(t.withinLimit)}`).join(', ')}`,
   );
-  lines.push(`  Retention periods attested: ${live.retention.periods}${live.retention.allWithinLimit ? '' : ' (some found a record held too long)'}`);
+  lines.push(
+    `  Retention periods attested: ${live.retention.periods}${live.retention.allWithinLimit === true ? '' : live.retention.allWithinLimit === null ? ' (not all could be checked)' : ' (some found a record held too long)'}`,
+  );
   lines.push(
     `  Pseudonym keys destroyed: ${live.keysDestroyed.total}${live.keysDestroyed.latestEpochEnd ? ` (latest for the period ending ${live.keysDestroyed.latestEpochEnd.replace('T', ' ').slice(0, 16)} UTC)` : ''}`,
   );
