@@ -135,6 +135,21 @@ export function beforeReplay(
   return { compared, before };
 }
 
+/**
+ * Records of windows that start after the last reading. Every releaser releases those empty
+ * windows by the clock (P9), so how many of them a set holds says when it was read, not what was
+ * computed. They are set apart, not excused: the caller checks that none of them holds a figure.
+ */
+export function afterData(records: Map<string, AggregateRecord>, lastTs: number): { compared: Map<string, AggregateRecord>; after: AggregateRecord[] } {
+  const compared = new Map<string, AggregateRecord>();
+  const after: AggregateRecord[] = [];
+  for (const [id, r] of records) {
+    if (r.windowStart > lastTs) after.push(r);
+    else compared.set(id, r);
+  }
+  return { compared, after };
+}
+
 /** Differences between two aggregate sets, as readable lines (at most `limit`). */
 export function diffAggregates(expected: Map<string, AggregateRecord>, actual: Map<string, AggregateRecord>, limit = 20): string[] {
   const lines: string[] = [];

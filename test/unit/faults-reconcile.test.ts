@@ -2,9 +2,9 @@
 // sightings carry no sequence number (P9), so the suite expects one record per identifier, device
 // and slot of every reading that arrived, and counts more copies as redeliveries.
 import { createIngestStage, createInMemoryKeyProvider, createPseudonymizer, DEFAULT_POLICY_PATH, loadPolicy, ManualClock } from '@lethe/privacy';
-import { createFleet, TOPICS } from '@lethe/schemas';
+import { createFleet, TOPICS, type AggregateRecord } from '@lethe/schemas';
 import { describe, expect, it } from 'vitest';
-import { reconcileSequences, sightingKeys, type Published } from '../faults/reconcile.ts';
+import { afterData, diffAggregates, reconcileSequences, sightingKeys, type Published } from '../faults/reconcile.ts';
 import type { DumpedRecord } from '../faults/topic-dump.ts';
 
 const NOW = Date.UTC(2026, 0, 1, 8, 0, 0);
@@ -66,5 +66,41 @@ describe("the fault suite's sighting reconciliation", () => {
     expect(report.sightingsOnTopic).toBe(3);
     // The redelivered reading 1 wrote its two records again.
     expect(report.sightingDuplicates).toBe(2);
+  });
+});
+
+describe("the fault suite's aggregate comparison", () => {
+  const record = (stream: string, windowStart: number, released: number): AggregateRecord => ({
+    v: 1,
+    measurement: 'privacy',
+    tags: { stream },
+    fields: { released },
+    windowStart,
+    windowEnd: windowStart + 5000,
+  });
+
+  it('sets apart the windows after the last reading, which each releaser reaches by the clock at its own pace', () => {
+    const live = new Map([
+      ['a', record('pedestrians', 0, 3)],
+      ['b', record('pedestrians', 5000, 0)],
+    ]);
+    const ref = new Map([
+      ['a', record('pedestrians', 0, 3)],
+      ['b', record('pedestrians', 5000, 0)],
+      ['c', record('pedestrians', 10_000, 0)],
+    ]);
+    // The last reading at 4.9 s: window 0 holds it, the windows from 5 s on are empty.
+    const l = afterData(live, 4900);
+    const r = afterData(ref, 4900);
+    expect(diffAggregates(r.compared, l.compared)).toEqual([]);
+    expect([...l.after, ...r.after].map((x) => x.windowStart)).toEqual([5000, 5000, 10_000]);
+    // Without setting them apart, the comparison depends on when each set was read.
+    expect(diffAggregates(ref, live)).toEqual(['missing c']);
+  });
+
+  it('still compares the window that holds the last reading', () => {
+    const live = new Map([['a', record('pedestrians', 0, 2)]]);
+    const ref = new Map([['a', record('pedestrians', 0, 3)]]);
+    expect(diffAggregates(afterData(ref, 0).compared, afterData(live, 0).compared)).toHaveLength(1);
   });
 });
