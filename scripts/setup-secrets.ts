@@ -51,6 +51,9 @@ const dir = resolve(values.dir!);
 // With --issue-token, stdout carries the token alone; everything else goes to stderr.
 const say = values['issue-token'] === undefined ? console.log : console.error;
 mkdirSync(dir, { recursive: true, mode: 0o700 });
+// A folder that was already there (git keeps ./secrets for the compose job's bind mount) has
+// the umask's mode: the files are 0644 for the containers' users, the folder keeps others out.
+chmodSync(dir, 0o700);
 
 function secret(name: string, make: () => string = generateSecret, mode = 0o644): string {
   const path = join(dir, name);

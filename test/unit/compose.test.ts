@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { Ajv } from 'ajv';
 import { parse } from 'yaml';
 import { createMetricsRegistry } from '@lethe/observability';
+import { COMPOSE_SECRETS } from '../../scripts/compose-secrets.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const read = (path: string): string => readFileSync(join(ROOT, path), 'utf8');
@@ -39,7 +40,7 @@ const services = Object.entries(compose.services);
 /** The Lethe services and the directory of their sources. */
 const LETHE_SERVICES = ['gateway', 'keyring', 'processor', 'writer', 'api', 'simulator'] as const;
 /** Jobs that run once and exit; everything else runs until stopped. */
-const ONE_SHOT = new Set(['influx-init']);
+const ONE_SHOT = new Set(['secrets', 'influx-init']);
 
 function env(service: Service): Record<string, string> {
   const e = service.environment ?? {};
@@ -114,19 +115,21 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('builds the Lethe image once (influx-init) and runs it in every Lethe service, selected by SERVICE', () => {
+  it('builds the Lethe image once (the secrets job) and runs it in every Lethe service, selected by SERVICE', () => {
     // Several services building one tag at once collide; the others run the built image.
     const builders = Object.entries(compose.services)
       .filter(([, s]) => s.build !== undefined)
       .map(([n]) => n);
-    expect(builders).toEqual(['influx-init']);
-    expect(compose.services['influx-init']!.image).toBe('lethe:local');
+    expect(builders).toEqual(['secrets']);
+    for (const name of ['secrets', 'influx-init']) expect(compose.services[name]!.image, name).toBe('lethe:local');
+    expect((compose.services['influx-init'] as { pull_policy?: string }).pull_policy).toBe('never');
     for (const name of LETHE_SERVICES) {
       const service = compose.services[name]!;
       expect(service.image, name).toBe('lethe:local');
       expect((service as { pull_policy?: string }).pull_policy, name).toBe('never');
       expect(env(service).SERVICE, name).toBe(name);
     }
+    expect(compose.services.secrets!.command).toEqual(['node', 'scripts/compose-secrets.ts', '--held', '/held', '--into', '/volumes']);
     expect(compose.services['influx-init']!.command).toEqual([
       'node',
       'scripts/influx-init.ts',
@@ -189,20 +192,47 @@ describe('docker-compose.yml', () => {
     expect(simulator.MQTT_URL).toBe('mqtt://mosquitto:1883');
   });
 
-  it('points *_FILE variables at mounted secrets or the token volume', () => {
+  it('points *_FILE variables at the secrets the job gives that service, or at the token volume', () => {
     for (const [name, service] of services) {
-      const mountedSecrets = new Set(
-        (service.secrets ?? []).map((s) =>
-          typeof s === 'string' ? `/run/secrets/${s}` : s.target?.startsWith('/') ? s.target : `/run/secrets/${s.target ?? s.source}`,
-        ),
-      );
       const volumeTargets = (service.volumes ?? []).map((v) => (typeof v === 'string' ? v.split(':')[1]! : v.target!));
       for (const [key, value] of Object.entries(env(service))) {
         if (!/_FILE$|__FILE$/.test(key)) continue;
-        const ok = mountedSecrets.has(value) || volumeTargets.some((t) => value.startsWith(`${t}/`));
-        expect(ok, `${name}: ${key}=${value} is not mounted`).toBe(true);
+        if (value.startsWith('/run/secrets/')) {
+          expect(volumeTargets, `${name}: ${key}=${value}, but /run/secrets is not mounted`).toContain('/run/secrets');
+          expect(COMPOSE_SECRETS[name]?.files ?? [], `${name}: ${key}=${value} is not among the files the secrets job gives ${name}`).toContain(
+            value.slice('/run/secrets/'.length),
+          );
+        } else
+          expect(
+            volumeTargets.some((t) => value.startsWith(`${t}/`)),
+            `${name}: ${key}=${value} is not mounted`,
+          ).toBe(true);
       }
     }
+  });
+
+  it("mounts each service's secrets volume read-only at /run/secrets in that service alone, and in the job", () => {
+    const mounts = new Map<string, string[]>();
+    for (const [name, service] of services)
+      for (const v of service.volumes ?? [])
+        if (typeof v === 'string' && v.startsWith('secrets-')) mounts.set(v.split(':')[0]!, [...(mounts.get(v.split(':')[0]!) ?? []), `${name}:${v}`]);
+    expect([...mounts.keys()].sort()).toEqual(
+      Object.keys(COMPOSE_SECRETS)
+        .map((n) => `secrets-${n}`)
+        .sort(),
+    );
+    for (const name of Object.keys(COMPOSE_SECRETS)) {
+      expect(mounts.get(`secrets-${name}`)!.sort(), name).toEqual(
+        [`${name}:secrets-${name}:/run/secrets:ro`, `secrets:secrets-${name}:/volumes/${name}`].sort(),
+      );
+      // It starts only once the job has filled the volume.
+      expect((compose.services[name]!.depends_on as Record<string, { condition: string }>).secrets, name).toEqual({
+        condition: 'service_completed_successfully',
+      });
+    }
+    const job = compose.services.secrets! as Service & { user?: string; network_mode?: string; cap_add?: string[] };
+    expect([job.user, job.network_mode, job.cap_add]).toEqual(['root', 'none', ['CHOWN', 'DAC_OVERRIDE', 'FOWNER']]);
+    expect(job.volumes).toContainEqual({ type: 'bind', source: './secrets', target: '/held', bind: { create_host_path: false } });
   });
 
   it('uses the least-privilege InfluxDB tokens: write for the writer, read for the api', () => {
@@ -227,10 +257,10 @@ describe('docker-compose.yml', () => {
         }
       }
     }
-    // Top-level secrets come from files under ./secrets (generated by `pnpm run secrets`).
-    for (const [name, secret] of Object.entries(compose.secrets ?? {})) {
-      expect(secret.file, name).toMatch(/^\.\/secrets\/[a-z0-9-]+$/);
-    }
+    // No file secrets: the secrets job generates what ./secrets lacks and hands each service its
+    // files in a volume of its own (scripts/compose-secrets.ts), so `up` needs no step before it.
+    expect(compose.secrets, 'top-level secrets need their files before `docker compose up`').toBeUndefined();
+    const given = new Set(Object.values(COMPOSE_SECRETS).flatMap((s) => s.files));
     for (const file of [
       'fleet-secret',
       'mqtt-gateway-password',
@@ -240,7 +270,7 @@ describe('docker-compose.yml', () => {
       'grafana-secret-key',
       'mosquitto-passwd',
     ]) {
-      expect(Object.values(compose.secrets ?? {}).map((s) => s.file)).toContain(`./secrets/${file}`);
+      expect(given.has(file), file).toBe(true);
     }
     // Long random-looking literals anywhere in the file (a token pasted in by mistake).
     const randomLooking = [...composeText.matchAll(/[A-Za-z0-9_+/=-]{32,}/g)]

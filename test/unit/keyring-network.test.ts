@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { COMPOSE_SECRETS } from '../../scripts/compose-secrets.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
@@ -24,7 +25,8 @@ const networksOf = (s: Service): string[] => (s.networks === undefined ? ['defau
 const aliasesOn = (s: Service, network: string): string[] =>
   Array.isArray(s.networks) || s.networks === undefined ? [] : (s.networks[network]?.aliases ?? []);
 const env = (s: Service): Record<string, string> => Object.fromEntries(Object.entries(s.environment ?? {}).map(([k, v]) => [k, v === null ? '' : String(v)]));
-const secretsOf = (s: Service): string[] => (s.secrets ?? []).map((ref) => (typeof ref === 'string' ? ref : ref.source));
+// The files the secrets job gives a service (scripts/compose-secrets.ts), in its /run/secrets.
+const secretsOf = (name: string): string[] => [...(COMPOSE_SECRETS[name]?.files ?? [])];
 
 const keyring = compose.services.keyring!;
 const keyringEnv = env(keyring);
@@ -68,18 +70,18 @@ describe('the keyring in compose answers only the gateways', () => {
 
   it('gives each gateway its own token and the keyring only their hashes', () => {
     expect(keyringEnv.KEYRING_GATEWAY_TOKENS_FILE).toBe('/run/secrets/keyring-gateway-tokens');
-    expect(secretsOf(keyring)).toEqual(['keyring-gateway-tokens']);
+    expect(secretsOf('keyring')).toEqual(['keyring-gateway-tokens']);
     const tokens = gateways.map((name) => {
       const file = env(compose.services[name]!).KEYRING_TOKEN_FILE ?? '';
       const secret = file.replace('/run/secrets/', '');
       expect(secret, name).toMatch(/^keyring-token-[a-z][a-z0-9-]*$/);
-      expect(secretsOf(compose.services[name]!), name).toContain(secret);
+      expect(secretsOf(name), name).toContain(secret);
       return secret;
     });
     expect(new Set(tokens).size, 'gateways sharing a keyring token').toBe(tokens.length);
     // No one else mounts a keyring token or the hash file.
     for (const [name, s] of services) {
-      for (const secret of secretsOf(s).filter((x) => x.startsWith('keyring-'))) {
+      for (const secret of secretsOf(name).filter((x) => x.startsWith('keyring-'))) {
         if (secret === 'keyring-gateway-tokens') expect(name).toBe('keyring');
         else expect(env(s).KEYRING_TOKEN_FILE, `${name} mounts ${secret}`).toBe(`/run/secrets/${secret}`);
       }

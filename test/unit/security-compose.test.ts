@@ -5,11 +5,12 @@
 // The proxy's rules and the TLS listener themselves run against real servers in
 // test/integration/security-influxdb.test.ts and security-mosquitto.test.ts.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { COMPOSE_SECRETS } from '../../scripts/compose-secrets.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const read = (path: string): string => readFileSync(join(ROOT, path), 'utf8');
@@ -113,17 +114,19 @@ describe('MQTT over TLS (docker-compose.mqtt-tls.yml, opt-in)', () => {
         },
       });
       expect(r.status, r.stderr).toBe(0);
-      return JSON.parse(r.stdout) as { services: Record<string, Resolved>; secrets: Record<string, { file: string }> };
+      return JSON.parse(r.stdout) as { services: Record<string, Resolved>; secrets?: Record<string, { file: string }> };
     };
     const base = resolve('docker-compose.yml');
     const withTls = resolve('docker-compose.yml', 'docker-compose.mqtt-tls.yml');
     const mosquitto = withTls.services.mosquitto!;
     expect(mosquitto.volumes.find((v) => v.target === '/mosquitto/config/mosquitto.conf')?.source).toBe(join(project, 'infra/mosquitto/mosquitto-tls.conf'));
     expect(mosquitto.volumes.map((v) => v.target).sort()).toEqual(base.services.mosquitto!.volumes.map((v) => v.target).sort());
-    for (const name of ['mqtt-tls-ca.crt', 'mqtt-tls-server.crt', 'mqtt-tls-server.key']) {
-      expect(withTls.secrets[name]?.file).toBe(join(project, 'secrets', name));
-      expect(mosquitto.secrets).toContainEqual({ source: name, target: `/run/secrets/${name}` });
-    }
+    // The certificates reach /run/secrets through Mosquitto's secrets volume, which the job fills
+    // from ./secrets whenever they are there: the overlay mounts nothing of its own.
+    expect(COMPOSE_SECRETS.mosquitto!.optional).toEqual(['mqtt-tls-ca.crt', 'mqtt-tls-server.crt', 'mqtt-tls-server.key']);
+    for (const name of COMPOSE_SECRETS.mosquitto!.optional!) expect(existsSync(join(project, 'secrets', name)), name).toBe(true);
+    expect(mosquitto.volumes).toContainEqual(expect.objectContaining({ type: 'volume', source: 'secrets-mosquitto', target: '/run/secrets', read_only: true }));
+    expect(withTls.secrets).toBeUndefined();
     // The plain port of docker-compose.yml stays; the overlay adds the TLS one.
     expect(mosquitto.ports).toEqual([...base.services.mosquitto!.ports!, expect.objectContaining({ host_ip: '127.0.0.1', target: 8883 })]);
     const { mosquitto: _m, ...others } = withTls.services;
