@@ -36,6 +36,7 @@ import { startFaultServers, type FaultServers, type ServerName } from './servers
 import { startManaged, type ManagedService } from './services.ts';
 import { dumpTopic } from './topic-dump.ts';
 import { gatewayTokensFile } from '../../services/keyring/src/gateway-tokens.ts';
+import { sleep, waitFor } from '../support/wait.ts';
 
 const PROFILE = profileFromEnv();
 const PLAN = faultPlan(PROFILE);
@@ -69,21 +70,11 @@ const NOISE_KEY = randomBytes(32).toString('hex');
 const KEYRING_TOKEN = randomBytes(24).toString('hex');
 const ROOT = new URL('../../', import.meta.url).pathname;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (line: string) => console.log(`[faults ${new Date().toISOString().slice(11, 19)}] ${line}`);
 const seconds = (ms: number) => (ms / 1000).toFixed(1);
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   return Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms).unref())]);
-}
-
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<number> {
-  const started = performance.now();
-  for (;;) {
-    if (await check().catch(() => false)) return performance.now() - started;
-    if (performance.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(250);
-  }
 }
 
 /** The shipped policy with 5 s windows and 30 s epochs, so that windows, trips and dwell times close within the run. */

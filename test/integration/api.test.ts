@@ -19,6 +19,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createPersonalTopicWatch } from '../../services/api/src/personal-topic-watch.ts';
 import { tokenHash } from '../../services/api/src/requesters.ts';
 import { startService, type RunningService } from '../support/services.ts';
+import { waitFor as waitUntil } from '../support/wait.ts';
 
 const infra = inject('infra');
 const logger = createLogger({ service: 'test', level: 'silent' });
@@ -73,13 +74,9 @@ const readLog = (): AuditRecord[] =>
     .map((l) => JSON.parse(l) as AuditRecord);
 const ourKeyEvents = () => readLog().filter((r) => r.type === 'key.destroyed' && r.data.run === RUN);
 
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${api?.output().slice(-3000) ?? ''}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+/** Waits up to 30 s; on timeout, says what the api printed last. */
+const waitFor = (what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000) =>
+  waitUntil(what, check, timeoutMs, { context: () => api?.output().slice(-3000) ?? '' });
 
 const url = (path: string) => `http://127.0.0.1:${api.port}${path}`;
 

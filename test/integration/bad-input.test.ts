@@ -13,6 +13,7 @@ import { badInputCatalogue, CATALOGUE_DEVICES, GOOD_DEVICES, goodReading, type B
 import { createCanaries } from '../support/canaries.ts';
 import { startService, type RunningService } from '../support/services.ts';
 import { readTopic, type TopicReader } from '../support/topic-reader.ts';
+import { waitFor as waitUntil } from '../support/wait.ts';
 
 const infra = inject('infra');
 
@@ -41,13 +42,7 @@ describe('bad input through Mosquitto, the gateway and Kafka', () => {
   /** Messages the gateway has finished with (acknowledged after Kafka, or refused). */
   const handled = async () => metric(await metrics(), 'lethe_gateway_ack_latency_seconds_count');
 
-  async function waitFor(what: string, condition: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await condition())) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
+  const waitFor = (what: string, condition: () => Promise<boolean>, timeoutMs = 20_000) => waitUntil(what, condition, timeoutMs, { everyMs: 50 });
 
   async function client(device: string): Promise<MqttClient> {
     let c = clients.get(device);

@@ -28,6 +28,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { policyCopy } from '../support/policy-copy.ts';
 import { startService, type RunningService } from '../support/services.ts';
 import { gatewayTokensFile } from '../../services/keyring/src/gateway-tokens.ts';
+import { sleep, waitFor } from '../support/wait.ts';
 
 const infra = inject('infra');
 const RUN = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
@@ -51,16 +52,7 @@ function testPolicyFile(): string {
 
 const policyFile = testPolicyFile();
 const policy = loadPolicy(policyFile);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const floorTo = (ts: number, seconds: number) => Math.floor(ts / (seconds * 1000)) * seconds * 1000;
-
-async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(300);
-  }
-}
 
 /** Sample values of one metric from a service's /metrics, by its labels. */
 async function metric(service: RunningService, name: string): Promise<Array<{ labels: string; value: number }>> {

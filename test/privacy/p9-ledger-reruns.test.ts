@@ -16,6 +16,7 @@ import { DEFAULT_POLICY_PATH, loadPolicy, topicSpecs } from '@lethe/privacy';
 import { AggregateRecordSchema, topicNames, type AggregateRecord, type WindowPartialRecord } from '@lethe/schemas';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startService, type RunningService } from '../support/services.ts';
+import { waitFor } from '../support/wait.ts';
 
 const infra = inject('infra');
 const RUN = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
@@ -27,7 +28,6 @@ const SERIES = 'sightings:wifi';
 const logger = createLogger({ service: 'p9-ledger-test', level: 'warn' });
 const policy = loadPolicy(DEFAULT_POLICY_PATH);
 const WINDOW = policy.kinds.lamppost.window;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The people per cell the hand-written partials report in every window: cells of at least k are released, and districts with enough people in suppressed cells. */
 const CELLS = [
@@ -46,14 +46,6 @@ const WINDOWS = 6;
 const FIRST = Math.floor(Date.now() / WINDOW) * WINDOW - (WINDOWS + 3) * WINDOW;
 const STARTS = Array.from({ length: WINDOWS }, (_, i) => FIRST + i * WINDOW);
 const LAST_END = STARTS.at(-1)! + WINDOW;
-
-async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(300);
-  }
-}
 
 function processorEnv(group: string, noiseKey: string): Record<string, string> {
   return {
