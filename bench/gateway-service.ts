@@ -3,7 +3,7 @@
 // when it stops, instead of queueing a share of every later stage's readings).
 import type { BenchContext } from './context.ts';
 import { startService, wipeMqttSessions, type Service } from './infra.ts';
-import { counter } from './prom.ts';
+import { counter } from '../test/support/prom-text.ts';
 
 const CLIENT_ID = 'bench-gw';
 /** Sessions wiped: more than any MQTT_CONNECTIONS the bench is run with. */

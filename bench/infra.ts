@@ -5,6 +5,7 @@
 // needs (topic prefix, consumer groups, policy), the same variables pipeline.sh passes.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { parseEnv } from 'node:util';
 import { createConnection } from 'node:net';
 import { cpus, release, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -45,14 +46,8 @@ export interface Servers {
   ports: { gateway: number; processor: number; writer: number };
 }
 
-function parseEnvFile(path: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of readFileSync(path, 'utf8').split('\n')) {
-    const m = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
-    if (m) out[m[1]!] = m[2]!;
-  }
-  return out;
-}
+/** A KEY=value file (dotenv syntax, Node's own parser). */
+const parseEnvFile = (path: string) => parseEnv(readFileSync(path, 'utf8')) as Record<string, string>;
 
 function portOpen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -287,7 +282,7 @@ export async function machineInfo(s: Servers): Promise<MachineInfo> {
     cpuModel: cpus()[0]?.model ?? 'unknown',
     cores: cpus().length,
     ramGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
-    os: (osRelease.PRETTY_NAME ?? 'Linux').replace(/^"|"$/g, ''),
+    os: osRelease.PRETTY_NAME ?? 'Linux',
     kernel: release(),
     node: process.version,
     kafka: `${kafkaVersion} (KRaft, Java ${tryRun('java', ['-version']).split('\n')[0] || 'unknown'})`.replace(/\s+/g, ' '),

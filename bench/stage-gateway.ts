@@ -8,7 +8,7 @@ import { Histogram } from './histogram.ts';
 import { endOffsets } from './kafka-topics.ts';
 import { startLoadgen } from './loadgen-client.ts';
 import { ProcWatch } from './proc.ts';
-import { histogram, histogramDelta, histogramQuantile } from './prom.ts';
+import { histogram, histogramDelta, histogramQuantile } from '../test/support/prom-text.ts';
 import { topicNames } from '@lethe/schemas';
 
 export async function benchGateway(ctx: BenchContext): Promise<Row> {

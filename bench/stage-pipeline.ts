@@ -14,7 +14,7 @@ import { startLoadgen } from './loadgen-client.ts';
 import type { LoadgenSummary } from './loadgen.ts';
 import { BENCH_WINDOW_SECONDS } from './policy.ts';
 import { peakBetween, ProcWatch, type ProcUsage, type RssSample } from './proc.ts';
-import { counter, histogram, histogramDelta, histogramQuantile, type PromHistogram } from './prom.ts';
+import { counter, histogram, histogramDelta, histogramQuantile, type PromHistogram } from '../test/support/prom-text.ts';
 import { auditReadings } from './readings-audit.ts';
 import { startVisibilityPoller, type WindowSeen } from './window-visibility.ts';
 

@@ -8,7 +8,7 @@ import { cpuAndRss, round, sleep, type BenchContext, type Row } from './context.
 import { startService } from './infra.ts';
 import { endOffsets } from './kafka-topics.ts';
 import { ProcWatch } from './proc.ts';
-import { counter } from './prom.ts';
+import { counter } from '../test/support/prom-text.ts';
 
 export async function benchProcessor(ctx: BenchContext, inputPrefix: string): Promise<Row> {
   const { servers } = ctx;

@@ -13,7 +13,7 @@ import { startService } from './infra.ts';
 import { flux } from './influx.ts';
 import { ensureTopic, startGroupAtEnd } from './kafka-topics.ts';
 import { ProcWatch } from './proc.ts';
-import { counter, histogram, histogramQuantile } from './prom.ts';
+import { counter, histogram, histogramQuantile } from '../test/support/prom-text.ts';
 
 const WINDOW_MS = 60_000;
 

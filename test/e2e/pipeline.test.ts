@@ -3,7 +3,7 @@
 // aggregates that land in InfluxDB must equal figures computed independently from the
 // published readings (exactly for counts, to float precision for means).
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InfluxDB } from '@influxdata/influxdb-client';
@@ -11,10 +11,11 @@ import { createNoiseSource, DEFAULT_POLICY_PATH, figureId, loadPolicy, noisyCoun
 import { DEFAULT_FLEET_PATH, loadFleet, type LamppostReadingInput, type SewerReadingInput, type TrafficLightReadingInput } from '@lethe/schemas';
 import { createCity, createFleetPublisher, loadScenario, runSimulation, type SimulatedReading } from '@lethe/simulator';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { parse, stringify } from 'yaml';
 import { asGrafanaSendsIt, asGrafanaSendsPromQL, dashboardPromQueries, dashboardQueries, labelValuesQuery } from '../support/grafana-queries.ts';
 import { startPrometheus, type RunningPrometheus } from '../support/prometheus.ts';
 import { startService, type RunningService } from '../support/services.ts';
+import { policyCopy, shortWindows } from '../support/policy-copy.ts';
+import { startPipeline } from '../support/pipeline.ts';
 
 const WINDOW_SECONDS = 5;
 const TICKS = 12;
@@ -34,16 +35,10 @@ const NOISE_KEY = randomBytes(32);
 const noise = createNoiseSource(NOISE_KEY);
 
 /** The shipped policy with short windows and epochs, so the test sees them close in seconds. */
-function testPolicyFile(): string {
-  const doc = parse(readFileSync(DEFAULT_POLICY_PATH, 'utf8')) as { kinds: Record<string, { window: string; epoch: string }> };
-  for (const kind of Object.values(doc.kinds)) {
-    kind.window = `${WINDOW_SECONDS}s`;
-    kind.epoch = `${EPOCH_SECONDS}s`;
-  }
-  const path = join(mkdtempSync(join(tmpdir(), 'lethe-e2e-')), 'policy.yaml');
-  writeFileSync(path, stringify(doc));
-  return path;
-}
+const testPolicyFile = () =>
+  policyCopy((doc) => {
+    shortWindows(doc, `${WINDOW_SECONDS}s`, `${EPOCH_SECONDS}s`);
+  });
 
 interface Expected {
   readings: number;
@@ -229,37 +224,13 @@ describe('pipeline end to end on real Mosquitto, Kafka and InfluxDB', () => {
   beforeAll(async () => {
     const policyFile = testPolicyFile();
     const run = Date.now();
-    const kafka = { KAFKA_BROKERS: infra.kafkaBrokers.join(','), POLICY_FILE: policyFile };
-    services.push(
-      await startService('writer', {
-        ...kafka,
-        KAFKA_GROUP_ID: `e2e-writer-${run}`,
-        INFLUX_URL: infra.influx.url,
-        INFLUX_ORG: infra.influx.org,
-        INFLUX_BUCKET: infra.influx.bucket,
-        INFLUX_TOKEN: infra.influx.writerToken,
-      }),
-    );
-    services.push(
-      await startService('processor', {
-        ...kafka,
-        KAFKA_GROUP_ID: `e2e-processor-${run}`,
-        WINDOW_GRACE_SECONDS: '3',
-        WINDOW_MAX_WAIT_SECONDS: '3',
-        TICK_MS: '200',
-        NOISE_KEY: NOISE_KEY.toString('hex'),
-      }),
-    );
-    services.push(
-      await startService('gateway', {
-        ...kafka,
-        MQTT_URL: infra.mqttUrl,
-        MQTT_USERNAME: 'lethe-gateway',
-        MQTT_PASSWORD: infra.gatewayPassword,
-        // The production client ids: persistent sessions of other ids would stay in the shared
-        // subscription group after the process ends and take their share of messages.
-      }),
-    );
+    const pipeline = await startPipeline({
+      infra,
+      policyFile,
+      groupPrefix: `e2e-${run}`,
+      processor: { WINDOW_GRACE_SECONDS: '3', WINDOW_MAX_WAIT_SECONDS: '3', NOISE_KEY: NOISE_KEY.toString('hex') },
+    });
+    services.push(...pipeline.services);
     services.push(
       (api = await startService('api', {
         KAFKA_BROKERS: infra.kafkaBrokers.join(','),

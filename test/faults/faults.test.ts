@@ -18,7 +18,7 @@ import { loadPolicy, partialSeries } from '@lethe/privacy';
 import { DEFAULT_FLEET_PATH, loadFleet, topicNames, type AggregateRecord } from '@lethe/schemas';
 import { createCity, createFleetPublisher, loadScenario, runSimulation, type SimulatedReading } from '@lethe/simulator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { policyCopy } from '../support/policy-copy.ts';
+import { policyCopy, shortWindows } from '../support/policy-copy.ts';
 import { faultPlan, profileFromEnv, type Fault, type Target } from './plan.ts';
 import {
   afterData,
@@ -80,7 +80,7 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
 /** The shipped policy with 5 s windows and 30 s epochs, so that windows, trips and dwell times close within the run. */
 function testPolicyFile(): string {
   return policyCopy((doc) => {
-    for (const kind of Object.values(doc.kinds)) Object.assign(kind, { window: `${WINDOW_SECONDS}s`, epoch: `${EPOCH_SECONDS}s` });
+    shortWindows(doc, `${WINDOW_SECONDS}s`, `${EPOCH_SECONDS}s`);
   });
 }
 

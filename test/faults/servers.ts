@@ -5,7 +5,7 @@
 import { execFile } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { parseEnv, promisify } from 'node:util';
 import { initInflux } from '../../scripts/influx-init.ts';
 
 const run = promisify(execFile);
@@ -39,14 +39,8 @@ export function faultServerEnv(): Record<string, string> {
   };
 }
 
-function readEnvFile(path: string): Record<string, string> {
-  return Object.fromEntries(
-    readFileSync(path, 'utf8')
-      .split('\n')
-      .filter((l) => /^[A-Z_]+=/.test(l))
-      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
-  );
-}
+/** A KEY=value file (dotenv syntax, Node's own parser). */
+const readEnvFile = (path: string) => parseEnv(readFileSync(path, 'utf8')) as Record<string, string>;
 
 async function script(name: string, args: string[], serverEnv: Record<string, string>): Promise<void> {
   try {

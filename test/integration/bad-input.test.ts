@@ -14,20 +14,9 @@ import { createCanaries } from '../support/canaries.ts';
 import { startService, type RunningService } from '../support/services.ts';
 import { readTopic, type TopicReader } from '../support/topic-reader.ts';
 import { waitFor as waitUntil } from '../support/wait.ts';
+import { counter as metric } from '../support/prom-text.ts';
 
 const infra = inject('infra');
-
-/** Sums a metric's samples whose labels include `labels`, from a Prometheus exposition. */
-function metric(text: string, name: string, labels: Record<string, string> = {}): number {
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    const match = new RegExp(`^${name}(?:\\{([^}]*)\\})? (\\S+)$`).exec(line);
-    if (!match) continue;
-    const have = Object.fromEntries([...(match[1] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
-    if (Object.entries(labels).every(([k, v]) => have[k] === v)) sum += Number(match[2]);
-  }
-  return sum;
-}
 
 describe('bad input through Mosquitto, the gateway and Kafka', () => {
   let gateway: RunningService;

@@ -10,7 +10,7 @@
 // streams empty. Everything lives under a run-specific topic prefix, share group and consumer
 // groups, so nothing here touches the other suites' topics or sessions.
 import { randomBytes } from 'node:crypto';
-import { createKafka, type Admin } from '@lethe/kafka';
+import { CONSUMER_TIMEOUTS, createKafka, type Admin } from '@lethe/kafka';
 import { createLogger } from '@lethe/observability';
 import { loadPolicy, partialSeries } from '@lethe/privacy';
 import {
@@ -25,10 +25,11 @@ import {
 import { createCity, createFleetPublisher, loadScenario, runSimulation, type SimulatedReading } from '@lethe/simulator';
 import { connectAsync } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { policyCopy } from '../support/policy-copy.ts';
+import { policyCopy, shortWindows } from '../support/policy-copy.ts';
 import { startService, type RunningService } from '../support/services.ts';
 import { gatewayTokensFile } from '../../services/keyring/src/gateway-tokens.ts';
 import { sleep, waitFor } from '../support/wait.ts';
+import { counter, samples, scrape } from '../support/prom-text.ts';
 
 const infra = inject('infra');
 const RUN = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
@@ -46,19 +47,13 @@ const logger = createLogger({ service: 'scale-out-test', level: 'warn' });
 /** The shipped policy with 5 s windows and 20 s epochs, so windows, trips and dwell times all close within the test. */
 function testPolicyFile(): string {
   return policyCopy((doc) => {
-    for (const kind of Object.values(doc.kinds)) Object.assign(kind, { window: `${WINDOW_SECONDS}s`, epoch: `${EPOCH_SECONDS}s` });
+    shortWindows(doc, `${WINDOW_SECONDS}s`, `${EPOCH_SECONDS}s`);
   });
 }
 
 const policyFile = testPolicyFile();
 const policy = loadPolicy(policyFile);
 const floorTo = (ts: number, seconds: number) => Math.floor(ts / (seconds * 1000)) * seconds * 1000;
-
-/** Sample values of one metric from a service's /metrics, by its labels. */
-async function metric(service: RunningService, name: string): Promise<Array<{ labels: string; value: number }>> {
-  const text = await (await fetch(`http://127.0.0.1:${service.port}/metrics`)).text();
-  return [...text.matchAll(new RegExp(`^${name}(\\{[^}]*\\})? (\\S+)$`, 'gm'))].map((m) => ({ labels: m[1] ?? '', value: Number(m[2]) }));
-}
 
 /** One processor deployment: its own consumer groups and output topics, reading the shared input topics. */
 function processorEnv(name: string): Record<string, string> {
@@ -89,12 +84,14 @@ async function releasedUpTo(admin: Admin, name: string): Promise<Record<string, 
  * key plus its field names: a device's person-derived count shares its environmental record's
  * series, and so its key, so that InfluxDB merges the two into one point.
  */
+let reads = 0;
 async function readAggregates(admin: Admin, name: string): Promise<Map<string, AggregateRecord>> {
   const topic = topicNames(`${PREFIX}${name}.`).aggregates;
   const ends = await admin.fetchTopicOffsets(topic);
   const total = ends.reduce((n, p) => n + Number(p.high), 0);
   const consumer = createKafka({ brokers: infra.kafkaBrokers, clientId: 'scale-out-reader', logger }).consumer({
-    groupId: `scale-${RUN}-reader-${name}`,
+    // A group per read: a second read of the same topic starts from the beginning again.
+    groupId: `scale-${RUN}-reader-${name}-${reads++}`,
     allowAutoTopicCreation: false,
   });
   const byKey = new Map<string, AggregateRecord>();
@@ -119,6 +116,18 @@ async function readAggregates(admin: Admin, name: string): Promise<Map<string, A
   }
   expect(mismatches, `replayed aggregates of ${name} that differ from the first copy`).toEqual([]);
   return byKey;
+}
+
+/**
+ * The records of the windows from `from` to `to` (those of the data), with ε spent today left
+ * out: it counts from each releaser's first window, and the comparison is of the figures.
+ */
+function windowsOfData(records: Map<string, AggregateRecord>, from: number, to: number): Map<string, AggregateRecord> {
+  return new Map(
+    [...records]
+      .filter(([, r]) => r.windowStart >= from && r.windowEnd <= to)
+      .map(([k, r]) => [k, r.measurement === 'privacy' ? { ...r, fields: { ...r.fields, epsilon_spent_today: 0 } } : r]),
+  );
 }
 
 /** The person-derived stream or environmental measurement a record belongs to, for the per-stream comparison. */
@@ -171,7 +180,7 @@ describe('scale-out: one processor and three give identical aggregates', () => {
     three.push(...started);
     // Three members, one readings and one sightings partition each, before anything is published.
     const owns = async (p: RunningService, topic: string) =>
-      (await metric(p, 'lethe_processor_input_partitions')).some((m) => m.labels.includes(`topic="${topic}"`) && m.value === 1);
+      samples(await scrape(`http://127.0.0.1:${p.port}`), 'lethe_processor_input_partitions').some((m) => m.labels.topic === topic && m.value === 1);
     const settled = async () => (await Promise.all(three.map(async (p) => (await owns(p, INPUT.readings)) && (await owns(p, INPUT.sightings))))).every(Boolean);
     await waitFor('the three processors to share the input partitions', settled, 60_000);
     await sleep(2_000);
@@ -216,11 +225,7 @@ describe('scale-out: one processor and three give identical aggregates', () => {
     expect(published).toHaveLength(TICKS * fleet.devices.length);
 
     // Both gateways took part, and shared keys: one pseudonym per phone or plate per epoch, whichever gateway saw it.
-    for (const g of gateways)
-      expect(
-        (await metric(g, 'lethe_gateway_messages_forwarded_total')).reduce((n, m) => n + m.value, 0),
-        g.name,
-      ).toBeGreaterThan(0);
+    for (const g of gateways) expect(counter(await scrape(`http://127.0.0.1:${g.port}`), 'lethe_gateway_messages_forwarded_total'), g.name).toBeGreaterThan(0);
     const lastTs = Math.max(...published.map((r) => Date.parse((r.payload as { ts: string }).ts)));
     const firstTs = Math.min(...published.map((r) => Date.parse((r.payload as { ts: string }).ts)));
     const identifiers = new Map<string, Set<string>>();
@@ -242,15 +247,15 @@ describe('scale-out: one processor and three give identical aggregates', () => {
     };
     await waitFor('the three processors to release every window', done('three'), 60_000);
     const working = await Promise.all(
-      three.map(async (p) =>
-        (await metric(p, 'lethe_processor_records_total')).filter((m) => m.labels.includes('outcome="accepted"')).reduce((n, m) => n + m.value, 0),
-      ),
+      three.map(async (p) => counter(await scrape(`http://127.0.0.1:${p.port}`), 'lethe_processor_records_total', { outcome: 'accepted' })),
     );
     expect(
       working.every((n) => n > 0),
       `records accepted per processor: ${working.join(', ')}`,
     ).toBe(true);
-    const releasing = await Promise.all(three.map(async (p) => (await metric(p, 'lethe_processor_releaser_active'))[0]?.value ?? 0));
+    const releasing = await Promise.all(
+      three.map(async (p) => samples(await scrape(`http://127.0.0.1:${p.port}`), 'lethe_processor_releaser_active')[0]?.value ?? 0),
+    );
     expect(
       releasing.reduce((a, b) => a + b, 0),
       'one releaser active, two standing by',
@@ -266,14 +271,7 @@ describe('scale-out: one processor and three give identical aggregates', () => {
     // after it, also released empty windows the replay never saw; and ε spent today counts from
     // each releaser's first window (the replay's releases are replays of the live run's, which
     // the release ledger lets it make under the same key at no cost), so it is left out.
-    const from = floorTo(firstTs, EPOCH_SECONDS);
-    const to = Math.max(...Object.values(expectedUpTo));
-    const inData = (records: Map<string, AggregateRecord>) =>
-      new Map(
-        [...records]
-          .filter(([, r]) => r.windowStart >= from && r.windowEnd <= to)
-          .map(([k, r]) => [k, r.measurement === 'privacy' ? { ...r, fields: { ...r.fields, epsilon_spent_today: 0 } } : r]),
-      );
+    const inData = (records: Map<string, AggregateRecord>) => windowsOfData(records, floorTo(firstTs, EPOCH_SECONDS), Math.max(...Object.values(expectedUpTo)));
     const [a, b] = [inData(await readAggregates(admin, 'one')), inData(await readAggregates(admin, 'three'))];
     const byStream = (records: Map<string, AggregateRecord>) => {
       const counts = new Map<string, number>();
@@ -317,5 +315,66 @@ describe('scale-out: one processor and three give identical aggregates', () => {
     await waitFor('every sighting', () => seen >= total, 30_000);
     await sightings.disconnect();
     expect(new Map([...pseudonyms].map(([k, v]) => [k, v.size]))).toEqual(new Map([...identifiers].map(([k, v]) => [k, v.size])));
+  });
+
+  it('hands the release to a standby within seconds when the releasing processor is killed mid-stream, and releases the same records', async () => {
+    const fleet = loadFleet(DEFAULT_FLEET_PATH);
+    const active = async (p: RunningService) =>
+      p.process.exitCode === null && p.process.signalCode === null
+        ? (samples(await scrape(`http://127.0.0.1:${p.port}`), 'lethe_processor_releaser_active')[0]?.value ?? 0) === 1
+        : false;
+    const city = createCity({ devices: fleet.devices, scenario: loadScenario('rush-hour'), seed: 'scale-out-failover', tickSeconds: 5, travelTimeScale: 0.01 });
+    const publisher = createFleetPublisher({ url: infra.mqttUrl, fleetSecret: infra.fleetSecret, clientIdPrefix: `scale-${RUN}-failover` });
+    const sent: SimulatedReading[] = [];
+    await sleep(EPOCH_SECONDS * 1000 - (Date.now() % (EPOCH_SECONDS * 1000)) + 200);
+    const simulation = runSimulation({ city, publisher, tickSeconds: 1, ticks: TICKS, onPublished: (r) => sent.push(r) });
+
+    // Mid-stream: SIGKILL the processor whose releaser is active (no shutdown, no last commit).
+    await sleep((TICKS / 2) * 1000);
+    const flags = await Promise.all(three.map(active));
+    const victim = three[flags.indexOf(true)];
+    expect(victim, 'an active releaser among the three').toBeDefined();
+    const upToAtKill = await releasedUpTo(admin, 'three');
+    const exited = new Promise((resolve) => victim!.process.once('exit', resolve));
+    const killedAt = performance.now();
+    victim!.process.kill('SIGKILL');
+    await exited;
+    const standbys = three.filter((p) => p !== victim);
+    // Taken over: a standby's releaser is active, and the released-up-to mark moves past where it was.
+    const takeoverMs = await waitFor('a standby releaser to take over', async () => (await Promise.all(standbys.map(active))).some(Boolean), 120_000);
+    const advanced = async () => {
+      const now = await releasedUpTo(admin, 'three');
+      return Object.entries(now).some(([series, end]) => end > (upToAtKill[series] ?? 0));
+    };
+    await waitFor('the released-up-to mark to move on', advanced, 120_000);
+    const resumedMs = performance.now() - killedAt;
+    const summary = await simulation;
+    await publisher.close();
+    expect(summary.failed).toBe(0);
+
+    // Every window of this data released by the two survivors, and by the single processor, which has run live since.
+    const lastTs = Math.max(...sent.map((r) => Date.parse((r.payload as { ts: string }).ts)));
+    const firstTs = Math.min(...sent.map((r) => Date.parse((r.payload as { ts: string }).ts)));
+    const lastEnd = (size: number) => floorTo(lastTs, size / 1000) + size;
+    const expectedUpTo = Object.fromEntries(partialSeries(policy).map((s) => [s.id, lastEnd(s.size)]));
+    for (const name of ['three', 'one']) {
+      const released = async () => {
+        const upTo = await releasedUpTo(admin, name);
+        return Object.entries(expectedUpTo).every(([series, end]) => (upTo[series] ?? 0) >= end);
+      };
+      await waitFor(`${name} to release every window of the data`, released, 180_000);
+    }
+    const inData = (records: Map<string, AggregateRecord>) => windowsOfData(records, floorTo(firstTs, EPOCH_SECONDS), Math.max(...Object.values(expectedUpTo)));
+    // readAggregates also fails on a record released twice with different values.
+    const [a, b] = [inData(await readAggregates(admin, 'one')), inData(await readAggregates(admin, 'three'))];
+    console.log(
+      `releaser failover: the active releaser SIGKILLed mid-stream; a standby active after ${(takeoverMs / 1000).toFixed(1)} s, ` +
+        `releases moving again after ${(resumedMs / 1000).toFixed(1)} s (consumer session timeout ${CONSUMER_TIMEOUTS.sessionTimeout / 1000} s); ` +
+        `${b.size} aggregate records of the data, ${a.size} from the single processor`,
+    );
+    expect(a.size).toBeGreaterThan(0);
+    expect(new Map([...b].sort()), 'aggregates with the releaser killed vs one processor').toEqual(new Map([...a].sort()));
+    // The bound the docs state: the consumer session timeout plus a rebalance, within a minute on a slow machine.
+    expect(resumedMs, 'releases moving again after the kill').toBeLessThan(60_000);
   });
 });

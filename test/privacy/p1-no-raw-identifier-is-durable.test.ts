@@ -16,7 +16,6 @@ import { InfluxDB } from '@influxdata/influxdb-client';
 import { devicePassword } from '@lethe/config';
 import { createKafka } from '@lethe/kafka';
 import { createLogger, PRESENCE_BLOCK } from '@lethe/observability';
-import { DEFAULT_POLICY_PATH } from '@lethe/privacy';
 import {
   DEFAULT_FLEET_PATH,
   loadFleet,
@@ -30,10 +29,12 @@ import {
 import { createCity, createFleetPublisher, loadScenario, type SimulatedReading } from '@lethe/simulator';
 import { connectAsync } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { parse, stringify } from 'yaml';
 import { createCanaries, createCanaryMatcher, filesUnder, searchFiles, searchText, type PlaceReport } from '../support/canaries.ts';
-import { startService, type RunningService } from '../support/services.ts';
+import type { RunningService } from '../support/services.ts';
 import { kafkaLogDirs } from './kafka-log-segments.ts';
+import { counter as metric } from '../support/prom-text.ts';
+import { policyCopy, shortWindows } from '../support/policy-copy.ts';
+import { startPipeline } from '../support/pipeline.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const LOCAL_DIR = process.env.LETHE_LOCAL_DIR ?? join(ROOT, '.local');
@@ -56,25 +57,10 @@ const LOG_LEVEL = 'trace';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The shipped policy with short windows and epochs, so the run sees them close in seconds. */
-function testPolicyFile(dir: string): string {
-  const doc = parse(readFileSync(DEFAULT_POLICY_PATH, 'utf8')) as { kinds: Record<string, { window: string; epoch: string }> };
-  for (const kind of Object.values(doc.kinds)) Object.assign(kind, { window: `${WINDOW_SECONDS}s`, epoch: `${EPOCH_SECONDS}s` });
-  const path = join(dir, 'policy.yaml');
-  writeFileSync(path, stringify(doc));
-  return path;
-}
-
-/** Sum of the samples of a Prometheus metric whose labels include `labels`. */
-function metric(text: string, name: string, labels: Record<string, string> = {}): number {
-  let total = 0;
-  for (const line of text.split('\n')) {
-    const m = /^([a-zA-Z_:][\w:]*)(\{[^}]*\})?\s+(\S+)/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const actual = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
-    if (Object.entries(labels).every(([k, v]) => actual[k] === v)) total += Number(m[3]);
-  }
-  return total;
-}
+const testPolicyFile = () =>
+  policyCopy((doc) => {
+    shortWindows(doc, `${WINDOW_SECONDS}s`, `${EPOCH_SECONDS}s`);
+  });
 
 async function scrape(service: RunningService): Promise<string> {
   const res = await fetch(`http://127.0.0.1:${service.port}/metrics`);
@@ -135,31 +121,8 @@ describe('P1: no raw identifier is ever durable', () => {
   const tmp = mkdtempSync(join(tmpdir(), 'lethe-p1-'));
 
   beforeAll(async () => {
-    const policyFile = testPolicyFile(tmp);
-    const kafka = { KAFKA_BROKERS: infra.kafkaBrokers.join(','), POLICY_FILE: policyFile, LOG_LEVEL };
-    services.push(
-      await startService('writer', {
-        ...kafka,
-        KAFKA_GROUP_ID: `p1-writer-${run}`,
-        INFLUX_URL: infra.influx.url,
-        INFLUX_ORG: infra.influx.org,
-        INFLUX_BUCKET: infra.influx.bucket,
-        INFLUX_TOKEN: infra.influx.writerToken,
-      }),
-    );
-    services.push(
-      await startService('processor', {
-        ...kafka,
-        KAFKA_GROUP_ID: `p1-processor-${run}`,
-        WINDOW_GRACE_SECONDS: '1',
-        WINDOW_MAX_WAIT_SECONDS: '2',
-        TICK_MS: '200',
-        NOISE_KEY: randomBytes(32).toString('hex'),
-      }),
-    );
-    // The production MQTT client ids: persistent sessions of other ids would stay in the shared
-    // subscription group after the process ends and take their share of later runs' messages.
-    services.push(await startService('gateway', { ...kafka, MQTT_URL: infra.mqttUrl, MQTT_USERNAME: 'lethe-gateway', MQTT_PASSWORD: infra.gatewayPassword }));
+    const policyFile = testPolicyFile();
+    services.push(...(await startPipeline({ infra, policyFile, groupPrefix: `p1-${run}`, env: { LOG_LEVEL } })).services);
   });
 
   afterAll(async () => {

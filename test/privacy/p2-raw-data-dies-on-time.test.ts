@@ -21,7 +21,7 @@ import { TOPICS } from '@lethe/schemas';
 import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { kafkaLogDirs, partitionDirs, segmentsOnDisk } from './kafka-log-segments.ts';
-import { policyCopy } from '../support/policy-copy.ts';
+import { policyCopy, shortWindows } from '../support/policy-copy.ts';
 
 const { ConfigResourceTypes } = kafkajs;
 const infra = inject('infra');
@@ -57,7 +57,7 @@ describe('P2: raw data dies on time', () => {
     policyCopy((doc) => {
       doc.rawData = { ttl: TTL, segment: SEGMENT, maxLateness: '10s' };
       // The policy requires epoch ≤ TTL and epoch a whole number of windows.
-      for (const kind of Object.values(doc.kinds)) Object.assign(kind, { window: '10s', epoch: TTL });
+      shortWindows(doc, '10s', TTL);
     }),
   );
   // The personal topics, exactly as the services would configure them, under temporary names.

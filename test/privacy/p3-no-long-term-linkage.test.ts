@@ -5,16 +5,13 @@
 // to link them. The second part checks the key material itself with the same provider the
 // gateway uses.
 import { createHmac, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createInMemoryKeyProvider, createPseudonymizer, DEFAULT_POLICY_PATH, ManualClock, normalizeIdentifier } from '@lethe/privacy';
+import { createInMemoryKeyProvider, createPseudonymizer, ManualClock, normalizeIdentifier } from '@lethe/privacy';
 import { readingTopic, TOPICS, type LamppostReadingInput, type ReadingRecord, type SightingRecord } from '@lethe/schemas';
 import { createFleetPublisher } from '@lethe/simulator';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { parse, stringify } from 'yaml';
 import { startService, type RunningService } from '../support/services.ts';
 import { readTopic } from '../support/topic-reader.ts';
+import { policyCopy, shortWindows } from '../support/policy-copy.ts';
 
 const infra = inject('infra');
 const EPOCH_MS = 5_000;
@@ -22,17 +19,12 @@ const DEVICE = 'LP-0001';
 const PHONES = 20;
 
 function shortEpochPolicy(): string {
-  const doc = parse(readFileSync(DEFAULT_POLICY_PATH, 'utf8')) as { rawData: Record<string, string>; kinds: Record<string, { window: string; epoch: string }> };
-  // A key dies 1 s after its 5 s epoch.
-  doc.rawData.keyGrace = '1s';
-  for (const kind of Object.values(doc.kinds)) {
+  return policyCopy((doc) => {
+    // A key dies 1 s after its 5 s epoch.
+    doc.rawData.keyGrace = '1s';
     // 1 s windows give 1 s sighting slots (sighting-time.ts): two readings 1 s apart in one epoch are two records.
-    kind.window = '1s';
-    kind.epoch = '5s';
-  }
-  const path = join(mkdtempSync(join(tmpdir(), 'lethe-p3-')), 'policy.yaml');
-  writeFileSync(path, stringify(doc));
-  return path;
+    shortWindows(doc, '1s', '5s');
+  });
 }
 
 const mac = (i: number, salt: string) => `0A:${salt}:00:00:00:${i.toString(16).padStart(2, '0').toUpperCase()}`;

@@ -18,6 +18,7 @@ import { createPseudonymizer, createRemoteKeyProvider, DEFAULT_POLICY_PATH, load
 import { afterAll, describe, expect, it } from 'vitest';
 import { gatewayTokensFile } from '../../services/keyring/src/gateway-tokens.ts';
 import { freePort, startService, type RunningService } from '../support/services.ts';
+import { counter, samples, scrape } from '../support/prom-text.ts';
 
 /** Largest share of the plate space a stolen gateway token may cover per epoch + key grace (docs/privacy.md, P9). */
 const THRESHOLD = 0.1;
@@ -85,11 +86,11 @@ const post = (url: string, body: unknown, authorization?: string) =>
     body: JSON.stringify(body),
   });
 
-async function metric(k: Keyring, name: string, labels: string): Promise<number> {
-  const text = await (await fetch(`${k.metricsUrl}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(labels));
-  if (!line) throw new Error(`${name}{${labels}} is not exported`);
-  return Number(line.split(' ').at(-1));
+async function metric(k: Keyring, name: string, labels: Record<string, string>): Promise<number> {
+  const text = await scrape(k.metricsUrl);
+  if (!samples(text, name).some((s) => Object.entries(labels).every(([l, v]) => s.labels[l] === v)))
+    throw new Error(`${name} ${JSON.stringify(labels)} is not exported`);
+  return counter(text, name, labels);
 }
 
 interface AttackResult {
@@ -180,7 +181,7 @@ describe('P9: the keyring answers only gateways, each within a budget matched to
       expect(res.status, what).toBe(401);
       expect(await res.json(), what).toMatchObject({ error: 'UNAUTHORIZED' });
     }
-    expect(await metric(k, 'lethe_keyring_refused_total', 'reason="unauthorized"')).toBe(attempts.length);
+    expect(await metric(k, 'lethe_keyring_refused_total', { reason: 'unauthorized' })).toBe(attempts.length);
     // The health and metrics listener (which Prometheus reaches) is no way in, even with a valid token.
     expect((await post(k.metricsUrl, body, `Bearer ${STOLEN}`)).status).toBe(404);
     await k.service.stop();
@@ -193,8 +194,8 @@ describe('P9: the keyring answers only gateways, each within a budget matched to
       Date.now(),
       [VICTIM],
     );
-    const budget = await metric(k, 'lethe_keyring_budget_messages_per_second', 'kind="traffic-light"');
-    const refusedBefore = await metric(k, 'lethe_keyring_refused_total', 'reason="rate_limited"');
+    const budget = await metric(k, 'lethe_keyring_budget_messages_per_second', { kind: 'traffic-light' });
+    const refusedBefore = await metric(k, 'lethe_keyring_refused_total', { reason: 'rate_limited' });
     // A batch above one reading's identifiers is refused outright.
     const big = await post(
       k.hmacUrl,
@@ -217,7 +218,7 @@ describe('P9: the keyring answers only gateways, each within a budget matched to
         return served;
       })(),
     ]);
-    const refusedNow = await metric(k, 'lethe_keyring_refused_total', 'reason="rate_limited"');
+    const refusedNow = await metric(k, 'lethe_keyring_refused_total', { reason: 'rate_limited' });
     const rate = after.hashed / after.seconds;
     console.log(
       `[p9 keyring] after (budget ${Math.round(budget)}/s per gateway for plates): ${after.hashed} plates hashed in ${after.seconds.toFixed(1)} s = ${Math.round(rate)}/s ` +

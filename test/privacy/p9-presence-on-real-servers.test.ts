@@ -15,7 +15,8 @@ import { DEFAULT_FLEET_PATH, loadFleet } from '@lethe/schemas';
 import { createFleetPublisher } from '@lethe/simulator';
 import { afterAll, describe, inject, it } from 'vitest';
 import { dimmingAttack, expectNoPresenceAdvantage, nightPolicy, publishNight, type PublishedFigure } from '../support/presence-attack.ts';
-import { startService, type RunningService } from '../support/services.ts';
+import type { RunningService } from '../support/services.ts';
+import { startPipeline } from '../support/pipeline.ts';
 
 const infra = inject('infra');
 const RUN = randomBytes(4).toString('hex');
@@ -68,22 +69,9 @@ describe('P9 attack 1 on the real gateway, processor and writer', () => {
 
   /** Runs the night through the services under a policy; returns the attack's figure on the open data. */
   async function night(name: string, policyFile: string) {
-    const env = { KAFKA_BROKERS: infra.kafkaBrokers.join(','), POLICY_FILE: policyFile };
-    const influx = { INFLUX_URL: infra.influx.url, INFLUX_ORG: infra.influx.org, INFLUX_BUCKET: infra.influx.bucket };
     services.push(
-      await startService('writer', { ...env, ...influx, INFLUX_TOKEN: infra.influx.writerToken, KAFKA_GROUP_ID: `p9-night-writer-${name}-${RUN}` }),
+      ...(await startPipeline({ infra, policyFile, groupPrefix: `p9-night-${name}-${RUN}`, processor: { WINDOW_MAX_WAIT_SECONDS: '3' } })).services,
     );
-    services.push(
-      await startService('processor', {
-        ...env,
-        KAFKA_GROUP_ID: `p9-night-processor-${name}-${RUN}`,
-        WINDOW_GRACE_SECONDS: '1',
-        WINDOW_MAX_WAIT_SECONDS: '3',
-        TICK_MS: '200',
-        NOISE_KEY: randomBytes(32).toString('hex'),
-      }),
-    );
-    services.push(await startService('gateway', { ...env, MQTT_URL: infra.mqttUrl, MQTT_USERNAME: 'lethe-gateway', MQTT_PASSWORD: infra.gatewayPassword }));
     // The releaser releases every window in order, empty or not (P9), from where the durable
     // ledger ends: after a pause it first catches up (about 7 windows a second here).
     const released = (figures: PublishedFigure[], stream: string, at: (start: number) => boolean) =>

@@ -27,10 +27,11 @@ import { createLogger } from '@lethe/observability';
 import { readingTopic, TOPICS, type LamppostReadingInput, type TrafficLightReadingInput } from '@lethe/schemas';
 import { createFleetPublisher } from '@lethe/simulator';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { policyCopy } from '../support/policy-copy.ts';
+import { policyCopy, shortWindows } from '../support/policy-copy.ts';
 import { auditRecords, operatorMetrics, relative, reportDifferences, snapshot, type Snapshot } from '../support/public-outputs.ts';
 import { startService, type RunningService } from '../support/services.ts';
 import { tokenHash } from '../../services/api/src/requesters.ts';
+import { startPipeline } from '../support/pipeline.ts';
 
 const infra = inject('infra');
 const RUN = randomBytes(4).toString('hex');
@@ -134,7 +135,7 @@ describe('P9: the register and the api do not tell one car from none', () => {
   beforeAll(async () => {
     policyFile = policyCopy((doc) => {
       doc.rawData = { ttl: TTL, segment: '2s', maxLateness: '5s', keyGrace: '2s', maxFutureSkew: '5s' };
-      for (const kind of Object.values(doc.kinds)) Object.assign(kind, { window: WINDOW, epoch: EPOCH });
+      shortWindows(doc, WINDOW, EPOCH);
     });
     const kafka = { KAFKA_BROKERS: infra.kafkaBrokers.join(','), POLICY_FILE: policyFile };
     const tokens = join(dir, 'api-requester-tokens');
@@ -151,27 +152,7 @@ describe('P9: the register and the api do not tell one car from none', () => {
       WATCH_INTERVAL_SECONDS: '1',
     });
     services.push(api);
-    services.push(
-      await startService('writer', {
-        ...kafka,
-        KAFKA_GROUP_ID: `p9-register-writer-${RUN}`,
-        INFLUX_URL: infra.influx.url,
-        INFLUX_ORG: infra.influx.org,
-        INFLUX_BUCKET: infra.influx.bucket,
-        INFLUX_TOKEN: infra.influx.writerToken,
-      }),
-    );
-    services.push(
-      await startService('processor', {
-        ...kafka,
-        KAFKA_GROUP_ID: `p9-register-processor-${RUN}`,
-        WINDOW_GRACE_SECONDS: '1',
-        WINDOW_MAX_WAIT_SECONDS: '2',
-        TICK_MS: '200',
-        NOISE_KEY: randomBytes(32).toString('hex'),
-      }),
-    );
-    services.push(await startService('gateway', { ...kafka, MQTT_URL: infra.mqttUrl, MQTT_USERNAME: 'lethe-gateway', MQTT_PASSWORD: infra.gatewayPassword }));
+    services.push(...(await startPipeline({ infra, policyFile, groupPrefix: `p9-register-${RUN}` })).services);
     await admin.connect();
     background = backgroundReadings();
   }, 240_000);

@@ -8,6 +8,7 @@
 // There is no silent skip: if none works the run fails and says how to get them.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { parseEnv } from 'node:util';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { initInflux } from '../../scripts/influx-init.ts';
@@ -31,14 +32,8 @@ declare module 'vitest' {
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
-function readEnvFile(path: string): Record<string, string> {
-  return Object.fromEntries(
-    readFileSync(path, 'utf8')
-      .split('\n')
-      .filter((l) => /^[A-Z_]+=/.test(l))
-      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
-  );
-}
+/** A KEY=value file (dotenv syntax, Node's own parser). */
+const readEnvFile = (path: string) => parseEnv(readFileSync(path, 'utf8')) as Record<string, string>;
 
 function nativeInfra(): { mqttUrl: string; kafkaBrokers: string; influxUrl: string; adminToken: string; secretsDir: string } {
   const localDir = process.env.LETHE_LOCAL_DIR ?? join(ROOT, '.local');

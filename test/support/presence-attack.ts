@@ -7,7 +7,7 @@
 import type { Device } from '@lethe/schemas';
 import { createCity, loadScenario, type FleetPublisher, type SimulatedReading } from '@lethe/simulator';
 import { expect } from 'vitest';
-import { policyCopy } from './policy-copy.ts';
+import { policyCopy, shortWindows } from './policy-copy.ts';
 
 /** A published aggregate, as the processor emits it or as InfluxDB holds it (its time is the window's start). */
 export interface PublishedFigure {
@@ -83,7 +83,7 @@ export function nightPolicy(windowMs: number, { asBeforeP9 = false } = {}): stri
   return policyCopy((doc: PolicyDoc) => {
     const s = windowMs / 1000;
     doc.rawData = { ttl: `${4 * s}s`, segment: '2s', maxLateness: `${s}s`, keyGrace: '2s', maxFutureSkew: '5s' };
-    for (const kind of Object.values(doc.kinds)) Object.assign(kind, { window: `${s}s`, epoch: `${2 * s}s` });
+    shortWindows(doc, `${s}s`, `${2 * s}s`);
     if (!asBeforeP9) return;
     // The policy before P9: every presence-dependent field environmental and kept exact.
     for (const kind of Object.values(doc.kinds) as unknown as Array<{ fields: Record<string, FieldDoc> }>) {

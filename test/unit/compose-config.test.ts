@@ -9,6 +9,7 @@
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { parseEnv } from 'node:util';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -63,19 +64,6 @@ function composeBinary(): string {
   return path;
 }
 
-function readEnvFile(path: string): Record<string, string> {
-  return readEnvLines(readFileSync(path, 'utf8'));
-}
-
-function readEnvLines(text: string): Record<string, string> {
-  return Object.fromEntries(
-    text
-      .split('\n')
-      .filter((line) => /^[A-Z_][A-Z0-9_]*=/.test(line))
-      .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
-  );
-}
-
 let bin: string;
 let work: string;
 let project: string;
@@ -105,7 +93,7 @@ const resolve = (envFile?: string): Resolved => JSON.parse(compose(['config', '-
 const source = parse(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
   services: Record<string, Service & { depends_on?: unknown }>;
 };
-const envExample = readEnvFile(join(ROOT, '.env.example'));
+const envExample = parseEnv(readFileSync(join(ROOT, '.env.example'), 'utf8')) as Record<string, string>;
 
 let resolved: Resolved;
 let quiet: { stdout: string; stderr: string };
@@ -238,7 +226,7 @@ describe('docker-compose.yml, as the real docker compose resolves it', () => {
 
   it('takes the simulator settings and the published ports from .env', () => {
     // The process environment has none of these: they come from the project's .env.
-    const interpolation = readEnvLines(compose(['config', '--environment']).stdout);
+    const interpolation = parseEnv(compose(['config', '--environment']).stdout) as Record<string, string>;
     expect(interpolation).toMatchObject(envExample);
     const simulator = resolved.services.simulator!.environment!;
     expect(simulator.SCENARIO).toBe(envExample.SIM_SCENARIO);
