@@ -351,4 +351,63 @@ describe('the lifecycle: handleSignals', () => {
     }
     expect(process.listenerCount(signal)).toBe(countBefore);
   });
+
+  it('exits with code 1 when a shutdown step failed, so an unclean stop is not reported as a clean one', async () => {
+    const lifecycle = createLifecycle({ logger: captureLogger().logger });
+    lifecycle.onShutdown('flush', () => {
+      throw new Error('the broker is gone');
+    });
+    lifecycle.onShutdown('close HTTP', () => {});
+    const exit = vi.spyOn(process, 'exit').mockImplementation(() => undefined as never);
+    const { added, remove } = withSignalHandlers(lifecycle);
+    try {
+      added.SIGTERM[0]!('SIGTERM');
+      await vi.waitFor(() => expect(exit).toHaveBeenCalledTimes(1), { timeout: 10_000 });
+      expect(exit).toHaveBeenCalledWith(1);
+      expect(lifecycle.clean).toBe(false);
+    } finally {
+      remove();
+    }
+  });
+});
+
+describe('the lifecycle: the shutdown deadline', () => {
+  it('gives a hook only what is left of the deadline, and skips the hooks after it', async () => {
+    vi.useFakeTimers();
+    const { logger, lines } = captureLogger();
+    const lifecycle = createLifecycle({ logger, hookTimeoutMs: 1_000, deadlineMs: 1_500 });
+    const hangs = () => new Promise<void>(() => {});
+    lifecycle.onShutdown('a', hangs);
+    lifecycle.onShutdown('b', hangs);
+    lifecycle.onShutdown('c', () => {});
+    const done = lifecycle.shutdown('test');
+    await vi.advanceTimersByTimeAsync(1_500);
+    await done;
+    expect(lines.slice(1).map((l) => [l.msg, l.step, l.err?.message])).toEqual([
+      ['shutdown step failed', 'a', 'timed out after 1000 ms'],
+      ['shutdown step failed', 'b', 'timed out after 500 ms'],
+      ['shutdown step skipped: the shutdown deadline has passed', 'c', undefined],
+    ]);
+    expect(lifecycle.clean).toBe(false);
+  });
+
+  it("ends within 25 s by default, inside compose's 30 s stop_grace_period, however many hooks hang", async () => {
+    vi.useFakeTimers();
+    const lifecycle = createLifecycle({ logger: captureLogger().logger });
+    for (const name of ['stop input', 'flush', 'commit', 'close HTTP']) lifecycle.onShutdown(name, () => new Promise<void>(() => {}));
+    let finished = false;
+    const done = lifecycle.shutdown('test').then(() => (finished = true));
+    await vi.advanceTimersByTimeAsync(24_999);
+    expect(finished).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    await done;
+    expect(finished).toBe(true);
+  });
+
+  it('stays clean when every step finishes in time', async () => {
+    const lifecycle = createLifecycle({ logger: captureLogger().logger });
+    lifecycle.onShutdown('quick', () => {});
+    await lifecycle.shutdown('test');
+    expect(lifecycle.clean).toBe(true);
+  });
 });
