@@ -20,6 +20,8 @@ const after = (group: number) => ({ sequence: { groupOrder: group } });
 
 export default defineConfig({
   test: {
+    // The tally closes each run with "N passed, N failed, N skipped" (and feeds .ci/run's total).
+    reporters: ['default', './test/support/tally-reporter.ts'],
     projects: [
       // Pure logic, but property tests and CLI processes take seconds on a slow, shared
       // machine: the limit is for a machine several times slower than a developer's.
