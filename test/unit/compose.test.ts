@@ -1,9 +1,9 @@
 // Static checks of the docker compose stack (no Docker needed): pinned images, healthchecks,
 // ordered start-up, every required service variable set, no secrets in plain text, Grafana
-// hardening, loopback-only ports, and dashboards that query measurements the writer writes
-// and metrics the services define. (The e2e test runs every dashboard query against real
-// InfluxDB and Prometheus.)
-import { readdirSync, readFileSync } from 'node:fs';
+// hardening and offline maps, loopback-only ports, and dashboards that query measurements the
+// writer writes and metrics the services define. (The e2e test runs every dashboard query
+// against real InfluxDB and Prometheus.)
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -440,6 +440,58 @@ describe('Grafana provisioning', () => {
     }));
     const { districts } = JSON.parse(read('seeds/districts.json')) as { districts: Array<{ id: string; name: string; lat: number; lon: number }> };
     expect(rows).toEqual(districts.map(({ id, name, lat, lon }) => ({ id, name, lat, lon })));
+  });
+
+  // Grafana cannot run here (no image of it can be had), so these static checks are the proof
+  // that its maps load nothing from the internet and that it calls nothing outside the stack.
+  interface GeomapOptions {
+    basemap?: { type?: string };
+    layers?: Array<{ type: string; name?: string }>;
+  }
+  const geomapPanels = dashboards.flatMap((file) =>
+    allPanels(dashboardJson(file))
+      .filter((p) => p.type === 'geomap')
+      .map((p) => ({ where: `${file}: ${p.title}`, options: (p as DashboardPanel & { options?: GeomapOptions }).options ?? {} })),
+  );
+
+  it('gives every map the offline basemap of the repository (infra/grafana/maps), which no panel can replace', () => {
+    const grafana = env(compose.services.grafana!);
+    // Every panel's basemap becomes the server's default, whatever the panel says.
+    expect(grafana.GF_GEOMAP_ENABLE_CUSTOM_BASELAYERS).toBe('false');
+    const base = JSON.parse(grafana.GF_GEOMAP_DEFAULT_BASELAYER_CONFIG ?? 'null') as { type?: string; config?: { src?: string } } | null;
+    expect(base?.type).toBe('geojson');
+    // Served by Grafana itself from /usr/share/grafana/public, where compose mounts the repository's file.
+    const file = /^public\/maps\/([\w.-]+\.geojson)$/.exec(base?.config?.src ?? '')?.[1];
+    expect(file, `src ${base?.config?.src}`).toBeDefined();
+    const mounts = (compose.services.grafana!.volumes ?? []).map((v) => (typeof v === 'string' ? v : `${v.source}:${v.target}`));
+    expect(mounts).toContain(`./infra/grafana/maps/${file}:/usr/share/grafana/public/maps/${file}:ro`);
+    expect(existsSync(join(ROOT, 'infra/grafana/maps', file!)), `infra/grafana/maps/${file}`).toBe(true);
+    expect(geomapPanels.length).toBeGreaterThan(0);
+    for (const { where, options } of geomapPanels) {
+      expect(options.basemap?.type ?? 'default', where).toBe('default');
+      // Grafana also offers its tile maps (CARTO, ArcGIS, OpenStreetMap, XYZ, WMS) as data layers,
+      // which the server setting does not cover: only layers drawn from query results.
+      for (const layer of options.layers ?? []) expect(['markers', 'heatmap'], `${where}: layer ${layer.name} (${layer.type})`).toContain(layer.type);
+    }
+  });
+
+  it("names no host outside the stack in Grafana's configuration: only its datasources", () => {
+    const sources: Array<[string, string]> = [
+      ['docker-compose.yml, grafana environment', JSON.stringify(env(compose.services.grafana!))],
+      ...readdirSync(join(ROOT, 'infra/grafana'), { recursive: true, encoding: 'utf8' })
+        .filter((f) => statSync(join(ROOT, 'infra/grafana', f)).isFile())
+        .map((f): [string, string] => [`infra/grafana/${f}`, read(`infra/grafana/${f}`)]),
+    ];
+    const hosts = new Set<string>();
+    for (const [where, text] of sources) {
+      // Any scheme (http, https, ws, …), and scheme-relative //host.name (a Flux comment has a space after //).
+      const urls = [...text.matchAll(/\b[a-z][a-z0-9+.-]*:\/\/([^\s/"'`:?#\\]+)/gi), ...text.matchAll(/(?<![\w:])\/\/([a-z0-9-]+(?:\.[a-z0-9-]+)+)/gi)];
+      for (const [url, host] of urls) {
+        expect(compose.services, `${where}: ${url}`).toHaveProperty(host!);
+        hosts.add(host!);
+      }
+    }
+    expect([...hosts].sort()).toEqual(['influxdb', 'prometheus']);
   });
 
   /** Metric names the services define (each service's src/metrics.ts) and their registries' default process metrics. */
