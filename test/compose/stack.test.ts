@@ -2,8 +2,8 @@
 // unchanged, every service but Grafana (no stand-in can be had here: docs/compose-stand-ins.md),
 // then checks as a user would: readings published through the published MQTT port with
 // `lethe publish` arrive as aggregates in the api and in InfluxDB, no canary identifier is left
-// in any container volume or log, a crashed service comes back with nothing lost, and
-// `docker compose down -v` leaves nothing behind.
+// in any container volume or log, a crashed service comes back with nothing lost, the gateway
+// scales to three replicas and back with nothing lost, and `docker compose down -v` leaves nothing behind.
 //
 //   pnpm test:compose        # cold: ~6 min (engine, stand-ins, image); warm: ~4 min
 import { randomInt } from 'node:crypto';
@@ -297,6 +297,64 @@ describe.sequential('docker compose up --build --wait, on a Docker Engine of its
       );
     },
     AGGREGATE_WAIT_S * 1000 + 420_000,
+  );
+
+  it(
+    'scales the gateway to three replicas, each scraped, and back to one, with no reading lost (`--scale gateway=3`, then 1)',
+    async () => {
+      // --no-deps: the rest of the stack stays as it is (the secrets job is not run again).
+      const scale = (n: number) =>
+        compose(['up', '-d', '--no-deps', '--no-recreate', '--wait', '--wait-timeout', '600', '--scale', `gateway=${n}`, 'gateway'], 900);
+      /** The gateway's JSON log lines (replica 1's only, once the others are removed). */
+      const gatewayLog = () =>
+        compose(['logs', '--no-color', '--no-log-prefix', 'gateway'], 120, true)
+          .stdout.split('\n')
+          .filter((l) => l.startsWith('{'))
+          .map((l) => JSON.parse(l) as { msg?: string; replica?: number; readings?: number });
+      /** Sewer readings no simulated sewer reaches, published through the MQTT port, each found in the api. */
+      const publishAll = async (devices: readonly string[], what: string) => {
+        const levels = devices.map((device) => {
+          const level = distinctLevel();
+          publish(device, [`levelCm=${level}`, 'flowLps=160', 'h2sPpm=1.2', 'temperatureC=22.4', 'overflow=false']);
+          return [device, level] as const;
+        });
+        await waitFor(
+          `${what}: ${devices.length} readings in the api`,
+          AGGREGATE_WAIT_S,
+          async () => {
+            for (const [device, level] of levels) if (!(await apiValue('sewer', device, 'level_cm_max')).includes(level)) return undefined;
+            return true;
+          },
+          10,
+        );
+      };
+
+      scale(3);
+      const replicas = gatewayLog()
+        .filter((l) => l.msg === 'gateway started')
+        .map((l) => l.replica);
+      expect(new Set(replicas), 'replica numbers the gateways started with').toEqual(new Set([1, 2, 3]));
+      // Prometheus finds every replica by DNS and scrapes each (not one of them).
+      await waitFor('Prometheus scraping three gateway replicas', 300, () => {
+        const script = `fetch('http://prometheus:9090/api/v1/targets?state=active').then((r) => r.json()).then((b) => console.log(b.data.activeTargets.filter((t) => t.labels.service === 'gateway' && t.health === 'up').length))`;
+        const up = Number(compose(['exec', '-T', 'api', 'node', '-e', script], 60, true).stdout.trim());
+        return up === 3 ? true : undefined;
+      });
+      await publishAll(['SW-0010', 'SW-0011', 'SW-0012'], 'three replicas');
+
+      scale(1);
+      // Replicas 2 and 3 left the shared subscription when they stopped: nothing queues for them.
+      await publishAll(['SW-0013', 'SW-0014', 'SW-0015', 'SW-0010', 'SW-0011', 'SW-0012'], 'scaled back to one');
+      // What their sessions held (in flight at the stop) is drained by replica 1: two looks apart.
+      const drained = await waitFor('replica 1 to drain the sessions of replicas 2 and 3', 300, () => {
+        const lines = gatewayLog().filter((l) => l.msg === 'drained the MQTT session of a gateway replica that is gone');
+        const replicasDrained = new Set(lines.map((l) => l.replica));
+        return replicasDrained.has(2) && replicasDrained.has(3) ? lines : undefined;
+      });
+      progress(`  drained ${drained.length} sessions of replicas 2 and 3, holding ${drained.reduce((n, l) => n + (l.readings ?? 0), 0)} readings`);
+      expect(compose(['ps', '-q', 'gateway'], 60).stdout.trim().split('\n')).toHaveLength(1);
+    },
+    AGGREGATE_WAIT_S * 2000 + 1_500_000,
   );
 
   it('runs every container within its memory limit, none killed for memory, and says what the stack uses', () => {

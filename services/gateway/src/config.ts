@@ -15,6 +15,20 @@ const GatewayConfigSchema = z.object({
     .default('lethe-gateway'),
   /** Parallel MQTT connections sharing one subscription ($share): mqtt.js handles a connection's messages one at a time. */
   MQTT_CONNECTIONS: positiveInt().default(4),
+  /**
+   * Set under Docker Compose to the gateway's service name (`gateway`) for `--scale gateway=N`:
+   * each replica then takes client ids of its own, `<MQTT_CLIENT_ID>-<n>-<connection>`, n being its
+   * Compose replica number (from the reverse DNS of its address, stable when the container is
+   * re-created), and drains the sessions of replicas scaled away (src/orphan-session.ts).
+   */
+  REPLICAS_DNS_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9.-]+$/)
+    .optional(),
+  /** Replica numbers above this are refused, and the sessions of those up to it are looked after. */
+  MAX_REPLICAS: positiveInt().max(64).default(8),
+  /** How often a replica looks for replicas gone; one is drained after two looks without it. */
+  REPLICAS_CHECK_SECONDS: positiveInt().default(30),
   KAFKA_BROKERS: commaList(),
   KAFKA_CLIENT_ID: z.string().default('lethe-gateway'),
   KAFKA_LINGER_MS: z.coerce.number().int().min(0).default(5),

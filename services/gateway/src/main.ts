@@ -30,6 +30,8 @@ import { loadGatewayConfig } from './config.ts';
 import { createGateway } from './gateway.ts';
 import { createGatewayMetrics } from './metrics.ts';
 import { MAX_IN_FLIGHT, startMqttSource } from './mqtt-source.ts';
+import { startOrphanWatch } from './orphan-session.ts';
+import { ownReplica } from './replicas.ts';
 
 async function main(): Promise<void> {
   const config = loadGatewayConfig();
@@ -105,18 +107,46 @@ async function main(): Promise<void> {
   });
   // Half of what the connections may leave unacknowledged: Mosquitto shares readings out evenly, not exactly.
   const gateway = createGateway({ ingest, policy, producer: batching, metrics, logger, maxHeld: (config.MQTT_CONNECTIONS * MAX_IN_FLIGHT) / 2 });
+  // Scaled by Compose: client ids of this replica's own, the same after the container is re-created.
+  const replicas = config.REPLICAS_DNS_NAME;
+  const replica = replicas ? await ownReplicaNumber(replicas, config.MAX_REPLICAS) : undefined;
+  const clientIdPrefix = replica === undefined ? config.MQTT_CLIENT_ID : `${config.MQTT_CLIENT_ID}-${replica}`;
   const source = await startMqttSource({
     url: config.MQTT_URL,
     username: config.MQTT_USERNAME,
     password: config.MQTT_PASSWORD,
-    clientIdPrefix: config.MQTT_CLIENT_ID,
+    clientIdPrefix,
     connections: config.MQTT_CONNECTIONS,
     topicFilter: READING_TOPIC_FILTER,
     shareGroup: config.MQTT_SHARE_GROUP,
     logger: logger.child({ component: 'mqtt' }),
     handle: gateway.handle,
+    // Replica 1 is never scaled away: it stays in the group, so readings published while the
+    // whole service is stopped queue for it. Any other replica's share goes to those running.
+    leaveOnStop: replica !== undefined && replica !== 1,
   });
 
+  const orphans =
+    replicas && replica !== undefined
+      ? startOrphanWatch({
+          self: replica,
+          serviceName: replicas,
+          maxReplicas: config.MAX_REPLICAS,
+          intervalMs: config.REPLICAS_CHECK_SECONDS * 1000,
+          clientIdPrefix: config.MQTT_CLIENT_ID,
+          connections: config.MQTT_CONNECTIONS,
+          drain: {
+            url: config.MQTT_URL,
+            username: config.MQTT_USERNAME,
+            password: config.MQTT_PASSWORD,
+            filter: `$share/${config.MQTT_SHARE_GROUP}/${READING_TOPIC_FILTER}`,
+            handle: gateway.handle,
+            logger: logger.child({ component: 'replicas' }),
+          },
+          onDrained: () => metrics.orphanSessionsDrained.inc(),
+        })
+      : undefined;
+  if (orphans) lifecycle.onShutdown('stop draining replicas gone', () => orphans.stop());
   lifecycle.onShutdown('stop MQTT input', () => source.stop());
   // Held readings are not acknowledged: Mosquitto delivers them again after the restart.
   lifecycle.onShutdown('give up the write mix', () => gateway.mix.stop());
@@ -132,7 +162,25 @@ async function main(): Promise<void> {
   });
   lifecycle.onShutdown('close HTTP', () => health.close());
   lifecycle.markReady();
-  logger.info({ http: health.port, kinds: DEVICE_KINDS.length, devices: fleet.devices.length, keys: keyring ? 'keyring' : 'in-memory' }, 'gateway started');
+  logger.info(
+    { http: health.port, kinds: DEVICE_KINDS.length, devices: fleet.devices.length, keys: keyring ? 'keyring' : 'in-memory', replica },
+    'gateway started',
+  );
+}
+
+/** The replica number, retried a few times: a container's DNS records may lag its start by a moment. */
+async function ownReplicaNumber(serviceName: string, max: number): Promise<number> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const n = await ownReplica(serviceName);
+      if (n > max)
+        throw new Error(`this gateway is replica ${n}, above MAX_REPLICAS (${max}): raise MAX_REPLICAS on every gateway, or scale to at most ${max}`);
+      return n;
+    } catch (err) {
+      if (attempt >= 5 || /MAX_REPLICAS/.test((err as Error).message)) throw err;
+      await new Promise((r) => setTimeout(r, 1000 * attempt));
+    }
+  }
 }
 
 main().catch((err: unknown) => {

@@ -49,6 +49,11 @@ export function createGatewayMetrics(registry: Registry) {
       help: 'Write mixes (P9) written early because they were full (half of what the MQTT connections may leave unacknowledged); add connections or gateways',
       registers: [registry],
     }),
+    orphanSessionsDrained: new Counter({
+      name: 'lethe_gateway_orphan_sessions_drained_total',
+      help: 'MQTT sessions of gateway replicas scaled away, taken over, emptied into the pipeline and ended (src/orphan-session.ts)',
+      registers: [registry],
+    }),
     keysDestroyed: new Counter({ name: 'lethe_gateway_pseudonym_keys_destroyed_total', help: 'Epoch keys zeroed and dropped', registers: [registry] }),
     liveKeys: new Gauge({ name: 'lethe_gateway_pseudonym_keys_live', help: 'Epoch keys currently held in memory', registers: [registry] }),
     ackLatency: new Histogram({

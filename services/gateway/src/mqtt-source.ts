@@ -11,7 +11,8 @@
 // Several connections share one subscription ($share/<group>/…). Sessions are persistent (clean: false) so
 // Mosquitto queues readings while the gateway is down. Client ids must therefore stay the
 // same across restarts (prefix + index): a persistent session of an id no longer used stays
-// in the shared group and keeps receiving its share of the readings.
+// in the shared group and keeps receiving its share of the readings (replicas of a scaled
+// gateway: replicas.ts, and leaveOnStop below; a session left behind: orphan-session.ts).
 import { connect, type IClientOptions, type ISubscriptionMap, type MqttClient } from 'mqtt';
 import type { Logger } from '@lethe/observability';
 
@@ -25,6 +26,12 @@ export interface MqttSourceOptions {
   shareGroup: string;
   logger: Logger;
   handle: (topic: string, payload: Buffer) => Promise<void>;
+  /**
+   * Leave the shared group when stopping, so the readings go to the replicas still running rather
+   * than queue for this one (replicas.ts: every replica but the first; the first stays, so a stack
+   * stopped whole queues the readings for it). The session keeps what is in flight.
+   */
+  leaveOnStop?: boolean;
 }
 
 export interface MqttSource {
@@ -43,7 +50,7 @@ const NO_PUBACK_YET = new Error('acknowledged once Kafka has it');
 export const MAX_IN_FLIGHT = 1000;
 
 export async function startMqttSource(options: MqttSourceOptions): Promise<MqttSource> {
-  const { url, username, password, clientIdPrefix, connections, topicFilter, shareGroup, logger, handle } = options;
+  const { url, username, password, clientIdPrefix, connections, topicFilter, shareGroup, logger, handle, leaveOnStop = false } = options;
   const filter = `$share/${shareGroup}/${topicFilter}`;
   const clients: MqttClient[] = [];
   for (let i = 0; i < connections; i++) {
@@ -62,63 +69,7 @@ export async function startMqttSource(options: MqttSourceOptions): Promise<MqttS
       manualConnect: true,
     };
     const client = connect(url, clientOptions);
-    // Readings handed to `handle` and not yet acknowledged, in arrival order, with the stream
-    // they came on: a PUBACK is only ever written to that stream (after a reconnect Mosquitto
-    // redelivers what was not acknowledged, and may reuse the old packet ids).
-    const unacked: Array<{ messageId: number | undefined; stream: unknown; done: boolean }> = [];
-    let failedStream: unknown;
-    /** mqtt.js's callback held back while MAX_IN_FLIGHT readings are unacknowledged. */
-    let paused: (() => void) | undefined;
-    const writeAcks = () => {
-      const acks: number[] = [];
-      while (unacked[0]?.done) {
-        const { messageId, stream } = unacked.shift()!;
-        // PUBACK of MQTT 3.1.1 (protocolVersion 4 above): type 4, remaining length 2, packet id.
-        if (messageId !== undefined && stream === client.stream && stream !== failedStream && client.connected)
-          acks.push(0x40, 0x02, messageId >> 8, messageId & 0xff);
-      }
-      if (acks.length > 0) client.stream.write(Buffer.from(acks));
-      if (paused && unacked.length < MAX_IN_FLIGHT) {
-        const resume = paused;
-        paused = undefined;
-        resume();
-      }
-    };
-    client.handleMessage = (packet, callback) => {
-      // The subscription is QoS 1, so Mosquitto delivers at QoS 1 or 0 (which needs no PUBACK).
-      const entry = { messageId: packet.qos === 1 ? packet.messageId : undefined, stream: client.stream, done: false };
-      unacked.push(entry);
-      handle(packet.topic, packet.payload as Buffer).then(
-        () => {
-          entry.done = true;
-          writeAcks();
-        },
-        (err: unknown) => {
-          // Neither this reading nor any later one of this connection is acknowledged: close it
-          // so Mosquitto redelivers them to a member of the group.
-          entry.done = true;
-          if (client.disconnecting || client.disconnected) {
-            // Stopping (the write mix gives up what it holds): nothing to reconnect.
-          } else if (failedStream !== entry.stream) {
-            failedStream = entry.stream;
-            logger.error({ err }, 'could not hand a reading to Kafka; reconnecting without acknowledging it');
-            // Destroying the socket lets mqtt.js reconnect (and resubscribe) on its own;
-            // end() + reconnect() raced with its reconnect logic after broker restarts and left a
-            // connection closed for good (fault suite).
-            client.stream.destroy();
-          }
-          writeAcks();
-        },
-      );
-      const next = () => callback(NO_PUBACK_YET);
-      if (unacked.length < MAX_IN_FLIGHT) next();
-      else paused = next;
-    };
-    // mqtt.js writes no PUBACK for a message whose callback got an error; if a new version did,
-    // readings would be acknowledged before Kafka has them. Say so loudly.
-    client.on('packetsend', (p) => {
-      if (p.cmd === 'puback') logger.error('mqtt.js sent a PUBACK itself: readings are acknowledged before Kafka has them; check the mqtt version');
-    });
+    acknowledgeAfterHandling(client, handle, logger);
     client.on('error', (err) => logger.warn({ err: { message: err.message } }, 'mqtt error'));
     client.on('reconnect', () => logger.info({ connection: i }, 'mqtt reconnecting'));
     client.connect();
@@ -160,8 +111,91 @@ export async function startMqttSource(options: MqttSourceOptions): Promise<MqttS
   return {
     connected: () => clients.every((c) => c.connected),
     async stop() {
-      // No unsubscribe: the persistent sessions keep the subscription so nothing is lost while we are down.
+      // Unless told to leave, no unsubscribe: the persistent sessions keep the subscription so
+      // nothing is lost while we are down.
+      if (leaveOnStop)
+        await Promise.all(
+          clients.map((c, i) =>
+            c.connected
+              ? c
+                  .unsubscribeAsync(filter)
+                  .catch((err: unknown) =>
+                    logger.warn(
+                      { err: { message: (err as Error).message }, connection: i },
+                      'could not leave the shared group; a live replica drains the session',
+                    ),
+                  )
+              : undefined,
+          ),
+        );
       await Promise.all(clients.map((c) => c.endAsync()));
     },
   };
+}
+
+/**
+ * Makes `client` hand each reading to `handle` and acknowledge it (PUBACK) only once `handle`
+ * resolved, in arrival order; at most MAX_IN_FLIGHT wait at once. A failed `handle` closes the
+ * connection unacknowledged, so Mosquitto delivers the readings again. Returns how many readings
+ * are handed over and not yet acknowledged.
+ */
+export function acknowledgeAfterHandling(client: MqttClient, handle: MqttSourceOptions['handle'], logger: Logger): () => number {
+  // Readings handed to `handle` and not yet acknowledged, in arrival order, with the stream
+  // they came on: a PUBACK is only ever written to that stream (after a reconnect Mosquitto
+  // redelivers what was not acknowledged, and may reuse the old packet ids).
+  const unacked: Array<{ messageId: number | undefined; stream: unknown; done: boolean }> = [];
+  let failedStream: unknown;
+  /** mqtt.js's callback held back while MAX_IN_FLIGHT readings are unacknowledged. */
+  let paused: (() => void) | undefined;
+  const writeAcks = () => {
+    const acks: number[] = [];
+    while (unacked[0]?.done) {
+      const { messageId, stream } = unacked.shift()!;
+      // PUBACK: type 4, remaining length 2, packet id (MQTT 3.1.1; in MQTT 5 the omitted reason code means success).
+      if (messageId !== undefined && stream === client.stream && stream !== failedStream && client.connected)
+        acks.push(0x40, 0x02, messageId >> 8, messageId & 0xff);
+    }
+    if (acks.length > 0) client.stream.write(Buffer.from(acks));
+    if (paused && unacked.length < MAX_IN_FLIGHT) {
+      const resume = paused;
+      paused = undefined;
+      resume();
+    }
+  };
+  client.handleMessage = (packet, callback) => {
+    // The subscription is QoS 1, so Mosquitto delivers at QoS 1 or 0 (which needs no PUBACK).
+    const entry = { messageId: packet.qos === 1 ? packet.messageId : undefined, stream: client.stream, done: false };
+    unacked.push(entry);
+    handle(packet.topic, packet.payload as Buffer).then(
+      () => {
+        entry.done = true;
+        writeAcks();
+      },
+      (err: unknown) => {
+        // Neither this reading nor any later one of this connection is acknowledged: close it
+        // so Mosquitto redelivers them to a member of the group.
+        entry.done = true;
+        if (client.disconnecting || client.disconnected) {
+          // Stopping (the write mix gives up what it holds): nothing to reconnect.
+        } else if (failedStream !== entry.stream) {
+          failedStream = entry.stream;
+          logger.error({ err }, 'could not hand a reading to Kafka; reconnecting without acknowledging it');
+          // Destroying the socket lets mqtt.js reconnect (and resubscribe) on its own;
+          // end() + reconnect() raced with its reconnect logic after broker restarts and left a
+          // connection closed for good (fault suite).
+          client.stream.destroy();
+        }
+        writeAcks();
+      },
+    );
+    const next = () => callback(NO_PUBACK_YET);
+    if (unacked.length < MAX_IN_FLIGHT) next();
+    else paused = next;
+  };
+  // mqtt.js writes no PUBACK for a message whose callback got an error; if a new version did,
+  // readings would be acknowledged before Kafka has them. Say so loudly.
+  client.on('packetsend', (p) => {
+    if (p.cmd === 'puback') logger.error('mqtt.js sent a PUBACK itself: readings are acknowledged before Kafka has them; check the mqtt version');
+  });
+  return () => unacked.length;
 }
