@@ -31,4 +31,20 @@ export default tseslint.config(
       eqeqeq: ['error', 'always'],
     },
   },
+  // Scripts the api serves to browsers (services/api/assets): classic scripts, browser globals only.
+  {
+    files: ['services/api/assets/**/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: {
+        document: 'readonly',
+        window: 'readonly',
+        fetch: 'readonly',
+        setTimeout: 'readonly',
+        encodeURIComponent: 'readonly',
+        process: 'off',
+        Buffer: 'off',
+      },
+    },
+  },
 );

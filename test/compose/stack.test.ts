@@ -7,7 +7,7 @@
 //
 //   pnpm test:compose        # cold: ~6 min (engine, stand-ins, image); warm: ~4 min
 import { randomInt } from 'node:crypto';
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMPOSE_SECRETS } from '../../scripts/compose-secrets.ts';
@@ -148,6 +148,11 @@ describe.sequential('docker compose up --build --wait, on a Docker Engine of its
       const listing = compose(['exec', '-T', name, 'sh', '-c', 'cd /run/secrets && stat -c "%n %u %a" *'], 60).stdout.trim().split('\n').sort();
       expect(listing, `${name}: /run/secrets`).toEqual(files.map((f) => `${f} ${s.uid} 400`).sort());
     }
+    // The broker's own copies, in its tmpfs: readable by the broker's user (or root) alone.
+    const broker = compose(['exec', '-T', 'mosquitto', 'stat', '-c', '%n %U %a', '/mosquitto/run/passwd', '/mosquitto/run/healthcheck/mosquitto_pub'], 60)
+      .stdout.trim()
+      .split('\n');
+    expect(broker).toEqual(['/mosquitto/run/passwd mosquitto 600', '/mosquitto/run/healthcheck/mosquitto_pub root 600']);
   }, 300_000);
 
   it(
@@ -188,6 +193,30 @@ describe.sequential('docker compose up --build --wait, on a Docker Engine of its
       expect(values.map((v) => Number(v[header.indexOf('_value')]))).toEqual([level]);
     },
     AGGREGATE_WAIT_S * 1000 + 180_000,
+  );
+
+  it(
+    "takes a reading from mosquitto_pub through the MQTT port, with the README's recipe",
+    async () => {
+      const readme = readFileSync('README.md', 'utf8');
+      const recipe = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)]
+        .map((m) => m[1]!)
+        .find((block) => block.includes('mosquitto_pub -h 127.0.0.1 -p "${MQTT_PORT:-1883}"'));
+      expect(recipe, "the README's mosquitto_pub recipe for the compose stack").toBeDefined();
+      const device = 'SW-0009';
+      const level = distinctLevel();
+      const script = recipe!.replace(/^DEVICE=SW-0001$/m, `DEVICE=${device}`).replace('\\"levelCm\\":42.5', `\\"levelCm\\":${level}`);
+      expect(script, 'the device and level substituted').toContain(`${level}`);
+      expect(script).toContain(`DEVICE=${device}`);
+      run('bash', ['-euo', 'pipefail', '-c', script], { env: { ...process.env, MQTT_PORT: String(mqttPort) }, timeoutS: 60 });
+      await waitFor(
+        `${device}'s level_cm_max ${level} in the api`,
+        AGGREGATE_WAIT_S,
+        async () => ((await apiValue('sewer', device, 'level_cm_max')).includes(level) ? true : undefined),
+        10,
+      );
+    },
+    AGGREGATE_WAIT_S * 1000 + 120_000,
   );
 
   it(
@@ -356,6 +385,37 @@ describe.sequential('docker compose up --build --wait, on a Docker Engine of its
     },
     AGGREGATE_WAIT_S * 2000 + 1_500_000,
   );
+
+  it('ships the Lethe image with production dependencies only, and says its size', () => {
+    // Tools only development and the tests use. None may be a runtime dependency of a workspace
+    // the image installs (the root, packages/*, services/*), so finding one in it means dev
+    // dependencies were installed.
+    const devOnly = ['vitest', 'typescript', 'eslint', 'prettier', 'testcontainers', 'fast-check', 'playwright-core'];
+    const manifests = ['package.json', ...['packages', 'services'].flatMap((d) => readdirSync(d).map((p) => join(d, p, 'package.json')))];
+    const runtime = new Set(
+      manifests.flatMap((m) => {
+        try {
+          return Object.keys((JSON.parse(readFileSync(m, 'utf8')) as { dependencies?: object }).dependencies ?? {});
+        } catch {
+          return [];
+        }
+      }),
+    );
+    expect(runtime.size, 'runtime dependencies read').toBeGreaterThan(5);
+    for (const name of devOnly) expect(runtime, `${name}: not a runtime dependency`).not.toContain(name);
+    const installed = run('docker', ['run', '--rm', '--network', 'none', '--entrypoint', 'ls', 'lethe:local', '/app/node_modules/.pnpm'], {
+      env,
+      timeoutS: 120,
+      quiet: true,
+    })
+      .stdout.split('\n')
+      .filter(Boolean);
+    expect(installed.length, 'packages in the image').toBeGreaterThan(20);
+    expect(installed.filter((entry) => devOnly.some((name) => entry.startsWith(`${name}@`)))).toEqual([]);
+    const bytes = Number(run('docker', ['image', 'inspect', '--format', '{{.Size}}', 'lethe:local'], { env, timeoutS: 60, quiet: true }).stdout.trim());
+    progress(`  lethe:local: ${(bytes / 1e6).toFixed(0)} MB (${installed.length} packages, production only; the node:24 base included)`);
+    expect(bytes).toBeGreaterThan(0);
+  }, 300_000);
 
   it('runs every container within its memory limit, none killed for memory, and says what the stack uses', () => {
     const ids = compose(['ps', '-q'], 60).stdout.trim().split('\n').filter(Boolean);

@@ -2,7 +2,7 @@
 //   1. explicit endpoints from the environment (LETHE_TEST_MQTT_URL, LETHE_TEST_KAFKA_BROKERS,
 //      LETHE_TEST_INFLUX_URL, LETHE_TEST_INFLUX_ADMIN_TOKEN, LETHE_TEST_SECRETS_DIR);
 //   2. testcontainers, when a Docker engine answers (test/support/testcontainers-infra.ts;
-//      LETHE_TEST_INFRA=native skips it);
+//      LETHE_TEST_INFRA=native skips it, LETHE_TEST_INFRA=testcontainers makes it the only choice);
 //   3. the native servers of infra/local (Mosquitto, Kafka, InfluxDB on loopback), started
 //      here with infra/local/up.sh, which installs them into the cache when missing.
 // There is no silent skip: if none works the run fails and says how to get them.

@@ -84,7 +84,14 @@ export async function testcontainersInfra(root: string): Promise<ContainerInfra 
   let shared = registry[SHARED];
   if (shared === undefined) {
     const client = await detectContainerEngine();
-    if (client === undefined) return undefined;
+    if (client === undefined) {
+      // Asked for containers (pnpm test:testcontainers): falling back to native servers would prove nothing about them.
+      if (process.env.LETHE_TEST_INFRA === 'testcontainers')
+        throw new Error(
+          'LETHE_TEST_INFRA=testcontainers, but no Docker engine answers: run through infra/docker/with-engine.sh (pnpm test:testcontainers), or set DOCKER_HOST',
+        );
+      return undefined;
+    }
     const { host, serverVersion } = client.info.containerRuntime;
     shared = { users: 0, started: startContainers(root, `${host}, engine ${serverVersion}`) };
     registry[SHARED] = shared;

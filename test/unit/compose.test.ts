@@ -102,7 +102,7 @@ describe('docker-compose.yml', () => {
         expect(service.build, `${name} has neither image nor build`).toBeDefined();
         continue;
       }
-      // Built locally (by influx-init's build:), the tag names the local build.
+      // Built locally (by the secrets job's build:), the tag names the local build.
       if (service.build !== undefined || service.image === 'lethe:local') continue;
       const image = service.image;
       expect(image, name).not.toContain('${'); // not chosen by the environment

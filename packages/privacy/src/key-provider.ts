@@ -43,9 +43,9 @@ export function createInMemoryKeyProvider({
   const keys = new Map<number, Buffer>();
   // Node turns a Buffer HMAC key into a KeyObject on every createHmac call (~11 µs on Node 24,
   // a quarter of the gateway's CPU at five sightings per reading); one KeyObject per epoch makes
-  // it ~2 µs. Its native copy of the key cannot be zeroed from JavaScript — nor could the
-  // per-call copies before — so it is dropped with the key at rotation, and Node clears key
-  // memory when it frees it (OPENSSL_clear_free); the Buffer is still zeroed as before.
+  // it ~2 µs. Its native copy of the key cannot be zeroed from JavaScript (nor can the per-call
+  // copies createHmac would make), so it is dropped with the key at rotation, and Node clears key
+  // memory when it frees it (OPENSSL_clear_free); the key's Buffer is zeroed at rotation.
   const keyObjects = new Map<number, KeyObject>();
 
   /** The range of epochs for which a key may exist now. */

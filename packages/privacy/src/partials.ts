@@ -12,7 +12,7 @@
 // partition and only then applies k, differencing, noise and the ε ledger (docs/privacy.md).
 //
 // A partial carries no pseudonym and no per-person value. The per-pseudonym state stays here
-// and is dropped when its epoch ends, as before.
+// and is dropped when its epoch ends.
 //
 // At every close the partition reports its newest closed window of every series, empty or not,
 // so the releaser can tell a window that had nothing in this partition from one whose partial

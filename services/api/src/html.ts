@@ -66,32 +66,3 @@ ${body}
 </html>
 `.html;
 }
-
-export const STYLESHEET = `
-:root { color-scheme: light dark; --fg: #1b1f24; --bg: #fdfdfc; --muted: #57606a; --line: #d0d7de; --accent: #0b6e4f; --warn: #9a6700; }
-@media (prefers-color-scheme: dark) { :root { --fg: #e6edf3; --bg: #0d1117; --muted: #9da7b3; --line: #30363d; --accent: #3fb68b; --warn: #d29922; } }
-* { box-sizing: border-box; }
-body { margin: 0; font: 16px/1.55 system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--fg); background: var(--bg); }
-main, header.site nav, footer.site { max-width: 64rem; margin: 0 auto; padding: 0 1rem; }
-header.site { border-bottom: 1px solid var(--line); }
-header.site nav { display: flex; gap: 1.25rem; flex-wrap: wrap; padding: .75rem 1rem; }
-a { color: var(--accent); }
-.skip { position: absolute; left: -999px; }
-.skip:focus { left: 1rem; top: 1rem; background: var(--bg); padding: .5rem; }
-h1 { font-size: 1.9rem; margin: 1.5rem 0 .5rem; }
-h2 { font-size: 1.35rem; margin-top: 2rem; border-bottom: 1px solid var(--line); padding-bottom: .25rem; }
-h3 { font-size: 1.1rem; margin-bottom: .25rem; }
-.lead { font-size: 1.1rem; color: var(--muted); }
-table { border-collapse: collapse; width: 100%; margin: .5rem 0 1rem; }
-th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid var(--line); vertical-align: top; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
-dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .25rem 1rem; }
-dl.facts dt { font-weight: 600; }
-dl.facts dd { margin: 0; }
-.sensor { border: 1px solid var(--line); border-radius: 6px; padding: 0 1rem 1rem; margin: 1rem 0; }
-.figure { font-size: 1.4rem; font-weight: 600; }
-.muted { color: var(--muted); }
-.warn { color: var(--warn); }
-code { font-size: .9em; }
-footer.site { margin-top: 3rem; padding: 1rem; color: var(--muted); border-top: 1px solid var(--line); }
-`;

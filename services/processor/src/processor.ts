@@ -57,8 +57,8 @@ interface PartitionState {
  * stops because something upstream is down (a gateway, Mosquitto, Kafka), windows wait, and the
  * readings held up there are not late when they come. The wall clock still closes windows once
  * the newest record is `maxWait` old: the input may really have stopped. (Closing by the clock
- * alone, as before, dropped every reading held up for more than the grace as late; found by the
- * fault suite with a Kafka restart.)
+ * alone would drop every reading held up for more than the grace as late; the fault suite's
+ * Kafka restart showed it.)
  */
 export function stageCutoff({
   now,

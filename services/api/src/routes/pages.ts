@@ -1,11 +1,17 @@
 // Web pages for people: the register page, the live city page, their stylesheet and script,
 // and / (a redirect to the register).
-import { CITY_SCRIPT, cityPage } from '../city-page.ts';
-import { PAGE_HEADERS, STYLESHEET } from '../html.ts';
+import { readFileSync } from 'node:fs';
+import { cityPage } from '../city-page.ts';
+import { PAGE_HEADERS } from '../html.ts';
 import { registerPage } from '../register-page.ts';
 import type { RouteContext, RouteGroup } from './context.ts';
 import { wrap } from './context.ts';
 import type { Register } from './register.ts';
+
+/** The pages' stylesheet and the city page's script, files of their own (linted and formatted as the rest). */
+const asset = (name: string) => readFileSync(new URL(`../../assets/${name}`, import.meta.url), 'utf8');
+const STYLESHEET = asset('lethe.css');
+const CITY_SCRIPT = asset('city.js');
 
 /** The schema (docs/openapi.yaml) bounds `range` to 1–4 digits; the page looks back that far. */
 export const CITY_RANGE = /^-\d{1,4}(s|m|h)$/;
