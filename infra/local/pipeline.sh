@@ -56,7 +56,7 @@ logfile() { echo "$LETHE_LOG_DIR/$1.log"; }
 
 ready() { curl -fsS --max-time 2 -o /dev/null "http://$HOST:$1/readyz" 2>/dev/null; }
 # The simulator has no HTTP server: it is "ready" once its progress line shows acknowledged readings.
-simulator_publishing() { grep -qE ', [1-9][0-9]* readings acknowledged' "$(logfile simulator)" 2>/dev/null; }
+simulator_publishing() { grep -qE ': [1-9][0-9]* readings acknowledged' "$(logfile simulator)" 2>/dev/null; }
 
 require_file() {
   [ -s "$1" ] || die "missing $1: $2"

@@ -7,3 +7,5 @@ export { createLifecycle } from './lifecycle.ts';
 export type { Lifecycle, LifecycleOptions } from './lifecycle.ts';
 export { healthHandler, startHealthServer } from './health-server.ts';
 export type { HealthOptions, HealthServer, HealthServerOptions } from './health-server.ts';
+export { runService } from './service.ts';
+export type { ServiceBasics, ServiceDefinition } from './service.ts';

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { InfluxDB } from '@influxdata/influxdb-client';
 import { openFileAuditLog } from '@lethe/audit';
 import { createKafka, ensureTopics, retryKafka } from '@lethe/kafka';
-import { createLifecycle, createLogger, createMetricsRegistry } from '@lethe/observability';
+import { runService } from '@lethe/observability';
 import { DEFAULT_POLICY_PATH, loadPolicy, rawDataLimit, topicSpecs } from '@lethe/privacy';
 import { DEFAULT_FLEET_PATH, loadFleet, PERSONAL_TOPICS, TOPICS } from '@lethe/schemas';
 import { createInfluxAggregateStore } from './aggregate-store.ts';
@@ -22,14 +22,7 @@ import { loadOpenApiDocument } from './openapi.ts';
 import { createPersonalTopicWatch } from './personal-topic-watch.ts';
 import { createRequesterDirectory, DEFAULT_REQUESTERS_PATH, loadRequesters } from './requesters.ts';
 
-async function main(): Promise<void> {
-  const config = loadApiConfig();
-  const logger = createLogger({ service: 'api', level: config.LOG_LEVEL });
-  const registry = createMetricsRegistry('api');
-  const metrics = createApiMetrics(registry);
-  const lifecycle = createLifecycle({ logger });
-  lifecycle.handleSignals();
-
+runService({ name: 'api', loadConfig: loadApiConfig, createMetrics: createApiMetrics }, async ({ config, logger, registry, metrics, lifecycle }) => {
   const policy = loadPolicy(config.POLICY_FILE ?? DEFAULT_POLICY_PATH);
   const catalogue = buildCatalogue(policy, loadFleet(config.FLEET_FILE ?? DEFAULT_FLEET_PATH), loadDistricts(config.DISTRICTS_FILE ?? DEFAULT_DISTRICTS_PATH));
   const requesters = createRequesterDirectory(loadRequesters(config.REQUESTERS_FILE ?? DEFAULT_REQUESTERS_PATH), config.REQUESTER_TOKENS);
@@ -123,9 +116,4 @@ async function main(): Promise<void> {
   lifecycle.onShutdown('close audit log', () => audit.close());
   lifecycle.markReady();
   logger.info({ http: (server.address() as AddressInfo).port, requesters: requesters.requesters.length }, 'api started');
-}
-
-main().catch((err: unknown) => {
-  console.error(err instanceof Error ? err.message : err);
-  process.exit(1);
 });

@@ -1,7 +1,7 @@
 // What several subcommands share: argument errors as UsageError, secrets from a flag, the
 // environment or a file (`NAME`, `NAME_FILE`, as every service reads them), the api's address,
 // and JSON over HTTP with errors a person can act on.
-import { readFileSync } from 'node:fs';
+import { secretValue } from '@lethe/config';
 import { UsageError } from './command.ts';
 
 /** Runs an argument parser (node:util parseArgs); its errors become usage errors (exit 2). */
@@ -18,22 +18,11 @@ export function parseOrUsage<T>(parse: () => T): T {
  * by `${name}_FILE`; undefined when none has one.
  */
 export function readSecret(name: string, file: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  // As the services (@lethe/config): a value and a file of it at once is a mistake, not a choice.
-  if (file === undefined && env[name] && env[`${name}_FILE`]) throw new UsageError(`set ${name} or ${name}_FILE, not both`);
-  const path = file ?? env[`${name}_FILE`];
-  if (path !== undefined && path !== '') {
-    let text: string;
-    try {
-      text = readFileSync(path, 'utf8');
-    } catch (err) {
-      throw new UsageError(`cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-    }
-    const value = text.trim();
-    if (value === '') throw new UsageError(`${path} is empty`);
-    return value;
+  try {
+    return secretValue(name, file, env);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
   }
-  const value = env[name]?.trim();
-  return value === undefined || value === '' ? undefined : value;
 }
 
 export const DEFAULT_API_URL = 'http://127.0.0.1:8080';

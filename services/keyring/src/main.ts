@@ -6,7 +6,7 @@
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createBatchingProducer, createKafka, PRODUCER_OPTIONS, type BatchingProducer } from '@lethe/kafka';
-import { createLifecycle, createLogger, createMetricsRegistry, healthHandler } from '@lethe/observability';
+import { healthHandler, runService } from '@lethe/observability';
 import { createKeyringLimiter, DEFAULT_IDENTIFIERS_PER_READING, DEFAULT_POLICY_PATH, keyringBudgets, loadPolicy } from '@lethe/privacy';
 import { AuditEventRecordSchema, DEFAULT_FLEET_PATH, DEVICE_KINDS, loadFleet, topicNames, type DeviceKind } from '@lethe/schemas';
 import { loadKeyringConfig } from './config.ts';
@@ -14,113 +14,110 @@ import { createGatewayDirectory } from './gateway-tokens.ts';
 import { createKeyring, keyringHandler } from './keyring.ts';
 import { createKeyringMetrics, initBudgetMetrics } from './metrics.ts';
 
-async function main(): Promise<void> {
-  const config = loadKeyringConfig();
-  const logger = createLogger({ service: 'keyring', level: config.LOG_LEVEL });
-  const registry = createMetricsRegistry('keyring');
-  const metrics = createKeyringMetrics(registry);
-  const lifecycle = createLifecycle({ logger });
-  lifecycle.handleSignals();
-  const policy = loadPolicy(config.POLICY_FILE ?? DEFAULT_POLICY_PATH);
-  const gateways = createGatewayDirectory(config.KEYRING_GATEWAY_TOKENS);
-  const budgets = keyringBudgets({
-    policy,
-    fleet: loadFleet(config.FLEET_FILE ?? DEFAULT_FLEET_PATH),
-    readingIntervalMs: config.KEYRING_READING_INTERVAL_SECONDS * 1000,
-    identifiersPerReading: { ...DEFAULT_IDENTIFIERS_PER_READING, ...config.KEYRING_IDENTIFIERS_PER_READING },
-    headroom: config.KEYRING_HEADROOM,
-  });
-  initBudgetMetrics(metrics, budgets, gateways.gateways);
-
-  let audit: BatchingProducer | undefined;
-  let disconnect = async () => undefined as void;
-  if (config.KAFKA_BROKERS) {
-    const producer = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID, logger }).producer(PRODUCER_OPTIONS);
-    await producer.connect();
-    audit = createBatchingProducer({ producer });
-    disconnect = () => producer.disconnect();
-  }
-  const auditTopic = topicNames(config.KAFKA_TOPIC_PREFIX).audit;
-  const onDestroy = (kind: DeviceKind, epoch: number) => {
-    metrics.keysDestroyed.inc();
-    logger.info({ kind, epoch }, 'pseudonym key destroyed');
-    if (!audit) return;
-    const epochMs = policy.kinds[kind].epoch;
-    const event = AuditEventRecordSchema.parse({
-      v: 1,
-      type: 'key.destroyed',
-      actor: 'keyring',
-      at: Date.now(),
-      data: { kind, epoch, epochStart: new Date(epoch * epochMs).toISOString(), epochEnd: new Date((epoch + 1) * epochMs).toISOString() },
+runService(
+  { name: 'keyring', loadConfig: loadKeyringConfig, createMetrics: createKeyringMetrics },
+  async ({ config, logger, registry, metrics, lifecycle }) => {
+    const policy = loadPolicy(config.POLICY_FILE ?? DEFAULT_POLICY_PATH);
+    const gateways = createGatewayDirectory(config.KEYRING_GATEWAY_TOKENS);
+    const budgets = keyringBudgets({
+      policy,
+      fleet: loadFleet(config.FLEET_FILE ?? DEFAULT_FLEET_PATH),
+      readingIntervalMs: config.KEYRING_READING_INTERVAL_SECONDS * 1000,
+      identifiersPerReading: { ...DEFAULT_IDENTIFIERS_PER_READING, ...config.KEYRING_IDENTIFIERS_PER_READING },
+      headroom: config.KEYRING_HEADROOM,
     });
-    audit
-      .send([{ topic: auditTopic, key: 'keyring', value: JSON.stringify(event) }])
-      .catch((err: unknown) => logger.error({ err }, 'could not publish an audit event'));
-  };
+    initBudgetMetrics(metrics, budgets, gateways.gateways);
 
-  const keyring = createKeyring({ policy, onDestroy });
-  const api = keyringHandler({ keyring, gateways, limiter: createKeyringLimiter(budgets), metrics, logger });
-  const health = healthHandler({ registry, lifecycle });
-  const notFound = (res: ServerResponse) => res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"NOT_FOUND"}');
-  // With its own listener the HMAC route is served there only, so the health and metrics port
-  // (which Prometheus must reach) is no way into the oracle.
-  const separate = config.HMAC_PORT !== undefined;
-  const server = createServer((req, res) => {
-    if (!separate && api(req, res)) return;
-    if (!health(req, res)) notFound(res);
-  });
-  const servers = [server];
-  await listen(server, config.HTTP_PORT, config.HTTP_HOST);
-  if (separate) {
-    const hmacServer = createServer((req, res) => {
-      if (!api(req, res)) notFound(res);
+    let audit: BatchingProducer | undefined;
+    let disconnect = async () => undefined as void;
+    if (config.KAFKA_BROKERS) {
+      const producer = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID, logger }).producer(PRODUCER_OPTIONS);
+      await producer.connect();
+      audit = createBatchingProducer({ producer });
+      disconnect = () => producer.disconnect();
+    }
+    const auditTopic = topicNames(config.KAFKA_TOPIC_PREFIX).audit;
+    const onDestroy = (kind: DeviceKind, epoch: number) => {
+      metrics.keysDestroyed.inc();
+      logger.info({ kind, epoch }, 'pseudonym key destroyed');
+      if (!audit) return;
+      const epochMs = policy.kinds[kind].epoch;
+      const event = AuditEventRecordSchema.parse({
+        v: 1,
+        type: 'key.destroyed',
+        actor: 'keyring',
+        at: Date.now(),
+        data: { kind, epoch, epochStart: new Date(epoch * epochMs).toISOString(), epochEnd: new Date((epoch + 1) * epochMs).toISOString() },
+      });
+      audit
+        .send([{ topic: auditTopic, key: 'keyring', value: JSON.stringify(event) }])
+        .catch((err: unknown) => logger.error({ err }, 'could not publish an audit event'));
+    };
+
+    const keyring = createKeyring({ policy, onDestroy });
+    const api = keyringHandler({ keyring, gateways, limiter: createKeyringLimiter(budgets), metrics, logger });
+    const health = healthHandler({ registry, lifecycle });
+    const notFound = (res: ServerResponse) => res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"NOT_FOUND"}');
+    // With its own listener the HMAC route is served there only, so the health and metrics port
+    // (which Prometheus must reach) is no way into the oracle.
+    const separate = config.HMAC_PORT !== undefined;
+    const server = createServer((req, res) => {
+      if (!separate && api(req, res)) return;
+      if (!health(req, res)) notFound(res);
     });
-    await listen(hmacServer, config.HMAC_PORT!, config.HMAC_HOST!);
-    servers.push(hmacServer);
-  }
-  // Keys die on time even when no request arrives to trigger a rotation.
-  const rotation = setInterval(() => {
-    keyring.rotate();
-    metrics.liveKeys.set(keyring.liveKeys());
-  }, 1000);
+    const servers = [server];
+    await listen(server, config.HTTP_PORT, config.HTTP_HOST);
+    if (separate) {
+      const hmacServer = createServer((req, res) => {
+        if (!api(req, res)) notFound(res);
+      });
+      await listen(hmacServer, config.HMAC_PORT!, config.HMAC_HOST!);
+      servers.push(hmacServer);
+    }
+    // Keys die on time even when no request arrives to trigger a rotation.
+    const rotation = setInterval(() => {
+      keyring.rotate();
+      metrics.liveKeys.set(keyring.liveKeys());
+    }, 1000);
 
-  lifecycle.onShutdown('stop serving', () =>
-    Promise.all(
-      servers.map(
-        (s) =>
-          new Promise<void>((resolve) => {
-            s.close(() => resolve());
-            // Gateways keep connections alive: idle ones close now, busy ones after their request.
-            s.closeIdleConnections();
-            setTimeout(() => s.closeAllConnections(), 2_000).unref();
-          }),
-      ),
-    ).then(() => undefined),
-  );
-  lifecycle.onShutdown('destroy keys', () => {
-    clearInterval(rotation);
-    // Keys die with the process; zero them first so no copy lingers in a core dump.
-    keyring.destroyAll();
-  });
-  lifecycle.onShutdown('flush Kafka', async () => {
-    await audit?.flush();
-    await disconnect();
-  });
-  lifecycle.markReady();
-  logger.info(
-    {
-      http: (server.address() as AddressInfo).port,
-      host: config.HTTP_HOST,
-      hmac: separate ? `${config.HMAC_HOST}:${(servers[1]!.address() as AddressInfo).port}` : 'on the http port',
-      gateways: gateways.gateways,
-      budgets: Object.fromEntries(
-        DEVICE_KINDS.map((k) => [k, { perSecond: Math.round(budgets[k].messagesPerSecond), burst: budgets[k].burst, batchCap: budgets[k].batchCap }]),
-      ),
-      audit: audit ? auditTopic : null,
-    },
-    'keyring started',
-  );
-}
+    lifecycle.onShutdown('stop serving', () =>
+      Promise.all(
+        servers.map(
+          (s) =>
+            new Promise<void>((resolve) => {
+              s.close(() => resolve());
+              // Gateways keep connections alive: idle ones close now, busy ones after their request.
+              s.closeIdleConnections();
+              setTimeout(() => s.closeAllConnections(), 2_000).unref();
+            }),
+        ),
+      ).then(() => undefined),
+    );
+    lifecycle.onShutdown('destroy keys', () => {
+      clearInterval(rotation);
+      // Keys die with the process; zero them first so no copy lingers in a core dump.
+      keyring.destroyAll();
+    });
+    lifecycle.onShutdown('flush Kafka', async () => {
+      await audit?.flush();
+      await disconnect();
+    });
+    lifecycle.markReady();
+    logger.info(
+      {
+        http: (server.address() as AddressInfo).port,
+        host: config.HTTP_HOST,
+        hmac: separate ? `${config.HMAC_HOST}:${(servers[1]!.address() as AddressInfo).port}` : 'on the http port',
+        gateways: gateways.gateways,
+        budgets: Object.fromEntries(
+          DEVICE_KINDS.map((k) => [k, { perSecond: Math.round(budgets[k].messagesPerSecond), burst: budgets[k].burst, batchCap: budgets[k].batchCap }]),
+        ),
+        audit: audit ? auditTopic : null,
+      },
+      'keyring started',
+    );
+  },
+);
 
 function listen(server: Server, port: number, host: string): Promise<void> {
   return new Promise<void>((resolve, reject) => {
@@ -128,8 +125,3 @@ function listen(server: Server, port: number, host: string): Promise<void> {
     server.listen(port, host, () => resolve());
   });
 }
-
-main().catch((err: unknown) => {
-  console.error(err instanceof Error ? err.message : err);
-  process.exit(1);
-});

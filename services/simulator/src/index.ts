@@ -8,3 +8,5 @@ export { DEFAULT_SCENARIOS_PATH, loadScenario, loadScenarios, ScenarioSchema } f
 export type { Scenario } from './scenarios.ts';
 export { runSimulation } from './run.ts';
 export type { RunOptions, RunSummary } from './run.ts';
+export { simulateCommand, simulateHelp, SimulateUsageError } from './command-line.ts';
+export type { SimulateIo } from './command-line.ts';

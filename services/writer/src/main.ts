@@ -1,20 +1,14 @@
 // Writer entry point: Kafka aggregates in, InfluxDB points out, offsets committed after each write.
 import { InfluxDB } from '@influxdata/influxdb-client';
 import { createKafka, CONSUMER_TIMEOUTS, ensureTopics, exitOnConsumerCrash, retryKafka } from '@lethe/kafka';
-import { createLifecycle, createLogger, createMetricsRegistry, startHealthServer } from '@lethe/observability';
+import { runService, startHealthServer } from '@lethe/observability';
 import { DEFAULT_POLICY_PATH, loadPolicy, topicSpecs } from '@lethe/privacy';
 import { topicNames } from '@lethe/schemas';
 import { loadWriterConfig } from './config.ts';
 import { createWriterMetrics } from './metrics.ts';
 import { createWriter, writeApiSink } from './writer.ts';
 
-async function main(): Promise<void> {
-  const config = loadWriterConfig();
-  const logger = createLogger({ service: 'writer', level: config.LOG_LEVEL });
-  const registry = createMetricsRegistry('writer');
-  const metrics = createWriterMetrics(registry);
-  const lifecycle = createLifecycle({ logger });
-  lifecycle.handleSignals();
+runService({ name: 'writer', loadConfig: loadWriterConfig, createMetrics: createWriterMetrics }, async ({ config, logger, registry, metrics, lifecycle }) => {
   const health = await startHealthServer({ host: config.HTTP_HOST, port: config.HTTP_PORT, registry, lifecycle });
 
   const influx = new InfluxDB({ url: config.INFLUX_URL, token: config.INFLUX_TOKEN, timeout: 10_000 });
@@ -45,9 +39,4 @@ async function main(): Promise<void> {
   lifecycle.onShutdown('close HTTP', () => health.close());
   lifecycle.markReady();
   logger.info({ http: health.port }, 'writer started');
-}
-
-main().catch((err: unknown) => {
-  console.error(err instanceof Error ? err.message : err);
-  process.exit(1);
 });
