@@ -112,7 +112,9 @@ export function startOrphanWatch(options: OrphanWatchOptions): { stop(): Promise
   const schedule = new OrphanSchedule(self, maxReplicas);
   const stopping = new AbortController();
   const look = async () => {
-    const gone = schedule.next(await liveReplicas(serviceName));
+    const live = await liveReplicas(serviceName);
+    if (!live.has(self)) return void logger.warn({ live: [...live] }, 'the DNS does not list this gateway replica; this look is skipped');
+    const gone = schedule.next(live);
     for (const replica of gone) {
       for (let connection = 0; connection < connections && !stopping.signal.aborted; connection++) {
         const clientId = `${clientIdPrefix}-${replica}-${connection}`;

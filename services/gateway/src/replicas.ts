@@ -44,15 +44,17 @@ export async function ownReplica(serviceName: string): Promise<number> {
   return [...numbers][0]!;
 }
 
-/** The replica numbers of every live replica of the service. */
+/** The replica numbers of every live replica of the service; a failed lookup throws. */
 export async function liveReplicas(serviceName: string): Promise<Set<number>> {
-  return numbersOf(await resolve4(serviceName).catch(() => [] as string[]));
+  return numbersOf(await resolve4(serviceName));
 }
 
 /**
  * Which replicas' sessions this replica should drain. A replica number up to `maxReplicas`
  * that is not live on two looks in a row is gone (one look could catch a container restarting);
- * each gone replica is drained by one live replica, chosen the same way by all of them.
+ * each gone replica is drained by one live replica, chosen the same way by all of them. A look
+ * that does not list this replica itself is not believed (a DNS answer cut short or a PTR query
+ * failed): it would make live replicas look gone, and draining one takes its session from it.
  */
 export class OrphanSchedule {
   private absentBefore = new Set<number>();
@@ -65,7 +67,8 @@ export class OrphanSchedule {
   }
 
   next(live: ReadonlySet<number>): number[] {
-    const members = [...new Set([...live, this.self])].sort((a, b) => a - b);
+    if (!live.has(this.self)) return [];
+    const members = [...live].sort((a, b) => a - b);
     const absent = new Set<number>();
     for (let n = 1; n <= this.maxReplicas; n++) if (!members.includes(n)) absent.add(n);
     const gone = [...absent].filter((n) => this.absentBefore.has(n));

@@ -50,9 +50,14 @@ describe('OrphanSchedule', () => {
     for (const [gone, by] of drainers) expect(by, `replica ${gone}`).toHaveLength(1);
   });
 
-  it('counts itself live even when the DNS does not list it yet', () => {
-    const s = new OrphanSchedule(2, 2);
-    s.next(new Set());
-    expect(s.next(new Set())).toEqual([1]);
+  it('believes no look that does not list itself (a failed or partial lookup): live replicas are not taken for gone', () => {
+    const s = new OrphanSchedule(2, 3);
+    expect(s.next(new Set([1, 2, 3]))).toEqual([]);
+    expect(s.next(new Set())).toEqual([]);
+    expect(s.next(new Set([1]))).toEqual([]); // 2 and 3 missing, itself included: not believed
+    expect(s.next(new Set([1]))).toEqual([]);
+    // Once it sees itself again, a replica gone counts from that look on.
+    expect(s.next(new Set([1, 2]))).toEqual([]);
+    expect(s.next(new Set([1, 2]))).toEqual([3]);
   });
 });
