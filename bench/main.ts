@@ -51,7 +51,7 @@ async function main(): Promise<void> {
   const payloads = await buildPayloads();
   progress(
     'setup',
-    `run ${run}; ${payloads.devices.length} devices, payload ${payloads.meanPayloadBytes} B (lamppost ${payloads.lamppostPayloadBytes} B), readings record ${payloads.readingRecordBytes} B, ${payloads.recordsPerReading.toFixed(1)} Kafka records per reading`,
+    `run ${run}; ${payloads.devices.length} devices, payload ${payloads.meanPayloadBytes} B (lamppost ${payloads.lamppostPayloadBytes} B), readings record ${payloads.readingRecordBytes} B, ${payloads.recordsPerReading.toFixed(1)} Kafka records per reading (${payloads.sightingsPerReading.toFixed(1)} sightings)`,
   );
   const ctx: BenchContext = {
     opts,

@@ -2,7 +2,8 @@
 // fleet at the evening peak (the busiest hour: most Wi-Fi probes and plate reads per reading),
 // several ticks of them so the phones and cars change over time as in the city. Each reading
 // is kept as the JSON text after its `ts`, so a publisher only prepends deviceId, seq and ts.
-import { DEFAULT_POLICY_PATH, createInMemoryKeyProvider, createIngestStage, createPseudonymizer, loadPolicy } from '@lethe/privacy';
+import { partitionOf } from '@lethe/kafka';
+import { DEFAULT_INPUT_PARTITIONS, DEFAULT_POLICY_PATH, createInMemoryKeyProvider, createIngestStage, createPseudonymizer, loadPolicy } from '@lethe/privacy';
 import { DEFAULT_FLEET_PATH, DEVICE_KINDS, loadFleet, type DeviceKind } from '@lethe/schemas';
 import { createCity, loadScenario } from '@lethe/simulator';
 
@@ -24,8 +25,10 @@ export interface PayloadSet {
   readingRecordBytes: number;
   /** One readings record as the gateway writes it (a lamppost's), for the Kafka producer stages. */
   readingRecordSample: string;
-  /** Kafka records the gateway writes per reading (the reading plus its sightings). */
+  /** Kafka records the gateway writes per reading (the reading, and its sightings in one record per partition). */
   recordsPerReading: number;
+  /** Sightings (pseudonymized identifiers) per reading. */
+  sightingsPerReading: number;
   /** Simulated time the readings were taken at (their own ts is replaced by the publish time). */
   simulatedAt: string;
 }
@@ -79,9 +82,11 @@ export async function buildPayloads({ ticks = 24, tickSeconds = 5 } = {}): Promi
       createPseudonymizer(createInMemoryKeyProvider({ epochMs: policy.kinds[kind].epoch, graceMs: 60_000 }), policy.kinds[kind].epoch),
     ]),
   ) as Record<DeviceKind, ReturnType<typeof createPseudonymizer>>;
-  const ingest = createIngestStage({ policy, fleet, pseudonymizers });
+  // The services' default of 3 input partitions, as the bench runs them: a reading's sightings go in one record per partition.
+  const ingest = createIngestStage({ policy, fleet, pseudonymizers, sightingsPartition: (p) => partitionOf(p, DEFAULT_INPUT_PARTITIONS) });
   let recordBytes = 0;
   let records = 0;
+  let sightings = 0;
   let sample = '';
   for (const s of samples) {
     const result = await ingest.ingest(s.topic, Buffer.from(s.payload));
@@ -89,6 +94,7 @@ export async function buildPayloads({ ticks = 24, tickSeconds = 5 } = {}): Promi
     recordBytes += Buffer.byteLength(result.records[0]!.value);
     if (!sample && result.kind === 'lamppost') sample = result.records[0]!.value;
     records += result.records.length;
+    sightings += result.sightings;
   }
   return {
     devices: [...byDevice.values()],
@@ -97,6 +103,7 @@ export async function buildPayloads({ ticks = 24, tickSeconds = 5 } = {}): Promi
     readingRecordBytes: Math.round(recordBytes / samples.length),
     readingRecordSample: sample,
     recordsPerReading: records / samples.length,
+    sightingsPerReading: sightings / samples.length,
     simulatedAt: new Date(PEAK).toISOString(),
   };
 }

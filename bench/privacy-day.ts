@@ -23,7 +23,16 @@ import {
   ManualClock,
   type ReleaseReport,
 } from '@lethe/privacy';
-import { DEFAULT_FLEET_PATH, DEVICE_KINDS, loadFleet, ReadingRecordSchema, SightingRecordSchema, TOPICS, type DeviceKind } from '@lethe/schemas';
+import {
+  DEFAULT_FLEET_PATH,
+  DEVICE_KINDS,
+  loadFleet,
+  ReadingRecordSchema,
+  sightingsOf,
+  SightingsTopicRecordSchema,
+  TOPICS,
+  type DeviceKind,
+} from '@lethe/schemas';
 import { createCity, loadScenario } from '@lethe/simulator';
 
 const { values } = parseArgs({
@@ -91,8 +100,7 @@ function run(privacy: boolean) {
         replay.set(Math.max(replay.now(), r.ts));
         aggregator.addReading(r);
       } else {
-        const s = SightingRecordSchema.parse(json);
-        if (privacy) aggregator.addSighting(s);
+        if (privacy) for (const s of sightingsOf(SightingsTopicRecordSchema.parse(json))) aggregator.addSighting(s);
       }
     }
     // Close windows as the hour goes by, as the processor's timer does.

@@ -172,7 +172,7 @@ export function markdown(results: Results): string {
   L.push(`| Lethe | commit ${m.gitCommit}${m.gitDirty ? ' + uncommitted changes' : ''} |`, '');
   L.push(
     `Payloads: the simulator's readings of the 108-device fleet at the evening peak (${r.payloads.simulatedAt}, normal-day scenario), ${r.payloads.meanPayloadBytes} B on average ` +
-      `(lamppost ${r.payloads.lamppostPayloadBytes} B); each becomes a readings record of ${r.payloads.readingRecordBytes} B on average plus sightings, ${fmt(r.payloads.recordsPerReading, 1)} Kafka records per reading.`,
+      `(lamppost ${r.payloads.lamppostPayloadBytes} B); each becomes a readings record of ${r.payloads.readingRecordBytes} B on average plus ${fmt(r.payloads.sightingsPerReading, 1)} sightings, written as ${fmt(r.payloads.recordsPerReading, 1)} Kafka records per reading (a reading's sightings in one record per partition).`,
     '',
   );
 

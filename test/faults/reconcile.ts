@@ -12,7 +12,7 @@
 //   4. InfluxDB holds exactly the aggregates, value for value.
 import { createHash } from 'node:crypto';
 import { normalizeIdentifier, SIGHTING_FIELDS, sightingSlot, slotStart, SOURCE_KIND, type Policy } from '@lethe/privacy';
-import { AggregateRecordSchema, ReadingRecordSchema, SightingRecordSchema, type AggregateRecord } from '@lethe/schemas';
+import { AggregateRecordSchema, ReadingRecordSchema, sightingsOf, SightingsTopicRecordSchema, type AggregateRecord } from '@lethe/schemas';
 import type { DumpedRecord } from './topic-dump.ts';
 
 export interface Published {
@@ -70,9 +70,10 @@ export function reconcileSequences(published: Iterable<Published>, readings: Dum
   }
   const sightingCopies = new Map<string, number>();
   for (const s of sightings) {
-    const rec = SightingRecordSchema.parse(JSON.parse(s.value));
-    const id = `${rec.source}|${rec.deviceId}|${rec.pseudonym}|${rec.ts}`;
-    sightingCopies.set(id, (sightingCopies.get(id) ?? 0) + 1);
+    for (const rec of sightingsOf(SightingsTopicRecordSchema.parse(JSON.parse(s.value)))) {
+      const id = `${rec.source}|${rec.deviceId}|${rec.pseudonym}|${rec.ts}`;
+      sightingCopies.set(id, (sightingCopies.get(id) ?? 0) + 1);
+    }
   }
   const expected = new Set<string>();
   for (const [id, p] of acked) if (copies.has(id)) for (const key of p.sightings) expected.add(key);

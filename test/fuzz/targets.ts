@@ -35,6 +35,9 @@ import {
   REJECT_REASONS,
   RejectedRecordSchema,
   SightingRecordSchema,
+  sightingsOf,
+  SightingsRecordSchema,
+  SightingsTopicRecordSchema,
   TOPICS,
   type DeviceKind,
 } from '@lethe/schemas';
@@ -141,7 +144,7 @@ export async function fuzzIngest(data: Buffer): Promise<void> {
   if (result.ok) {
     check(result.records.length > 0 && result.records[0]!.topic === TOPICS.readings, 'an accepted reading must be forwarded first');
     for (const r of result.records) {
-      const record = (r.topic === TOPICS.readings ? ReadingRecordSchema : SightingRecordSchema).safeParse(JSON.parse(r.value));
+      const record = (r.topic === TOPICS.readings ? ReadingRecordSchema : SightingsRecordSchema).safeParse(JSON.parse(r.value));
       check(record.success, `a forwarded ${r.topic} record does not match its schema: ${record.success ? '' : JSON.stringify(record.error.issues)}`);
       check(r.timestamp === undefined || Number.isSafeInteger(r.timestamp), 'a Kafka timestamp must be an integer');
       for (const id of identifiers) check(!(r.key + r.value).toUpperCase().includes(id.toUpperCase()), 'a forwarded record repeats an identifier of the input');
@@ -179,7 +182,14 @@ export async function fuzzIngest(data: Buffer): Promise<void> {
 
 /** The last millisecond a JavaScript Date can hold. */
 const MAX_DATE_MS = 8.64e15;
-const RECORD_SCHEMAS = [ReadingRecordSchema, SightingRecordSchema, AggregateRecordSchema, RejectedRecordSchema, AuditEventRecordSchema] as const;
+const RECORD_SCHEMAS = [
+  ReadingRecordSchema,
+  SightingRecordSchema,
+  SightingsRecordSchema,
+  AggregateRecordSchema,
+  RejectedRecordSchema,
+  AuditEventRecordSchema,
+] as const;
 const noise = createNoiseSource(Buffer.alloc(32, 5));
 
 export function fuzzKafkaRecords(data: Buffer): void {
@@ -198,7 +208,7 @@ export function fuzzKafkaRecords(data: Buffer): void {
   }
   // What the processor does with records the schemas accept: the aggregates it emits must be valid aggregate records.
   const reading = ReadingRecordSchema.safeParse(value);
-  const sighting = SightingRecordSchema.safeParse(value);
+  const sighting = SightingsTopicRecordSchema.safeParse(value);
   if (!reading.success && !sighting.success) return;
   const ts = reading.success ? reading.data.ts : sighting.data!.ts;
   // The processor closes a window only once the clock has passed it, and no clock passes the
@@ -210,7 +220,8 @@ export function fuzzKafkaRecords(data: Buffer): void {
     aggregator.addReading(reading.data);
     aggregator.addReading({ ...reading.data, seq: reading.data.seq + 1 });
   } else {
-    for (let i = 0; i < 6; i++) aggregator.addSighting({ ...sighting.data!, pseudonym: `${sighting.data!.pseudonym.slice(0, 15)}${i}` });
+    const [first] = sightingsOf(sighting.data!);
+    for (let i = 0; i < 6; i++) aggregator.addSighting({ ...first!, pseudonym: `${first!.pseudonym.slice(0, 15)}${i}` });
   }
   // As the processor does: closed a little after the epoch of the records ended.
   for (const out of aggregator.closeDue(ts + policy.kinds.lamppost.epoch + 60_000).records) {

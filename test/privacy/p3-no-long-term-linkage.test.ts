@@ -6,7 +6,15 @@
 // gateway uses.
 import { createHmac, randomBytes } from 'node:crypto';
 import { createInMemoryKeyProvider, createPseudonymizer, ManualClock, normalizeIdentifier } from '@lethe/privacy';
-import { readingTopic, TOPICS, type LamppostReadingInput, type ReadingRecord, type SightingRecord } from '@lethe/schemas';
+import {
+  readingTopic,
+  sightingsOf,
+  SightingsTopicRecordSchema,
+  TOPICS,
+  type LamppostReadingInput,
+  type ReadingRecord,
+  type SightingRecord,
+} from '@lethe/schemas';
 import { createFleetPublisher } from '@lethe/simulator';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startService, type RunningService } from '../support/services.ts';
@@ -72,10 +80,18 @@ describe('P3: no long-term linkage, on the real gateway and Kafka', () => {
   it('gives a phone one pseudonym within an epoch, another in the next, and none once the epoch key is destroyed', async () => {
     // Sightings carry no sequence number (P9): this run's are the device's stamped from now on.
     const since = Date.now();
-    const sightings = await readTopic<SightingRecord>(infra.kafkaBrokers, TOPICS.sightings, (v) => {
-      const s = v as SightingRecord;
-      return s?.deviceId === DEVICE && s.ts >= since ? s : undefined;
+    // A record holds a reading's sightings for its partition: read as lists, flattened below.
+    const sightingsTopic = await readTopic<SightingRecord[]>(infra.kafkaBrokers, TOPICS.sightings, (v) => {
+      const parsed = SightingsTopicRecordSchema.safeParse(v);
+      return parsed.success && parsed.data.deviceId === DEVICE && parsed.data.ts >= since ? sightingsOf(parsed.data) : undefined;
     });
+    const sightings = {
+      until: (done: (s: SightingRecord[]) => boolean, ms: number) => sightingsTopic.until((r) => done(r.flat()), ms),
+      stop: () => sightingsTopic.stop(),
+      get records() {
+        return sightingsTopic.records.flat();
+      },
+    };
     const readings = await readTopic<ReadingRecord>(infra.kafkaBrokers, TOPICS.readings, (v) => {
       const r = v as ReadingRecord;
       return r?.deviceId === DEVICE && r.seq >= base && r.seq < base + 10 ? r : undefined;

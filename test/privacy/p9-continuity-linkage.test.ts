@@ -20,7 +20,7 @@ import { createServer, type Server } from 'node:http';
 import { createKafka } from '@lethe/kafka';
 import { createLogger } from '@lethe/observability';
 import { createInMemoryKeyProvider, createPseudonymizer, type PseudonymKeyProvider } from '@lethe/privacy';
-import { DEFAULT_FLEET_PATH, loadFleet, SightingRecordSchema, TOPICS, type LamppostReadingInput } from '@lethe/schemas';
+import { DEFAULT_FLEET_PATH, loadFleet, sightingsOf, SightingsTopicRecordSchema, TOPICS, type LamppostReadingInput } from '@lethe/schemas';
 import { createCity, createFleetPublisher, loadScenario } from '@lethe/simulator';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { continuityAttack, describeFigures, seededRandom, type ObservedSighting } from '../support/continuity-linkage.ts';
@@ -110,9 +110,11 @@ describe('P9: continuity linkage across a pseudonym epoch, on the real gateway a
     await insider.subscribe({ topic: TOPICS.sightings, fromBeginning: true });
     await insider.run({
       eachMessage: async ({ partition, message }) => {
-        const parsed = SightingRecordSchema.safeParse(JSON.parse(message.value?.toString('utf8') ?? 'null'));
+        const parsed = SightingsTopicRecordSchema.safeParse(JSON.parse(message.value?.toString('utf8') ?? 'null'));
         if (!parsed.success || parsed.data.ts < from || parsed.data.kind !== 'lamppost') return;
-        seen.push({ ...parsed.data, kafkaTimestamp: Number(message.timestamp), partition, offset: Number(message.offset), arrivedAt: Date.now() });
+        // The sightings of a record share its partition and offset.
+        for (const sighting of sightingsOf(parsed.data))
+          seen.push({ ...sighting, kafkaTimestamp: Number(message.timestamp), partition, offset: Number(message.offset), arrivedAt: Date.now() });
       },
     });
 

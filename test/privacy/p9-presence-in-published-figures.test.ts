@@ -33,7 +33,8 @@ import {
   DEFAULT_FLEET_PATH,
   loadFleet,
   ReadingRecordSchema,
-  SightingRecordSchema,
+  sightingsOf,
+  SightingsRecordSchema,
   TOPICS,
   type AggregateRecord,
   type ReadingRecord,
@@ -104,7 +105,7 @@ async function night() {
       if (!result.ok) throw new Error(`the simulator produced a reading the gateway refuses: ${result.rejected.reason}`);
       for (const rec of result.records) {
         if (rec.topic === TOPICS.readings) readings.push(ReadingRecordSchema.parse(JSON.parse(rec.value)));
-        else sightings.push(SightingRecordSchema.parse(JSON.parse(rec.value)));
+        else sightings.push(...sightingsOf(SightingsRecordSchema.parse(JSON.parse(rec.value))));
       }
     }
   }

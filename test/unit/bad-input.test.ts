@@ -23,7 +23,8 @@ import {
   ReadingRecordSchema,
   REJECT_REASONS,
   RejectedRecordSchema,
-  SightingRecordSchema,
+  sightingsOf,
+  SightingsRecordSchema,
   TOPICS,
   type DeviceKind,
 } from '@lethe/schemas';
@@ -128,7 +129,7 @@ describe('the bad-input catalogue', () => {
           expect(log.match(/"rejected a message"/g)?.length ?? 0).toBe(c.messages.length);
         } else {
           const readings = records.filter((r) => r.topic === TOPICS.readings).map((r) => ReadingRecordSchema.parse(JSON.parse(r.value)));
-          const sightings = records.filter((r) => r.topic === TOPICS.sightings).map((r) => SightingRecordSchema.parse(JSON.parse(r.value)));
+          const sightings = records.filter((r) => r.topic === TOPICS.sightings).flatMap((r) => sightingsOf(SightingsRecordSchema.parse(JSON.parse(r.value))));
           expect(readings).toHaveLength(c.messages.length);
           expect(records.filter((r) => r.topic === TOPICS.rejected)).toEqual([]);
           for (const r of readings) {

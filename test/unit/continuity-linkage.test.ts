@@ -25,7 +25,8 @@ import {
 import {
   loadFleet,
   DEFAULT_FLEET_PATH,
-  SightingRecordSchema,
+  sightingsOf,
+  SightingsRecordSchema,
   type DeviceKind,
   type LamppostReadingInput,
   type SightingRecord,
@@ -60,12 +61,10 @@ interface Run {
 /** Kafka's producer puts a keyed record on partition hash(key) mod n; any fixed hash shows the same. */
 const partitionOf = (key: string) => createHash('sha256').update(key).digest()[0]! % PARTITIONS;
 
+/** Offsets of one topic: the next record written to a partition takes its next offset. */
 function topicLog() {
   const next = Array.from({ length: PARTITIONS }, () => 0);
-  return (key: string) => {
-    const partition = partitionOf(key);
-    return { partition, offset: next[partition]!++ };
-  };
+  return (partition: number) => ({ partition, offset: next[partition]!++ });
 }
 
 /** Runs the city from `from` to `to` (ms) through ingest, keeping both record formats. */
@@ -86,6 +85,7 @@ async function simulate(seed: string, scenario: Scenario, from: number, to: numb
     fleet,
     clock,
     pseudonymizers: { lamppost: pseudonymizer('lamppost'), 'traffic-light': pseudonymizer('traffic-light'), sewer: pseudonymizer('sewer') },
+    sightingsPartition: partitionOf,
   });
   const city = createCity({ devices: fleet.devices.filter((d) => kinds.includes(d.kind)), scenario, seed, tickSeconds: TICK_SECONDS });
   const run: Run = { before: [], after: [], unmixed: [], oldRecords: [], newRecords: [], truth: new Map() };
@@ -93,7 +93,10 @@ async function simulate(seed: string, scenario: Scenario, from: number, to: numb
   const newLog = topicLog();
   const unmixedLog = topicLog();
   // The write mix (services/gateway/src/write-mix.ts): records held until their mix ends, then written shuffled.
-  const mixes = new Map<number, Array<{ record: SightingRecord; key: string; timestamp: number }>>();
+  // A record of the sightings topic holds a reading's sightings for one partition: they share its offset.
+  const mixes = new Map<number, Array<{ records: SightingRecord[]; partition: number; timestamp: number }>>();
+  const written = (records: SightingRecord[], at: { partition: number; offset: number }, timestamp: number) =>
+    records.map((record) => ({ ...record, kafkaTimestamp: timestamp, ...at }));
   const shuffle = seededRandom(0x51);
   const writeMixes = (upTo: number) => {
     for (const [end, held] of [...mixes].sort(([a], [b]) => a - b)) {
@@ -103,7 +106,7 @@ async function simulate(seed: string, scenario: Scenario, from: number, to: numb
         const j = Math.floor(shuffle() * (i + 1));
         [held[i], held[j]] = [held[j]!, held[i]!];
       }
-      for (const h of held) run.after.push({ ...h.record, kafkaTimestamp: h.timestamp, ...newLog(h.key) });
+      for (const h of held) run.after.push(...written(h.records, newLog(h.partition), h.timestamp));
     }
   };
   for (let now = from; now < to; now += TICK_SECONDS * 1000) {
@@ -141,15 +144,16 @@ async function simulate(seed: string, scenario: Scenario, from: number, to: numb
           ...(item.speedKmh === undefined ? {} : { speedKmh: item.speedKmh }),
         };
         run.oldRecords.push(record);
-        run.before.push({ ...record, kafkaTimestamp: now, seq: payload.seq, index, ...oldLog(record.pseudonym) });
+        run.before.push({ ...record, kafkaTimestamp: now, seq: payload.seq, index, ...oldLog(partitionOf(record.pseudonym)) });
       });
       const end = mixEnd(policy, result.ts);
       for (const out of result.records.filter((r: OutRecord) => r.topic.endsWith('sightings.v1'))) {
-        const record = SightingRecordSchema.parse(JSON.parse(out.value));
-        run.newRecords.push(record);
-        run.unmixed.push({ ...record, kafkaTimestamp: out.timestamp!, ...unmixedLog(out.key) });
-        if (end !== undefined && end > now + 50) (mixes.get(end) ?? mixes.set(end, []).get(end)!).push({ record, key: out.key, timestamp: out.timestamp! });
-        else run.after.push({ ...record, kafkaTimestamp: out.timestamp!, ...newLog(out.key) });
+        const records = sightingsOf(SightingsRecordSchema.parse(JSON.parse(out.value)));
+        run.newRecords.push(...records);
+        run.unmixed.push(...written(records, unmixedLog(out.partition!), out.timestamp!));
+        if (end !== undefined && end > now + 50)
+          (mixes.get(end) ?? mixes.set(end, []).get(end)!).push({ records, partition: out.partition!, timestamp: out.timestamp! });
+        else run.after.push(...written(records, newLog(out.partition!), out.timestamp!));
       }
     }
   }

@@ -15,6 +15,8 @@ export interface OutgoingRecord {
   /** Record timestamp in ms (CreateTime). Personal records carry their event time, so topic
    * retention (which compares record timestamps) counts from when the data was measured. */
   timestamp?: number;
+  /** The partition to write to; without it, the key's. */
+  partition?: number;
 }
 
 export interface BatchingProducerOptions {
@@ -65,7 +67,12 @@ export function chunkByBytes(records: readonly OutgoingRecord[], maxBytes: numbe
 }
 
 function toMessage(r: OutgoingRecord): Message {
-  return { key: r.key, value: r.value, ...(r.timestamp === undefined ? {} : { timestamp: String(r.timestamp) }) };
+  return {
+    key: r.key,
+    value: r.value,
+    ...(r.timestamp === undefined ? {} : { timestamp: String(r.timestamp) }),
+    ...(r.partition === undefined ? {} : { partition: r.partition }),
+  };
 }
 
 export function createBatchingProducer({

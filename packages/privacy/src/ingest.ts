@@ -11,7 +11,7 @@ import {
   type ReadingRecord,
   type RejectReason,
   type RejectedRecord,
-  type SightingRecord,
+  type SightingsRecord,
   type SightingSource,
 } from '@lethe/schemas';
 import { systemClock, type Clock } from './clock.ts';
@@ -39,6 +39,12 @@ export interface IngestOptions {
   maxPayloadBytes?: number;
   /** How far ahead of our clock a device's clock may run (default: the policy's `rawData.maxFutureSkew`). */
   maxFutureSkewMs?: number;
+  /**
+   * The sightings topic's partition for a pseudonym (the gateway: Kafka's default partitioner over
+   * the topic's partitions). A reading's sightings are written as one record per partition. Default:
+   * one partition, so one record per reading and source.
+   */
+  sightingsPartition?: (pseudonym: string) => number;
 }
 
 export interface OutRecord {
@@ -47,6 +53,8 @@ export interface OutRecord {
   value: string;
   /** Event time (ms): Kafka's time-based retention then counts from the measurement. */
   timestamp?: number;
+  /** The partition to write to; without it, the key's (Kafka's default partitioner). */
+  partition?: number;
 }
 
 export type IngestResult =
@@ -58,7 +66,9 @@ export type IngestResult =
       seq: number;
       /** When the reading was taken (ms), for the write mix (write-mix.ts). */
       ts: number;
+      /** The readings record first, then one sightings record per source and partition. */
       records: OutRecord[];
+      /** Sightings written (not records: a sightings record holds all of a reading's for its partition). */
       sightings: number;
       droppedFields: number;
       /** Sightings not kept: stamped before the policy's max lateness, or in an epoch whose key is destroyed. */
@@ -79,6 +89,7 @@ export function createIngestStage({
   clock = systemClock,
   maxPayloadBytes = 64 * 1024,
   maxFutureSkewMs = policy.rawData.maxFutureSkew,
+  sightingsPartition = () => 0,
 }: IngestOptions): IngestStage {
   const knownKeys = new Set(Object.values(policy.kinds).flatMap((k) => Object.keys(k.fields).flatMap((f) => f.split('.'))));
   const written = createWrittenSlots();
@@ -165,7 +176,7 @@ export function createIngestStage({
             continue;
           }
           records.push(...out.records);
-          sightings += out.records.length;
+          sightings += out.sightings;
           mergedSightings += out.merged;
           continue;
         }
@@ -191,9 +202,9 @@ export function createIngestStage({
     device: { id: string; district: string },
     seq: number,
     ts: number,
-  ): Promise<{ records: OutRecord[]; merged: number } | 'key-destroyed'> {
+  ): Promise<{ records: OutRecord[]; sightings: number; merged: number } | 'key-destroyed'> {
     const fields = policy.kinds[kind].fields;
-    if (fields[`${field}.${identifier}`]?.treatment !== 'pseudonymize') return { records: [], merged: 0 };
+    if (fields[`${field}.${identifier}`]?.treatment !== 'pseudonymize') return { records: [], sightings: 0, merged: 0 };
     const result = await pseudonymizers[kind].pseudonymize(
       source,
       ts,
@@ -205,30 +216,42 @@ export function createIngestStage({
     // window, so it lies in the same window and epoch as the exact time the key was chosen by.
     const slotMs = sightingSlot(source, policy.kinds[kind].window);
     const slot = slotStart(ts, slotMs);
-    const records: OutRecord[] = [];
+    const keepSpeed = fields[`${field}.speedKmh`]?.treatment === 'keep';
+    const byPartition = new Map<number, SightingsRecord['sightings']>();
+    let sightings = 0;
     let merged = 0;
     const here = new Set<string>();
     items.forEach((item, index) => {
-      const sighting: SightingRecord = {
-        v: 1,
+      const pseudonym = result.pseudonyms[index]!;
+      if (here.has(pseudonym) || !written.claim(source, device.id, pseudonym, slot + slotMs, `${seq}`)) {
+        merged++;
+        return;
+      }
+      here.add(pseudonym);
+      const partition = sightingsPartition(pseudonym);
+      let bundle = byPartition.get(partition);
+      if (!bundle) byPartition.set(partition, (bundle = []));
+      bundle.push(keepSpeed && typeof item.speedKmh === 'number' ? { pseudonym, speedKmh: item.speedKmh } : { pseudonym });
+      sightings++;
+    });
+    const records: OutRecord[] = [];
+    for (const [partition, bundle] of byPartition) {
+      // The device lists probes in the order it heard them (the simulator: order of arrival); the
+      // record would keep that order.
+      const record: SightingsRecord = {
+        v: 2,
         source,
-        pseudonym: result.pseudonyms[index]!,
         epoch: result.epoch,
         kind,
         deviceId: device.id,
         district: device.district,
         ts: slot,
+        sightings: shuffled(bundle),
       };
-      if (here.has(sighting.pseudonym) || !written.claim(sighting, slot + slotMs, `${seq}`)) {
-        merged++;
-        return;
-      }
-      here.add(sighting.pseudonym);
-      records.push({ topic: TOPICS.sightings, key: sighting.pseudonym, value: JSON.stringify(withKept(sighting, field, item, fields)), timestamp: slot });
-    });
-    // The device lists probes in the order it heard them (the simulator: order of arrival); the
-    // records of a reading that share a partition would keep that order in their offsets.
-    return { records: shuffled(records), merged };
+      records.push({ topic: TOPICS.sightings, key: bundle[0]!.pseudonym, value: JSON.stringify(record), timestamp: slot, partition });
+    }
+    // Records of one reading for different partitions are independent; their order says nothing, shuffled all the same.
+    return { records: shuffled(records), sightings, merged };
   }
 }
 
@@ -246,10 +269,10 @@ function createWrittenSlots() {
   const slots = new Map<number, Map<string, string>>();
   return {
     /** True if this reading may write the record: the first for its pseudonym, device and slot, or a copy from the same reading. */
-    claim(s: SightingRecord, slotEnd: number, readingId: string): boolean {
+    claim(source: SightingSource, deviceId: string, pseudonym: string, slotEnd: number, readingId: string): boolean {
       let claims = slots.get(slotEnd);
       if (!claims) slots.set(slotEnd, (claims = new Map()));
-      const id = `${s.source}|${s.deviceId}|${s.pseudonym}`;
+      const id = `${source}|${deviceId}|${pseudonym}`;
       const by = claims.get(id);
       if (by === undefined) claims.set(id, readingId);
       return by === undefined || by === readingId;
@@ -277,9 +300,4 @@ function shuffled<T>(items: T[]): T[] {
  */
 export function readingTime(iso: string): number {
   return Date.parse(iso.replace(/(\.\d{3})\d+/, '$1'));
-}
-
-function withKept(sighting: SightingRecord, field: string, item: Record<string, unknown>, fields: Policy['kinds'][DeviceKind]['fields']): SightingRecord {
-  if (fields[`${field}.speedKmh`]?.treatment === 'keep' && typeof item.speedKmh === 'number') sighting.speedKmh = item.speedKmh;
-  return sighting;
 }

@@ -1,4 +1,4 @@
-import { createFleet, TOPICS, type ReadingRecord, type SightingRecord } from '@lethe/schemas';
+import { createFleet, parseSightings, SightingsRecordSchema, TOPICS, type ReadingRecord, type SightingRecord } from '@lethe/schemas';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../src/clock.ts';
 import { createIngestStage } from '../src/ingest.ts';
@@ -10,7 +10,7 @@ const NOW = Date.UTC(2026, 0, 1, 8, 0, 0);
 const MAC = '02:AA:BB:CC:DD:EE';
 const PLATE = 'XY 9876';
 
-function stage() {
+function stage(sightingsPartition?: (pseudonym: string) => number) {
   const policy = loadPolicy(DEFAULT_POLICY_PATH);
   const clock = new ManualClock(NOW);
   const pseudonymizer = (kind: keyof typeof policy.kinds) =>
@@ -24,8 +24,13 @@ function stage() {
     fleet,
     clock,
     pseudonymizers: { lamppost: pseudonymizer('lamppost'), 'traffic-light': pseudonymizer('traffic-light'), sewer: pseudonymizer('sewer') },
+    ...(sightingsPartition ? { sightingsPartition } : {}),
   });
 }
+
+/** The sightings in a result's records, in their order. */
+const sightingsIn = (records: ReadonlyArray<{ topic: string; value: string }>): SightingRecord[] =>
+  records.filter((r) => r.topic === TOPICS.sightings).flatMap((r) => parseSightings(r.value)!);
 
 const lamppost = (extra: Record<string, unknown> = {}) => ({
   deviceId: 'LP-0001',
@@ -44,6 +49,8 @@ const lamppost = (extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 const buf = (v: unknown) => Buffer.from(JSON.stringify(v));
+/** A stand-in for Kafka's partitioner (the gateway passes @lethe/kafka's partitionOf). */
+const partitionOf = (pseudonym: string, partitions: number) => pseudonym.charCodeAt(0) % partitions;
 
 describe('the gateway ingest stage', () => {
   it('forwards a minimized reading and a pseudonymous sighting, and no raw identifier', async () => {
@@ -56,9 +63,9 @@ describe('the gateway ingest stage', () => {
     expect(r).toMatchObject({ deviceId: 'LP-0001', district: 'wan-chai', seq: 7, ts: NOW });
     expect(r.values).not.toHaveProperty('ownerName');
     expect(sighting!.topic).toBe(TOPICS.sightings);
-    const s = JSON.parse(sighting!.value) as SightingRecord;
-    expect(s.source).toBe('wifi');
-    expect(sighting!.key).toBe(s.pseudonym);
+    const [s] = sightingsIn([sighting!]);
+    expect(s!.source).toBe('wifi');
+    expect(sighting!.key).toBe(s!.pseudonym);
     const everything = result.records.map((x) => x.key + x.value).join();
     for (const secret of [MAC, MAC.replaceAll(':', ''), 'HomeNet', '-60', 'Alice']) expect(everything).not.toContain(secret);
   });
@@ -102,11 +109,10 @@ describe('the gateway ingest stage', () => {
     ] as const) {
       const out = result.records.find((r) => r.topic === TOPICS.sightings)!;
       expect(out.timestamp).toBe(slot);
-      const sighting = JSON.parse(out.value) as Record<string, unknown>;
-      expect(sighting.ts).toBe(slot);
-      expect(Object.keys(sighting).sort()).toEqual(
-        ['deviceId', 'district', 'epoch', 'kind', 'pseudonym', 'source', 'ts', 'v', ...(result === read ? ['speedKmh'] : [])].sort(),
-      );
+      const record = JSON.parse(out.value) as { ts: number; sightings: Array<Record<string, unknown>> };
+      expect(record.ts).toBe(slot);
+      expect(Object.keys(record).sort()).toEqual(['deviceId', 'district', 'epoch', 'kind', 'sightings', 'source', 'ts', 'v'].sort());
+      expect(Object.keys(record.sightings[0]!).sort()).toEqual(['pseudonym', ...(result === read ? ['speedKmh'] : [])].sort());
     }
   });
 
@@ -118,8 +124,7 @@ describe('the gateway ingest stage', () => {
         'lethe/v1/lamppost/LP-0001/reading',
         buf(lamppost({ seq, ts: new Date(NOW + ms).toISOString(), wifiProbes: macs.map((mac) => ({ mac })) })),
       );
-    const sightings = (r: Awaited<ReturnType<typeof at>>) =>
-      r.ok ? r.records.filter((x) => x.topic === TOPICS.sightings).map((x) => (JSON.parse(x.value) as SightingRecord).pseudonym) : [];
+    const sightings = (r: Awaited<ReturnType<typeof at>>) => (r.ok ? sightingsIn(r.records).map((x) => x.pseudonym) : []);
     const first = await at(1, -55_000, [MAC, MAC.toLowerCase()]);
     expect(sightings(first)).toHaveLength(1);
     expect(first.ok && first.mergedSightings).toBe(1);
@@ -151,14 +156,34 @@ describe('the gateway ingest stage', () => {
       );
       if (!result.ok) throw new Error(result.rejected.detail);
       orders.add(
-        result.records
-          .filter((x) => x.topic === TOPICS.sightings)
-          .map((x) => x.key)
+        sightingsIn(result.records)
+          .map((x) => x.pseudonym)
           .join(),
       );
     }
     // In the device's order they would be one order; shuffled, two alike have a chance of 3 in 40!.
     expect(orders.size).toBe(3);
+  });
+
+  it("writes a reading's sightings as one record per partition, each on the partition of every pseudonym in it", async () => {
+    const macs = Array.from({ length: 40 }, (_, i) => `02:AA:BB:CC:00:${i.toString(16).padStart(2, '0')}`.toUpperCase());
+    const result = await stage((p) => partitionOf(p, 3)).ingest(
+      'lethe/v1/lamppost/LP-0001/reading',
+      buf(lamppost({ wifiProbes: macs.map((mac) => ({ mac })) })),
+    );
+    if (!result.ok) throw new Error(result.rejected.detail);
+    const records = result.records.filter((r) => r.topic === TOPICS.sightings);
+    // 40 pseudonyms over 3 partitions: all three hold some (a chance of 3 × (2/3)^40 that one holds none).
+    expect(records.map((r) => r.partition).sort()).toEqual([0, 1, 2]);
+    for (const r of records) {
+      const bundle = SightingsRecordSchema.parse(JSON.parse(r.value));
+      expect(bundle.sightings.every((s) => partitionOf(s.pseudonym, 3) === r.partition)).toBe(true);
+      expect(r.timestamp).toBe(bundle.ts);
+    }
+    expect(sightingsIn(records)).toHaveLength(40);
+    expect(result.sightings).toBe(40);
+    // One records per reading and partition: 1 + 3 here, against 1 + 40 with a record per sighting.
+    expect(result.records).toHaveLength(4);
   });
 
   it('drops the ANPR image reference and keeps only the plate pseudonym and speed', async () => {
@@ -175,8 +200,8 @@ describe('the gateway ingest stage', () => {
     };
     const result = await stage().ingest('lethe/v1/traffic-light/TL-0001/reading', buf(reading));
     if (!result.ok) throw new Error(result.rejected.detail);
-    const sighting = JSON.parse(result.records[1]!.value) as SightingRecord;
-    expect(sighting.speedKmh).toBe(42);
+    const [sighting] = sightingsIn(result.records);
+    expect(sighting!.speedKmh).toBe(42);
     expect(result.records.map((x) => x.value).join()).not.toMatch(/XY ?9876|cam\/1/);
   });
 

@@ -35,6 +35,10 @@ export {
   RejectedRecordSchema,
   SIGHTING_SOURCES,
   SightingRecordSchema,
+  SightingsRecordSchema,
+  SightingsTopicRecordSchema,
+  parseSightings,
+  sightingsOf,
 } from './records.ts';
 export type {
   AggregateRecord,
@@ -47,6 +51,7 @@ export type {
   RejectReason,
   RejectedRecord,
   SightingRecord,
+  SightingsRecord,
   SightingSource,
   TripPartial,
   WindowPartialRecord,

@@ -18,7 +18,7 @@ import {
   AuditEventRecordSchema,
   ReadingRecordSchema,
   RejectedRecordSchema,
-  SightingRecordSchema,
+  SightingsTopicRecordSchema,
   WindowPartialRecordSchema,
 } from './records.ts';
 import { ReleaseClaimRecordSchema } from './ledger-record.ts';
@@ -88,12 +88,15 @@ export const KAFKA_RECORD_SOURCES: Readonly<Record<TopicKey, JsonSchemaSource>> 
       `(environmental and person-derived figures); no identifier of a person. ${UNKNOWN_KEYS}`,
   },
   sightings: {
-    file: 'kafka/sighting-record.schema.json',
-    schema: SightingRecordSchema,
-    title: 'Sighting record',
+    file: 'kafka/sightings-record.schema.json',
+    schema: SightingsTopicRecordSchema,
+    title: 'Sightings record',
     description:
-      `One sighting of a phone (Wi-Fi probe) or vehicle (plate read) under its epoch pseudonym, on ${TOPICS.sightings}, keyed by pseudonym. ` +
-      `Personal data, though pseudonymized: the topic keeps it only for the policy's raw-data TTL. ${UNKNOWN_KEYS}`,
+      `The sightings of phones (Wi-Fi probes) or vehicles (plate reads) in one reading that go to one partition of ${TOPICS.sightings}, each ` +
+      `under its epoch pseudonym, in random order; the partition is the one Kafka's default partitioner gives each pseudonym as a key, so all ` +
+      `of a person's sightings land on one partition (v 2). Consumers still read a single sighting (v 1), as gateways wrote them before, ` +
+      `so a pipeline upgraded with records in flight loses none. Personal data, though pseudonymized: the topic keeps it only for the ` +
+      `policy's raw-data TTL. ${UNKNOWN_KEYS}`,
   },
   partials: {
     file: 'kafka/window-partial-record.schema.json',

@@ -41,6 +41,63 @@ export const SightingRecordSchema = z.object({
 });
 export type SightingRecord = z.infer<typeof SightingRecordSchema>;
 
+/**
+ * What the gateway writes on the sightings topic: the sightings of one reading that go to one
+ * partition (the partition Kafka's default partitioner gives each pseudonym, so every sighting of
+ * a person still lands on one partition), in random order. One record per reading and partition
+ * rather than one per sighting: each Kafka record costs the gateway, the broker and the processor
+ * the same whatever it holds, and a reading brought 8 sightings on average (bench/results). What
+ * the sightings share — source, epoch, device, slot — is written once. A record says no more than
+ * its sightings did apart: they were already stamped with the same device and slot.
+ */
+export const SightingsRecordSchema = z.object({
+  v: z.literal(2),
+  source: z.enum(SIGHTING_SOURCES),
+  epoch: SightingRecordSchema.shape.epoch,
+  kind: z.enum(DEVICE_KINDS),
+  deviceId,
+  district: z.string().min(1),
+  /** Start of the slot the sightings were in (ms). */
+  ts: epochMs,
+  sightings: z
+    .array(z.object({ pseudonym: SightingRecordSchema.shape.pseudonym, speedKmh: SightingRecordSchema.shape.speedKmh }))
+    .min(1)
+    .max(500),
+});
+export type SightingsRecord = z.infer<typeof SightingsRecordSchema>;
+
+/** The sightings a record of the sightings topic holds: a bundle (v2), or one sighting as gateways before it wrote them (v1). */
+export const SightingsTopicRecordSchema = z.union([SightingsRecordSchema, SightingRecordSchema]);
+
+/** The sightings of a parsed sightings-topic record, one SightingRecord each, in the record's order. */
+export function sightingsOf(record: z.infer<typeof SightingsTopicRecordSchema>): SightingRecord[] {
+  if (record.v === 1) return [record];
+  const { source, epoch, kind, deviceId, district, ts } = record;
+  return record.sightings.map(({ pseudonym, speedKmh }) => ({
+    v: 1,
+    source,
+    pseudonym,
+    epoch,
+    kind,
+    deviceId,
+    district,
+    ts,
+    ...(speedKmh === undefined ? {} : { speedKmh }),
+  }));
+}
+
+/** The sightings in a sightings-topic record's value, or undefined when it is not one. */
+export function parseSightings(value: Buffer | string | null | undefined): SightingRecord[] | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(value?.toString() ?? '');
+  } catch {
+    return undefined;
+  }
+  const parsed = SightingsTopicRecordSchema.safeParse(json);
+  return parsed.success ? sightingsOf(parsed.data) : undefined;
+}
+
 /** An anonymous aggregate over one tumbling window; becomes one InfluxDB point. */
 export const AggregateRecordSchema = z.object({
   v: z.literal(1),

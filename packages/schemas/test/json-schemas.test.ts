@@ -146,15 +146,15 @@ const trafficLight = {
   plateReads: [{ plate: 'XX 1234', speedKmh: 41 }],
 };
 const sewer = { deviceId: 'SW-0001', seq: 1, ts: '2026-11-23T00:30:00Z', levelCm: 22.5, flowLps: 140, h2sPpm: 0.8, temperatureC: 19.5, overflow: false };
-const sighting = {
-  v: 1,
+const sightings = {
+  v: 2,
   source: 'plate',
-  pseudonym: 'q3Vx1b0yKp8Tz4Lw2Hn6Rc',
   epoch: 1_994_882,
   kind: 'traffic-light',
   deviceId: 'TL-0001',
   district: 'central-western',
   ts: 1_795_393_800_000,
+  sightings: [{ pseudonym: 'q3Vx1b0yKp8Tz4Lw2Hn6Rc', speedKmh: 41 }, { pseudonym: 'Zt7Lw2Hn6Rcq3Vx1b0yKp8' }],
 };
 const aggregate = { v: 1, measurement: 'lamppost', tags: { device: 'LP-0001' }, fields: { pm25_mean: 18.1 }, windowStart: 0, windowEnd: 60_000 };
 const rejected = {
@@ -212,9 +212,22 @@ const CASES: Array<[string, string, unknown, boolean]> = [
   ['a minimized reading record', 'kafka/reading-record', reading, true],
   ['a reading record of an unknown version', 'kafka/reading-record', { ...reading, v: 2 }, false],
   ['a reading record with a nested value', 'kafka/reading-record', { ...reading, values: { levelCm: { mean: 1 } } }, false],
-  ['a sighting record', 'kafka/sighting-record', sighting, true],
-  ['a sighting whose pseudonym is too short to be one', 'kafka/sighting-record', { ...sighting, pseudonym: 'AB1234' }, false],
-  ['a sighting from an unknown source', 'kafka/sighting-record', { ...sighting, source: 'bluetooth' }, false],
+  ['a sightings record', 'kafka/sightings-record', sightings, true],
+  ['a sighting whose pseudonym is too short to be one', 'kafka/sightings-record', { ...sightings, sightings: [{ pseudonym: 'AB1234' }] }, false],
+  ['sightings from an unknown source', 'kafka/sightings-record', { ...sightings, source: 'bluetooth' }, false],
+  ['a sightings record with no sighting', 'kafka/sightings-record', { ...sightings, sightings: [] }, false],
+  [
+    'a single sighting, as gateways before bundles wrote them',
+    'kafka/sightings-record',
+    { v: 1, source: 'wifi', pseudonym: 'q3Vx1b0yKp8Tz4Lw2Hn6Rc', epoch: 1, kind: 'lamppost', deviceId: 'LP-0001', district: 'wan-chai', ts: 0 },
+    true,
+  ],
+  [
+    'a single sighting that says v 2',
+    'kafka/sightings-record',
+    { v: 2, source: 'wifi', pseudonym: 'q3Vx1b0yKp8Tz4Lw2Hn6Rc', epoch: 1, kind: 'lamppost', deviceId: 'LP-0001', district: 'wan-chai', ts: 0 },
+    false,
+  ],
   ['a window partial of plate reads', 'kafka/window-partial-record', vehiclesPartial, true],
   ['a window partial of readings', 'kafka/window-partial-record', readingsPartial, true],
   ['an empty dwell partial', 'kafka/window-partial-record', { ...partialBase, type: 'dwell', source: 'wifi', cells: [] }, true],

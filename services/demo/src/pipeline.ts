@@ -19,7 +19,7 @@ import {
   type PseudonymKeyProvider,
   type Policy,
 } from '@lethe/privacy';
-import { ReadingRecordSchema, SightingRecordSchema, TOPICS, type DeviceKind, type Fleet } from '@lethe/schemas';
+import { ReadingRecordSchema, sightingsOf, SightingsTopicRecordSchema, TOPICS, type DeviceKind, type Fleet } from '@lethe/schemas';
 import type { HeldSightings } from './held-sightings.ts';
 import type { DemoMetrics } from './metrics.ts';
 
@@ -116,8 +116,8 @@ export function createPipeline({ policy, fleet, store, audit, held, metrics, log
         if (out.topic === TOPICS.readings) {
           aggregator.addReading(ReadingRecordSchema.parse(json));
         } else if (out.topic === TOPICS.sightings) {
-          const sighting = SightingRecordSchema.parse(json);
-          if (aggregator.addSighting(sighting) === 'accepted') {
+          for (const sighting of sightingsOf(SightingsTopicRecordSchema.parse(json))) {
+            if (aggregator.addSighting(sighting) !== 'accepted') continue;
             const epochMs = policy.kinds[sighting.kind].epoch;
             held.took(sighting.kind, sighting.epoch * epochMs, (sighting.epoch + 1) * epochMs, sighting.ts);
           }

@@ -3,7 +3,7 @@
 // close HTTP). The policy it loaded and every key it destroys go to the audit topic (P8).
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createBatchingProducer, createKafka, ensureTopics, PRODUCER_OPTIONS, type OutgoingRecord, retryKafka } from '@lethe/kafka';
+import { createBatchingProducer, createKafka, ensureTopics, partitionOf, PRODUCER_OPTIONS, type OutgoingRecord, retryKafka } from '@lethe/kafka';
 import { runService, startHealthServer } from '@lethe/observability';
 import {
   createIngestStage,
@@ -87,6 +87,15 @@ runService(
     await admin.connect();
     const specs = topicSpecs(policy, { readings: config.KAFKA_PARTITIONS, sightings: config.KAFKA_PARTITIONS, prefix: config.KAFKA_TOPIC_PREFIX });
     await retryKafka(() => ensureTopics(admin, specs, logger), { what: 'creating the topics', logger });
+    // The sightings topic may have more partitions than asked for (Kafka cannot remove them): its own count decides.
+    const sightingsPartitions = await retryKafka(
+      async () => {
+        const count = (await admin.fetchTopicMetadata({ topics: [topics.sightings] })).topics[0]?.partitions.length;
+        if (!count) throw new Error(`Kafka has no partitions for ${topics.sightings}`);
+        return count;
+      },
+      { what: 'reading the partitions of the sightings topic', logger },
+    );
     await admin.disconnect();
     const producer = kafka.producer(PRODUCER_OPTIONS);
     await producer.connect();
@@ -105,6 +114,8 @@ runService(
       fleet,
       pseudonymizers,
       maxPayloadBytes: config.MAX_PAYLOAD_BYTES,
+      // A reading's sightings, one record per partition: each on the partition its pseudonym's key would take.
+      sightingsPartition: (pseudonym) => partitionOf(pseudonym, sightingsPartitions),
     });
     // Half of what the connections may leave unacknowledged: Mosquitto shares readings out evenly, not exactly.
     const gateway = createGateway({ ingest, policy, producer: batching, metrics, logger, maxHeld: (config.MQTT_CONNECTIONS * MAX_IN_FLIGHT) / 2 });

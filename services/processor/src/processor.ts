@@ -15,7 +15,7 @@ import type { Admin, BatchingProducer, Consumer, EachBatchPayload } from '@lethe
 import { createOutbox, retryKafka } from '@lethe/kafka';
 import type { Logger } from '@lethe/observability';
 import { createPartialStage, partialKey, seriesOf, type AddOutcome, type Clock, type PartialInput, type PartialStage, type Policy } from '@lethe/privacy';
-import { ReadingRecordSchema, SightingRecordSchema } from '@lethe/schemas';
+import { ReadingRecordSchema, sightingsOf, SightingsTopicRecordSchema } from '@lethe/schemas';
 import { decodeStageMetadata, encodeStageMetadata } from './commit-metadata.ts';
 import type { ProcessorMetrics } from './metrics.ts';
 import { OffsetTracker } from './offset-tracker.ts';
@@ -128,22 +128,31 @@ export function createProcessor({ policy, consumer, producer, admin, groupId, to
     return pending;
   }
 
-  function add(stage: PartialStage, topic: string, value: Buffer | null): { outcome: AddOutcome | 'invalid'; ts?: number; windowEnd?: number } {
+  /** What one input record brought: the outcome of each reading or sighting in it, and its event time and window end. */
+  interface Added {
+    outcomes: Array<AddOutcome | 'invalid'>;
+    ts?: number;
+    windowEnd?: number;
+  }
+
+  function add(stage: PartialStage, topic: string, value: Buffer | null): Added {
     let json: unknown;
     try {
       json = JSON.parse(value?.toString('utf8') ?? '');
     } catch {
-      return { outcome: 'invalid' };
+      return { outcomes: ['invalid'] };
     }
     if (topic === topics.readings) {
       const parsed = ReadingRecordSchema.safeParse(json);
-      if (!parsed.success) return { outcome: 'invalid' };
-      return { outcome: stage.addReading(parsed.data), ts: parsed.data.ts, windowEnd: stage.heldUntil(parsed.data.kind, parsed.data.ts, false) };
+      if (!parsed.success) return { outcomes: ['invalid'] };
+      return { outcomes: [stage.addReading(parsed.data)], ts: parsed.data.ts, windowEnd: stage.heldUntil(parsed.data.kind, parsed.data.ts, false) };
     }
-    const parsed = SightingRecordSchema.safeParse(json);
-    if (!parsed.success) return { outcome: 'invalid' };
+    // The sightings of one reading for this partition (or one sighting, as gateways before bundles wrote them): one device, slot and epoch.
+    const parsed = SightingsTopicRecordSchema.safeParse(json);
+    if (!parsed.success) return { outcomes: ['invalid'] };
+    const { kind, ts } = parsed.data;
     // A sighting is needed until its epoch ends (dwell times, trips), not only its window.
-    return { outcome: stage.addSighting(parsed.data), ts: parsed.data.ts, windowEnd: stage.heldUntil(parsed.data.kind, parsed.data.ts, true) };
+    return { outcomes: sightingsOf(parsed.data).map((sighting) => stage.addSighting(sighting)), ts, windowEnd: stage.heldUntil(kind, ts, true) };
   }
 
   /** Closes a partition's windows up to `cutoff`; their partials wait in the outbox for the next tick. */
@@ -162,16 +171,20 @@ export function createProcessor({ policy, consumer, producer, admin, groupId, to
     if (!state) return;
     for (const message of batch.messages) {
       if (!isRunning() || isStale()) return;
-      const { outcome, ts, windowEnd } = add(state.stage, batch.topic, message.value);
-      metrics.records.labels(batch.topic, outcome).inc();
-      if (ts !== undefined && outcome !== 'expired' && outcome !== 'future' && ts > state.newest) {
+      const { outcomes, ts, windowEnd } = add(state.stage, batch.topic, message.value);
+      // Counted per reading and per sighting, whatever the records that carried them.
+      for (const outcome of outcomes) metrics.records.labels(batch.topic, outcome).inc();
+      // Expired and future say the record's time is not to be believed (a sighting record's are one time for all).
+      const timely = outcomes[0] !== 'invalid' && outcomes[0] !== 'expired' && outcomes[0] !== 'future';
+      if (ts !== undefined && timely && ts > state.newest) {
         state.newest = ts;
         // Working through a backlog, windows close by the partition's own event time, record by
         // record, so the result does not depend on when ticks happen to run.
         if (!state.caughtUp) closeDue(state, stageCutoff({ now: clock.now(), graceMs, maxWaitMs, caughtUp: false, newest: ts }));
       }
       // A duplicate still holds its window: after a rebalance it is the replayed copy of a record whose window is open.
-      tracker.processed(batch.topic, batch.partition, message.offset, outcome === 'accepted' || outcome === 'duplicate' ? windowEnd : undefined);
+      const holds = outcomes.some((o) => o === 'accepted' || o === 'duplicate');
+      tracker.processed(batch.topic, batch.partition, message.offset, holds ? windowEnd : undefined);
       resolveOffset(message.offset);
     }
     state.caughtUp = batch.offsetLag() === '0';

@@ -22,7 +22,8 @@ import {
   readingTopic,
   REJECT_REASONS,
   RejectedRecordSchema,
-  SightingRecordSchema,
+  sightingsOf,
+  SightingsRecordSchema,
   TOPICS,
   type DeviceKind,
   type LamppostReadingInput,
@@ -138,7 +139,7 @@ function checkAnswer(result: IngestResult): void {
     for (const r of result.records) {
       expect([TOPICS.readings, TOPICS.sightings]).toContain(r.topic);
       expect(leaks(r.key + r.value)).toEqual([]);
-      (r.topic === TOPICS.readings ? ReadingRecordSchema : SightingRecordSchema).parse(JSON.parse(r.value));
+      (r.topic === TOPICS.readings ? ReadingRecordSchema : SightingsRecordSchema).parse(JSON.parse(r.value));
     }
   } else {
     expect(REJECT_REASONS).toContain(result.rejected.reason);
@@ -200,8 +201,12 @@ describe('the ingest stage, for valid readings', () => {
             : kind === 'traffic-light'
               ? (r as TrafficLightReadingInput).plateReads!.map((p) => p.plate)
               : [];
-        // One record per identifier, except those folded into an earlier record of the same pseudonym, device and slot.
-        expect(rest.length + result.mergedSightings).toBe(identifiers.length);
+        // One sighting per identifier, except those folded into an earlier record of the same pseudonym, device and slot;
+        // one record for all of them (this stage writes to one partition).
+        const sightings = rest.flatMap((x) => sightingsOf(SightingsRecordSchema.parse(JSON.parse(x.value))));
+        expect(sightings.length + result.mergedSightings).toBe(identifiers.length);
+        expect(new Set(sightings.map((x) => x.pseudonym)).size).toBe(sightings.length);
+        expect(rest.length).toBe(sightings.length > 0 ? 1 : 0);
         const out = result.records
           .map((x) => x.key + x.value)
           .join('\n')
@@ -211,7 +216,7 @@ describe('the ingest stage, for valid readings', () => {
           expect(out.replace(/[: ]/g, '')).not.toContain(id);
         const slot = slotStart(ms, sightingSlot(kind === 'lamppost' ? 'wifi' : 'plate', policy.kinds[kind].window));
         for (const s of rest) {
-          expect(SightingRecordSchema.parse(JSON.parse(s.value))).toMatchObject({ deviceId: r.deviceId, ts: slot });
+          expect(SightingsRecordSchema.parse(JSON.parse(s.value))).toMatchObject({ deviceId: r.deviceId, ts: slot });
           expect(s.timestamp).toBe(slot);
         }
       }),

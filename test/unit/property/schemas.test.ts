@@ -15,6 +15,7 @@ import {
   REJECT_REASONS,
   RejectedRecordSchema,
   SightingRecordSchema,
+  SightingsRecordSchema,
   type DeviceKind,
 } from '@lethe/schemas';
 import { readingTime } from '../../../packages/privacy/src/ingest.ts';
@@ -33,6 +34,7 @@ const sameAsJson = (value: unknown) => JSON.parse(JSON.stringify(value)) as unkn
 const RECORD_SCHEMAS = {
   reading: ReadingRecordSchema,
   sighting: SightingRecordSchema,
+  sightings: SightingsRecordSchema,
   aggregate: AggregateRecordSchema,
   rejected: RejectedRecordSchema,
   audit: AuditEventRecordSchema,
@@ -202,6 +204,17 @@ describe('Kafka record schemas', () => {
       },
       { requiredKeys: ['v', 'source', 'pseudonym', 'epoch', 'kind', 'deviceId', 'district', 'ts'] },
     );
+    const sightings = sighting.chain(({ pseudonym, speedKmh, ...shared }) =>
+      fc
+        .array(
+          fc.record(
+            { pseudonym: fc.stringMatching(/^[A-Za-z0-9_-]{16,64}$/), speedKmh: fc.double({ min: 0, max: 250, noNaN: true }) },
+            { requiredKeys: ['pseudonym'] },
+          ),
+          { minLength: 0, maxLength: 20 },
+        )
+        .map((rest) => ({ ...shared, v: 2 as const, sightings: [{ pseudonym, ...(speedKmh === undefined ? {} : { speedKmh }) }, ...rest] })),
+    );
     const aggregate = fc.record({
       v: fc.constant(1 as const),
       measurement: fc.stringMatching(/^[a-z][a-z0-9_]*$/),
@@ -224,6 +237,7 @@ describe('Kafka record schemas', () => {
         fc.oneof(
           reading.map((r) => ['reading', r] as const),
           sighting.map((r) => ['sighting', r] as const),
+          sightings.map((r) => ['sightings', r] as const),
           aggregate.map((r) => ['aggregate', r] as const),
           rejected.map((r) => ['rejected', r] as const),
         ),
