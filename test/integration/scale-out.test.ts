@@ -17,6 +17,7 @@ import {
   AggregateRecordSchema,
   DEFAULT_FLEET_PATH,
   loadFleet,
+  parseSightings,
   topicNames,
   type AggregateRecord,
   type LamppostReadingInput,
@@ -313,9 +314,10 @@ describe('scale-out: one processor and three give identical aggregates', () => {
     await sightings.run({
       eachMessage: async ({ message }) => {
         seen++;
-        const s = JSON.parse(message.value!.toString()) as { source: string; pseudonym: string; ts: number };
-        const key = `${s.source}|${floorTo(s.ts, EPOCH_SECONDS)}`;
-        (pseudonyms.get(key) ?? pseudonyms.set(key, new Set()).get(key)!).add(s.pseudonym);
+        for (const s of parseSightings(message.value)!) {
+          const key = `${s.source}|${floorTo(s.ts, EPOCH_SECONDS)}`;
+          (pseudonyms.get(key) ?? pseudonyms.set(key, new Set()).get(key)!).add(s.pseudonym);
+        }
       },
     });
     await waitFor('every sighting', () => seen >= total, 30_000);
