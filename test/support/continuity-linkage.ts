@@ -150,5 +150,7 @@ export function seededRandom(seed: number): () => number {
 export const percent = (x: number) => `${(100 * x).toFixed(1)} %`;
 
 export function describeFigures(label: string, f: LinkageFigures): string {
-  return `${label}: join rate ${percent(f.joinRate)} (${f.correct}/${f.targets}), chance ${percent(f.chance)}, advantage ${(100 * f.advantage).toFixed(1)} points`;
+  // The join rate is a sample of `targets` guesses: its binomial standard error says how far a rerun may move it.
+  const se = f.targets === 0 ? 0 : Math.sqrt((f.joinRate * (1 - f.joinRate)) / f.targets);
+  return `${label}: join rate ${percent(f.joinRate)} (${f.correct}/${f.targets}), chance ${percent(f.chance)}, advantage ${(100 * f.advantage).toFixed(1)} ± ${(100 * se).toFixed(1)} points (1 s.e.)`;
 }
