@@ -147,7 +147,10 @@ export function acknowledgeAfterHandling(client: MqttClient, handle: MqttSourceO
   let failedStream: unknown;
   /** mqtt.js's callback held back while MAX_IN_FLIGHT readings are unacknowledged. */
   let paused: (() => void) | undefined;
-  const writeAcks = () => {
+  /** Set while a flush of PUBACKs is scheduled for the end of this turn of the event loop. */
+  let flushScheduled = false;
+  const flushAcks = () => {
+    flushScheduled = false;
     const acks: number[] = [];
     while (unacked[0]?.done) {
       const { messageId, stream } = unacked.shift()!;
@@ -162,6 +165,15 @@ export function acknowledgeAfterHandling(client: MqttClient, handle: MqttSourceO
       resume();
     }
   };
+  // A Kafka batch settles the promises of all its readings in one run of microtasks; each would
+  // write its PUBACK alone (a syscall, and a read for Mosquitto, per reading). Flushing once when
+  // that run is over (process.nextTick runs after the microtasks queued before it) writes them in
+  // one packet, still in arrival order and still only after `handle` resolved.
+  const writeAcks = () => {
+    if (flushScheduled) return;
+    flushScheduled = true;
+    process.nextTick(flushAcks);
+  };
   client.handleMessage = (packet, callback) => {
     // The subscription is QoS 1, so Mosquitto delivers at QoS 1 or 0 (which needs no PUBACK).
     const entry = { messageId: packet.qos === 1 ? packet.messageId : undefined, stream: client.stream, done: false };
@@ -173,7 +185,9 @@ export function acknowledgeAfterHandling(client: MqttClient, handle: MqttSourceO
       },
       (err: unknown) => {
         // Neither this reading nor any later one of this connection is acknowledged: close it
-        // so Mosquitto redelivers them to a member of the group.
+        // so Mosquitto redelivers them to a member of the group. What Kafka has from before it is
+        // acknowledged first (its flush may still be scheduled).
+        flushAcks();
         entry.done = true;
         if (client.disconnecting || client.disconnected) {
           // Stopping (the write mix gives up what it holds): nothing to reconnect.

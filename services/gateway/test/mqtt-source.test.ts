@@ -8,7 +8,8 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import { createLogger } from '@lethe/observability';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MAX_IN_FLIGHT, startMqttSource, type MqttSource } from '../src/mqtt-source.ts';
+import type { MqttClient } from 'mqtt';
+import { acknowledgeAfterHandling, MAX_IN_FLIGHT, startMqttSource, type MqttSource } from '../src/mqtt-source.ts';
 
 interface Connection {
   socket: Socket;
@@ -167,5 +168,23 @@ describe('the MQTT source', () => {
     await settle();
     expect(h.handled).toHaveLength(MAX_IN_FLIGHT + 1);
     expect(b.pubacks(connection)).toEqual([1]);
+  });
+
+  it('writes the PUBACKs of readings a Kafka batch settled at once in one socket write, in arrival order', async () => {
+    const writes: Buffer[] = [];
+    const client = { stream: { write: (b: Buffer) => writes.push(b) }, connected: true, on: () => undefined } as unknown as MqttClient;
+    const h = controlledHandle();
+    acknowledgeAfterHandling(client, h.handle, createLogger({ service: 'test', level: 'silent' }));
+    for (const id of [1, 2, 3, 4, 5])
+      client.handleMessage({ cmd: 'publish', qos: 1, messageId: id, topic: 't', payload: Buffer.from(String(id)), dup: false, retain: false }, () => undefined);
+    for (const id of [3, 1, 5, 2]) h.resolve(id);
+    await settle();
+    expect(writes.map((w) => [...w])).toEqual([[0x40, 2, 0, 1, 0x40, 2, 0, 2, 0x40, 2, 0, 3]]);
+    h.resolve(4);
+    await settle();
+    expect(writes.map((w) => [...w])).toEqual([
+      [0x40, 2, 0, 1, 0x40, 2, 0, 2, 0x40, 2, 0, 3],
+      [0x40, 2, 0, 4, 0x40, 2, 0, 5],
+    ]);
   });
 });
