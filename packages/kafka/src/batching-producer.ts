@@ -27,6 +27,13 @@ export interface BatchingProducerOptions {
   maxBatchRecords?: number;
   /** Upper bound of one produce request's record bytes (keys and values plus overhead). */
   maxRequestBytes?: number;
+  /**
+   * Rejects every caller of a batch Kafka has not acknowledged within this many ms of its
+   * dispatch (default: no deadline). kafkajs gives up on its own after its retries, but a send
+   * can also hang for good after a broker restart (../shared/DESIGN.md, known pitfalls). One
+   * timer per batch, not per caller: the gateway sends one reading per call.
+   */
+  timeoutMs?: number;
   /** Called after every batch with its size and duration (metrics). */
   onBatch?: (records: number, seconds: number) => void;
 }
@@ -66,6 +73,15 @@ export function chunkByBytes(records: readonly OutgoingRecord[], maxBytes: numbe
   return chunks;
 }
 
+function withDeadline(promise: Promise<void>, ms: number | undefined): Promise<void> {
+  if (ms === undefined) return promise;
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Kafka did not acknowledge within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
 function toMessage(r: OutgoingRecord): Message {
   return {
     key: r.key,
@@ -80,6 +96,7 @@ export function createBatchingProducer({
   lingerMs = 5,
   maxBatchRecords = 2000,
   maxRequestBytes = 512 * 1024,
+  timeoutMs,
   onBatch,
 }: BatchingProducerOptions): BatchingProducer {
   let waiting: Pending[] = [];
@@ -110,7 +127,7 @@ export function createBatchingProducer({
         await producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
       }
     };
-    const sending = sendAll()
+    const sending = withDeadline(sendAll(), timeoutMs)
       .then(
         () => {
           onBatch?.(

@@ -44,4 +44,18 @@ describe('the batching producer', () => {
     await expect(first).rejects.toThrow('MESSAGE_TOO_LARGE');
     await expect(second).rejects.toThrow('MESSAGE_TOO_LARGE');
   });
+
+  it('rejects every caller of a batch Kafka does not acknowledge within the deadline (one timer per batch), and goes on with the next', async () => {
+    let hang = true;
+    const producer = {
+      sendBatch: () => (hang ? new Promise(() => undefined) : Promise.resolve([])),
+    } as unknown as Producer;
+    const batching = createBatchingProducer({ producer, lingerMs: 1, timeoutMs: 50 });
+    const callers = Array.from({ length: 100 }, (_, i) => batching.send([record(`k${i}`, 10)]));
+    const timers = (process as unknown as { getActiveResourcesInfo(): string[] }).getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    expect(timers, 'the linger timer, not one per caller').toBeLessThan(5);
+    for (const caller of callers) await expect(caller).rejects.toThrow('Kafka did not acknowledge within 50 ms');
+    hang = false;
+    await expect(batching.send([record('after', 10)])).resolves.toBeUndefined();
+  });
 });

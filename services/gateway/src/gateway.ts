@@ -15,7 +15,6 @@ export interface GatewayDeps {
   producer: BatchingProducer;
   metrics: GatewayMetrics;
   logger: Logger;
-  sendTimeoutMs?: number;
   /** Readings the write mix may hold (P9): within what the MQTT connections may leave unacknowledged. */
   maxHeld?: number;
 }
@@ -24,29 +23,22 @@ export interface GatewayDeps {
  * How long a reading may wait for Kafka before the gateway gives up on it (it is then redelivered
  * by Mosquitto). kafkajs retries on its own for about a minute at most, but a send can also hang
  * for good after a broker restart (../shared/DESIGN.md §5, known pitfalls); without a deadline
- * that reading, and every later one of its MQTT connection, would never be acknowledged.
+ * that reading, and every later one of its MQTT connection, would never be acknowledged. The
+ * batching producer keeps it, one timer per batch (main.ts).
  */
 export const SEND_TIMEOUT_MS = 60_000;
-
-function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Kafka did not acknowledge within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
-}
 
 export interface Gateway {
   handle(topic: string, payload: Buffer): Promise<void>;
   mix: WriteMix;
 }
 
-export function createGateway({ ingest, policy, producer, metrics, logger, sendTimeoutMs = SEND_TIMEOUT_MS, maxHeld = 2000 }: GatewayDeps): Gateway {
+export function createGateway({ ingest, policy, producer, metrics, logger, maxHeld = 2000 }: GatewayDeps): Gateway {
   const gaps = createSequenceGaps();
-  // The deadline is Kafka's alone: it starts when the records are sent, not while they are held.
+  // The deadline (the producer's) is Kafka's alone: it starts when the records are sent, not while they are held.
   const mix = createWriteMix({
     policy,
-    send: (records) => withDeadline(producer.send(records), sendTimeoutMs),
+    send: (records) => producer.send(records),
     maxHeld,
     overflowed: () => {
       metrics.writeMixOverflows.inc();

@@ -27,7 +27,7 @@ import {
   type DeviceKind,
 } from '@lethe/schemas';
 import { loadGatewayConfig } from './config.ts';
-import { createGateway } from './gateway.ts';
+import { createGateway, SEND_TIMEOUT_MS } from './gateway.ts';
 import { createGatewayMetrics } from './metrics.ts';
 import { MAX_IN_FLIGHT, startMqttSource } from './mqtt-source.ts';
 import { startOrphanWatch } from './orphan-session.ts';
@@ -99,7 +99,7 @@ runService(
     await admin.disconnect();
     const producer = kafka.producer(PRODUCER_OPTIONS);
     await producer.connect();
-    const unprefixed = createBatchingProducer({ producer, lingerMs: config.KAFKA_LINGER_MS });
+    const unprefixed = createBatchingProducer({ producer, lingerMs: config.KAFKA_LINGER_MS, timeoutMs: SEND_TIMEOUT_MS });
     // The ingest stage names the standard topics; a prefixed pipeline writes to its own.
     const prefixed = new Map<string, string>(Object.entries(TOPICS).map(([key, name]) => [name, topics[key as keyof typeof TOPICS]]));
     const batching: typeof unprefixed = config.KAFKA_TOPIC_PREFIX
