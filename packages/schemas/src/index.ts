@@ -20,6 +20,8 @@ export type {
   TrafficLightReading,
   TrafficLightReadingInput,
 } from './readings.ts';
+export { compileReadingValidators, READING_FIELDS } from './reading-validators.ts';
+export type { ReadingValidator } from './reading-validators.ts';
 export {
   AggregateRecordSchema,
   AUDIT_EVENT_TYPES,
