@@ -12,7 +12,8 @@ import { Counter, Gauge, type CounterConfiguration, type GaugeConfiguration } fr
 /** Export granularity of presence-moving figures. */
 export const PRESENCE_BLOCK = 1000;
 
-const floorToBlock = (n: number, block: number) => Math.floor(n / block) * block;
+/** A presence-moving figure as it may be exported: rounded down to a whole block. */
+export const floorToBlock = (n: number, block = PRESENCE_BLOCK) => Math.floor(n / block) * block;
 
 export interface PresenceCounterChild {
   inc(n?: number): void;

@@ -48,6 +48,15 @@ const ProcessorConfigSchema = z.object({
    * stops. Default: the policy's max lateness (60 s), past which the gateway drops sightings anyway.
    */
   WINDOW_MAX_WAIT_SECONDS: z.coerce.number().min(0).optional(),
+  /**
+   * Stage 1's fetches: the broker answers when this many bytes are waiting for the instance, or
+   * after KAFKA_FETCH_MAX_WAIT_MS. kafkajs asks for 1 byte by default, so under load the processor
+   * took many small fetches and paid a batch's fixed cost (decode, offsets, heartbeat) for a
+   * handful of records; 64 KiB is some 200 readings with their sightings.
+   */
+  KAFKA_FETCH_MIN_BYTES: positiveInt().default(65_536),
+  /** The longest a fetch waits for KAFKA_FETCH_MIN_BYTES: what a quiet input adds to a record's way through stage 1. */
+  KAFKA_FETCH_MAX_WAIT_MS: positiveInt().default(100),
   /** How often open windows are checked for closing. */
   TICK_MS: z.coerce.number().int().positive().default(500),
 });

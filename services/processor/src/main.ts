@@ -60,7 +60,13 @@ runService(
     const graceMs = config.WINDOW_GRACE_SECONDS * 1000;
     const maxWaitMs = config.WINDOW_MAX_WAIT_SECONDS === undefined ? policy.rawData.maxLateness : config.WINDOW_MAX_WAIT_SECONDS * 1000;
 
-    const stageConsumer = kafka.consumer({ groupId: config.KAFKA_GROUP_ID, allowAutoTopicCreation: false, ...CONSUMER_TIMEOUTS });
+    const stageConsumer = kafka.consumer({
+      groupId: config.KAFKA_GROUP_ID,
+      allowAutoTopicCreation: false,
+      minBytes: config.KAFKA_FETCH_MIN_BYTES,
+      maxWaitTimeInMs: config.KAFKA_FETCH_MAX_WAIT_MS,
+      ...CONSUMER_TIMEOUTS,
+    });
     const releaserConsumer = kafka.consumer({ groupId: releaserGroupId, allowAutoTopicCreation: false, ...CONSUMER_TIMEOUTS });
     const releaser = createReleaserRunner({
       policy,

@@ -58,7 +58,7 @@ export function createProcessorMetrics(registry: Registry) {
     }),
     consumerLag: new Gauge({
       name: 'lethe_processor_consumer_lag_records',
-      help: 'Records in a partition not yet read (high watermark minus the next offset), as of the last batch; committed offsets trail further while windows are open',
+      help: 'Records in a partition not yet read (high watermark minus the next offset), as of the last batch; sightings partitions in whole blocks of 1000; committed offsets trail further while windows are open',
       labelNames: ['topic', 'partition'] as const,
       registers: [registry],
     }),

@@ -13,7 +13,7 @@
 // partials.
 import type { Admin, BatchingProducer, Consumer, EachBatchPayload } from '@lethe/kafka';
 import { createOutbox, retryKafka } from '@lethe/kafka';
-import type { Logger } from '@lethe/observability';
+import { floorToBlock, type Logger } from '@lethe/observability';
 import { createPartialStage, partialKey, seriesOf, type AddOutcome, type Clock, type PartialInput, type PartialStage, type Policy } from '@lethe/privacy';
 import { ReadingRecordSchema, sightingsOf, SightingsTopicRecordSchema } from '@lethe/schemas';
 import { decodeStageMetadata, encodeStageMetadata } from './commit-metadata.ts';
@@ -169,11 +169,37 @@ export function createProcessor({ policy, consumer, producer, admin, groupId, to
   async function eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     const state = await ensure(batch.topic, batch.partition);
     if (!state) return;
+    // Counted per reading and per sighting, whatever the records that carried them; added to the
+    // metric once per batch (also when the batch ends early), not looked up per sighting.
+    const counts = new Map<AddOutcome | 'invalid', number>();
+    let whole: boolean;
+    try {
+      whole = addBatch(state, batch, counts, resolveOffset, isRunning, isStale);
+    } finally {
+      for (const [outcome, n] of counts) metrics.records.labels(batch.topic, outcome).inc(n);
+    }
+    // Stopped or rebalanced mid-batch: what is left is another run's or another member's.
+    if (!whole) return;
+    state.caughtUp = batch.offsetLag() === '0';
+    // Sightings records are written per reading with someone about, so their lag moves with
+    // presence: exported in whole blocks, as the sightings counters are (P9).
+    const lag = Number(batch.offsetLag());
+    metrics.consumerLag.labels(batch.topic, String(batch.partition)).set(batch.topic === topics.sightings ? floorToBlock(lag) : lag);
+    await heartbeat();
+  }
+
+  function addBatch(
+    state: PartitionState,
+    batch: EachBatchPayload['batch'],
+    counts: Map<AddOutcome | 'invalid', number>,
+    resolveOffset: EachBatchPayload['resolveOffset'],
+    isRunning: () => boolean,
+    isStale: () => boolean,
+  ): boolean {
     for (const message of batch.messages) {
-      if (!isRunning() || isStale()) return;
+      if (!isRunning() || isStale()) return false;
       const { outcomes, ts, windowEnd } = add(state.stage, batch.topic, message.value);
-      // Counted per reading and per sighting, whatever the records that carried them.
-      for (const outcome of outcomes) metrics.records.labels(batch.topic, outcome).inc();
+      for (const outcome of outcomes) counts.set(outcome, (counts.get(outcome) ?? 0) + 1);
       // Expired and future say the record's time is not to be believed (a sighting record's are one time for all).
       const timely = outcomes[0] !== 'invalid' && outcomes[0] !== 'expired' && outcomes[0] !== 'future';
       if (ts !== undefined && timely && ts > state.newest) {
@@ -187,9 +213,7 @@ export function createProcessor({ policy, consumer, producer, admin, groupId, to
       tracker.processed(batch.topic, batch.partition, message.offset, holds ? windowEnd : undefined);
       resolveOffset(message.offset);
     }
-    state.caughtUp = batch.offsetLag() === '0';
-    metrics.consumerLag.labels(batch.topic, String(batch.partition)).set(Number(batch.offsetLag()));
-    await heartbeat();
+    return true;
   }
 
   /** Emits the partials of windows that are due, then commits what they summarized. */

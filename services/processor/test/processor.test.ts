@@ -53,16 +53,16 @@ function setup() {
     maxWaitMs: 15_000,
     clock,
   });
-  return { processor, clock, counted, sent, commits };
+  return { processor, clock, counted, sent, commits, metrics };
 }
 
-function batchOf(values: Array<string | null>): EachBatchPayload {
+function batchOf(values: Array<string | null>, { topic = topics.sightings, lag = 0 } = {}): EachBatchPayload {
   return {
     batch: {
-      topic: topics.sightings,
+      topic,
       partition: 0,
       messages: values.map((value, offset) => ({ offset: String(offset), value: value === null ? null : Buffer.from(value) })),
-      offsetLag: () => '0',
+      offsetLag: () => String(lag),
     },
     resolveOffset: () => undefined,
     heartbeat: async () => undefined,
@@ -106,5 +106,16 @@ describe("stage 1's Kafka runner", () => {
     expect(committed()).toEqual({ topic: topics.sightings, partition: 0, offset: '5' });
     // The epoch's dwell partial went first.
     expect(sent.map((r) => WindowPartialRecordSchema.parse(JSON.parse(r.value))).filter((p) => p.type === 'dwell' && p.windowEnd === epochEnd)).toHaveLength(1);
+  });
+
+  it("exports the sightings partitions' lag in whole blocks (a sightings record is a reading with someone about), the readings' exactly", async () => {
+    const { processor, metrics } = setup();
+    processor.assigned({ [topics.sightings]: [0], [topics.readings]: [0] });
+    const lag = async () => Object.fromEntries((await metrics.consumerLag.get()).values.map((v) => [v.labels.topic, v.value]));
+    await processor.eachBatch(batchOf([JSON.stringify(bundle([1]))], { lag: 1999 }));
+    await processor.eachBatch(batchOf([], { topic: topics.readings, lag: 1999 }));
+    expect(await lag()).toEqual({ [topics.sightings]: 1000, [topics.readings]: 1999 });
+    await processor.eachBatch(batchOf([JSON.stringify(bundle([2]))], { lag: 999 }));
+    expect((await lag())[topics.sightings]).toBe(0);
   });
 });
