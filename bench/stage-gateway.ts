@@ -6,7 +6,7 @@ import { cpuAndRss, round, sleep, type BenchContext, type Row } from './context.
 import { gatewayConnections, gatewayCounts, startGateway, stopGateway, wipeGatewaySessions } from './gateway-service.ts';
 import { Histogram } from './histogram.ts';
 import { endOffsets } from './kafka-topics.ts';
-import { startLoadgen } from './loadgen-client.ts';
+import { PUBLISHER, startPublisher } from './publisher.ts';
 import { ProcWatch } from './proc.ts';
 import { histogram, histogramDelta, histogramQuantile } from '../test/support/prom-text.ts';
 import { topicNames } from '@lethe/schemas';
@@ -16,7 +16,7 @@ export async function benchGateway(ctx: BenchContext): Promise<Row> {
   const prefix = `bench-${ctx.run}-gw.`;
   await wipeGatewaySessions(ctx);
   const gateway = await startGateway(ctx, `${ctx.run}-stage4`, prefix);
-  const loadgen = await startLoadgen({
+  const loadgen = await startPublisher(opts.loadgen, {
     url: servers.mqttUrl,
     fleetSecret: servers.fleetSecret,
     clientIdPrefix: `bench-gw-${ctx.run}`,
@@ -30,7 +30,7 @@ export async function benchGateway(ctx: BenchContext): Promise<Row> {
         { name: 'gateway', pid: gateway.pid },
         { name: 'mosquitto', pid: servers.pids.mosquitto },
         { name: 'kafka', pid: servers.pids.kafka },
-        { name: 'publisher (mqtt.js)', pid: loadgen.pid },
+        { name: PUBLISHER[opts.loadgen], pid: loadgen.pid },
       ],
       500,
     ).start();

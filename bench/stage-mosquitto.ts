@@ -5,7 +5,7 @@
 import { forkChild } from './child.ts';
 import { cpuAndRss, round, type BenchContext, type Row } from './context.ts';
 import { Histogram } from './histogram.ts';
-import { startLoadgen } from './loadgen-client.ts';
+import { PUBLISHER, startPublisher } from './publisher.ts';
 import type { FromSubscriber, ToSubscriber } from './mqtt-subscriber.ts';
 import { ProcWatch } from './proc.ts';
 
@@ -18,7 +18,7 @@ export async function benchMosquitto(ctx: BenchContext): Promise<Row> {
   });
   sub.send({ type: 'connect', url: servers.mqttUrl, username: 'lethe-gateway', password: servers.gatewayPassword, filter: 'lethe/v1/+/+/reading' });
   await sub.next((m): m is Extract<FromSubscriber, { type: 'ready' }> => m.type === 'ready');
-  const loadgen = await startLoadgen({
+  const loadgen = await startPublisher(opts.loadgen, {
     url: servers.mqttUrl,
     fleetSecret: servers.fleetSecret,
     clientIdPrefix: `bench-raw-${ctx.run}`,
@@ -34,7 +34,7 @@ export async function benchMosquitto(ctx: BenchContext): Promise<Row> {
     const watch = new ProcWatch(
       [
         { name: 'mosquitto', pid: servers.pids.mosquitto },
-        { name: 'publisher (mqtt.js)', pid: loadgen.pid },
+        { name: PUBLISHER[opts.loadgen], pid: loadgen.pid },
         { name: 'subscriber (mqtt.js)', pid: sub.pid },
       ],
       500,
@@ -72,7 +72,7 @@ export async function benchMosquitto(ctx: BenchContext): Promise<Row> {
     ctx.progress('1 mosquitto', `at ${half} msg/s: publish → receive p50 ${halfLat.p50} ms, p99 ${halfLat.p99} ms`);
     return {
       id: '1',
-      title: 'Raw Mosquitto QoS 1 (mqtt.js → mqtt.js)',
+      title: `Raw Mosquitto QoS 1 (${opts.loadgen === 'native' ? 'Go, paho' : 'mqtt.js'} → mqtt.js)`,
       rate: round(rate),
       unit: 'msg/s',
       latency: [

@@ -1,6 +1,8 @@
 // Stage 7 (and 8): the whole pipeline — devices → Mosquitto → gateway → Kafka → processor →
-// Kafka → writer → InfluxDB — at fixed rates (percentages of the slowest stage), one step
-// after the other on the same processes, then a soak at 50 % while RSS keeps being sampled.
+// Kafka → writer → InfluxDB. A search for the maximum sustainable rate (rate-search.ts), steps
+// repeated at the maximum it found, one at half of it, then a soak at half while RSS keeps being
+// sampled; or, with BENCH_RATES, fixed percentages of the slowest stage. One step after the other
+// on the same processes, each after a warm-up at its rate.
 // Per step: loss and publish → Kafka from the readings topic (readings-audit.ts), window
 // close → visible in InfluxDB (window-visibility.ts), CPU per reading and peak RSS per process.
 import { DEFAULT_POLICY_PATH, loadPolicy, topicSpecs } from '@lethe/privacy';
@@ -10,21 +12,39 @@ import { gatewayConnections, gatewayCounts, startGateway, stopGateway, wipeGatew
 import { Histogram } from './histogram.ts';
 import { startService, type Service } from './infra.ts';
 import { ensureTopic, startGroupAtEnd } from './kafka-topics.ts';
-import { startLoadgen } from './loadgen-client.ts';
+import { PUBLISHER, startPublisher } from './publisher.ts';
 import type { LoadgenSummary } from './loadgen.ts';
 import { BENCH_WINDOW_SECONDS } from './policy.ts';
 import { peakBetween, ProcWatch, type ProcUsage, type RssSample } from './proc.ts';
-import { counter, histogram, histogramDelta, histogramQuantile, type PromHistogram } from '../test/support/prom-text.ts';
+import { counter, histogram, histogramDelta, histogramQuantile, samples, type PromHistogram } from '../test/support/prom-text.ts';
+import { countReadingsInInflux } from './influx-audit.ts';
 import { auditReadings } from './readings-audit.ts';
+import { bounds, nextRate, type SearchOptions, type Trial } from './rate-search.ts';
 import { startVisibilityPoller, type WindowSeen } from './window-visibility.ts';
 
 /** The processor's WINDOW_GRACE_SECONDS default: a window closes this long after its end. */
 const GRACE_SECONDS = 5;
 /** A step stops when the gateway is this many seconds of its rate behind. */
 const BACKLOG_SECONDS = 5;
+/** The gateway may take this long after a step's last publish to forward everything. */
+const DRAIN_SECONDS = 2;
+
+/**
+ * Whether the pipeline kept up with a step, as far as can be told at once: the publisher kept its
+ * schedule, nothing went unacknowledged and the gateway drained within DRAIN_SECONDS. Loss is
+ * audited from Kafka after the run (report.ts: sustained).
+ */
+export function kept(s: Pick<StepResult, 'published' | 'drainSeconds'>): boolean {
+  return !s.published.stoppedEarly && s.published.behindTicks === 0 && s.published.failed.length === 0 && s.drainSeconds <= DRAIN_SECONDS;
+}
+
+/** What a step is for: a trial of the search, a repeat at the maximum it found, half of that, the soak, or one of BENCH_RATES. */
+export type StepRole = 'search' | 'max' | 'half' | 'soak' | 'fixed';
 
 export interface StepResult {
   label: string;
+  role: StepRole;
+  /** The step's rate in percent of the base rate. */
   percent: number;
   targetRate: number;
   seconds: number;
@@ -60,7 +80,20 @@ export interface RssTrend {
   slopeMbPerMin: number;
 }
 
+/** Every acknowledged reading accounted for, from Mosquitto's PUBACK to InfluxDB's device points (influx-audit.ts). */
+export interface EndToEnd {
+  acknowledged: number;
+  refusedByGateway: number;
+  /** The processor's readings outcomes other than accepted and duplicate (late, expired, future, invalid). */
+  droppedByProcessor: Record<string, number>;
+  countedInInflux: number;
+  /** Acknowledged, neither refused nor dropped, and not counted in InfluxDB. */
+  missing: number;
+  settledAfterSeconds: number;
+}
+
 export interface PipelineResult {
+  endToEnd: EndToEnd;
   rows: Row[];
   steps: StepResult[];
   baseRate: number;
@@ -117,7 +150,7 @@ export async function benchPipeline(ctx: BenchContext, baseRate: number, basis: 
   await wipeGatewaySessions(ctx);
   const since = Date.now();
   const services: Service[] = [];
-  let loadgen: Awaited<ReturnType<typeof startLoadgen>> | undefined;
+  let loadgen: Awaited<ReturnType<typeof startPublisher>> | undefined;
   try {
     services.push(
       await startService(servers, 'writer', `${ctx.run}-stage7`, { KAFKA_GROUP_ID: `${group}-writer`, POLICY_FILE: ctx.policyFile }, opts.cpuProfDir),
@@ -139,7 +172,7 @@ export async function benchPipeline(ctx: BenchContext, baseRate: number, basis: 
     );
     const gateway = await startGateway(ctx, `${ctx.run}-stage7`, prefix);
     services.push(gateway);
-    loadgen = await startLoadgen({
+    loadgen = await startPublisher(opts.loadgen, {
       url: servers.mqttUrl,
       fleetSecret: servers.fleetSecret,
       clientIdPrefix: `bench-pipe-${ctx.run}`,
@@ -152,23 +185,25 @@ export async function benchPipeline(ctx: BenchContext, baseRate: number, basis: 
         { name: 'mosquitto', pid: servers.pids.mosquitto },
         { name: 'kafka', pid: servers.pids.kafka },
         { name: 'influxdb', pid: servers.pids.influxdb },
-        { name: 'publisher (mqtt.js)', pid: loadgen.pid },
+        { name: PUBLISHER[opts.loadgen], pid: loadgen.pid },
         { name: 'bench', pid: process.pid },
       ],
       2000,
     ).start();
     const poller = startVisibilityPoller(servers, { windowSeconds: BENCH_WINDOW_SECONDS, graceSeconds: GRACE_SECONDS, since });
 
-    const plan = [
-      ...opts.ratePercents.map((percent) => ({ label: `${percent} %`, percent, seconds: opts.stepSeconds })),
-      ...(opts.soakSeconds > 0 ? [{ label: 'soak 50 %', percent: 50, seconds: opts.soakSeconds }] : []),
-    ];
     const steps: StepResult[] = [];
     let seqStart = 1;
     let totalAcked = 0;
-    for (const [i, step] of plan.entries()) {
-      const rate = Math.max(1, Math.round((baseRate * step.percent) / 100));
-      ctx.progress('7 pipeline', `step ${i + 1}/${plan.length}: ${step.label} = ${rate} readings/s for ${step.seconds} s`);
+    /** Publishes at `rate` for the warm-up, then measures `seconds` of it, then waits for the gateway to drain. */
+    const runStep = async (label: string, role: StepRole, rate: number, seconds: number): Promise<StepResult> => {
+      rate = Math.max(1, Math.round(rate));
+      ctx.progress('7 pipeline', `${label}: ${rate} readings/s, ${opts.warmupSeconds} s warm-up then ${seconds} s measured`);
+      if (opts.warmupSeconds > 0) {
+        const warm = await loadgen!.run({ rate, seconds: opts.warmupSeconds, seqStart, allow: Infinity });
+        totalAcked += warm.acked;
+        seqStart = Math.max(seqStart, ...Object.values(warm.seqEnd));
+      }
       const before = watch.snapshot();
       const t0 = watch.elapsed();
       const ackBefore = histogram(await gateway.metrics(), 'lethe_gateway_ack_latency_seconds');
@@ -190,19 +225,19 @@ export async function benchPipeline(ctx: BenchContext, baseRate: number, basis: 
           const behind = totalAcked + acked - c.forwarded - c.rejected;
           if (!overloaded && behind > maxBacklog) {
             overloaded = true;
-            ctx.progress('7 pipeline', `  ${step.label}: the gateway is ${behind} readings behind (> ${BACKLOG_SECONDS} s at this rate): stopping the step`);
+            ctx.progress('7 pipeline', `  ${label}: the gateway is ${behind} readings behind (> ${BACKLOG_SECONDS} s at this rate): stopping the step`);
             loadgen!.stop();
           }
           if (Date.now() - lastLog >= 10_000) {
             lastLog = Date.now();
             ctx.progress(
               '7 pipeline',
-              `  ${step.label}: ${acked} published, ${c.forwarded - countsBefore.forwarded} forwarded, ${Math.round((Date.now() - startMs) / 1000)} s`,
+              `  ${label}: ${acked} published, ${c.forwarded - countsBefore.forwarded} forwarded, ${Math.round((Date.now() - startMs) / 1000)} s`,
             );
           }
         }
       })();
-      const published = await loadgen.run({ rate, seconds: step.seconds, seqStart, allow: Infinity }, (p) => {
+      const published = await loadgen!.run({ rate, seconds, seqStart, allow: Infinity }, (p) => {
         acked = p.acked;
       });
       watching = false;
@@ -221,11 +256,12 @@ export async function benchPipeline(ctx: BenchContext, baseRate: number, basis: 
       const forwarded = counts.forwarded - countsBefore.forwarded;
       const usage = after.map((u) => ({ ...u, cpuSeconds: u.cpuSeconds - (before.find((b) => b.name === u.name)?.cpuSeconds ?? 0) }));
       const achievedRate = published.acked / published.seconds;
-      steps.push({
-        label: step.label,
-        percent: step.percent,
+      const step: StepResult = {
+        label,
+        role,
+        percent: round((rate / baseRate) * 100, 1),
         targetRate: rate,
-        seconds: step.seconds,
+        seconds,
         published,
         forwarded,
         drainSeconds: (endMs - publishEnd) / 1000,
@@ -239,19 +275,66 @@ export async function benchPipeline(ctx: BenchContext, baseRate: number, basis: 
         windowsAfterInput: [],
         windowsNeverSeen: 0,
         otherCores: watch.otherCores(before, after),
-      });
+      };
+      steps.push(step);
       ctx.progress(
         '7 pipeline',
-        `  ${step.label}: ${published.acked} published at ${round(achievedRate)}/s in ${published.seconds.toFixed(1)} s${overloaded ? ' (stopped: overloaded)' : ''}, ${forwarded} forwarded, drained ${((endMs - publishEnd) / 1000).toFixed(1)} s after the last publish`,
+        `  ${label}: ${published.acked} published at ${round(achievedRate)}/s in ${published.seconds.toFixed(1)} s${overloaded ? ' (stopped: overloaded)' : ''}, ${forwarded} forwarded, drained ${step.drainSeconds.toFixed(1)} s after the last publish${kept(step) ? '' : ': not sustained'}`,
       );
       seqStart = Math.max(seqStart, ...Object.values(published.seqEnd));
+      // An overloaded step leaves queues behind the gateway too (Kafka lag, open windows): let them go before the next.
+      if (!kept(step)) await sleep(BACKLOG_SECONDS * 2000);
+      return step;
+    };
+
+    let half: number;
+    if (opts.ratePercents) {
+      for (const percent of opts.ratePercents) await runStep(`${percent} %`, 'fixed', (baseRate * percent) / 100, opts.stepSeconds);
+      half = baseRate / 2;
+    } else {
+      const trials: Trial[] = [];
+      const search: SearchOptions = { start: baseRate / 2, growth: 1.25, precision: 0.1, maxTrials: opts.searchTrials, floor: 100 };
+      for (let rate = nextRate(trials, search); rate !== undefined; rate = nextRate(trials, search)) {
+        const step = await runStep(`search ${trials.length + 1}`, 'search', rate, opts.stepSeconds);
+        trials.push({ rate: step.targetRate, sustained: kept(step) });
+      }
+      const { lo } = bounds(trials);
+      if (lo === 0) throw new Error(`the pipeline sustained none of the rates tried (${trials.map((t) => t.rate).join(', ')} readings/s)`);
+      ctx.progress('7 pipeline', `the search found ${lo} readings/s; ${opts.repeats} measured step(s) there`);
+      for (let i = 1; i <= opts.repeats; i++) await runStep(`max ${i}/${opts.repeats}`, 'max', lo, opts.stepSeconds);
+      half = lo / 2;
+      await runStep('half', 'half', half, opts.stepSeconds);
     }
+    if (opts.soakSeconds > 0) await runStep('soak', 'soak', half, opts.soakSeconds);
     // The last windows close a window + grace after the last reading; wait (≤ 60 s more) until
     // every window of the publishing time has shown up in InfluxDB.
     await sleep((BENCH_WINDOW_SECONDS + GRACE_SECONDS + 2) * 1000);
     const lastPublish = Math.max(...steps.map((s) => s.startMs + s.published.seconds * 1000));
     for (let i = 0; i < 120 && poller.unseenBefore(lastPublish) > 0; i++) await sleep(500);
     const { seen: windows, neverSeen } = await poller.stop();
+    // End to end: what Mosquitto acknowledged (warm-ups included), less what the services refused, against InfluxDB's counts.
+    const refused = (await gatewayCounts(gateway)).rejected;
+    const processor = services.find((s) => s.name === 'processor')!;
+    const dropped = Object.fromEntries(
+      samples(await processor.metrics(), 'lethe_processor_records_total')
+        .filter((x) => x.labels.topic === readingsTopic && x.labels.outcome !== 'accepted' && x.labels.outcome !== 'duplicate' && x.value > 0)
+        .map((x) => [x.labels.outcome!, x.value]),
+    );
+    ctx.progress('7 pipeline', `auditing InfluxDB: are the ${totalAcked} acknowledged readings counted in the devices' points?`);
+    const influx = await countReadingsInInflux(servers, { fromMs: since - 10_000, toMs: Date.now() + 1000, windowSeconds: BENCH_WINDOW_SECONDS });
+    const droppedTotal = Object.values(dropped).reduce((n, x) => n + x, 0);
+    const endToEnd: EndToEnd = {
+      acknowledged: totalAcked,
+      refusedByGateway: refused,
+      droppedByProcessor: dropped,
+      countedInInflux: influx.counted,
+      missing: totalAcked - refused - droppedTotal - influx.counted,
+      settledAfterSeconds: influx.settledAfterSeconds,
+    };
+    ctx.progress(
+      '7 pipeline',
+      `  InfluxDB counts ${influx.counted} readings: ${endToEnd.missing} missing, ${refused} refused by the gateway, ${droppedTotal} dropped by the processor`,
+    );
     const mb = (bytes: number) => round(bytes / 2 ** 20, 1);
     const heap = await Promise.all(
       services.map(async (s): Promise<ServiceHeap> => {
@@ -267,7 +350,7 @@ export async function benchPipeline(ctx: BenchContext, baseRate: number, basis: 
     );
     const rssSeconds = watch.elapsed();
     watch.stop();
-    const samples = watch.samples;
+    const rssSamples = watch.samples;
 
     ctx.progress('7 pipeline', `auditing ${readingsTopic}: every acknowledged (device, seq) and its publish → Kafka time`);
     let lastAuditLog = 0;
@@ -295,8 +378,8 @@ export async function benchPipeline(ctx: BenchContext, baseRate: number, basis: 
       s.windowsNeverSeen = neverSeen.filter((t) => t >= s.startMs && t + BENCH_WINDOW_SECONDS * 1000 <= s.startMs + s.published.seconds * 1000).length;
     }
 
-    const trends: RssTrend[] = [...new Set(samples.flatMap((s) => Object.keys(s.rss)))].map((name) => {
-      const own = samples.filter((s) => s.rss[name] !== undefined).map((s): [number, number] => [s.t, s.rss[name]!]);
+    const trends: RssTrend[] = [...new Set(rssSamples.flatMap((s) => Object.keys(s.rss)))].map((name) => {
+      const own = rssSamples.filter((s) => s.rss[name] !== undefined).map((s): [number, number] => [s.t, s.rss[name]!]);
       const half = own.filter(([t]) => t >= rssSeconds / 2);
       return {
         name,
@@ -387,7 +470,8 @@ export async function benchPipeline(ctx: BenchContext, baseRate: number, basis: 
       steps: steps.map((s) => ({ ...s, published: { ...s.published, failed: s.published.failed.slice(0, 20) } })),
       baseRate,
       basis,
-      rss: { seconds: rssSeconds, trends, samples, heap },
+      rss: { seconds: rssSeconds, trends, samples: rssSamples, heap },
+      endToEnd,
     };
   } finally {
     await loadgen?.close();

@@ -1,0 +1,44 @@
+// The full pipeline's maximum sustainable rate, searched for rather than guessed as fractions
+// of the slowest stage: grow the rate while steps are sustained, then halve the interval between
+// the best sustained rate and the lowest one above it that was not, until they are within
+// `precision` of each other. A step that fails below a sustained rate (a noisy moment on a
+// shared machine) does not lower the bound: the repeats at the maximum say how steady it is.
+
+export interface Trial {
+  rate: number;
+  sustained: boolean;
+}
+
+export interface SearchOptions {
+  /** The first rate tried. */
+  start: number;
+  /** Factor by which the rate grows while every step is sustained (and shrinks while none is). */
+  growth: number;
+  /** The search ends when (lowest failed − best sustained) ÷ best sustained is at most this. */
+  precision: number;
+  /** At most this many trials. */
+  maxTrials: number;
+  /** No rate below this is tried: a pipeline that carries less is reported as carrying nothing. */
+  floor: number;
+}
+
+/** The best sustained rate and the lowest failed one above it (undefined: none yet). */
+export function bounds(trials: readonly Trial[]): { lo: number; hi: number | undefined } {
+  const lo = Math.max(0, ...trials.filter((t) => t.sustained).map((t) => t.rate));
+  const above = trials.filter((t) => !t.sustained && t.rate > lo).map((t) => t.rate);
+  return { lo, hi: above.length > 0 ? Math.min(...above) : undefined };
+}
+
+/** The next rate to try after `trials`, or undefined when the search is done. */
+export function nextRate(trials: readonly Trial[], o: SearchOptions): number | undefined {
+  if (trials.length === 0) return Math.max(o.floor, Math.round(o.start));
+  if (trials.length >= o.maxTrials) return undefined;
+  const { lo, hi } = bounds(trials);
+  if (hi === undefined) return Math.round(lo * o.growth);
+  if (lo === 0) {
+    const down = Math.round(hi / o.growth);
+    return down < o.floor ? undefined : down;
+  }
+  if ((hi - lo) / lo <= o.precision) return undefined;
+  return Math.round((lo + hi) / 2);
+}
