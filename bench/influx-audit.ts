@@ -38,3 +38,23 @@ export async function countReadingsInInflux(
   }
   return { counted, settledAfterSeconds: (changed - started) / 1000 };
 }
+
+/** The readings counted in InfluxDB's device points per window start (ms), for windows of [fromMs, toMs). */
+export async function readingsPerWindow(
+  servers: Servers,
+  { fromMs, toMs, windowSeconds }: { fromMs: number; toMs: number; windowSeconds: number },
+): Promise<Map<number, number>> {
+  const rows = await flux(
+    servers,
+    `from(bucket: "${servers.influx.bucket}") |> range(start: ${new Date(fromMs).toISOString()}, stop: ${new Date(toMs).toISOString()})` +
+      ` |> filter(fn: (r) => r.window == "${windowSeconds}s" and r.scope == "device" and r._field == "readings") |> group(columns: ["_time"]) |> sum() |> group()`,
+  );
+  return new Map(rows.map((r) => [Date.parse(r._time ?? ''), Number(r._value)]));
+}
+
+/** Readings in Kafka but not counted in InfluxDB, over the windows that start in [fromMs, toMs). */
+export function uncountedIn(fromMs: number, toMs: number, inKafka: ReadonlyMap<number, number>, inInflux: ReadonlyMap<number, number>): number {
+  let n = 0;
+  for (const [w, expected] of inKafka) if (w >= fromMs && w < toMs) n += Math.max(0, expected - (inInflux.get(w) ?? 0));
+  return n;
+}

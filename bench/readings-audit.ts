@@ -30,11 +30,16 @@ const DEVICE = /"deviceId":"([^"]+)"/;
 const SEQ = /"seq":(\d+)/;
 const TS = /"ts":(\d+)/;
 
+/**
+ * `perWindow`, if given, receives the distinct readings of the topic (warm-ups included) per
+ * window of `windowMs` by their `ts`: what InfluxDB's device points of each window must count.
+ */
 export async function auditReadings(
   kafka: Kafka,
   topic: string,
   ranges: PublishedRange[],
   onProgress?: (read: number, total: number) => void,
+  perWindow?: { windowMs: number; counts: Map<number, number> },
 ): Promise<RangeAudit[]> {
   const admin = kafka.admin();
   await admin.connect();
@@ -66,6 +71,10 @@ export async function auditReadings(
           if (device && Number.isInteger(seq) && seq <= maxSeq) {
             let c = counts.get(device);
             if (!c) counts.set(device, (c = new Uint16Array(maxSeq + 1)));
+            if (c[seq] === 0 && perWindow) {
+              const w = Math.floor(ts / perWindow.windowMs) * perWindow.windowMs;
+              perWindow.counts.set(w, (perWindow.counts.get(w) ?? 0) + 1);
+            }
             c[seq] = Math.min(65535, c[seq]! + 1);
             const r = rangeOf(seq);
             if (r >= 0) latencies[r]!.record((Number(message.timestamp) - ts) * 1000);

@@ -17,7 +17,7 @@ import type { LoadgenSummary } from './loadgen.ts';
 import { BENCH_WINDOW_SECONDS } from './policy.ts';
 import { peakBetween, ProcWatch, type ProcUsage, type RssSample } from './proc.ts';
 import { counter, histogram, histogramDelta, histogramQuantile, samples, type PromHistogram } from '../test/support/prom-text.ts';
-import { countReadingsInInflux } from './influx-audit.ts';
+import { countReadingsInInflux, readingsPerWindow, uncountedIn } from './influx-audit.ts';
 import { auditReadings } from './readings-audit.ts';
 import { bounds, nextRate, type SearchOptions, type Trial } from './rate-search.ts';
 import { startVisibilityPoller, type WindowSeen } from './window-visibility.ts';
@@ -57,7 +57,8 @@ export interface StepResult {
   gatewayAck: PromHistogram;
   startMs: number;
   endMs: number;
-  loss?: { expected: number; found: number; missing: number; duplicates: number };
+  /** missing: acknowledged, not in Kafka; uncountedInInflux: in Kafka, not counted in InfluxDB's device points of the step's windows. */
+  loss?: { expected: number; found: number; missing: number; duplicates: number; uncountedInInflux: number };
   publishToKafka?: ReturnType<Histogram['summaryMs']>;
   windows: WindowSeen[];
   /**
@@ -354,6 +355,7 @@ export async function benchPipeline(ctx: BenchContext, baseRate: number, basis: 
 
     ctx.progress('7 pipeline', `auditing ${readingsTopic}: every acknowledged (device, seq) and its publish → Kafka time`);
     let lastAuditLog = 0;
+    const inKafka = { windowMs: BENCH_WINDOW_SECONDS * 1000, counts: new Map<number, number>() };
     const audits = await auditReadings(
       ctx.kafka,
       readingsTopic,
@@ -364,10 +366,16 @@ export async function benchPipeline(ctx: BenchContext, baseRate: number, basis: 
           ctx.progress('7 pipeline', `  audit: ${read} of ${total} records read`);
         }
       },
+      inKafka,
     );
+    // Each step answers for the windows from the previous step's last publish to its own (its warm-up included).
+    const inInflux = await readingsPerWindow(servers, { fromMs: since - 10_000, toMs: Date.now() + 1000, windowSeconds: BENCH_WINDOW_SECONDS });
+    const publishEndOf = (s: StepResult) => s.startMs + s.published.seconds * 1000;
     for (const [i, s] of steps.entries()) {
       const a = audits[i]!;
-      s.loss = { expected: a.expected, found: a.found, missing: a.missing, duplicates: a.duplicates };
+      const from = i === 0 ? 0 : publishEndOf(steps[i - 1]!);
+      const uncountedInInflux = uncountedIn(from, publishEndOf(s), inKafka.counts, inInflux);
+      s.loss = { expected: a.expected, found: a.found, missing: a.missing, duplicates: a.duplicates, uncountedInInflux };
       s.publishToKafka = a.latency.summaryMs();
       // Windows that start during the step (the first one after its start).
       const inStep = windows.filter((w) => w.windowStart >= s.startMs - BENCH_WINDOW_SECONDS * 1000 && w.windowStart < s.endMs);
