@@ -6,6 +6,7 @@
 // Per step: loss and publish → Kafka from the readings topic (readings-audit.ts), window
 // close → visible in InfluxDB (window-visibility.ts), CPU per reading and peak RSS per process.
 import { DEFAULT_POLICY_PATH, loadPolicy, topicSpecs } from '@lethe/privacy';
+import kafkajs from 'kafkajs';
 import { TOPICS, topicNames } from '@lethe/schemas';
 import { cpuAndRss, round, sleep, type BenchContext, type Latency, type Row } from './context.ts';
 import { gatewayConnections, gatewayCounts, startGateway, stopGateway, wipeGatewaySessions } from './gateway-service.ts';
@@ -26,6 +27,10 @@ import { startVisibilityPoller, type WindowSeen } from './window-visibility.ts';
 const GRACE_SECONDS = 5;
 /** A step stops when the gateway is this many seconds of its rate behind. */
 const BACKLOG_SECONDS = 5;
+const { ConfigResourceTypes } = kafkajs;
+
+/** How long the bench's readings topic keeps records: the whole stage and its audit. */
+const AUDIT_RETENTION_MS = 6 * 3600_000;
 /** The gateway may take this long after a step's last publish to forward everything. */
 const DRAIN_SECONDS = 2;
 
@@ -134,11 +139,11 @@ export async function benchPipeline(ctx: BenchContext, baseRate: number, basis: 
   await admin.connect();
   // The readings topic as the gateway would create it, plus LogAppendTime for the latency audit.
   const readingsSpec = topicSpecs(policy, { prefix, readings: 3, sightings: 3 }).find((s) => s.topic === readingsTopic)!;
-  await ensureTopic(admin, {
-    topic: readingsTopic,
-    partitions: readingsSpec.numPartitions,
-    configs: { ...readingsSpec.configs, 'message.timestamp.type': 'LogAppendTime' },
-  });
+  // Kept for the stage and its audit: with the policy's raw-data TTL (15 min) a long soak's first
+  // steps were deleted before the audit read them. Its readings are the bench's own. Set again once
+  // the gateway has started: it puts back the policy's configs, and alterConfigs replaces them all.
+  const auditConfigs = { ...readingsSpec.configs, 'message.timestamp.type': 'LogAppendTime', 'retention.ms': String(AUDIT_RETENTION_MS) };
+  await ensureTopic(admin, { topic: readingsTopic, partitions: readingsSpec.numPartitions, configs: auditConfigs });
   // The processor writes the unprefixed partials and aggregates (the writer reads no other):
   // its releaser and the writer start in new groups at the current end of those topics.
   for (const spec of topicSpecs(loadPolicy(DEFAULT_POLICY_PATH)).filter((s) => s.topic === TOPICS.partials || s.topic === TOPICS.aggregates)) {
@@ -173,6 +178,15 @@ export async function benchPipeline(ctx: BenchContext, baseRate: number, basis: 
     );
     const gateway = await startGateway(ctx, `${ctx.run}-stage7`, prefix);
     services.push(gateway);
+    const configAdmin = ctx.kafka.admin();
+    await configAdmin.connect();
+    await configAdmin.alterConfigs({
+      validateOnly: false,
+      resources: [
+        { type: ConfigResourceTypes.TOPIC, name: readingsTopic, configEntries: Object.entries(auditConfigs).map(([name, value]) => ({ name, value })) },
+      ],
+    });
+    await configAdmin.disconnect();
     loadgen = await startPublisher(opts.loadgen, {
       url: servers.mqttUrl,
       fleetSecret: servers.fleetSecret,
