@@ -25,7 +25,13 @@ export default defineConfig({
     projects: [
       // Pure logic, but property tests and CLI processes take seconds on a slow, shared
       // machine: the limit is for a machine several times slower than a developer's.
-      { test: { name: 'unit', include: ['packages/*/test/**/*.test.ts', 'services/*/test/**/*.test.ts', 'bench/test/**/*.test.ts', 'test/unit/**/*.test.ts'], testTimeout: 30_000 } },
+      {
+        test: {
+          name: 'unit',
+          include: ['packages/*/test/**/*.test.ts', 'services/*/test/**/*.test.ts', 'bench/test/**/*.test.ts', 'test/unit/**/*.test.ts'],
+          testTimeout: 30_000,
+        },
+      },
       { test: { name: 'integration', include: ['test/integration/**/*.test.ts'], ...realServers } },
       { test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], ...realServers, ...after(1) } },
       { test: { name: 'privacy', include: ['test/privacy/**/*.test.ts'], ...realServers, ...after(2) } },
