@@ -10,11 +10,13 @@
 // Exit 1 on any failed check.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { connectAsync } from 'mqtt';
+import { freePort } from '../test/support/services.ts';
+import { sleep, waitFor } from '../test/support/wait.ts';
 import { Histogram } from './histogram.ts';
 import { startLoadgen, type Loadgen } from './loadgen-client.ts';
 import { startNativeLoadgen } from './loadgen-native.ts';
@@ -30,7 +32,6 @@ const TS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/;
 
 const problems: string[] = [];
 const check = (ok: boolean, what: string) => void (ok || problems.push(what));
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const devices: DeviceTemplates[] = args.fleet
   ? (await buildPayloads()).devices
@@ -41,16 +42,6 @@ const devices: DeviceTemplates[] = args.fleet
       tails: [`"pm25":1}`, `"pm25":2,"noiseDb":40.5}`],
     }));
 const tailsOf = new Map(devices.map((d) => [d.deviceId, d.tails]));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.once('error', reject);
-  });
-}
 
 /** Mosquitto on a free loopback port, anonymous and any password, no in-flight or queue limits. */
 async function startMosquitto(): Promise<{ url: string; process: ChildProcess; dir: string }> {
@@ -72,18 +63,20 @@ async function startMosquitto(): Promise<{ url: string; process: ChildProcess; d
     ].join('\n'),
   );
   const child = spawn(MOSQUITTO, ['-c', conf], { stdio: ['ignore', 'ignore', 'inherit'] });
-  for (let i = 0; i < 100; i++) {
-    if (child.exitCode !== null) throw new Error(`mosquitto exited with ${child.exitCode}`);
-    const open = await new Promise<boolean>((resolve) => {
+  const listening = () =>
+    new Promise<boolean>((resolve, reject) => {
+      if (child.exitCode !== null) return reject(new Error(`mosquitto exited with ${child.exitCode}`));
       const s = createConnection({ host: '127.0.0.1', port });
       s.once('connect', () => (s.destroy(), resolve(true)));
       s.once('error', () => resolve(false));
     });
-    if (open) return { url: `mqtt://127.0.0.1:${port}`, process: child, dir };
-    await sleep(50);
+  try {
+    await waitFor(`mosquitto to listen on 127.0.0.1:${port}`, listening, 5000, { everyMs: 50 });
+  } catch (err) {
+    child.kill();
+    throw err;
   }
-  child.kill();
-  throw new Error(`mosquitto did not listen on 127.0.0.1:${port} within 5 s`);
+  return { url: `mqtt://127.0.0.1:${port}`, process: child, dir };
 }
 
 interface Received {

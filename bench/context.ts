@@ -64,14 +64,4 @@ export function round(x: number, digits = 0): number {
   return Math.round(x * f) / f;
 }
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** Polls `check` every `everyMs` until it returns true; false on timeout. */
-export async function waitUntil(check: () => Promise<boolean> | boolean, timeoutMs: number, everyMs = 200): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return true;
-    if (Date.now() > deadline) return false;
-    await sleep(everyMs);
-  }
-}
+export { sleep } from '../test/support/wait.ts';

@@ -3,14 +3,14 @@
 // default) so the bench never shares a broker with the tests or a developer's stack; the
 // gateway, processor and writer are started here as child processes with the env each stage
 // needs (topic prefix, consumer groups, policy), the same variables pipeline.sh passes.
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { parseEnv } from 'node:util';
+import { execFileSync, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { cpus, release, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { nodeRuntimeEnv } from '@lethe/config';
 import { connectAsync } from 'mqtt';
+import { readEnvFile, runLocalScript, startNativeServers } from '../test/support/native-servers.ts';
+import { startService as launch } from '../test/support/services.ts';
 
 export const ROOT = new URL('../', import.meta.url).pathname.replace(/\/$/, '');
 
@@ -46,21 +46,12 @@ export interface Servers {
   ports: { gateway: number; processor: number; writer: number };
 }
 
-/** A KEY=value file (dotenv syntax, Node's own parser). */
-const parseEnvFile = (path: string) => parseEnv(readFileSync(path, 'utf8')) as Record<string, string>;
-
 function portOpen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = createConnection({ host: '127.0.0.1', port });
     socket.once('connect', () => (socket.destroy(), resolve(true)));
     socket.once('error', () => resolve(false));
   });
-}
-
-function readPid(localDir: string, name: string): number {
-  const pid = Number(readFileSync(join(localDir, 'pids', `${name}.pid`), 'utf8').trim());
-  if (!Number.isInteger(pid) || !existsSync(`/proc/${pid}`)) throw new Error(`${name} is not running (pid file ${localDir}/pids/${name}.pid)`);
-  return pid;
 }
 
 /** Starts (idempotently) Mosquitto, Kafka and InfluxDB with up.sh and the InfluxDB tokens with influx-init. */
@@ -73,15 +64,8 @@ export async function ensureServers(log: (line: string) => void): Promise<Server
   );
   // Servers this run starts begin empty: every run's topics stay on disk otherwise, and a Kafka
   // sorting through earlier runs' segments at start-up missed up.sh's 90 s (seen here, 390 MB).
-  if (!wasUp) {
-    execFileSync('bash', [join(ROOT, 'infra/local/down.sh')], { env: { ...process.env, ...env }, stdio: 'ignore' });
-    rmSync(env.LETHE_LOCAL_DIR!, { recursive: true, force: true });
-  }
-  execFileSync('bash', [join(ROOT, 'infra/local/up.sh')], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
-  const localDir = env.LETHE_LOCAL_DIR!;
-  const secrets = join(localDir, 'secrets');
-  const endpoints = parseEnvFile(join(localDir, 'endpoints.env'));
-  const influx = parseEnvFile(join(secrets, 'influxdb.env'));
+  const native = await startNativeServers({ env, fresh: !wasUp });
+  const { localDir, secretsDir: secrets, endpoints, influx } = native;
   // Least-privilege tokens (writer: write only; bench: the api's read-only one), as pipeline.sh makes them.
   execFileSync(process.execPath, [join(ROOT, 'scripts/influx-init.ts'), '--out', secrets], {
     cwd: ROOT,
@@ -103,14 +87,14 @@ export async function ensureServers(log: (line: string) => void): Promise<Server
     secrets,
     fleetSecret: read('fleet-secret'),
     gatewayPassword: read('mqtt-gateway-password'),
-    pids: { mosquitto: readPid(localDir, 'mosquitto'), kafka: readPid(localDir, 'kafka'), influxdb: readPid(localDir, 'influxdb') },
+    pids: { mosquitto: native.pid('mosquitto'), kafka: native.pid('kafka'), influxdb: native.pid('influxdb') },
     startedHere: !wasUp,
     ports: { gateway: Number(env.LETHE_GATEWAY_PORT), processor: Number(env.LETHE_PROCESSOR_PORT), writer: Number(env.LETHE_WRITER_PORT) },
   };
 }
 
-export function stopServers(): void {
-  execFileSync('bash', [join(ROOT, 'infra/local/down.sh')], { env: { ...process.env, ...serverEnv() }, stdio: ['ignore', 'ignore', 'inherit'] });
+export async function stopServers(): Promise<void> {
+  await runLocalScript('down.sh', [], serverEnv());
 }
 
 export type ServiceName = 'gateway' | 'processor' | 'writer';
@@ -157,68 +141,31 @@ export function serviceEnv(s: Servers, name: ServiceName): Record<string, string
   }
 }
 
-/** Starts a service as a child process (its log in the run directory) and waits for /readyz. */
+/** Starts a service as a child process (its log in the run directory) on the stage's port and waits for /readyz. */
 export async function startService(s: Servers, name: ServiceName, tag: string, env: Record<string, string>, cpuProfDir?: string): Promise<Service> {
-  const port = s.ports[name];
-  if (await portOpen(port)) throw new Error(`port 127.0.0.1:${port} for the ${name} is in use (another bench? set LETHE_${name.toUpperCase()}_PORT)`);
   mkdirSync(join(s.localDir, 'logs'), { recursive: true });
   const log = join(s.localDir, 'logs', `bench-${tag}-${name}.log`);
-  const out = createWriteStream(log);
-  const profile = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`, `--cpu-prof-name=${tag}-${name}.cpuprofile`] : [];
-  const child = spawn(process.execPath, [...profile, join(ROOT, `services/${name}/src/main.ts`)], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH ?? '',
-      ...nodeRuntimeEnv(),
-      HTTP_HOST: '127.0.0.1',
-      HTTP_PORT: String(port),
-      LOG_LEVEL: 'info',
-      ...serviceEnv(s, name),
-      ...env,
+  const service = await launch(
+    name,
+    { ...serviceEnv(s, name), ...env },
+    {
+      port: s.ports[name],
+      logFile: log,
+      nodeArgs: cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`, `--cpu-prof-name=${tag}-${name}.cpuprofile`] : [],
+      onSpawn: (child) => (running.add(child), child.once('exit', () => running.delete(child))),
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  ).catch((err: unknown) => {
+    throw new Error(`${(err as Error).message}\n(another bench on the same ports? set LETHE_${name.toUpperCase()}_PORT)`, { cause: err });
   });
-  child.stdout!.pipe(out);
-  child.stderr!.pipe(out);
-  running.add(child);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => (running.delete(child), resolve())));
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`the ${name} exited with ${child.exitCode} before it was ready; log: ${log}\n${tail(log)}`);
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/readyz`)).ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`the ${name} was not ready within 60 s; log: ${log}\n${tail(log)}`);
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
   return {
     name,
-    pid: child.pid!,
-    port,
+    pid: service.process.pid!,
+    port: service.port,
     log,
-    process: child,
-    metrics: async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text(),
-    async stop() {
-      if (child.exitCode !== null) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-      await exited;
-      clearTimeout(timer);
-    },
+    process: service.process,
+    metrics: async () => (await fetch(`http://127.0.0.1:${service.port}/metrics`)).text(),
+    stop: service.stop,
   };
-}
-
-function tail(path: string, lines = 30): string {
-  try {
-    return readFileSync(path, 'utf8').split('\n').slice(-lines).join('\n');
-  } catch {
-    return '';
-  }
 }
 
 /**
@@ -263,7 +210,7 @@ export async function machineInfo(s: Servers): Promise<MachineInfo> {
     const r = spawnSync(cmd, args, { encoding: 'utf8' });
     return `${r.stdout ?? ''}${r.stderr ?? ''}`.trim();
   };
-  const osRelease = existsSync('/etc/os-release') ? parseEnvFile('/etc/os-release') : {};
+  const osRelease = existsSync('/etc/os-release') ? readEnvFile('/etc/os-release') : {};
   const kafkaLibs = join(process.env.LETHE_CACHE ?? join(process.env.HOME ?? '', '.cache/lethe'), 'kafka');
   const kafkaVersion = existsSync(kafkaLibs)
     ? readdirSync(kafkaLibs)

@@ -106,7 +106,7 @@ async function main(): Promise<void> {
   } finally {
     if (servers.startedHere && !opts.keepServers) {
       progress('teardown', 'stopping the servers this run started (infra/local/down.sh)');
-      stopServers();
+      await stopServers();
     }
   }
   const files = writeResults({

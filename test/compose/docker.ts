@@ -4,8 +4,8 @@
 // third-party images (infra/docker/build-images.sh) and stops the engine at the end if it
 // started it. Every command has a time limit and prints what it does and how long it took.
 import { spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { waitFor as waitUntil } from '../support/wait.ts';
 
 export const ROOT = join(import.meta.dirname, '../..');
 
@@ -71,34 +71,16 @@ export function stopEngine(engine: Engine): void {
   if (engine.started) run('bash', ['infra/docker/dockerd.sh', 'stop'], { timeoutS: 180, allowFail: true });
 }
 
-/** A TCP port on 127.0.0.1 that nothing listens on right now. */
-export async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
-/** Polls `check` every `everyS` seconds until it returns a value, or throws after `timeoutS`. */
+/**
+ * Polls `check` every `everyS` seconds until it returns a value (test/support/wait.ts's loop, in
+ * seconds, with progress every 30 s for the long waits of a compose stack); throws after `timeoutS`.
+ */
 export async function waitFor<T>(what: string, timeoutS: number, check: () => Promise<T | undefined> | T | undefined, everyS = 5): Promise<T> {
-  const start = Date.now();
-  let last = 0;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) {
-      progress(`  ${what}: after ${((Date.now() - start) / 1000).toFixed(0)}s`);
-      return value;
-    }
-    const elapsed = (Date.now() - start) / 1000;
-    if (elapsed > timeoutS) throw new Error(`timed out after ${timeoutS}s waiting for ${what}`);
-    if (elapsed - last >= 30) {
-      progress(`  still waiting for ${what} (${elapsed.toFixed(0)}s of ${timeoutS}s)`);
-      last = elapsed;
-    }
-    await new Promise((r) => setTimeout(r, everyS * 1000));
-  }
+  let value: T | undefined;
+  const ms = await waitUntil(what, async () => (value = await check()) !== undefined, timeoutS * 1000, {
+    everyMs: everyS * 1000,
+    stillWaiting: (elapsedMs) => progress(`  still waiting for ${what} (${(elapsedMs / 1000).toFixed(0)}s of ${timeoutS}s)`),
+  });
+  progress(`  ${what}: after ${(ms / 1000).toFixed(0)}s`);
+  return value!;
 }

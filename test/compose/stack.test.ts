@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMPOSE_SECRETS } from '../../scripts/compose-secrets.ts';
 import { createCanaries, createCanaryMatcher, filesUnder, searchFiles, searchText } from '../support/canaries.ts';
-import { type Engine, freePort, progress, run, startEngine, stopEngine, waitFor } from './docker.ts';
+import { freePort } from '../support/services.ts';
+import { type Engine, progress, run, startEngine, stopEngine, waitFor } from './docker.ts';
 
 const PROJECT = 'lethe'; // docker-compose.yml's `name:`
 // A release takes one 60 s window plus the processor's lateness; sized for a machine 3x slower.

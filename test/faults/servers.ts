@@ -2,16 +2,13 @@
 // infra/local (its own directory and ports), because the suite kills and pauses them, which the
 // servers shared by the other suites must never see. Each run starts from empty data, so the
 // topics, consumer groups and bucket hold this run's records only.
-import { execFile } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseEnv, promisify } from 'node:util';
 import { initInflux } from '../../scripts/influx-init.ts';
+import { startNativeServers, type ServerName } from '../support/native-servers.ts';
 
-const run = promisify(execFile);
+export type { ServerName };
+
 const ROOT = new URL('../../', import.meta.url).pathname;
-
-export type ServerName = 'mosquitto' | 'kafka' | 'influxdb';
 
 export interface FaultServers {
   mqttUrl: string;
@@ -39,62 +36,24 @@ export function faultServerEnv(): Record<string, string> {
   };
 }
 
-/** A KEY=value file (dotenv syntax, Node's own parser). */
-const readEnvFile = (path: string) => parseEnv(readFileSync(path, 'utf8')) as Record<string, string>;
-
-async function script(name: string, args: string[], serverEnv: Record<string, string>): Promise<void> {
-  try {
-    await run('bash', [join(ROOT, 'infra/local', name), ...args], { env: { ...process.env, ...serverEnv }, maxBuffer: 16 * 1024 * 1024 });
-  } catch (err) {
-    const e = err as { stderr?: string; message: string };
-    throw new Error(
-      `infra/local/${name} ${args.join(' ')} failed: ${e.message}\n${(e.stderr ?? '').slice(-3000)}\n` +
-        'The fault suite needs the native servers of infra/local (Mosquitto from Debian, Kafka from Maven Central, InfluxDB built from the Go proxy); run `bash infra/local/up.sh` once to see what is missing.',
-      { cause: err },
-    );
-  }
-}
-
 export async function startFaultServers(log: (line: string) => void): Promise<FaultServers> {
-  const serverEnv = faultServerEnv();
-  const dir = serverEnv.LETHE_LOCAL_DIR!;
+  const env = faultServerEnv();
   const started = performance.now();
-  log(`fresh native servers in ${dir} (mqtt :${serverEnv.LETHE_MQTT_PORT}, kafka :${serverEnv.LETHE_KAFKA_PORT}, influxdb :${serverEnv.LETHE_INFLUX_PORT})`);
-  await script('down.sh', [], serverEnv);
-  rmSync(dir, { recursive: true, force: true });
-  await script('up.sh', [], serverEnv);
-  const endpoints = readEnvFile(join(dir, 'endpoints.env'));
-  const influxEnv = readEnvFile(join(dir, 'secrets/influxdb.env'));
+  log(`fresh native servers in ${env.LETHE_LOCAL_DIR} (mqtt :${env.LETHE_MQTT_PORT}, kafka :${env.LETHE_KAFKA_PORT}, influxdb :${env.LETHE_INFLUX_PORT})`);
+  const servers = await startNativeServers({ env, fresh: true });
   const org = 'lethe';
   const bucket = 'aggregates';
-  const tokens = await initInflux({ url: influxEnv.INFLUX_URL!, adminToken: influxEnv.INFLUX_ADMIN_TOKEN!, org, bucket });
-  const secret = (name: string) => readFileSync(join(dir, 'secrets', name), 'utf8').trim();
+  const adminToken = servers.influx.INFLUX_ADMIN_TOKEN!;
+  const tokens = await initInflux({ url: servers.influx.INFLUX_URL!, adminToken, org, bucket });
   log(`servers up in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   return {
-    mqttUrl: endpoints.MQTT_URL!,
-    kafkaBrokers: endpoints.KAFKA_BROKERS!.split(','),
-    influx: {
-      url: influxEnv.INFLUX_URL!,
-      org,
-      bucket,
-      adminToken: influxEnv.INFLUX_ADMIN_TOKEN!,
-      writerToken: tokens.writerToken,
-      readerToken: tokens.readerToken,
-    },
-    fleetSecret: secret('fleet-secret'),
-    gatewayPassword: secret('mqtt-gateway-password'),
-    pid(name) {
-      const pid = Number(readFileSync(join(dir, 'pids', `${name}.pid`), 'utf8').trim());
-      if (!Number.isInteger(pid) || pid <= 0) throw new Error(`no pid for ${name} in ${dir}/pids`);
-      return pid;
-    },
-    async start(name) {
-      const t = performance.now();
-      await script(`${name}.sh`, ['start'], serverEnv);
-      return performance.now() - t;
-    },
-    async down() {
-      await script('down.sh', [], serverEnv);
-    },
+    mqttUrl: servers.endpoints.MQTT_URL!,
+    kafkaBrokers: servers.endpoints.KAFKA_BROKERS!.split(','),
+    influx: { url: servers.influx.INFLUX_URL!, org, bucket, adminToken, writerToken: tokens.writerToken, readerToken: tokens.readerToken },
+    fleetSecret: servers.secret('fleet-secret'),
+    gatewayPassword: servers.secret('mqtt-gateway-password'),
+    pid: servers.pid,
+    start: servers.start,
+    down: servers.down,
   };
 }

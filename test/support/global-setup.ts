@@ -6,12 +6,11 @@
 //   3. the native servers of infra/local (Mosquitto, Kafka, InfluxDB on loopback), started
 //      here with infra/local/up.sh, which installs them into the cache when missing.
 // There is no silent skip: if none works the run fails and says how to get them.
-import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { parseEnv } from 'node:util';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { initInflux } from '../../scripts/influx-init.ts';
+import { startNativeServers } from './native-servers.ts';
 import { testcontainersInfra } from './testcontainers-infra.ts';
 
 export interface TestInfra {
@@ -32,30 +31,27 @@ declare module 'vitest' {
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
-/** A KEY=value file (dotenv syntax, Node's own parser). */
-const readEnvFile = (path: string) => parseEnv(readFileSync(path, 'utf8')) as Record<string, string>;
-
-function nativeInfra(): { mqttUrl: string; kafkaBrokers: string; influxUrl: string; adminToken: string; secretsDir: string } {
-  const localDir = process.env.LETHE_LOCAL_DIR ?? join(ROOT, '.local');
+/** The developer's own infra/local servers (LETHE_LOCAL_DIR and ports as they set them), started if they are not running. */
+async function nativeInfra(): Promise<{ mqttUrl: string; kafkaBrokers: string; influxUrl: string; adminToken: string; secretsDir: string }> {
   try {
-    execFileSync('bash', [join(ROOT, 'infra/local/up.sh')], { stdio: ['ignore', 'inherit', 'inherit'] });
-  } catch {
+    // Progress shown: on a fresh machine this installs Kafka and builds InfluxDB.
+    const servers = await startNativeServers({ output: 'inherit' });
+    return {
+      mqttUrl: servers.endpoints.MQTT_URL!,
+      kafkaBrokers: servers.endpoints.KAFKA_BROKERS!,
+      influxUrl: servers.influx.INFLUX_URL!,
+      adminToken: servers.influx.INFLUX_ADMIN_TOKEN!,
+      secretsDir: servers.secretsDir,
+    };
+  } catch (err) {
     throw new Error(
       'Integration tests need real Mosquitto, Kafka and InfluxDB, and infra/local/up.sh could not start them (see its output above).\n' +
         'Either fix that (it needs apt for mosquitto, Maven Central for Kafka, the Go proxy and crates.io for InfluxDB),\n' +
         'or point the tests at running servers with LETHE_TEST_MQTT_URL, LETHE_TEST_KAFKA_BROKERS, LETHE_TEST_INFLUX_URL,\n' +
         'LETHE_TEST_INFLUX_ADMIN_TOKEN and LETHE_TEST_SECRETS_DIR (holding fleet-secret and mqtt-gateway-password).',
+      { cause: err },
     );
   }
-  const endpoints = readEnvFile(join(localDir, 'endpoints.env'));
-  const influx = readEnvFile(join(localDir, 'secrets/influxdb.env'));
-  return {
-    mqttUrl: endpoints.MQTT_URL!,
-    kafkaBrokers: endpoints.KAFKA_BROKERS!,
-    influxUrl: influx.INFLUX_URL!,
-    adminToken: influx.INFLUX_ADMIN_TOKEN!,
-    secretsDir: join(localDir, 'secrets'),
-  };
 }
 
 export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
@@ -71,7 +67,7 @@ export default async function setup(project: TestProject): Promise<(() => Promis
         adminToken: env.LETHE_TEST_INFLUX_ADMIN_TOKEN!,
         secretsDir: env.LETHE_TEST_SECRETS_DIR!,
       }
-    : (containers ?? nativeInfra());
+    : (containers ?? (await nativeInfra()));
   const source = explicit ? 'LETHE_TEST_* endpoints' : containers ? `testcontainers (${containers.engine})` : 'native infra/local servers';
   console.log(`[global-setup] ${project.name}: real infrastructure from ${source}`);
   const org = env.LETHE_TEST_INFLUX_ORG ?? 'lethe';

@@ -3,13 +3,11 @@
 // LETHE_MQTT_TLS_PORT / LETHE_KAFKA_SASL_PORT — in a temporary run directory on free ports, so
 // the shared servers of the other suites keep their default (plain) setup. Stopped with
 // infra/local/down.sh. Needs what up.sh needs (mosquitto from Debian, Kafka jars, Java, openssl).
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runLocalScript, startNativeServers } from './native-servers.ts';
 import { freePort } from './services.ts';
-
-const ROOT = new URL('../../', import.meta.url).pathname;
 
 export interface OptInInfra {
   /** LETHE_LOCAL_DIR of this instance. */
@@ -22,24 +20,10 @@ export interface OptInInfra {
   stop(): Promise<void>;
 }
 
-function run(script: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', [join(ROOT, 'infra/local', script), ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    child.on('error', reject);
-    child.on('exit', (code) =>
-      code === 0 ? resolve(output) : reject(new Error(`infra/local/${script} ${args.join(' ')} exited with ${code}:\n${output.slice(-4000)}`)),
-    );
-  });
-}
-
 export async function startOptInInfra(services: Array<'mosquitto' | 'kafka'>): Promise<OptInInfra> {
   const localDir = mkdtempSync(join(tmpdir(), 'lethe-security-'));
   // Every port explicit: the caller's own LETHE_*_PORT belong to the shared servers.
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
+  const env = {
     LETHE_LOCAL_DIR: localDir,
     LETHE_MQTT_PORT: String(await freePort()),
     LETHE_MQTT_TLS_PORT: String(await freePort()),
@@ -48,12 +32,14 @@ export async function startOptInInfra(services: Array<'mosquitto' | 'kafka'>): P
     LETHE_KAFKA_SASL_PORT: String(await freePort()),
     LETHE_KAFKA_HEAP_OPTS: '-Xms128m -Xmx512m',
   };
+  // down.sh on this directory whether or not up.sh got every server started, then the directory goes.
   const stop = async () => {
-    await run('down.sh', services, env).catch((err: unknown) => console.error(String(err)));
+    await runLocalScript('down.sh', services, env).catch((err: unknown) => console.error(String(err)));
     rmSync(localDir, { recursive: true, force: true });
   };
   try {
-    await run('up.sh', services, env);
+    const servers = await startNativeServers({ env, services });
+    return { localDir, secretsDir: servers.secretsDir, endpoints: servers.endpoints, secret: servers.secret, stop };
   } catch (err) {
     await stop();
     throw new Error(
@@ -62,12 +48,4 @@ export async function startOptInInfra(services: Array<'mosquitto' | 'kafka'>): P
       { cause: err },
     );
   }
-  const endpoints = Object.fromEntries(
-    readFileSync(join(localDir, 'endpoints.env'), 'utf8')
-      .split('\n')
-      .filter((l) => /^[A-Z_]+=/.test(l))
-      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
-  );
-  const secretsDir = join(localDir, 'secrets');
-  return { localDir, secretsDir, endpoints, secret: (name) => readFileSync(join(secretsDir, name), 'utf8').trim(), stop };
 }

@@ -1,4 +1,4 @@
-// Waiting for a condition, for the tests and the fault suite: one poll loop, so every wait has
+// Waiting for a condition, for the tests, the fault suite, the compose suite and the bench: one poll loop, so every wait has
 // a deadline, says what it waited for, and reports the check's last error when it gives up.
 
 export interface WaitOptions {
@@ -6,6 +6,8 @@ export interface WaitOptions {
   everyMs?: number;
   /** More for the timeout message, e.g. the last lines a service printed. */
   context?: () => string;
+  /** Called about every 30 s while it still waits, for progress on long waits. */
+  stillWaiting?: (elapsedMs: number) => void;
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -19,10 +21,11 @@ export async function waitFor(
   what: string,
   check: () => boolean | Promise<boolean>,
   timeoutMs: number,
-  { everyMs = 250, context }: WaitOptions = {},
+  { everyMs = 250, context, stillWaiting }: WaitOptions = {},
 ): Promise<number> {
   const started = performance.now();
   let lastError: unknown;
+  let told = 0;
   for (;;) {
     try {
       if (await check()) return performance.now() - started;
@@ -33,6 +36,11 @@ export async function waitFor(
       const cause = lastError === undefined ? '' : ` (the last check failed: ${lastError instanceof Error ? lastError.message : String(lastError)})`;
       const more = context?.() ?? '';
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${cause}${more ? `\n${more}` : ''}`);
+    }
+    const elapsed = performance.now() - started;
+    if (stillWaiting && elapsed - told >= 30_000) {
+      stillWaiting(elapsed);
+      told = elapsed;
     }
     await sleep(everyMs);
   }
