@@ -126,7 +126,8 @@ start_one() {
   local vars=() runtime=()
   mapfile -t vars < <(service_env "$name")
   # V8 and malloc settings of every service (the file says why).
-  mapfile -t runtime < <(grep -E '^[A-Z][A-Z0-9_]*=' "$LETHE_ROOT/infra/node-runtime.env")
+  # A double-quoted value loses its quotes, as when sh sources the file (env takes them literally).
+  mapfile -t runtime < <(grep -E '^[A-Z][A-Z0-9_]*=' "$LETHE_ROOT/infra/node-runtime.env" | sed -E 's/^([A-Z0-9_]+)="(.*)"$/\1=\2/')
   [ -f "$log" ] && mv -f "$log" "$log.1"
 
   start=$(now_s)

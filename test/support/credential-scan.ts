@@ -175,8 +175,10 @@ export const RULES: readonly Rule[] = [
     id: 'random-looking-token',
     match: (l) => {
       for (const m of l.matchAll(/(?<![A-Za-z0-9+/_=-])[A-Za-z0-9+/_=-]{32,}(?![A-Za-z0-9+/_=-])/g)) {
-        const s = m[0];
-        const before = l.slice(0, m.index);
+        // An environment variable's name is not part of its value: `KEY=value` is judged by its value.
+        const key = /^[A-Z][A-Z0-9_]*=/.exec(m[0])?.[0] ?? '';
+        const s = m[0].slice(key.length);
+        const before = l.slice(0, m.index + key.length);
         if (/(sha256|sha512|sha1|integrity|digest)[:=\s"'-]*$/i.test(before)) continue;
         if (/[/-]/.test(s) && !/[A-Z]/.test(s.replace(/[^A-Za-z]/g, '').slice(1))) continue; // paths and kebab-case names
         if (/[a-z]/.test(s) && /[A-Z]/.test(s) && /[0-9]/.test(s) && entropy(s) > 4.2) return s;

@@ -50,6 +50,7 @@ const BAD: Array<[rule: string, file: string, line: string]> = [
   ['known-token-format', 'scripts/deploy.sh', j('export AWS_ACCESS_KEY_ID=AKIA', 'IOSFODNN7EXAMPLE')],
   ['known-token-format', '.ci/run', j('GH=ghp_', 'a'.repeat(36))],
   ['random-looking-token', 'infra/grafana/provisioning/datasources/datasources.yaml', j('      token: ', RANDOM_TOKEN)],
+  ['random-looking-token', 'infra/node-runtime.env', j('LETHE_SESSION=', RANDOM_TOKEN)],
 ];
 
 /** Lines from the real config styles that must pass: references, *_FILE variables, generated values. */
@@ -72,6 +73,7 @@ const GOOD: Array<[file: string, line: string]> = [
   ['docker-compose.yml', '    image: nginxinc/nginx-unprivileged:1.28.0-alpine@sha256:094aa5b178bb09e30761325e37ff053aa4382e1e372a2a5dcd73b24170483b70'],
   ['infra/mosquitto/acl', 'pattern write lethe/v1/+/%u/reading'],
   ['infra/local/pipeline.sh', '  MQTT_PASSWORD_FILE="$SECRETS/mqtt-gateway-password" \\'],
+  ['infra/node-runtime.env', 'LETHE_V8_FLAGS=--heap-growing-percent=50'],
 ];
 
 describe('the credential scanner', () => {

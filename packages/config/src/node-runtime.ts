@@ -4,6 +4,7 @@
 // the Dockerfile and infra/local/pipeline.sh source the same file.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
 
 export const NODE_RUNTIME_ENV_PATH = fileURLToPath(new URL('../../../infra/node-runtime.env', import.meta.url));
 
@@ -12,10 +13,26 @@ export function nodeRuntimeEnv(path = NODE_RUNTIME_ENV_PATH): Record<string, str
   for (const [n, raw] of readFileSync(path, 'utf8').split('\n').entries()) {
     const line = raw.trim();
     if (line === '' || line.startsWith('#')) continue;
-    const m = /^([A-Z][A-Z0-9_]*)=(\S*)$/.exec(line);
-    // Plain assignments only: the file is also sourced by sh, and a quote or a space would mean different things there.
-    if (!m) throw new Error(`${path}:${n + 1}: expected KEY=value without spaces or quotes`);
-    env[m[1]!] = m[2]!;
+    // Plain assignments, or one double-quoted value without anything sh would expand: the file
+    // is also sourced by sh, and must mean the same thing there.
+    const m = /^([A-Z][A-Z0-9_]*)=(?:([^\s"'`$\\]*)|"([^"'`$\\]*)")$/.exec(line);
+    if (!m) throw new Error(`${path}:${n + 1}: expected KEY=value or KEY="value", without quotes, $ or backslashes inside`);
+    env[m[1]!] = m[2] ?? m[3]!;
   }
   return env;
+}
+
+/**
+ * Sets the V8 flags of LETHE_V8_FLAGS (space-separated, each `--name=value`), which every service
+ * calls first thing (runService). Node refuses most V8 flags in NODE_OPTIONS, and a flag on the
+ * command line would have to be repeated by every launcher; the heuristics set here are read by
+ * V8 each time it uses them, so setting them at start-up, before the service allocates, is as
+ * good as the command line. Returns the flags set.
+ */
+export function applyV8Flags(env: Record<string, string | undefined> = process.env): string[] {
+  const flags = (env.LETHE_V8_FLAGS ?? '').split(/\s+/).filter(Boolean);
+  const bad = flags.find((flag) => !/^--[a-z0-9-]+(=[a-z0-9.]+)?$/i.test(flag));
+  if (bad !== undefined) throw new Error(`LETHE_V8_FLAGS: ${JSON.stringify(bad)} is not a V8 flag (expected --name or --name=value)`);
+  for (const flag of flags) setFlagsFromString(flag);
+  return flags;
 }

@@ -21,6 +21,8 @@ export type {
   TrafficLightReadingInput,
 } from './readings.ts';
 export { compileReadingValidators, READING_FIELDS } from './reading-validators.ts';
+export { compileRecordParsers } from './record-parsers.ts';
+export type { RecordParsers } from './record-parsers.ts';
 export type { ReadingValidator } from './reading-validators.ts';
 export {
   AggregateRecordSchema,

@@ -12,14 +12,19 @@ import { READING_SCHEMAS } from './readings.ts';
 /** True if the parsed JSON is a valid payload of the kind (unknown keys are allowed: the reader ignores them). */
 export type ReadingValidator = (json: unknown) => boolean;
 
-/** One compiled validator per device kind. */
-export function compileReadingValidators(): Readonly<Record<DeviceKind, ReadingValidator>> {
+/** An Ajv instance set to judge as zod does. */
+export function createAjv(): Ajv2020 {
   // Ajv counts string lengths in code points, as zod 4 does (tested), not in UTF-16 code units.
-  const ajv = new Ajv2020({
+  return new Ajv2020({
     // `format: date-time` only annotates: the generated `pattern` is zod's own date-time check.
     validateFormats: false,
     allowUnionTypes: true,
   });
+}
+
+/** One compiled validator per device kind. */
+export function compileReadingValidators(): Readonly<Record<DeviceKind, ReadingValidator>> {
+  const ajv = createAjv();
   const compile = (kind: DeviceKind): ReadingValidator => {
     const validate = ajv.compile(toJsonSchema(MQTT_PAYLOAD_SOURCES[kind]));
     return (json) => validate(json);
