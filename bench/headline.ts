@@ -22,7 +22,7 @@ export interface Headline {
   servicesCpuUsPerReadingByService: Record<string, number>;
   /** p99 of device publish → readings record in Kafka, at the step at half the maximum. */
   publishToKafkaP99Ms: number | null;
-  /** p99 of window close → all its values visible in InfluxDB, over the sustained steps. */
+  /** p99 of window close → all its devices' reading counts visible in InfluxDB, over the sustained steps. */
   windowToInfluxP99Ms: number | null;
   /** Acknowledged readings neither refused nor dropped by a service and not counted in InfluxDB, over the whole stage. */
   endToEndMissing: number | null;
@@ -30,7 +30,7 @@ export interface Headline {
   peakRssMb: Record<string, number>;
 }
 
-/** Window close → all its values visible in InfluxDB, p99: the latency target every sustained step must meet. */
+/** Window close → all its devices' reading counts visible in InfluxDB, p99: the latency target every sustained step must meet. */
 export const WINDOW_TO_INFLUX_P99_MS = 2000;
 
 /** A step's window close → visible in InfluxDB, over the windows its own readings closed. */

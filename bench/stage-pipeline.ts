@@ -438,13 +438,13 @@ export async function benchPipeline(ctx: BenchContext, baseRate: number, basis: 
           samples: ack.count,
         },
         {
-          what: `window close (end + ${GRACE_SECONDS} s grace) → all its values visible in InfluxDB (read-only token, polled every 500 ms), per window`,
+          what: `window close (end + ${GRACE_SECONDS} s grace) → all its devices' reading counts visible in InfluxDB (read-only token, polled every 500 ms), per window`,
           p50Ms: v.p50,
           p99Ms: v.p99,
           maxMs: v.max,
           samples: v.n,
         },
-        { what: 'window close → first values visible in InfluxDB, per window', p50Ms: f.p50, p99Ms: f.p99, maxMs: f.max, samples: f.n },
+        { what: 'window close → first reading counts visible in InfluxDB, per window', p50Ms: f.p50, p99Ms: f.p99, maxMs: f.max, samples: f.n },
       ];
       return {
         id: `7 ${s.label}`,

@@ -1,6 +1,6 @@
 // Window close → visible in InfluxDB. While the pipeline runs, a poller asks InfluxDB (with the
-// read-only token) every 500 ms how many field values each closed 5 s window has; a window is
-// visible when the count first becomes non-zero and complete when it reaches its final value.
+// read-only token) every 500 ms how many devices' reading counts each closed 5 s window has; a
+// window is visible when the count first becomes non-zero and complete when it reaches its final value.
 // Latency is measured from the window's close, i.e. its end plus the processor's grace period
 // (it waits that long for stragglers by design), to the poll that saw it complete, so it is only
 // as fine as the poll interval plus the query's own time.
@@ -10,6 +10,10 @@
 // windows still being watched: closed, and not yet unchanged for SETTLE_MS since first seen (or
 // given up GIVE_UP_MS after closing). Values of a window that arrive after it settled are missed,
 // which would understate its latency; with one release per window they come together.
+// And it counts one field of one scope: the devices' reading counts (the points the loss audit
+// sums, one per device and window), not every value of the window. Counting every value still
+// cost InfluxDB about 28 µs of CPU per reading at 6,000 readings/s, nearly all of InfluxDB's
+// share in the pipeline steps (0.3 µs without the poller; pnpm bench, stage 7, quick).
 import type { Servers } from './infra.ts';
 import { flux } from './influx.ts';
 
@@ -60,7 +64,7 @@ export function startVisibilityPoller(
           const rows = await flux(
             servers,
             `from(bucket: "${servers.influx.bucket}") |> range(start: ${new Date(from).toISOString()}, stop: ${new Date(to).toISOString()})
-              |> filter(fn: (r) => r.window == "${windowSeconds}s") |> group(columns: ["_time"]) |> count() |> group()`,
+              |> filter(fn: (r) => r.window == "${windowSeconds}s" and r.scope == "device" and r._field == "readings") |> group(columns: ["_time"]) |> count() |> group()`,
           );
           const seenAt = Date.now();
           for (const row of rows) {
