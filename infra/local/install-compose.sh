@@ -19,17 +19,17 @@
 # ~900 MB). Cached: ~0.03 s. The binary is 65 MB.
 # Prints the binary path on stdout at the end (progress goes to stderr).
 set -euo pipefail
+LETHE_TAG=install-compose
+# shellcheck source=lib.sh
+. "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 
 COMPOSE_VERSION="2.40.3"
 MODULE="github.com/docker/compose/v2"
 GO_MIN="1.24.9"   # the `go` line of compose's go.mod
 
-CACHE_ROOT="${LETHE_CACHE:-$HOME/.cache/lethe}/compose"
+CACHE_ROOT="$LETHE_CACHE/compose"
 DEST="$CACHE_ROOT/$COMPOSE_VERSION"
 BIN="$DEST/docker-compose"
-
-log() { echo "[install-compose] $*" >&2; }
-die() { echo "[install-compose] ERROR: $*" >&2; exit 1; }
 
 is_cached() {
   [ -x "$BIN" ] && "$BIN" version 2>/dev/null | grep -q "v$COMPOSE_VERSION"
@@ -41,15 +41,11 @@ case "${1:-}" in
     if is_cached; then echo "$BIN"; exit 0; fi
     die "docker-compose $COMPOSE_VERSION is not installed at $BIN; build it (~2 min, once) with: bash infra/local/install-compose.sh"
     ;;
-  -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 0 ;;
+  -h|--help) print_header_doc "$0"; exit 0 ;;
   *) die "unknown argument '$1' (usage: install-compose.sh [--check])" ;;
 esac
 
-if is_cached; then
-  log "docker-compose $COMPOSE_VERSION cached"
-  echo "$BIN"
-  exit 0
-fi
+exit_if_cached "docker-compose $COMPOSE_VERSION"
 
 # ---------------------------------------------------------------- prerequisites
 command -v go >/dev/null 2>&1 || die "go is not on PATH. Install Go >= $GO_MIN (https://go.dev/dl) and retry."
@@ -58,27 +54,12 @@ go_ver="$(go env GOVERSION 2>/dev/null | sed 's/^go//')"
 if [ "$(printf '%s\n' "$GO_MIN" "$go_ver" | sort -V | head -1)" != "$GO_MIN" ]; then
   die "go $go_ver is older than $GO_MIN, which compose v$COMPOSE_VERSION needs; install a newer Go, or let the go command fetch that toolchain from the module proxy: export GOTOOLCHAIN=go$GO_MIN"
 fi
-log "using go $go_ver, $(nproc 2>/dev/null || echo '?') cores"
+info "using go $go_ver, $(nproc 2>/dev/null || echo '?') cores"
 
 # ---------------------------------------------------------------- lock (concurrent callers)
-mkdir -p "$CACHE_ROOT"
-exec 9>"$CACHE_ROOT/.install-$COMPOSE_VERSION.lock"
-if command -v flock >/dev/null 2>&1; then
-  if ! flock -n 9; then
-    log "another install of docker-compose $COMPOSE_VERSION is running; waiting for it..."
-    flock 9
-  fi
-  if is_cached; then log "docker-compose $COMPOSE_VERSION cached"; echo "$BIN"; exit 0; fi
-fi
+install_lock "$CACHE_ROOT/.install-$COMPOSE_VERSION.lock" "docker-compose $COMPOSE_VERSION"
 
-T0=$(date +%s)
-phase_start=$T0
-phase() {  # phase <message>: close the previous phase (with its duration) and start a new one
-  local now; now=$(date +%s)
-  [ "${PHASE:-}" = "" ] || log "  done: $PHASE ($((now - phase_start))s)"
-  PHASE="$1"; phase_start=$now
-  [ "$PHASE" = "" ] || log "==> $PHASE"
-}
+T0=$(now_s)
 
 mkdir -p "$DEST"
 WORK="$(mktemp -d "$CACHE_ROOT/.build-$COMPOSE_VERSION.XXXXXX")"
@@ -118,7 +99,7 @@ build_pid=$!
 while kill -0 "$build_pid" 2>/dev/null; do
   for _ in $(seq 1 30); do kill -0 "$build_pid" 2>/dev/null || break; sleep 1; done
   kill -0 "$build_pid" 2>/dev/null || break
-  log "  ... still building: $(( $(date +%s) - phase_start ))s elapsed; last: $(tail -1 "$BUILD_LOG" | cut -c1-90)"
+  info "  ... still building: $(elapsed "$PHASE_START") elapsed; last: $(tail -1 "$BUILD_LOG" | cut -c1-90)"
 done
 if ! wait "$build_pid"; then
   echo "----- last 40 lines of $BUILD_LOG -----" >&2
@@ -131,5 +112,5 @@ phase "verifying binary"
 mv -f "$DEST/docker-compose.tmp" "$BIN"
 phase ""
 
-log "docker-compose $COMPOSE_VERSION built in $(( $(date +%s) - T0 ))s: $("$BIN" version) ($(du -h "$BIN" | cut -f1))"
+info "docker-compose $COMPOSE_VERSION built in $(elapsed "$T0"): $("$BIN" version) ($(du -h "$BIN" | cut -f1))"
 echo "$BIN"

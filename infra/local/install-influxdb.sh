@@ -18,27 +18,23 @@
 # Cold build: ~4 min on 2 cores (measured, empty Go build cache), plus module/crate downloads
 # on a fresh machine. Prints the binary path on stdout at the end (progress goes to stderr).
 set -euo pipefail
+LETHE_TAG=install-influxdb
+# shellcheck source=lib.sh
+. "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 
 INFLUXDB_VERSION="2.7.12"
 MODULE="github.com/influxdata/influxdb/v2"
 BUILD_TAGS="sqlite_foreign_keys,sqlite_json"   # upstream COMMON_TAGS, minus `assets` (UI)
 
-CACHE_ROOT="${LETHE_CACHE:-$HOME/.cache/lethe}/influxdb"
+CACHE_ROOT="$LETHE_CACHE/influxdb"
 DEST="$CACHE_ROOT/$INFLUXDB_VERSION"
 BIN="$DEST/influxd"
-
-log() { echo "[install-influxdb] $*" >&2; }
-die() { echo "[install-influxdb] ERROR: $*" >&2; exit 1; }
 
 is_cached() {
   [ -x "$BIN" ] && "$BIN" version 2>/dev/null | grep -q "v$INFLUXDB_VERSION"
 }
 
-if is_cached; then
-  log "influxd $INFLUXDB_VERSION cached"
-  echo "$BIN"
-  exit 0
-fi
+exit_if_cached "influxd $INFLUXDB_VERSION"
 
 # ---------------------------------------------------------------- prerequisites
 command -v go >/dev/null 2>&1 || die "go is not on PATH. Install Go >= 1.23 (https://go.dev/dl or the Go module proxy toolchain) and retry."
@@ -53,27 +49,12 @@ rustc_ver="$(rustc --version 2>/dev/null | awk '{print $2}')" \
 if [ "$(printf '%s\n' "1.72.0" "$rustc_ver" | sort -V | head -1)" != "1.72.0" ]; then
   die "rustc $rustc_ver is too old for libflux (needs >= 1.72); use rustup's stable toolchain"
 fi
-log "using $(go version | awk '{print $3}'), rustc $rustc_ver ($RUSTUP_TOOLCHAIN), $(nproc 2>/dev/null || echo '?') cores"
+info "using $(go version | awk '{print $3}'), rustc $rustc_ver ($RUSTUP_TOOLCHAIN), $(nproc 2>/dev/null || echo '?') cores"
 
 # ---------------------------------------------------------------- lock (concurrent callers)
-mkdir -p "$CACHE_ROOT"
-exec 9>"$CACHE_ROOT/.install-$INFLUXDB_VERSION.lock"
-if command -v flock >/dev/null 2>&1; then
-  if ! flock -n 9; then
-    log "another install of influxd $INFLUXDB_VERSION is running; waiting for it..."
-    flock 9
-  fi
-  if is_cached; then log "influxd $INFLUXDB_VERSION cached"; echo "$BIN"; exit 0; fi
-fi
+install_lock "$CACHE_ROOT/.install-$INFLUXDB_VERSION.lock" "influxd $INFLUXDB_VERSION"
 
-T0=$(date +%s)
-phase_start=$T0
-phase() {  # phase <message>: close the previous phase (with its duration) and start a new one
-  local now; now=$(date +%s)
-  [ "${PHASE:-}" = "" ] || log "  done: $PHASE ($((now - phase_start))s)"
-  PHASE="$1"; phase_start=$now
-  [ "$PHASE" = "" ] || log "==> $PHASE"
-}
+T0=$(now_s)
 
 mkdir -p "$DEST"
 WORK="$(mktemp -d "$CACHE_ROOT/.build-$INFLUXDB_VERSION.XXXXXX")"
@@ -144,7 +125,7 @@ while kill -0 "$build_pid" 2>/dev/null; do
   kill -0 "$build_pid" 2>/dev/null || break
   cargo_state=""
   if pgrep -x cargo >/dev/null 2>&1; then cargo_state=" (cargo is compiling libflux)"; fi
-  log "  ... still building: $(( $(date +%s) - phase_start ))s elapsed${cargo_state}; last: $(tail -1 "$BUILD_LOG" | cut -c1-90)"
+  info "  ... still building: $(elapsed "$PHASE_START") elapsed${cargo_state}; last: $(tail -1 "$BUILD_LOG" | cut -c1-90)"
 done
 if ! wait "$build_pid"; then
   echo "----- last 40 lines of $BUILD_LOG -----" >&2
@@ -157,5 +138,5 @@ phase "verifying binary"
 mv -f "$DEST/influxd.tmp" "$BIN"
 phase ""
 
-log "influxd $INFLUXDB_VERSION built in $(( $(date +%s) - T0 ))s: $("$BIN" version) ($(du -h "$BIN" | cut -f1))"
+info "influxd $INFLUXDB_VERSION built in $(elapsed "$T0"): $("$BIN" version) ($(du -h "$BIN" | cut -f1))"
 echo "$BIN"

@@ -41,11 +41,7 @@ case "${1:-}" in
   *) die "unknown argument '$1' (usage: install-schemathesis.sh [--check])" ;;
 esac
 
-if is_cached; then
-  info "schemathesis $SCHEMATHESIS_VERSION cached"
-  echo "$BIN"
-  exit 0
-fi
+exit_if_cached "schemathesis $SCHEMATHESIS_VERSION"
 
 # ---------------------------------------------------------------- prerequisites
 PYTHON=${PYTHON:-python3}
@@ -57,15 +53,7 @@ fi
 "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null || die "$PYTHON has no venv/ensurepip module; install it (apt-get install python3-venv) and retry"
 
 # ---------------------------------------------------------------- lock (concurrent callers)
-mkdir -p "$CACHE_ROOT"
-exec 9>"$CACHE_ROOT/.install-$SCHEMATHESIS_VERSION.lock"
-if command -v flock >/dev/null 2>&1; then
-  if ! flock -n 9; then
-    info "another install of schemathesis $SCHEMATHESIS_VERSION is running; waiting for it..."
-    flock 9
-  fi
-  if is_cached; then info "schemathesis $SCHEMATHESIS_VERSION cached"; echo "$BIN"; exit 0; fi
-fi
+install_lock "$CACHE_ROOT/.install-$SCHEMATHESIS_VERSION.lock" "schemathesis $SCHEMATHESIS_VERSION"
 
 start=$(now_s)
 # A venv is not relocatable (its scripts name its path), so it is made in place; the stamp file,

@@ -175,3 +175,43 @@ apt_install() {
     if command -v update-rc.d >/dev/null 2>&1; then "${sudo[@]}" update-rc.d "$service" disable >/dev/null 2>&1 || true; fi
   fi
 }
+
+# For the install-*.sh scripts that build or install into the cache: each defines `is_cached`
+# (true when BIN holds the pinned version) and BIN, and tags its messages with LETHE_TAG.
+
+# exit_if_cached WHAT: when is_cached, says "WHAT cached", prints BIN on stdout and exits 0.
+# shellcheck disable=SC2154  # BIN is the calling script's
+exit_if_cached() {
+  if is_cached; then
+    info "$1 cached"
+    echo "$BIN"
+    exit 0
+  fi
+}
+
+# install_lock LOCKFILE WHAT: one install of WHAT at a time, for concurrent callers (tests, CI,
+# another checkout sharing the cache). Holds LOCKFILE on fd 9 until the script exits; a caller
+# that finds it taken says so and waits, then exits as cached if the other one installed it.
+# Without flock the install goes on unlocked.
+install_lock() {
+  local lockfile=$1 what=$2
+  mkdir -p "$(dirname "$lockfile")"
+  exec 9>"$lockfile"
+  command -v flock >/dev/null 2>&1 || return 0
+  if ! flock -n 9; then
+    info "another install of $what is running; waiting for it..."
+    flock 9
+  fi
+  exit_if_cached "$what"
+}
+
+# phase MESSAGE: ends the running phase of a build, logging how long it took, and starts the
+# next (`phase ""` ends the last). PHASE_START is when the running phase began.
+phase() {
+  local now
+  now=$(now_s)
+  [ -z "${PHASE:-}" ] || info "  done: $PHASE ($((now - PHASE_START))s)"
+  PHASE=$1
+  PHASE_START=$now
+  [ -z "$PHASE" ] || info "==> $PHASE"
+}

@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { badInputCatalogue } from '../bad-input/catalogue.ts';
 import { createCanaries } from '../support/canaries.ts';
-import { validReading } from '../support/arbitraries.ts';
+import { validReading } from '@lethe/schemas/arbitraries';
 import { keepInputs } from './run.ts';
 import { decodeIngestInput, encodeIngestInput, FUZZ_NOW, fuzzIngest, type FuzzTargetName } from './targets.ts';
 

@@ -72,7 +72,7 @@ export { AGGREGATIONS, DEFAULT_POLICY_PATH, FIELD_CLASSES, loadPolicy, parsePoli
 export type { FieldClass, FieldPolicy, KindPolicy, Policy } from './policy.ts';
 export { createPseudonymizer, normalizeIdentifier } from './pseudonymizer.ts';
 export type { Pseudonymizer } from './pseudonymizer.ts';
-export { createKindKeyProviders, createPseudonymizers } from './pseudonym-keys.ts';
+export { createKindKeyProviders, createPseudonymizers, destroyedKeyData } from './pseudonym-keys.ts';
 export type { KindKeyProviderOptions } from './pseudonym-keys.ts';
 export { describeStructure, redactedExcerpt } from './redact.ts';
 export { SIGHTING_SLOT_MS, sightingSlot, slotStart } from './sighting-time.ts';

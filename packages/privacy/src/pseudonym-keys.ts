@@ -35,6 +35,15 @@ export function createKindKeyProviders(
   ) as Record<DeviceKind, PseudonymKeyProvider>;
 }
 
+/**
+ * What the audit log is told of a destroyed key (a key.destroyed event's data): its kind and
+ * epoch, and the span of time the epoch covered; never the key.
+ */
+export function destroyedKeyData(policy: Policy, kind: DeviceKind, epoch: number): { kind: DeviceKind; epoch: number; epochStart: string; epochEnd: string } {
+  const epochMs = policy.kinds[kind].epoch;
+  return { kind, epoch, epochStart: new Date(epoch * epochMs).toISOString(), epochEnd: new Date((epoch + 1) * epochMs).toISOString() };
+}
+
 /** One pseudonymizer per device kind over the given key providers (in memory, or a shared key service). */
 export function createPseudonymizers(policy: Policy, providers: Readonly<Record<DeviceKind, PseudonymKeyProvider>>): Record<DeviceKind, Pseudonymizer> {
   return Object.fromEntries(DEVICE_KINDS.map((kind) => [kind, createPseudonymizer(providers[kind], policy.kinds[kind].epoch)])) as Record<

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createInMemoryKeyProvider } from '../src/key-provider.ts';
 import { ManualClock } from '../src/clock.ts';
+import { DEFAULT_POLICY_PATH, loadPolicy } from '../src/policy.ts';
+import { destroyedKeyData } from '../src/pseudonym-keys.ts';
 
 const EPOCH = 15 * 60_000;
 const GRACE = 60_000;
@@ -30,5 +32,18 @@ describe('the epoch keys, as the audit log and the register see them (P9)', () =
     // A car in the half second after the first epoch's grace: its key is zeroed then, but told at the same tick as without it.
     const car = await run(3, EPOCH + GRACE + 400);
     expect(car).toEqual(quiet);
+  });
+});
+
+describe('the key.destroyed audit data', () => {
+  it('names the kind and epoch of a destroyed key and the span of time the epoch covered, and nothing else', () => {
+    const policy = loadPolicy(DEFAULT_POLICY_PATH);
+    const epoch = START / policy.kinds.lamppost.epoch;
+    expect(destroyedKeyData(policy, 'lamppost', epoch)).toEqual({
+      kind: 'lamppost',
+      epoch,
+      epochStart: new Date(START).toISOString(),
+      epochEnd: new Date(START + policy.kinds.lamppost.epoch).toISOString(),
+    });
   });
 });

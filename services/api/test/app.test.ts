@@ -562,4 +562,13 @@ describe('HTTP', () => {
     await fileRequest(api, plateRequest);
     expect(await json(await get('/v1/audit/verify'))).toEqual({ ok: true, records: 2, head: (await api.audit.head())!.hash });
   });
+
+  it('answers 500 with a fixed message when an async handler fails, quoting nothing of the failure', async () => {
+    await api.close();
+    const broken: AuditLog = { ...createMemoryAuditLog(), verify: () => Promise.reject(new Error(`log unreadable near ${PLATE}`)) };
+    api = await startTestApi({ audit: broken });
+    const res = await get('/v1/audit/verify');
+    expect(res.status).toBe(500);
+    expect(await json(res)).toEqual({ error: 'internal error' });
+  });
 });

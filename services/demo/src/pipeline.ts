@@ -8,6 +8,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { AuditEvent, AuditLog } from '@lethe/audit';
 import type { MemoryAggregateStore } from '@lethe/api';
+import { createIngestHandler } from '@lethe/gateway';
 import type { Logger } from '@lethe/observability';
 import {
   createAggregator,
@@ -16,6 +17,7 @@ import {
   createNoiseSource,
   createKindKeyProviders,
   createPseudonymizers,
+  destroyedKeyData,
   type PseudonymKeyProvider,
   type Policy,
 } from '@lethe/privacy';
@@ -64,13 +66,7 @@ export function createPipeline({ policy, fleet, store, audit, held, metrics, log
     onDestroy: (kind, epoch) => {
       stats.keysDestroyed++;
       metrics.keysDestroyed.inc();
-      // What was destroyed and which span of time it covered; never the key.
-      const epochMs = policy.kinds[kind].epoch;
-      record({
-        type: 'key.destroyed',
-        actor: 'gateway',
-        data: { kind, epoch, epochStart: new Date(epoch * epochMs).toISOString(), epochEnd: new Date((epoch + 1) * epochMs).toISOString() },
-      });
+      record({ type: 'key.destroyed', actor: 'gateway', data: destroyedKeyData(policy, kind, epoch) });
     },
   });
   const providers = Object.entries(byKind) as Array<[DeviceKind, PseudonymKeyProvider]>;
@@ -99,16 +95,15 @@ export function createPipeline({ policy, fleet, store, audit, held, metrics, log
     metrics.pseudonymsHeld.set(aggregator.pseudonymsHeld());
   }
 
-  return {
-    async take(topic, payload) {
-      stats.received++;
-      metrics.received.inc();
-      const result = await ingest.ingest(topic, payload);
+  // The gateway's handler (counts and logs as the gateway does), delivering to the aggregator
+  // instead of Kafka. A refusal is counted and dropped (the stack writes it, value-free, to lethe.rejected.v1).
+  const handle = createIngestHandler({
+    ingest,
+    metrics,
+    logger,
+    async deliver(result) {
       if (!result.ok) {
         stats.rejected++;
-        metrics.rejected.labels(result.rejected.reason).inc();
-        // The refusal's detail holds no input values, and the topic is ours or replaced by its length.
-        logger.warn({ reason: result.rejected.reason, detail: result.rejected.detail, topic: result.rejected.topic }, 'rejected a message');
         return;
       }
       for (const out of result.records) {
@@ -124,9 +119,13 @@ export function createPipeline({ policy, fleet, store, audit, held, metrics, log
         }
       }
       stats.accepted++;
-      metrics.forwarded.labels(result.kind).inc();
-      metrics.sightings.inc(result.sightings);
-      metrics.droppedFields.inc(result.droppedFields);
+    },
+  });
+
+  return {
+    async take(topic, payload) {
+      stats.received++;
+      await handle(topic, payload);
     },
     start() {
       const sha256 = createHash('sha256').update(JSON.stringify(policy)).digest('hex');

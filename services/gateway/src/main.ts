@@ -11,6 +11,7 @@ import {
   createPseudonymizers,
   createRemoteKeyProvider,
   DEFAULT_POLICY_PATH,
+  destroyedKeyData,
   loadPolicy,
   topicSpecs,
   type PseudonymKeyProvider,
@@ -64,14 +65,7 @@ runService(
           onDestroy: (kind, epoch) => {
             metrics.keysDestroyed.inc();
             logger.info({ kind, epoch }, 'pseudonym key destroyed');
-            // What was destroyed and which span of time it covered; never the key.
-            const epochMs = policy.kinds[kind].epoch;
-            audit('key.destroyed', {
-              kind,
-              epoch,
-              epochStart: new Date(epoch * epochMs).toISOString(),
-              epochEnd: new Date((epoch + 1) * epochMs).toISOString(),
-            });
+            audit('key.destroyed', destroyedKeyData(policy, kind, epoch));
           },
         });
     const providers = Object.entries(byKind) as Array<[DeviceKind, PseudonymKeyProvider]>;

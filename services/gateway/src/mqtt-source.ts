@@ -72,22 +72,7 @@ export async function startMqttSource(options: MqttSourceOptions): Promise<MqttS
     acknowledgeAfterHandling(client, handle, logger);
     client.on('error', (err) => logger.warn({ err: { message: err.message } }, 'mqtt error'));
     client.on('reconnect', () => logger.info({ connection: i }, 'mqtt reconnecting'));
-    client.connect();
-    // The first connection must succeed (a wrong password should stop the gateway at start);
-    // after it, errors are only logged and mqtt.js reconnects.
-    await new Promise<void>((resolve, reject) => {
-      const failed = (err: Error) => {
-        client.removeListener('connect', connected);
-        client.end(true);
-        reject(err);
-      };
-      const connected = () => {
-        client.removeListener('error', failed);
-        resolve();
-      };
-      client.once('connect', connected);
-      client.once('error', failed);
-    });
+    await connectFirst(client);
     await client.subscribeAsync(filter, { qos: 1 });
     // Subscribe again on every reconnect, whatever the broker says about the session. After a
     // crash, Mosquitto 2.0.11 restores the persistent session from its file and says so
@@ -131,6 +116,29 @@ export async function startMqttSource(options: MqttSourceOptions): Promise<MqttS
       await Promise.all(clients.map((c) => c.endAsync()));
     },
   };
+}
+
+/**
+ * Connects a client made with `manualConnect` (its handlers in place) and resolves on the first
+ * CONNACK. The first connection must succeed (a wrong password should stop the service at
+ * start): its failure ends the client and rejects. After it, errors are only logged and mqtt.js
+ * reconnects.
+ */
+export function connectFirst(client: MqttClient): Promise<void> {
+  client.connect();
+  return new Promise<void>((resolve, reject) => {
+    const failed = (err: Error) => {
+      client.removeListener('connect', connected);
+      client.end(true);
+      reject(err);
+    };
+    const connected = () => {
+      client.removeListener('error', failed);
+      resolve();
+    };
+    client.once('connect', connected);
+    client.once('error', failed);
+  });
 }
 
 /**
@@ -193,7 +201,7 @@ export function acknowledgeAfterHandling(client: MqttClient, handle: MqttSourceO
           // Stopping (the write mix gives up what it holds): nothing to reconnect.
         } else if (failedStream !== entry.stream) {
           failedStream = entry.stream;
-          logger.error({ err }, 'could not hand a reading to Kafka; reconnecting without acknowledging it');
+          logger.error({ err }, 'the pipeline did not take a reading; reconnecting without acknowledging it');
           // Destroying the socket lets mqtt.js reconnect (and resubscribe) on its own;
           // end() + reconnect() raced with its reconnect logic after broker restarts and left a
           // connection closed for good (fault suite).

@@ -7,7 +7,7 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createBatchingProducer, createKafka, PRODUCER_OPTIONS, type BatchingProducer } from '@lethe/kafka';
 import { healthHandler, runService } from '@lethe/observability';
-import { createKeyringLimiter, DEFAULT_IDENTIFIERS_PER_READING, DEFAULT_POLICY_PATH, keyringBudgets, loadPolicy } from '@lethe/privacy';
+import { createKeyringLimiter, DEFAULT_IDENTIFIERS_PER_READING, DEFAULT_POLICY_PATH, destroyedKeyData, keyringBudgets, loadPolicy } from '@lethe/privacy';
 import { AuditEventRecordSchema, DEFAULT_FLEET_PATH, DEVICE_KINDS, loadFleet, topicNames, type DeviceKind } from '@lethe/schemas';
 import { loadKeyringConfig } from './config.ts';
 import { createGatewayDirectory } from './gateway-tokens.ts';
@@ -41,13 +41,12 @@ runService(
       metrics.keysDestroyed.inc();
       logger.info({ kind, epoch }, 'pseudonym key destroyed');
       if (!audit) return;
-      const epochMs = policy.kinds[kind].epoch;
       const event = AuditEventRecordSchema.parse({
         v: 1,
         type: 'key.destroyed',
         actor: 'keyring',
         at: Date.now(),
-        data: { kind, epoch, epochStart: new Date(epoch * epochMs).toISOString(), epochEnd: new Date((epoch + 1) * epochMs).toISOString() },
+        data: destroyedKeyData(policy, kind, epoch),
       });
       audit
         .send([{ topic: auditTopic, key: 'keyring', value: JSON.stringify(event) }])

@@ -13,6 +13,7 @@ import { runService, startHealthServer } from '@lethe/observability';
 import { createNoiseSource, DEFAULT_POLICY_PATH, loadPolicy, noiseKeyFingerprint, systemClock, topicSpecs } from '@lethe/privacy';
 import { TOPICS, topicNames } from '@lethe/schemas';
 import { loadProcessorConfig } from './config.ts';
+import { startConsuming } from './consume.ts';
 import { createLedgerTopic } from './ledger-topic.ts';
 import { createProcessorMetrics } from './metrics.ts';
 import { createProcessor } from './processor.ts';
@@ -99,15 +100,8 @@ runService(
     exitOnConsumerCrash(releaserConsumer, { name: 'releaser', logger });
     exitOnConsumerCrash(ledgerTopic.consumer, { name: 'release ledger', logger });
     await ledgerTopic.start();
-    await stageConsumer.connect();
-    stageConsumer.on(stageConsumer.events.GROUP_JOIN, ({ payload }) => stage1.assigned(payload.memberAssignment));
-    await stageConsumer.subscribe({ topics: [topics.readings, topics.sightings], fromBeginning: true });
-    await stageConsumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 1, eachBatch: stage1.eachBatch });
-
-    await releaserConsumer.connect();
-    releaserConsumer.on(releaserConsumer.events.GROUP_JOIN, ({ payload }) => releaser.assigned(payload.memberAssignment));
-    await releaserConsumer.subscribe({ topics: [topics.partials], fromBeginning: true });
-    await releaserConsumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: releaser.eachBatch });
+    await startConsuming(stageConsumer, [topics.readings, topics.sightings], stage1, { partitionsConsumedConcurrently: 1 });
+    await startConsuming(releaserConsumer, [topics.partials], releaser);
 
     const timer = setInterval(() => {
       stage1.tick().catch((err: unknown) => logger.error({ err }, 'emitting partials failed; will retry'));

@@ -1,8 +1,9 @@
 // Stage 1's Kafka runner over fakes of Kafka: what it counts of the records of one input batch
 // (readings, sightings records that bundle a reading's sightings for the partition, single
 // sightings as gateways before bundles wrote them, invalid records), the partial it emits when
-// the window closes, and the offsets it commits after. (On a real broker: test/integration and
-// test/privacy, every sighting reconciled by the fault suite.)
+// the window closes, and the offsets it commits after — only once the partials are in Kafka,
+// only for partitions it still owns; a batch cut short by a stop or a rebalance. (On a real
+// broker: test/integration and test/privacy, every sighting reconciled by the fault suite.)
 import type { Admin, BatchingProducer, Consumer, EachBatchPayload } from '@lethe/kafka';
 import { createLogger, createMetricsRegistry } from '@lethe/observability';
 import { DEFAULT_POLICY_PATH, loadPolicy, ManualClock } from '@lethe/privacy';
@@ -27,7 +28,7 @@ const shared = {
 const bundle = (ids: number[]): SightingsRecord => ({ v: 2, ...shared, sightings: ids.map((i) => ({ pseudonym: pseudonym(i) })) });
 const single = (i: number): SightingRecord => ({ v: 1, ...shared, pseudonym: pseudonym(i) });
 
-function setup() {
+function setup({ failSends = 0 } = {}) {
   const clock = new ManualClock(T0 + 1000);
   const metrics = createProcessorMetrics(createMetricsRegistry('processor'));
   // The records counter exports sightings in whole blocks (P9): counted here before it rounds.
@@ -40,7 +41,13 @@ function setup() {
   const processor = createProcessor({
     policy,
     consumer: { commitOffsets: async (o: typeof commits) => void commits.push(...o) } as unknown as Consumer,
-    producer: { send: async (records: typeof sent) => void sent.push(...records), flush: async () => undefined } as unknown as BatchingProducer,
+    producer: {
+      send: async (records: typeof sent) => {
+        if (failSends-- > 0) throw new Error('Kafka did not acknowledge within 60000 ms');
+        sent.push(...records);
+      },
+      flush: async () => undefined,
+    } as unknown as BatchingProducer,
     admin: {
       fetchOffsets: async () => [{ topic: topics.sightings, partitions: [{ partition: 0, offset: '-1', metadata: null }] }],
       fetchTopicOffsets: async () => [{ partition: 0, offset: '5', high: '5', low: '0' }],
@@ -56,7 +63,9 @@ function setup() {
   return { processor, clock, counted, sent, commits, metrics };
 }
 
-function batchOf(values: Array<string | null>, { topic = topics.sightings, lag = 0 } = {}): EachBatchPayload {
+/** A batch from offset 0; `running` says for how many records the consumer keeps running, `resolved` gets the offsets resolved. */
+function batchOf(values: Array<string | null>, { topic = topics.sightings, lag = 0, running = Infinity, resolved = [] as string[] } = {}): EachBatchPayload {
+  let checks = 0;
   return {
     batch: {
       topic,
@@ -64,9 +73,9 @@ function batchOf(values: Array<string | null>, { topic = topics.sightings, lag =
       messages: values.map((value, offset) => ({ offset: String(offset), value: value === null ? null : Buffer.from(value) })),
       offsetLag: () => String(lag),
     },
-    resolveOffset: () => undefined,
+    resolveOffset: (offset: string) => void resolved.push(offset),
     heartbeat: async () => undefined,
-    isRunning: () => true,
+    isRunning: () => checks++ < running,
     isStale: () => false,
   } as unknown as EachBatchPayload;
 }
@@ -117,5 +126,44 @@ describe("stage 1's Kafka runner", () => {
     expect(await lag()).toEqual({ [topics.sightings]: 1000, [topics.readings]: 1999 });
     await processor.eachBatch(batchOf([JSON.stringify(bundle([2]))], { lag: 999 }));
     expect((await lag())[topics.sightings]).toBe(0);
+  });
+
+  it('commits nothing while the partials are not in Kafka: a failed send is thrown from the tick, and the next tick sends them, then commits', async () => {
+    const { processor, clock, sent, commits } = setup({ failSends: 1 });
+    processor.assigned({ [topics.sightings]: [0] });
+    await processor.eachBatch(batchOf([JSON.stringify(bundle([1, 2, 3]))]));
+    clock.set(T0 + WINDOW + 30_000);
+    await expect(processor.tick()).rejects.toThrow('Kafka did not acknowledge');
+    expect(sent).toEqual([]);
+    expect(commits).toEqual([]);
+    await processor.tick();
+    // Sent once, whole, after the retry.
+    const partials = sent.map((r) => WindowPartialRecordSchema.parse(JSON.parse(r.value))).filter((p) => p.type === 'sightings' && p.source === 'wifi');
+    expect(partials.filter((p) => p.windowStart === T0)).toMatchObject([{ cells: [{ deviceId: 'LP-0001', people: 3 }] }]);
+    expect(commits).toHaveLength(1);
+  });
+
+  it('hands the records of a batch over in order and stops where the consumer stops or the group rebalances, leaving the rest unresolved', async () => {
+    const { processor, counted } = setup();
+    processor.assigned({ [topics.sightings]: [0] });
+    const resolved: string[] = [];
+    await processor.eachBatch(
+      batchOf(
+        [1, 2, 3, 4].map((i) => JSON.stringify(bundle([i]))),
+        { running: 2, resolved },
+      ),
+    );
+    expect(resolved).toEqual(['0', '1']);
+    expect(counted.get(`${topics.sightings} accepted`)).toBe(2);
+  });
+
+  it('after a rebalance commits nothing for a partition it no longer owns', async () => {
+    const { processor, clock, commits } = setup();
+    processor.assigned({ [topics.sightings]: [0] });
+    await processor.eachBatch(batchOf([JSON.stringify(bundle([1]))]));
+    processor.assigned({ [topics.readings]: [0] });
+    clock.set(T0 + WINDOW + 30_000);
+    await processor.tick();
+    expect(commits.filter((c) => c.topic === topics.sightings)).toEqual([]);
   });
 });

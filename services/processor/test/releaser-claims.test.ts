@@ -1,7 +1,9 @@
 // The releaser runner with the release ledger, over fakes of Kafka: the claim is on the ledger
 // before any aggregate is sent; a release whose windows another key claimed first is withheld;
-// and a releaser starting under a new consumer group restores from the ledger. (The same on a
-// real broker with real processes: test/privacy/p9-ledger-reruns.test.ts.)
+// and a releaser starting under a new consumer group restores from the ledger. And as a Kafka
+// runner: partials committed only once their aggregates are in Kafka, a failed claim or send
+// retried by the next tick, nothing done by an instance that does not hold the partials
+// partition. (The same on a real broker with real processes: test/privacy/p9-ledger-reruns.test.ts.)
 import { randomBytes } from 'node:crypto';
 import type { Admin, BatchingProducer, Consumer, EachBatchPayload } from '@lethe/kafka';
 import { createLogger, createMetricsRegistry } from '@lethe/observability';
@@ -34,7 +36,7 @@ function partial(i: number): WindowPartialRecord {
 }
 
 /** A runner over fakes; `events` is the order in which it claimed and sent. */
-function setup({ before = [] as ReleaseClaim[], key = randomBytes(32) } = {}) {
+function setup({ before = [] as ReleaseClaim[], key = randomBytes(32), failSends = 0, failClaims = 0 } = {}) {
   const events: string[] = [];
   const log = createClaimLog();
   for (const c of before) log.apply(log.position(), c);
@@ -45,7 +47,10 @@ function setup({ before = [] as ReleaseClaim[], key = randomBytes(32) } = {}) {
     policy,
     consumer: { commitOffsets: async (o: Array<{ metadata: string }>) => void commits.push(o[0]!.metadata) } as unknown as Consumer,
     producer: {
-      send: async (records: unknown[]) => void events.push(`aggregates ×${records.length}`),
+      send: async (records: unknown[]) => {
+        if (failSends-- > 0) throw new Error('Kafka did not acknowledge within 60000 ms');
+        events.push(`aggregates ×${records.length}`);
+      },
       flush: async () => undefined,
     } as unknown as BatchingProducer,
     admin: {
@@ -58,6 +63,7 @@ function setup({ before = [] as ReleaseClaim[], key = randomBytes(32) } = {}) {
       log,
       catchUp: async () => undefined,
       claim: async (c) => {
+        if (failClaims-- > 0) throw new Error('the release ledger was not read up to offset 1 within 120000 ms (a claim); releasing nothing');
         events.push(`claim ${Object.entries(c.releasedUpTo).find(([s]) => s === 'sightings:wifi')?.[1]}`);
         return log.apply(log.position(), c);
       },
@@ -130,5 +136,42 @@ describe('the releaser and the release ledger', () => {
     expect(again.events).toEqual([`claim ${T0 + 3 * WINDOW}`, expect.stringMatching(/^aggregates ×\d+$/)]);
     const count = (events: string[]) => Number(/×(\d+)/.exec(events[1]!)![1]);
     expect(count(again.events)).toBeGreaterThan(count(r.events));
+  });
+});
+
+describe("the releaser's Kafka runner", () => {
+  it('commits the partials only once their aggregates are in Kafka: a failed send is thrown and commits nothing, and the next tick sends them and commits', async () => {
+    const r = setup({ failSends: 1 });
+    await r.start();
+    await r.feed([0, 1, 2].map(partial));
+    await expect(r.runner.tick()).rejects.toThrow('Kafka did not acknowledge');
+    expect(r.events).toEqual([`claim ${T0 + 3 * WINDOW}`]);
+    expect(r.commits).toEqual([]);
+    await r.runner.tick();
+    // The same release, not claimed again: its aggregates, then the commit.
+    expect(r.events).toEqual([`claim ${T0 + 3 * WINDOW}`, expect.stringMatching(/^aggregates ×\d+$/)]);
+    expect(r.commits).toHaveLength(1);
+  });
+
+  it('sends nothing when its claim fails, and claims the same release again at the next tick before sending it', async () => {
+    const r = setup({ failClaims: 1 });
+    await r.start();
+    await r.feed([0, 1, 2].map(partial));
+    await expect(r.runner.tick()).rejects.toThrow('releasing nothing');
+    expect(r.events).toEqual([]);
+    expect(r.commits).toEqual([]);
+    await r.runner.tick();
+    expect(r.events).toEqual([`claim ${T0 + 3 * WINDOW}`, expect.stringMatching(/^aggregates ×\d+$/)]);
+    expect(r.commits).toHaveLength(1);
+  });
+
+  it('stands by while another instance holds the partials partition: its batches and ticks do nothing', async () => {
+    const r = setup();
+    r.runner.assigned({ [topics.partials]: [] });
+    await r.feed([0, 1, 2].map(partial));
+    await r.runner.tick();
+    expect(r.runner.isActive()).toBe(false);
+    expect(r.events).toEqual([]);
+    expect(r.commits).toEqual([]);
   });
 });

@@ -5,13 +5,12 @@
 import { nextPageLink, parseAggregatesQuery } from '../aggregates-query.ts';
 import { exported, queryEcho } from '../audit-events.ts';
 import type { RouteContext, RouteGroup } from './context.ts';
-import { wrap } from './context.ts';
 
 export function aggregatesRoutes(ctx: RouteContext): RouteGroup {
   const { catalogue, store, logger, metrics } = ctx;
   return {
     handlers: {
-      getAggregates: wrap(async (req, res) => {
+      getAggregates: async (req, res) => {
         const parsed = parseAggregatesQuery(req.query as Record<string, unknown>, catalogue, ctx.now());
         if (!parsed.ok) {
           if (parsed.status === 403) await ctx.refuse(req, res, { route: '/v1/aggregates', params: parsed.params, explanation: parsed.explanation });
@@ -38,7 +37,7 @@ export function aggregatesRoutes(ctx: RouteContext): RouteGroup {
           data: result.rows,
           page: { limit: q.limit, offset: q.offset, returned: result.rows.length, next: result.more ? nextPageLink('/v1/aggregates', q) : null },
         });
-      }),
+      },
     },
   };
 }

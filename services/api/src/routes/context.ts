@@ -5,7 +5,7 @@
 import type { AuditEvent, AuditLog } from '@lethe/audit';
 import type { Lifecycle, Logger, Registry } from '@lethe/observability';
 import type { Policy } from '@lethe/privacy';
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import type { AggregateStore } from '../aggregate-store.ts';
 import { routeRefused } from '../audit-events.ts';
 import type { Catalogue } from '../catalogue.ts';
@@ -64,6 +64,7 @@ export interface Refusal {
 
 /** A route group: handlers by operationId of docs/openapi.yaml, and middleware that must run before validation. */
 export interface RouteGroup {
+  /** Express 5 hands a handler's rejected promise to the error handler (routes/errors.ts): async handlers need no wrapper. */
   handlers: Record<string, RequestHandler>;
   /** Runs before the OpenAPI validator (after body parsing), for every request. */
   beforeValidation?: RequestHandler;
@@ -113,15 +114,6 @@ export function createRouteContext(deps: ApiDeps): RouteContext {
   }
   return { ...deps, now, record, refuse, auditAttempt };
 }
-
-/** Wraps a handler so a rejected promise reaches the error handler. */
-export const wrap =
-  (handler: (req: Request, res: Response) => Promise<void> | void): RequestHandler =>
-  (req: Request, res: Response, next: NextFunction) => {
-    Promise.resolve()
-      .then(() => handler(req, res))
-      .catch(next);
-  };
 
 /** The method the client sent (HEAD is routed as GET, see app.ts). */
 export const originalMethod = (req: Request): string => (req as Request & { originalMethod?: string }).originalMethod ?? req.method;

@@ -10,7 +10,6 @@ import { requestDecided, requestReceived } from '../audit-events.ts';
 import { individualBodyCategories, parseDataRequest } from '../data-request-body.ts';
 import type { Requester } from '../requesters.ts';
 import type { RouteContext, RouteGroup } from './context.ts';
-import { wrap } from './context.ts';
 
 export const DATA_REQUESTS_PATH = '/v1/data-requests';
 
@@ -60,7 +59,7 @@ export function dataRequestRoutes(ctx: RouteContext): RouteGroup {
       authenticate(req, res).then((ok) => (ok ? next() : undefined), next);
     },
     handlers: {
-      fileDataRequest: wrap(async (req, res) => {
+      fileDataRequest: async (req, res) => {
         const requester = res.locals.requester as Requester;
         const parsed = parseDataRequest(req.body, policy, catalogue);
         if (!parsed.ok) {
@@ -91,7 +90,7 @@ export function dataRequestRoutes(ctx: RouteContext): RouteGroup {
           ...(notes ? { notes } : {}),
           report: '/v1/transparency-report',
         });
-      }),
+      },
     },
   };
 }

@@ -6,7 +6,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { classifyRequest, matchPattern, normalizePath } from '../identifying-params.ts';
 import type { RouteContext, RouteGroup } from './context.ts';
-import { originalMethod, wrap } from './context.ts';
+import { originalMethod } from './context.ts';
 
 /** Methods a refused route answers 403 to; any other gets 405 (still audited). */
 export const REFUSED_ROUTE_METHODS = ['GET', 'HEAD'] as const;
@@ -74,7 +74,7 @@ export function individualRoutes(ctx: RouteContext): RouteGroup {
     handlers: {
       // Never reached in practice: individualRequests answers first. Kept so the document's
       // operation has its handler whatever the classifier says.
-      refusedDeviceSightings: wrap((req, res) => ctx.refuse(req, res, { route: '/v1/devices/:id/sightings', params: [] })),
+      refusedDeviceSightings: (req, res) => ctx.refuse(req, res, { route: '/v1/devices/:id/sightings', params: [] }),
     },
   };
 }

@@ -5,7 +5,6 @@ import { cityPage } from '../city-page.ts';
 import { PAGE_HEADERS } from '../html.ts';
 import { registerPage } from '../register-page.ts';
 import type { RouteContext, RouteGroup } from './context.ts';
-import { wrap } from './context.ts';
 import type { Register } from './register.ts';
 
 /** The pages' stylesheet and the city page's script, files of their own (linted and formatted as the rest). */
@@ -22,10 +21,10 @@ export function pageRoutes(ctx: RouteContext, register: Register): RouteGroup {
       root: (_req, res) => void res.status(302).set('location', '/register').end(),
       stylesheet: (_req, res) => void res.type('text/css').set('cache-control', 'public, max-age=300').send(STYLESHEET),
       cityScript: (_req, res) => void res.type('text/javascript').set('cache-control', 'public, max-age=300').send(CITY_SCRIPT),
-      registerPage: wrap(async (_req, res) => {
+      registerPage: async (_req, res) => {
         const live = await ctx.liveFigures.snapshot().catch(() => undefined);
         res.status(200).set(PAGE_HEADERS).send(registerPage(register, live));
-      }),
+      },
       cityPage: (req, res) => {
         // Types, bounds and the pattern are checked against the document before this runs.
         const refresh = req.query.refresh === undefined ? (ctx.city?.refreshSeconds ?? 30) : Number(req.query.refresh);

@@ -1,7 +1,8 @@
 // Property tests of the gateway's ingest stage (fast-check, fixed seeds, bounded runs): for any
 // topic and any bytes it answers — forwarded records or one refusal with a known reason — and
 // never repeats an identifier or a string of the input in a refusal; every valid reading of a
-// fleet device is forwarded, stamped with its instant, minimized and pseudonymized.
+// fleet device is forwarded, stamped with its instant, minimized and pseudonymized; every
+// timestamp the schema accepts is read as the instant it says.
 import {
   createInMemoryKeyProvider,
   createIngestStage,
@@ -12,7 +13,7 @@ import {
   sightingSlot,
   slotStart,
   type IngestResult,
-} from '@lethe/privacy';
+} from '../../src/index.ts';
 import {
   DEFAULT_FLEET_PATH,
   DEVICE_KINDS,
@@ -31,7 +32,8 @@ import {
 } from '@lethe/schemas';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { hostileJsonText, hostileKey, isoTimeOf, validReading } from '../../support/arbitraries.ts';
+import { hostileJsonText, hostileKey, isoTimeOf, validReading } from '@lethe/schemas/arbitraries';
+import { readingTime } from '../../src/ingest.ts';
 
 const RUNS = { seed: 0x1e7e, numRuns: 300 } as const;
 const NOW = Date.UTC(2026, 0, 1, 8, 7, 30);
@@ -221,6 +223,46 @@ describe('the ingest stage, for valid readings', () => {
         }
       }),
       RUNS,
+    );
+  });
+});
+
+// The schema's timestamps and how the ingest stage reads them (readingTime), side by side.
+describe('reading schemas', () => {
+  it('accept a timestamp only when the gateway reads the same instant from it', () => {
+    const two = (min: number, max: number) => fc.integer({ min, max }).map((n) => String(n).padStart(2, '0'));
+    const stamp = fc.record({
+      year: fc.integer({ min: 0, max: 9999 }).map((n) => String(n).padStart(4, '0')),
+      month: two(0, 13),
+      day: two(0, 32),
+      hour: two(0, 25),
+      minute: two(0, 61),
+      second: fc.option(two(0, 61), { nil: undefined }),
+      fraction: fc.option(fc.stringMatching(/^\d{1,12}$/), { nil: undefined }),
+      zone: fc.oneof(
+        fc.constant('Z'),
+        fc.constant('z'),
+        fc.constant(''),
+        fc.tuple(fc.constantFrom('+', '-'), two(0, 25), two(0, 61), fc.constantFrom(':', '')).map(([s, h, m, sep]) => `${s}${h}${sep}${m}`),
+        fc.tuple(fc.constantFrom('+', '-'), two(0, 25)).map(([s, h]) => `${s}${h}`),
+      ),
+    });
+    fc.assert(
+      fc.property(stamp, (p) => {
+        const text = `${p.year}-${p.month}-${p.day}T${p.hour}:${p.minute}${p.second === undefined ? '' : `:${p.second}`}${p.second !== undefined && p.fraction !== undefined ? `.${p.fraction}` : ''}${p.zone}`;
+        const accepted = READING_SCHEMAS.sewer.shape.ts.safeParse(text).success;
+        if (!accepted) return;
+        const zone = /^([+-])(\d\d):?(\d\d)$/.exec(p.zone);
+        const offset = zone ? (zone[1] === '-' ? -1 : 1) * (Number(zone[2]) * 60 + Number(zone[3])) * 60_000 : 0;
+        const date = new Date(0);
+        date.setUTCFullYear(Number(p.year), Number(p.month) - 1, Number(p.day));
+        date.setUTCHours(Number(p.hour), Number(p.minute), Number(p.second ?? 0), Number((p.fraction ?? '0').padEnd(3, '0').slice(0, 3)));
+        expect(readingTime(text), text).toBe(date.getTime() - offset);
+        // The calendar fields survive: no 30 February rolled over into March.
+        expect(date.getUTCMonth() + 1, text).toBe(Number(p.month));
+        expect(date.getUTCDate(), text).toBe(Number(p.day));
+      }),
+      { ...RUNS, numRuns: 2000 },
     );
   });
 });

@@ -1,8 +1,9 @@
-// fast-check arbitraries shared by the property tests (test/unit/property/) and the fuzz
-// corpus seeds (test/fuzz/): valid device readings, and hostile JSON text that mixes
+// fast-check arbitraries shared by the property tests (packages/*/test/property/,
+// services/api/test/property/) and the fuzz corpus seeds (test/fuzz/), which import them as
+// @lethe/schemas/arbitraries: valid device readings, and hostile JSON text that mixes
 // prototype-pollution keys, field names the schemas know, numbers JSON.parse turns into
 // Infinity, odd Unicode and deep nesting.
-import type { DeviceKind, ReadingInput } from '@lethe/schemas';
+import type { DeviceKind, ReadingInput } from '../../src/index.ts';
 import fc from 'fast-check';
 
 const PREFIX: Record<DeviceKind, string> = { lamppost: 'LP', 'traffic-light': 'TL', sewer: 'SW' };

@@ -7,10 +7,10 @@ import { DEFAULT_POLICY_PATH, loadPolicy } from '@lethe/privacy';
 import { DEFAULT_FLEET_PATH, loadFleet } from '@lethe/schemas';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AGGREGATE_PARAMS, nextPageLink, parseAggregatesQuery } from '../../../services/api/src/aggregates-query.ts';
-import { buildCatalogue, DEFAULT_DISTRICTS_PATH, loadDistricts } from '../../../services/api/src/catalogue.ts';
-import { identifyingParams } from '../../../services/api/src/identifying-params.ts';
-import { licencePlate, macAddress } from '../../support/arbitraries.ts';
+import { AGGREGATE_PARAMS, nextPageLink, parseAggregatesQuery } from '../../src/aggregates-query.ts';
+import { buildCatalogue, DEFAULT_DISTRICTS_PATH, loadDistricts } from '../../src/catalogue.ts';
+import { identifyingParams } from '../../src/identifying-params.ts';
+import { licencePlate, macAddress } from '@lethe/schemas/arbitraries';
 
 const NOW = Date.UTC(2026, 0, 1, 12, 0, 0);
 const catalogue = buildCatalogue(loadPolicy(DEFAULT_POLICY_PATH), loadFleet(DEFAULT_FLEET_PATH), loadDistricts(DEFAULT_DISTRICTS_PATH));

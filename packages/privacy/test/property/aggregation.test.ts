@@ -24,11 +24,11 @@ import {
   SPEED_BINS,
   DWELL_BUCKETS,
   type Policy,
-} from '@lethe/privacy';
+} from '../../src/index.ts';
 import type { AggregateRecord, DeviceKind, ReadingRecord, SightingRecord } from '@lethe/schemas';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { exactInRange } from '../../support/arbitraries.ts';
+import { exactInRange } from '@lethe/schemas/arbitraries';
 
 const WINDOW = 10_000;
 const EPOCH = 40_000;

@@ -2,7 +2,7 @@
 // with random edits is either refused with a PolicyError listing the problems, or yields a
 // policy every consumer can use — durations Kafka and InfluxDB accept, whole windows per epoch,
 // a usable ε. The fuzzer (test/fuzz, target "policy") found that a duration of 0 passed.
-import { aggregateRetentionSeconds, DEFAULT_POLICY_PATH, parsePolicy, PolicyError, topicSpecs } from '@lethe/privacy';
+import { aggregateRetentionSeconds, DEFAULT_POLICY_PATH, parsePolicy, PolicyError, topicSpecs } from '../../src/index.ts';
 import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
