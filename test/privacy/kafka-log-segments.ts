@@ -1,5 +1,5 @@
-// Reads what a Kafka broker really keeps on disk: the record batches (format v2) of every log
-// segment of a topic, including segments already deleted by retention but not yet removed
+// Reads what Kafka's brokers really keep on disk (every broker's copy, in a cluster): the record
+// batches (format v2) of every log segment of a topic, including segments already deleted by retention but not yet removed
 // (renamed *.log.deleted until log.segment.delete.delay.ms has passed).
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,21 +9,45 @@ const SEGMENT_FILE = /^(\d{20})\.log(\.deleted)?$/;
 /** Bytes before the first record of a v2 batch. */
 const BATCH_HEADER = 61;
 
-/**
- * The broker's log directories: LETHE_TEST_KAFKA_LOG_DIRS (comma-separated) when set, else the
- * `log.dirs` of the native broker that infra/local/kafka.sh configured under LETHE_LOCAL_DIR.
- */
-export function kafkaLogDirs(): string[] {
-  if (process.env.LETHE_TEST_KAFKA_LOG_DIRS) return process.env.LETHE_TEST_KAFKA_LOG_DIRS.split(',');
-  const properties = join(process.env.LETHE_LOCAL_DIR ?? join(ROOT, '.local'), 'kafka/server.properties');
+export interface KafkaLogDirOptions {
+  /** The run directory of infra/local (default LETHE_LOCAL_DIR, else <repo>/.local). */
+  localDir?: string;
+  /** Brokers started by kafka.sh there (default LETHE_KAFKA_NODES, else 1: the single broker). */
+  nodes?: number;
+}
+
+/** The `log.dirs` of a broker's server.properties. */
+function logDirsOf(properties: string): string[] {
   if (!existsSync(properties)) {
-    throw new Error(`Cannot find the Kafka broker's log directory: ${properties} does not exist. Set LETHE_TEST_KAFKA_LOG_DIRS to the broker's log.dirs.`);
+    throw new Error(`Cannot find the Kafka broker's log directory: ${properties} does not exist. Set LETHE_TEST_KAFKA_LOG_DIRS to the brokers' log.dirs.`);
   }
   const line = readFileSync(properties, 'utf8')
     .split('\n')
     .find((l) => l.startsWith('log.dirs='));
   if (!line) throw new Error(`${properties} has no log.dirs line.`);
   return line.slice('log.dirs='.length).trim().split(',');
+}
+
+/**
+ * Each broker's log directories, by node id, as infra/local/kafka.sh configured them under the
+ * run directory: the single broker (node 1, kafka/server.properties), or every node of a
+ * cluster (LETHE_KAFKA_NODES=3: kafka-cluster/node-<i>/server.properties). A broker that is down
+ * still has its directories listed: what it holds on disk counts.
+ */
+export function kafkaNodeLogDirs({ localDir, nodes }: KafkaLogDirOptions = {}): Map<number, string[]> {
+  const dir = localDir ?? process.env.LETHE_LOCAL_DIR ?? join(ROOT, '.local');
+  const count = nodes ?? Number(process.env.LETHE_KAFKA_NODES ?? 1);
+  if (count === 1) return new Map([[1, logDirsOf(join(dir, 'kafka/server.properties'))]]);
+  return new Map(Array.from({ length: count }, (_, i) => [i + 1, logDirsOf(join(dir, `kafka-cluster/node-${i + 1}/server.properties`))]));
+}
+
+/**
+ * The log directories of every broker: LETHE_TEST_KAFKA_LOG_DIRS (comma-separated) when set, else
+ * those infra/local/kafka.sh configured (kafkaNodeLogDirs: one broker, or each node of a cluster).
+ */
+export function kafkaLogDirs(options: KafkaLogDirOptions = {}): string[] {
+  if (process.env.LETHE_TEST_KAFKA_LOG_DIRS && options.localDir === undefined) return process.env.LETHE_TEST_KAFKA_LOG_DIRS.split(',');
+  return [...kafkaNodeLogDirs(options).values()].flat();
 }
 
 /** The partition directories of a topic (`<topic>-<partition>`) in the given log directories. */

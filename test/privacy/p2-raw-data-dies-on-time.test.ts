@@ -14,7 +14,7 @@
 // really removed from disk and that the oldest age fell after passing the TTL, so it cannot
 // pass by never reaching the point where retention matters.
 import { randomBytes } from 'node:crypto';
-import { createBatchingProducer, createKafka, describeTopicConfigs, ensureTopics, type OutgoingRecord } from '@lethe/kafka';
+import { createBatchingProducer, createKafka, describeTopicConfigs, describeTopicReplication, ensureTopics, type OutgoingRecord } from '@lethe/kafka';
 import { createLogger } from '@lethe/observability';
 import { isPersonalTopic, loadPolicy, topicSpecs } from '@lethe/privacy';
 import { TOPICS } from '@lethe/schemas';
@@ -118,12 +118,18 @@ describe('P2: raw data dies on time', () => {
       expect(jitterMs, 'segment.jitter.ms').toBe(0);
       const boundMs = segmentMs + checkIntervalMs + deleteDelayMs + jitterMs + SLACK_MS;
 
+      // Every broker's copy of every partition (one per partition on a single broker, three in a
+      // cluster, LETHE_KAFKA_NODES=3): a replica outliving the TTL breaks P2 as much as a leader.
       const logDirs = kafkaLogDirs();
+      const replication = await describeTopicReplication(
+        admin,
+        specs.map((s) => s.topic),
+      );
       for (const spec of specs) {
         expect(
           partitionDirs(logDirs, spec.topic),
-          `the partition of ${spec.topic} in ${logDirs.join(',')} — is that the log.dirs of the broker at ${infra.kafkaBrokers.join(',')}? Set LETHE_TEST_KAFKA_LOG_DIRS if not`,
-        ).toHaveLength(spec.numPartitions);
+          `every replica of every partition of ${spec.topic} in ${logDirs.join(',')} — are those the log.dirs of the brokers at ${infra.kafkaBrokers.join(',')}? Set LETHE_TEST_KAFKA_LOG_DIRS if not`,
+        ).toHaveLength(spec.numPartitions * replication[spec.topic]!.replicationFactor);
       }
 
       // Produce per-person records continuously, each stamped with its event time as the gateway does.

@@ -13,5 +13,5 @@ export { createOutbox } from './outbox.ts';
 export type { Outbox } from './outbox.ts';
 export { isRetriable, retryKafka } from './retry.ts';
 export type { RetryOptions } from './retry.ts';
-export { describeTopicConfigs, ensureTopics } from './topics.ts';
-export type { TopicSpec } from './topics.ts';
+export { describeTopicConfigs, describeTopicReplication, ensureTopics } from './topics.ts';
+export type { TopicReplication, TopicSpec } from './topics.ts';

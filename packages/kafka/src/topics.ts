@@ -15,6 +15,23 @@ export interface TopicSpec {
   configs: Record<string, string>;
 }
 
+/** Waits until the cluster's metadata gives every partition of the topics a leader (a broker may not know a new topic yet). */
+async function waitForLeaders(admin: Admin, topics: readonly string[], timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let lastError: unknown;
+    try {
+      const { topics: metadata } = await admin.fetchTopicMetadata({ topics: [...topics] });
+      const led = (topic: string) => metadata.find((t) => t.name === topic)?.partitions.every((p) => p.leader >= 0) === true;
+      if (topics.every((t) => metadata.find((m) => m.name === t)?.partitions.length && led(t))) return;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > deadline) throw new Error(`topics ${topics.join(', ')}: not every partition has a leader after ${timeoutMs} ms`, { cause: lastError });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
 /** Returns the names of the topics it created or whose configs or partitions it changed. */
 export async function ensureTopics(admin: Admin, specs: readonly TopicSpec[], logger: Logger): Promise<string[]> {
   const changed: string[] = [];
@@ -22,7 +39,9 @@ export async function ensureTopics(admin: Admin, specs: readonly TopicSpec[], lo
   const missing = specs.filter((s) => !existing.has(s.topic));
   if (missing.length > 0) {
     await admin.createTopics({
-      waitForLeaders: true,
+      // kafkajs's own wait gives up on the UNKNOWN_TOPIC_OR_PARTITION a broker answers until the
+      // new topic's metadata has reached it, which happens in a cluster: waitForLeaders below retries.
+      waitForLeaders: false,
       topics: missing.map((s) => ({
         topic: s.topic,
         numPartitions: s.numPartitions,
@@ -30,6 +49,10 @@ export async function ensureTopics(admin: Admin, specs: readonly TopicSpec[], lo
         configEntries: Object.entries(s.configs).map(([name, value]) => ({ name, value })),
       })),
     });
+    await waitForLeaders(
+      admin,
+      missing.map((s) => s.topic),
+    );
     for (const s of missing) logger.info({ topic: s.topic, configs: s.configs }, 'created topic');
     changed.push(...missing.map((s) => s.topic));
   }
@@ -81,4 +104,43 @@ export async function describeTopicConfigs(admin: Admin, topics: readonly string
     resources: topics.map((name) => ({ type: ConfigResourceTypes.TOPIC, name })),
   });
   return Object.fromEntries(described.resources.map((r) => [r.resourceName, Object.fromEntries(r.configEntries.map((e) => [e.configName, e.configValue]))]));
+}
+
+/** How a topic is replicated, as the cluster holds it. */
+export interface TopicReplication {
+  partitions: number;
+  /** Replicas of its least replicated partition. */
+  replicationFactor: number;
+  /** In-sync replicas of its least replicated partition, now. */
+  inSyncReplicas: number;
+  /** How many replicas must have a record before an acks=all producer is told it is written. */
+  minInsyncReplicas: number;
+  /** Whether a replica that missed records may become leader (and lose them). */
+  uncleanLeaderElection: boolean;
+}
+
+/** Reads back each topic's replication (partition metadata and effective configs) from the cluster. */
+export async function describeTopicReplication(admin: Admin, topics: readonly string[]): Promise<Record<string, TopicReplication>> {
+  const { topics: metadata } = await admin.fetchTopicMetadata({ topics: [...topics] });
+  const configs = await admin.describeConfigs({
+    includeSynonyms: false,
+    resources: topics.map((name) => ({ type: ConfigResourceTypes.TOPIC, name, configNames: ['min.insync.replicas', 'unclean.leader.election.enable'] })),
+  });
+  return Object.fromEntries(
+    topics.map((topic) => {
+      const partitions = metadata.find((t) => t.name === topic)?.partitions ?? [];
+      const entries = configs.resources.find((r) => r.resourceName === topic)?.configEntries ?? [];
+      const config = (name: string) => entries.find((e) => e.configName === name)?.configValue;
+      return [
+        topic,
+        {
+          partitions: partitions.length,
+          replicationFactor: Math.min(...partitions.map((p) => p.replicas.length)),
+          inSyncReplicas: Math.min(...partitions.map((p) => p.isr.length)),
+          minInsyncReplicas: Number(config('min.insync.replicas')),
+          uncleanLeaderElection: config('unclean.leader.election.enable') === 'true',
+        },
+      ];
+    }),
+  );
 }

@@ -1,0 +1,437 @@
+// A three-broker KRaft cluster from infra/local (up.sh with LETHE_KAFKA_NODES=3), in its own run
+// directory on free loopback ports, never the shared servers (issue 14, items 1 and 2):
+//   1. Lethe's topics, created as the services create them (ensureTopics, the broker's default
+//      replication), have 3 replicas, min.insync.replicas 2 and no unclean leader election.
+//   2. KNOWN BUG, an expected failure (with LETHE_FAULTS=full): with Lethe's producer options (idempotent, acks=all)
+//      through the batching producer, the leader of a sightings-like partition is SIGKILLed
+//      mid-stream; every acknowledged record should then be in the topic exactly once, and with
+//      kafkajs 2.2.4 it is not (see the test).
+//   3. P2 on every copy: records of a short-retention topic expire while one broker is down; the
+//      brokers that are up delete their copies on time, the one that was down still holds its
+//      copy (so a check of the live brokers alone would miss it) and deletes it within a stated
+//      bound after it is back.
+// Timeouts are sized for a machine three times slower than the one this was written on; the
+// measured durations are printed.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  CONSUMER_TIMEOUTS,
+  createBatchingProducer,
+  createKafka,
+  describeTopicReplication,
+  ensureTopics,
+  PRODUCER_OPTIONS,
+  type Admin,
+  type BatchingProducer,
+  type Kafka,
+  type OutgoingRecord,
+  type Producer,
+} from '@lethe/kafka';
+import { createLogger } from '@lethe/observability';
+import { DEFAULT_POLICY_PATH, loadPolicy, topicSpecs } from '@lethe/privacy';
+import { TOPICS } from '@lethe/schemas';
+import kafkajs from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { runLocalScript, startNativeServers } from '../support/native-servers.ts';
+import { freePort } from '../support/services.ts';
+import { sleep, waitFor } from '../support/wait.ts';
+import { kafkaNodeLogDirs, partitionDirs, segmentsOnDisk } from '../privacy/kafka-log-segments.ts';
+
+const { ConfigResourceTypes } = kafkajs;
+const logger = createLogger({ service: 'test', level: 'silent' });
+const NODES = 3;
+
+/** Records produced in each leader-kill test, CHUNK per send every TICK_MS (about 300 a second). */
+const TOTAL = 7_500;
+const CHUNK = 15;
+const TICK_MS = 50;
+/** The leader is killed once this many records have been handed to the producer. */
+const KILL_AT = 2_400;
+
+/** The short-retention topic of the P2 test. */
+const TTL_MS = 15_000;
+const SEGMENT_MS = 3_000;
+const CHECK_INTERVAL_MS = 10_000; // log.retention.check.interval.ms (kafka-cluster.sh), read back below
+const DELETE_DELAY_MS = 1_000;
+/** A restarted broker's first retention check comes log.initial.task.delay.ms (Kafka's default, 30 s) after its start. */
+const INITIAL_TASK_DELAY_MS = 30_000;
+/** Scheduling slack on a loaded machine (three times slower than a developer's). */
+const SLACK_MS = 15_000;
+
+/** True when nothing listens on 127.0.0.1:port. */
+const canListen = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+
+/** A port P with P … P+count-1 all free (node i uses P+2(i-1) and, for its controller, P+2(i-1)+1). */
+async function freePortBlock(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = await freePort();
+    if (base + count > 65_535) continue;
+    const free = await Promise.all(Array.from({ length: count }, (_, i) => canListen(base + i)));
+    if (free.every(Boolean)) return base;
+  }
+  throw new Error(`found no ${count} consecutive free ports on 127.0.0.1`);
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+describe('a three-broker KRaft cluster (infra/local, LETHE_KAFKA_NODES=3)', () => {
+  const localDir = mkdtempSync(join(tmpdir(), 'lethe-kafka-cluster-'));
+  let env: Record<string, string> = { LETHE_LOCAL_DIR: localDir };
+  let kafka: Kafka;
+  let admin: Admin;
+  let failed = false;
+  const timings: Record<string, string> = {};
+
+  /** The pid of a running node, from its pid file. */
+  const nodePid = (node: number) => Number(readFileSync(join(localDir, 'pids', `kafka-${node}.pid`), 'utf8').trim());
+  /** Running, not a zombie (a killed node is reaped by whoever adopted it, not by us). */
+  const isAlive = (pid: number) => {
+    try {
+      return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    } catch {
+      return false;
+    }
+  };
+  const keepOnFailure = () => onTestFailed(() => void (failed = true));
+
+  beforeAll(async () => {
+    const port = await freePortBlock(2 * NODES);
+    env = {
+      LETHE_LOCAL_DIR: localDir,
+      LETHE_KAFKA_NODES: String(NODES),
+      LETHE_KAFKA_PORT: String(port),
+      LETHE_KAFKA_CONTROLLER_PORT: String(port + 1),
+      // The caller's opt-in SASL port belongs to its own broker (and cluster mode has no SASL yet).
+      LETHE_KAFKA_SASL_PORT: '',
+    };
+    const started = performance.now();
+    try {
+      const servers = await startNativeServers({ env, services: ['kafka'] });
+      timings['cluster start (up.sh kafka, first start: format + 3 JVMs)'] = seconds(performance.now() - started);
+      const brokers = servers.endpoints.KAFKA_BROKERS!.split(',');
+      expect(brokers, 'KAFKA_BROKERS in endpoints.env').toEqual([0, 1, 2].map((i) => `127.0.0.1:${port + 2 * i}`));
+      kafka = createKafka({ brokers, clientId: 'kafka-cluster-test', logger });
+      admin = kafka.admin();
+      await admin.connect();
+      // Each node has logged its start; the metadata a broker answers with may not list the others yet.
+      await waitFor('all three brokers in the cluster metadata', async () => (await admin.describeCluster()).brokers.length === NODES, 90_000);
+    } catch (err) {
+      failed = true;
+      await runLocalScript('down.sh', ['kafka'], env).catch(() => undefined);
+      throw new Error(
+        'This test starts its own three-broker Kafka with `LETHE_KAFKA_NODES=3 infra/local/up.sh kafka` and it failed (see the cause).\n' +
+          'It needs Java 17 and the Kafka jars: `bash infra/local/install-kafka.sh` (Maven Central), then `LETHE_KAFKA_NODES=3 bash infra/local/kafka.sh start` to see the error.',
+        { cause: err },
+      );
+    }
+  }, 300_000);
+
+  afterAll(async () => {
+    await admin?.disconnect().catch(() => undefined);
+    // Every node, whatever happened above (kafka.sh stop covers each node with a pid file).
+    await runLocalScript('down.sh', ['kafka'], env).catch((err: unknown) => console.error(String(err)));
+    const left = [1, 2, 3].filter((n) => {
+      try {
+        return isAlive(nodePid(n));
+      } catch {
+        return false;
+      }
+    });
+    console.log(
+      `kafka cluster timings:\n${Object.entries(timings)
+        .map(([k, v]) => `  ${k}: ${v}`)
+        .join('\n')}`,
+    );
+    if (failed) console.log(`kept ${localDir} (logs/kafka-<node>.log) for a look at the failure`);
+    else rmSync(localDir, { recursive: true, force: true });
+    expect(left, 'nodes still running after down.sh').toEqual([]);
+  }, 120_000);
+
+  it('creates Lethe’s topics with 3 replicas, min.insync.replicas 2 and no unclean leader election', async () => {
+    keepOnFailure();
+    const { brokers } = await admin.describeCluster();
+    expect(brokers.map((b) => b.nodeId).sort()).toEqual([1, 2, 3]);
+    const brokerConfigs = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: brokers.map((b) => ({
+        type: ConfigResourceTypes.BROKER,
+        name: String(b.nodeId),
+        configNames: ['default.replication.factor', 'min.insync.replicas', 'unclean.leader.election.enable', 'log.retention.check.interval.ms'],
+      })),
+    });
+    for (const r of brokerConfigs.resources) {
+      const config = Object.fromEntries(r.configEntries.map((e) => [e.configName, e.configValue]));
+      expect(config, `broker ${r.resourceName}`).toEqual({
+        'default.replication.factor': '3',
+        'min.insync.replicas': '2',
+        'unclean.leader.election.enable': 'false',
+        'log.retention.check.interval.ms': String(CHECK_INTERVAL_MS),
+      });
+    }
+
+    const specs = topicSpecs(loadPolicy(DEFAULT_POLICY_PATH));
+    await ensureTopics(admin, specs, logger);
+    // Each broker learns of a new topic from the controller's metadata log a moment later; until
+    // then it answers UNKNOWN_TOPIC_OR_PARTITION, so read back until every broker asked knows.
+    let replication: Awaited<ReturnType<typeof describeTopicReplication>> = {};
+    await waitFor(
+      'the topics’ metadata on the broker asked',
+      async () => {
+        replication = await describeTopicReplication(
+          admin,
+          specs.map((s) => s.topic),
+        );
+        return true;
+      },
+      60_000,
+    );
+    for (const spec of specs) {
+      expect(replication[spec.topic], spec.topic).toEqual({
+        partitions: spec.numPartitions,
+        replicationFactor: 3,
+        inSyncReplicas: 3,
+        minInsyncReplicas: 2,
+        uncleanLeaderElection: false,
+      });
+    }
+    // Each copy is on a broker of its own: every node makes a directory for each sightings
+    // partition (as it applies the new topic's metadata).
+    const nodeDirs = kafkaNodeLogDirs({ localDir, nodes: NODES });
+    const partitions = specs.find((s) => s.topic === TOPICS.sightings)!.numPartitions;
+    await waitFor(
+      `a directory for each of the ${partitions} ${TOPICS.sightings} partitions on every node`,
+      () => [...nodeDirs.values()].every((dirs) => partitionDirs(dirs, TOPICS.sightings).length === partitions),
+      60_000,
+    );
+  }, 120_000);
+
+  interface LeaderKillResult {
+    killed: number;
+    newLeader: number;
+    acked: number;
+    failures: string[];
+    /** Acknowledged, not in the topic. */
+    missing: number[];
+    /** In the topic more than once. */
+    twice: number[];
+  }
+
+  /**
+   * Produces TOTAL records (CHUNK per `send` every TICK_MS) to a new topic configured like the
+   * sightings topic, SIGKILLs the leader of its partition 0 after KILL_AT, waits for every send,
+   * restarts the killed node (kafka.sh start-node) until it is back in every ISR, then reads the
+   * topic from the beginning and reconciles it with what was acknowledged.
+   */
+  async function leaderKill(label: string, send: (producer: Producer, records: OutgoingRecord[]) => Promise<void>): Promise<LeaderKillResult> {
+    const sightings = topicSpecs(loadPolicy(DEFAULT_POLICY_PATH)).find((s) => s.topic === TOPICS.sightings)!;
+    const topic = `${TOPICS.sightings}.kill-${label}-${Date.now()}`;
+    await ensureTopics(admin, [{ ...sightings, topic }], logger);
+    const producer = kafka.producer(PRODUCER_OPTIONS);
+    await producer.connect();
+    const acked = new Set<number>();
+    const failures: string[] = [];
+    const sends: Promise<void>[] = [];
+    let killedAt = 0;
+    let firstAckAfterKill = 0;
+    let longestAckMs = 0;
+    let killed = 0;
+    const leaderOf = async (partition: number) =>
+      (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0]!.partitions.find((p) => p.partitionId === partition)!.leader;
+
+    const produceStarted = performance.now();
+    for (let seq = 0; seq < TOTAL; seq += CHUNK) {
+      if (killed === 0 && seq >= KILL_AT) {
+        killed = await leaderOf(0);
+        const pid = nodePid(killed);
+        process.kill(pid, 'SIGKILL');
+        killedAt = performance.now();
+        await waitFor(`node ${killed} (pid ${pid}) to die`, () => !isAlive(pid), 10_000);
+      }
+      const records: OutgoingRecord[] = Array.from({ length: Math.min(CHUNK, TOTAL - seq) }, (_, i) => ({
+        topic,
+        key: `pseudonym-${(seq + i) % 101}`,
+        value: JSON.stringify({ seq: seq + i }),
+        timestamp: Date.now(),
+      }));
+      const sentAt = performance.now();
+      sends.push(
+        send(producer, records).then(
+          () => {
+            const now = performance.now();
+            longestAckMs = Math.max(longestAckMs, now - sentAt);
+            if (killedAt > 0 && sentAt > killedAt && firstAckAfterKill === 0) firstAckAfterKill = now;
+            for (const r of records) acked.add((JSON.parse(r.value) as { seq: number }).seq);
+          },
+          (err: unknown) => void failures.push(`records ${seq}…${seq + records.length - 1}: ${err instanceof Error ? err.message : String(err)}`),
+        ),
+      );
+      await sleep(TICK_MS);
+    }
+    await Promise.all(sends);
+    await producer.disconnect();
+    expect(killed, 'a leader was killed').toBeGreaterThan(0);
+    const newLeader = await leaderOf(0);
+    timings[`${label}: production (${TOTAL} records)`] = seconds(performance.now() - produceStarted);
+    timings[`${label}: leader kill → first acknowledgement of a record sent after it`] = seconds(firstAckAfterKill - killedAt);
+    timings[`${label}: longest send → acknowledgement`] = seconds(longestAckMs);
+
+    // The killed node back, and every partition replicated three times again.
+    const restarted = performance.now();
+    await runLocalScript('kafka.sh', ['start-node', String(killed)], env);
+    timings[`${label}: restart of the killed node ${killed} (kafka.sh start-node)`] = seconds(performance.now() - restarted);
+    const isr = await waitFor(
+      `node ${killed} back in the ISR of every ${topic} partition`,
+      async () => (await describeTopicReplication(admin, [topic]))[topic]!.inSyncReplicas === NODES,
+      180_000,
+    );
+    timings[`${label}: restarted node → back in every ISR`] = seconds(isr);
+
+    // Everything in the topic, read from the beginning up to the high watermarks.
+    const high = new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, Number(p.high)]));
+    const next = new Map<number, number>();
+    const seen = new Map<number, number>();
+    const consumer = kafka.consumer({ groupId: `kafka-cluster-check-${label}-${Date.now()}`, ...CONSUMER_TIMEOUTS });
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      eachBatch: async ({ batch }) => {
+        for (const m of batch.messages) {
+          const seq = (JSON.parse(m.value!.toString()) as { seq: number }).seq;
+          seen.set(seq, (seen.get(seq) ?? 0) + 1);
+          next.set(batch.partition, Number(m.offset) + 1);
+        }
+      },
+    });
+    try {
+      await waitFor('the consumer to reach the high watermark of every partition', () => [...high].every(([p, h]) => (next.get(p) ?? 0) >= h), 180_000);
+    } finally {
+      await consumer.disconnect();
+    }
+    const result = {
+      killed,
+      newLeader,
+      acked: acked.size,
+      failures,
+      missing: [...acked].filter((seq) => !seen.has(seq)),
+      twice: [...seen].filter(([, n]) => n > 1).map(([seq]) => seq),
+    };
+    console.log(
+      `${label}: node ${killed} (leader of partition 0) killed after ${KILL_AT} records, node ${newLeader} leads it now; ${acked.size}/${TOTAL} acknowledged, ${seen.size} distinct in the topic, ${result.missing.length} acknowledged but missing (${result.missing.slice(0, 10).join(', ')}), ${result.twice.length} twice (${result.twice.slice(0, 10).join(', ')})`,
+    );
+    return result;
+  }
+
+  // KNOWN BUG, kept visible: kafkajs 2.2.4's idempotent producer does not deliver exactly once
+  // across a leader failover when more than one send is outstanding, as with Lethe's batching
+  // producer (a batch is dispatched while earlier ones still retry). Measured here: 3–9
+  // acknowledged records missing and up to 5 records twice per leader kill, some sends failing
+  // with OUT_OF_ORDER_SEQUENCE_NUMBER; also with dispatches serialized, and (once in three runs)
+  // with one batching producer per partition. Causes seen in kafkajs's sendMessages: a retry
+  // skips brokers that answered the first attempt (the dead leader's partitions move to one of
+  // them: never sent, yet acknowledged) and takes fresh sequence numbers (written twice). Until
+  // the producer path is fixed this test is expected to fail its exactly-once check
+  // (`it.fails`); when it passes, vitest reports it: make it a plain `it`. It runs with the full
+  // fault scenarios (LETHE_FAULTS=full), not in CI: how much a kill loses depends on timing, and
+  // an expected failure that happens not to fail on some machine would turn CI red for no fault
+  // of the change under test (CI's tally lists it as skipped).
+  (process.env.LETHE_FAULTS === 'full' ? it.fails : it.skip)(
+    'KNOWN BUG: through the batching producer as the gateway uses it, a leader kill loses or duplicates acknowledged records',
+    async () => {
+      const batching = new Map<Producer, BatchingProducer>();
+      const result = await leaderKill('batching', (producer, records) => {
+        let b = batching.get(producer);
+        if (!b) batching.set(producer, (b = createBatchingProducer({ producer })));
+        return b.send(records);
+      });
+      expect(result.failures, 'sends Kafka did not acknowledge').toEqual([]);
+      expect(
+        { failures: result.failures.length, missing: result.missing, twice: result.twice },
+        'sends not acknowledged, acknowledged records missing, records twice',
+      ).toEqual({ failures: 0, missing: [], twice: [] });
+    },
+    600_000,
+  );
+
+  it('P2 on every copy: a broker that was down while records expired deletes them within the bound once it is back', async () => {
+    keepOnFailure();
+    const topic = `lethe.p2-cluster.${Date.now()}`;
+    const configs = {
+      'cleanup.policy': 'delete',
+      'retention.ms': String(TTL_MS),
+      'segment.ms': String(SEGMENT_MS),
+      'file.delete.delay.ms': String(DELETE_DELAY_MS),
+    };
+    await ensureTopics(admin, [{ topic, numPartitions: 1, configs }], logger);
+    const nodeDirs = kafkaNodeLogDirs({ localDir, nodes: NODES });
+    await waitFor(`a copy of ${topic} on every node`, () => [...nodeDirs.values()].every((dirs) => partitionDirs(dirs, topic).length === 1), 60_000);
+    /** Per node: records of the topic on its disk and the oldest one's timestamp (deleted-but-not-removed segments included). */
+    const onDisk = (node: number) => {
+      const segments = segmentsOnDisk(nodeDirs.get(node)!, topic);
+      return { records: segments.reduce((n, s) => n + s.records, 0), oldest: Math.min(...segments.map((s) => s.oldest ?? Infinity)) };
+    };
+
+    // Records on all three brokers.
+    const producer = kafka.producer(PRODUCER_OPTIONS);
+    await producer.connect();
+    const batching = createBatchingProducer({ producer });
+    let newest = 0;
+    for (let i = 0; i < 40; i++) {
+      newest = Date.now();
+      await batching.send(Array.from({ length: 25 }, (_, j) => ({ topic, key: `k${j}`, value: `r${i}-${j}`, timestamp: newest })));
+      await sleep(100);
+    }
+    await producer.disconnect();
+    await waitFor('every copy to hold all 1,000 records', () => [1, 2, 3].every((n) => onDisk(n).records === 1000), 60_000);
+
+    // One follower goes down (SIGKILL: no clean shutdown) and stays down past the TTL.
+    const leader = (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0]!.partitions[0]!.leader;
+    const down = [1, 2, 3].find((n) => n !== leader)!;
+    await runLocalScript('kafka.sh', ['kill-node', String(down)], env);
+    const up = [1, 2, 3].filter((n) => n !== down);
+
+    // The brokers that are up delete their copies within TTL + segment + check interval + delete delay (+ slack).
+    const boundMs = SEGMENT_MS + CHECK_INTERVAL_MS + DELETE_DELAY_MS + SLACK_MS;
+    let maxAgeUp = 0;
+    await waitFor(
+      `nodes ${up.join(', ')} to delete their expired copies`,
+      () => {
+        for (const n of up) {
+          const { oldest } = onDisk(n);
+          if (Number.isFinite(oldest)) maxAgeUp = Math.max(maxAgeUp, Date.now() - oldest);
+        }
+        return up.every((n) => onDisk(n).records === 0);
+      },
+      newest + TTL_MS + boundMs + 60_000 - Date.now(),
+      { everyMs: 500 },
+    );
+    timings['brokers up: last record → deleted from their disks'] = seconds(Date.now() - newest);
+    expect(maxAgeUp, 'oldest record age seen on the brokers that were up').toBeLessThanOrEqual(TTL_MS + boundMs);
+
+    // The one that was down still holds its copy, past the TTL: the copy P2 has to cover too.
+    const stale = onDisk(down);
+    expect(stale.records, `node ${down} (down) still holds its copy`).toBe(1000);
+    expect(Date.now() - stale.oldest).toBeGreaterThan(TTL_MS);
+
+    // Back: it deletes the expired copy at its first retention check.
+    const restarted = performance.now();
+    await runLocalScript('kafka.sh', ['start-node', String(down)], env);
+    const startMs = performance.now() - restarted;
+    const restartBoundMs = INITIAL_TASK_DELAY_MS + CHECK_INTERVAL_MS + DELETE_DELAY_MS + SLACK_MS;
+    const cleanMs = await waitFor(`node ${down}, back, to delete its expired copy`, () => onDisk(down).records === 0, restartBoundMs + 60_000, {
+      everyMs: 500,
+    });
+    timings[`node ${down}, down while its records expired: restart`] = seconds(startMs);
+    timings[`node ${down}: up → its expired copy deleted from disk`] = seconds(cleanMs);
+    expect(cleanMs, `node ${down}: up → expired copy gone (bound: log.initial.task.delay.ms + check interval + delete delay + slack)`).toBeLessThanOrEqual(
+      restartBoundMs,
+    );
+    await admin.deleteTopics({ topics: [topic] });
+  }, 600_000);
+});
