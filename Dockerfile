@@ -21,6 +21,8 @@ WORKDIR /app
 
 # Manifests first, so the dependency layer is cached until a manifest or the lockfile changes.
 COPY package.json pnpm-lock.yaml pnpm-workspace.yaml ./
+# pnpm applies patches/ at install (kafkajs's send path: exactly once across a leader failover).
+COPY patches patches
 COPY packages/audit/package.json packages/audit/
 COPY packages/config/package.json packages/config/
 COPY packages/kafka/package.json packages/kafka/

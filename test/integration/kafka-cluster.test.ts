@@ -2,10 +2,9 @@
 // directory on free loopback ports, never the shared servers (issue 14, items 1 and 2):
 //   1. Lethe's topics, created as the services create them (ensureTopics, the broker's default
 //      replication), have 3 replicas, min.insync.replicas 2 and no unclean leader election.
-//   2. KNOWN BUG, an expected failure (with LETHE_FAULTS=full): with Lethe's producer options (idempotent, acks=all)
-//      through the batching producer, the leader of a sightings-like partition is SIGKILLed
-//      mid-stream; every acknowledged record should then be in the topic exactly once, and with
-//      kafkajs 2.2.4 it is not (see the test).
+//   2. Through the batching producer with Lethe's producer options (idempotent, acks=all), the
+//      leader of a sightings-like partition is SIGKILLed mid-stream: every acknowledged record
+//      is in the topic exactly once.
 //   3. P2 on every copy: records of a short-retention topic expire while one broker is down; the
 //      brokers that are up delete their copies on time, the one that was down still holds its
 //      copy (so a check of the live brokers alone would miss it) and deletes it within a stated
@@ -328,36 +327,25 @@ describe('a three-broker KRaft cluster (infra/local, LETHE_KAFKA_NODES=3)', () =
     return result;
   }
 
-  // KNOWN BUG, kept visible: kafkajs 2.2.4's idempotent producer does not deliver exactly once
-  // across a leader failover when more than one send is outstanding, as with Lethe's batching
-  // producer (a batch is dispatched while earlier ones still retry). Measured here: 3–9
-  // acknowledged records missing and up to 5 records twice per leader kill, some sends failing
-  // with OUT_OF_ORDER_SEQUENCE_NUMBER; also with dispatches serialized, and (once in three runs)
-  // with one batching producer per partition. Causes seen in kafkajs's sendMessages: a retry
-  // skips brokers that answered the first attempt (the dead leader's partitions move to one of
-  // them: never sent, yet acknowledged) and takes fresh sequence numbers (written twice). Until
-  // the producer path is fixed this test is expected to fail its exactly-once check
-  // (`it.fails`); when it passes, vitest reports it: make it a plain `it`. It runs with the full
-  // fault scenarios (LETHE_FAULTS=full), not in CI: how much a kill loses depends on timing, and
-  // an expected failure that happens not to fail on some machine would turn CI red for no fault
-  // of the change under test (CI's tally lists it as skipped).
-  (process.env.LETHE_FAULTS === 'full' ? it.fails : it.skip)(
-    'KNOWN BUG: through the batching producer as the gateway uses it, a leader kill loses or duplicates acknowledged records',
-    async () => {
-      const batching = new Map<Producer, BatchingProducer>();
-      const result = await leaderKill('batching', (producer, records) => {
-        let b = batching.get(producer);
-        if (!b) batching.set(producer, (b = createBatchingProducer({ producer })));
-        return b.send(records);
-      });
-      expect(result.failures, 'sends Kafka did not acknowledge').toEqual([]);
-      expect(
-        { failures: result.failures.length, missing: result.missing, twice: result.twice },
-        'sends not acknowledged, acknowledged records missing, records twice',
-      ).toEqual({ failures: 0, missing: [], twice: [] });
-    },
-    600_000,
-  );
+  // kafkajs 2.2.4 as published fails this: 3–9 acknowledged records missing and up to 5 twice
+  // per leader kill (a retry skipped the broker that took over the dead leader's partitions,
+  // and took fresh sequence numbers). Lethe patches its send path (patches/kafkajs@2.2.4.patch,
+  // unit-tested in packages/kafka/test/kafkajs-patch.test.ts) and keeps one batch in flight
+  // per producer (batching-producer.ts).
+  it('through the batching producer as the gateway uses it, a partition leader SIGKILLed mid-stream loses no acknowledged record and writes none twice', async () => {
+    keepOnFailure();
+    const batching = new Map<Producer, BatchingProducer>();
+    const result = await leaderKill('batching', (producer, records) => {
+      let b = batching.get(producer);
+      if (!b) batching.set(producer, (b = createBatchingProducer({ producer })));
+      return b.send(records);
+    });
+    expect(result.failures, 'sends Kafka did not acknowledge').toEqual([]);
+    expect(
+      { failures: result.failures.length, missing: result.missing, twice: result.twice },
+      'sends not acknowledged, acknowledged records missing, records twice',
+    ).toEqual({ failures: 0, missing: [], twice: [] });
+  }, 600_000);
 
   it('P2 on every copy: a broker that was down while records expired deletes them within the bound once it is back', async () => {
     keepOnFailure();

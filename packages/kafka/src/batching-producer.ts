@@ -102,47 +102,54 @@ export function createBatchingProducer({
   let waiting: Pending[] = [];
   let waitingRecords = 0;
   let timer: NodeJS.Timeout | undefined;
-  const inFlight = new Set<Promise<void>>();
+  /** The batch being sent, settled when Kafka answered it or its deadline passed. */
+  let inFlight: Promise<void> | undefined;
 
+  async function sendAll(records: OutgoingRecord[]): Promise<void> {
+    // In order, one request at a time: a record is never sent before one queued ahead of it.
+    for (const chunk of chunkByBytes(records, maxRequestBytes)) {
+      const byTopic = new Map<string, Message[]>();
+      for (const r of chunk) {
+        let messages = byTopic.get(r.topic);
+        if (!messages) byTopic.set(r.topic, (messages = []));
+        messages.push(toMessage(r));
+      }
+      await producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+    }
+  }
+
+  // One batch in flight at a time; what arrives meanwhile waits and goes out as the next batch.
+  // The idempotent producer numbers each partition's batches in order, and a retried batch must
+  // keep its number for the broker to recognise a resend of what it already has (the patched
+  // kafkajs, patches/kafkajs@2.2.4.patch): with two batches in flight, a failover could reorder
+  // them. kafkajs already sends one request at a time per broker, so this costs no throughput.
   function dispatch(): Promise<void> {
     clearTimeout(timer);
     timer = undefined;
+    if (inFlight) return inFlight;
     const batch = waiting;
     waiting = [];
     waitingRecords = 0;
     if (batch.length === 0) return Promise.resolve();
     const started = performance.now();
-    // In order, one request at a time: a record is never sent before one queued ahead of it.
-    const sendAll = async () => {
-      for (const chunk of chunkByBytes(
-        batch.flatMap((p) => p.records),
-        maxRequestBytes,
-      )) {
-        const byTopic = new Map<string, Message[]>();
-        for (const r of chunk) {
-          let messages = byTopic.get(r.topic);
-          if (!messages) byTopic.set(r.topic, (messages = []));
-          messages.push(toMessage(r));
-        }
-        await producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
-      }
-    };
-    const sending = withDeadline(sendAll(), timeoutMs)
-      .then(
-        () => {
-          onBatch?.(
-            batch.reduce((n, p) => n + p.records.length, 0),
-            (performance.now() - started) / 1000,
-          );
-          for (const p of batch) p.resolve();
-        },
-        (err: unknown) => {
-          for (const p of batch) p.reject(err);
-        },
-      )
-      .finally(() => inFlight.delete(sending));
-    inFlight.add(sending);
-    return sending;
+    const records = batch.flatMap((p) => p.records);
+    const sending = withDeadline(sendAll(records), timeoutMs).then(
+      () => {
+        onBatch?.(records.length, (performance.now() - started) / 1000);
+        for (const p of batch) p.resolve();
+      },
+      (err: unknown) => {
+        for (const p of batch) p.reject(err);
+      },
+    );
+    // After a deadline the next batch goes out while this one may still be retried: its callers
+    // were told it failed, and the patched kafkajs never reuses its sequence numbers, so a late
+    // arrival is a duplicate the processor drops, never a later batch taken for a duplicate.
+    inFlight = sending.finally(() => {
+      inFlight = undefined;
+      if (waiting.length > 0) void dispatch();
+    });
+    return inFlight;
   }
 
   return {
@@ -151,13 +158,13 @@ export function createBatchingProducer({
       return new Promise<void>((resolve, reject) => {
         waiting.push({ records, resolve, reject });
         waitingRecords += records.length;
+        if (inFlight) return;
         if (waitingRecords >= maxBatchRecords) void dispatch();
         else timer ??= setTimeout(() => void dispatch(), lingerMs);
       });
     },
     async flush() {
-      await dispatch();
-      await Promise.allSettled([...inFlight]);
+      while (inFlight || waiting.length > 0) await dispatch();
     },
   };
 }

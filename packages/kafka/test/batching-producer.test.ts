@@ -58,4 +58,36 @@ describe('the batching producer', () => {
     hang = false;
     await expect(batching.send([record('after', 10)])).resolves.toBeUndefined();
   });
+
+  it('keeps one batch in flight: what is sent meanwhile waits and goes out as the next batch, after it', async () => {
+    const calls: string[][] = [];
+    let concurrent = 0;
+    let maxConcurrent = 0;
+    const releases: Array<() => void> = [];
+    const producer = {
+      sendBatch: async ({ topicMessages }: { topicMessages: Array<{ messages: Array<{ key: string }> }> }) => {
+        calls.push(topicMessages.flatMap((t) => t.messages.map((m) => m.key)));
+        maxConcurrent = Math.max(maxConcurrent, ++concurrent);
+        await new Promise<void>((r) => releases.push(r));
+        concurrent--;
+        return [];
+      },
+    } as unknown as Producer;
+    const batching = createBatchingProducer({ producer, lingerMs: 1, maxBatchRecords: 2 });
+    const first = batching.send([record('a', 10), record('b', 10)]);
+    await new Promise((r) => setTimeout(r, 5));
+    const later = [batching.send([record('c', 10), record('d', 10)]), batching.send([record('e', 10)])];
+    await new Promise((r) => setTimeout(r, 5));
+    expect(calls).toEqual([['a', 'b']]);
+    releases.shift()!();
+    await first;
+    await new Promise((r) => setTimeout(r, 5));
+    expect(calls).toEqual([
+      ['a', 'b'],
+      ['c', 'd', 'e'],
+    ]);
+    releases.shift()!();
+    await Promise.all(later);
+    expect(maxConcurrent).toBe(1);
+  });
 });
