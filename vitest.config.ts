@@ -37,8 +37,9 @@ export default defineConfig({
       { test: { name: 'privacy', include: ['test/privacy/**/*.test.ts'], ...realServers, ...after(2) } },
       // `pnpm demo` as a real process (no servers), and its pages in headless Chromium.
       { test: { name: 'demo', include: ['test/demo/**/*.test.ts'], testTimeout: 120_000, hookTimeout: 120_000 } },
-      // Kills and pauses every component, so it brings its own servers (test/faults/servers.ts).
-      { test: { name: 'faults', include: ['test/faults/**/*.test.ts'], testTimeout: 3_600_000, hookTimeout: 300_000 } },
+      // Kills and pauses every component, so it brings its own servers (test/faults/servers.ts):
+      // the single broker's run and the cluster's, one after the other (the same ports).
+      { test: { name: 'faults', include: ['test/faults/**/*.test.ts'], testTimeout: 3_600_000, hookTimeout: 300_000, fileParallelism: false } },
       { test: { name: 'browser', include: ['test/browser/**/*.test.ts'], testTimeout: 120_000, hookTimeout: 120_000 } },
       // `docker compose up` of the real docker-compose.yml on a Docker Engine of its own, with
       // locally built stand-ins for the third-party images (docs/compose-stand-ins.md). Each

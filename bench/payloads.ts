@@ -3,8 +3,8 @@
 // several ticks of them so the phones and cars change over time as in the city. Each reading
 // is kept as the JSON text after its `ts`, so a publisher only prepends deviceId, seq and ts.
 import { partitionOf } from '@lethe/kafka';
-import { DEFAULT_INPUT_PARTITIONS, DEFAULT_POLICY_PATH, createInMemoryKeyProvider, createIngestStage, createPseudonymizer, loadPolicy } from '@lethe/privacy';
-import { DEFAULT_FLEET_PATH, DEVICE_KINDS, loadFleet, type DeviceKind } from '@lethe/schemas';
+import { DEFAULT_INPUT_PARTITIONS, DEFAULT_POLICY_PATH, createIngestStage, createKindKeyProviders, createPseudonymizers, loadPolicy } from '@lethe/privacy';
+import { DEFAULT_FLEET_PATH, loadFleet, type DeviceKind } from '@lethe/schemas';
 import { createCity, loadScenario } from '@lethe/simulator';
 
 export interface DeviceTemplates {
@@ -76,12 +76,7 @@ export async function buildPayloads({ ticks = 24, tickSeconds = 5 } = {}): Promi
   // the size of a readings record and the number of records per reading (phones linger, so later
   // ticks carry more sightings than the first).
   const policy = loadPolicy(DEFAULT_POLICY_PATH);
-  const pseudonymizers = Object.fromEntries(
-    DEVICE_KINDS.map((kind) => [
-      kind,
-      createPseudonymizer(createInMemoryKeyProvider({ epochMs: policy.kinds[kind].epoch, graceMs: 60_000 }), policy.kinds[kind].epoch),
-    ]),
-  ) as Record<DeviceKind, ReturnType<typeof createPseudonymizer>>;
+  const pseudonymizers = createPseudonymizers(policy, createKindKeyProviders(policy));
   // The services' default of 3 input partitions, as the bench runs them: a reading's sightings go in one record per partition.
   const ingest = createIngestStage({ policy, fleet, pseudonymizers, sightingsPartition: (p) => partitionOf(p, DEFAULT_INPUT_PARTITIONS) });
   let recordBytes = 0;

@@ -14,25 +14,16 @@ import { parseArgs } from 'node:util';
 import {
   createAggregator,
   createBudgetLedger,
-  createInMemoryKeyProvider,
   createIngestStage,
+  createKindKeyProviders,
   createNoiseSource,
-  createPseudonymizer,
+  createPseudonymizers,
   DEFAULT_POLICY_PATH,
   loadPolicy,
   ManualClock,
   type ReleaseReport,
 } from '@lethe/privacy';
-import {
-  DEFAULT_FLEET_PATH,
-  DEVICE_KINDS,
-  loadFleet,
-  ReadingRecordSchema,
-  sightingsOf,
-  SightingsTopicRecordSchema,
-  TOPICS,
-  type DeviceKind,
-} from '@lethe/schemas';
+import { DEFAULT_FLEET_PATH, loadFleet, ReadingRecordSchema, sightingsOf, SightingsTopicRecordSchema, TOPICS } from '@lethe/schemas';
 import { createCity, loadScenario } from '@lethe/simulator';
 
 const { values } = parseArgs({
@@ -51,12 +42,7 @@ const fleet = loadFleet(DEFAULT_FLEET_PATH);
 const start = Date.UTC(2026, 5, 1, 16, 0, 0);
 const clock = new ManualClock(start);
 
-const pseudonymizers = Object.fromEntries(
-  DEVICE_KINDS.map((kind) => [
-    kind,
-    createPseudonymizer(createInMemoryKeyProvider({ epochMs: policy.kinds[kind].epoch, graceMs: 60_000, clock }), policy.kinds[kind].epoch),
-  ]),
-) as Record<DeviceKind, ReturnType<typeof createPseudonymizer>>;
+const pseudonymizers = createPseudonymizers(policy, createKindKeyProviders(policy, { clock }));
 const ingest = createIngestStage({ policy, fleet, pseudonymizers, clock });
 const city = createCity({ devices: fleet.devices, scenario: loadScenario(values.scenario!), seed: 'bench', tickSeconds });
 

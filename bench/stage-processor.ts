@@ -8,6 +8,7 @@ import { cpuAndRss, round, sleep, type BenchContext, type Row } from './context.
 import { startService } from './infra.ts';
 import { endOffsets } from './kafka-topics.ts';
 import { ProcWatch } from './proc.ts';
+import { followCount, nowUs, sustainedRate } from './replay-count.ts';
 import { counter, samples } from '../test/support/prom-text.ts';
 
 export async function benchProcessor(ctx: BenchContext, inputPrefix: string): Promise<Row> {
@@ -42,32 +43,20 @@ export async function benchProcessor(ctx: BenchContext, inputPrefix: string): Pr
       ],
       500,
     ).start();
-    const startUs = (performance.timeOrigin + performance.now()) * 1000;
-    const series: Array<{ us: number; consumed: number }> = [];
-    let text = '';
-    let lastLog = Date.now();
-    const deadline = Date.now() + 10 * 60_000;
-    const partitions = (topic: string) => samples(text, 'lethe_processor_consumer_lag_records').filter((x) => x.labels.topic === topic);
-    for (;;) {
-      text = await processor.metrics();
-      const consumed = counter(text, 'lethe_processor_records_total', { topic: input.readings });
-      series.push({ us: (performance.timeOrigin + performance.now()) * 1000, consumed });
-      const read = (topic: string, count: number) => count === 0 || (partitions(topic).length > 0 && partitions(topic).every((x) => x.value === 0));
-      if (consumed >= readings && read(input.readings, readings) && read(input.sightings, sightings)) break;
-      if (Date.now() > deadline) throw new Error(`the processor consumed ${consumed} of ${readings} readings in 10 minutes`);
-      if (Date.now() - lastLog > 5000) {
-        lastLog = Date.now();
-        ctx.progress('5 processor', `${consumed} of ${readings} readings consumed`);
-      }
-      await sleep(100);
-    }
+    const startUs = nowUs();
+    const partitions = (text: string, topic: string) => samples(text, 'lethe_processor_consumer_lag_records').filter((x) => x.labels.topic === topic);
+    const read = (text: string, topic: string, count: number) =>
+      count === 0 || (partitions(text, topic).length > 0 && partitions(text, topic).every((x) => x.value === 0));
+    const { samples: series, metrics: text } = await followCount({
+      metrics: () => processor.metrics(),
+      count: (m) => counter(m, 'lethe_processor_records_total', { topic: input.readings }),
+      done: (consumed, m) => consumed >= readings && read(m, input.readings, readings) && read(m, input.sightings, sightings),
+      describe: (consumed) => `${consumed} of ${readings} readings consumed`,
+      progress: (line) => ctx.progress('5 processor', line),
+    });
     const usage = watch.stop();
-    const end = series.at(-1)!;
-    const at = (f: number) => series.find((s) => s.consumed >= f * readings)!;
-    const lo = at(0.1);
-    const hi = at(0.9);
-    const sustained = ((hi.consumed - lo.consumed) * 1e6) / Math.max(1, hi.us - lo.us);
-    const seconds = (end.us - startUs) / 1e6;
+    const sustained = sustainedRate(series, readings);
+    const seconds = (series.at(-1)!.us - startUs) / 1e6;
     const outcomes = Object.fromEntries(
       ['accepted', 'duplicate', 'late', 'expired', 'future', 'invalid'].map((o) => [o, counter(text, 'lethe_processor_records_total', { outcome: o })]),
     );

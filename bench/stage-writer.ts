@@ -1,8 +1,8 @@
 // Stage 6: the real writer alone. N aggregate records are put on the aggregates topic first —
 // copies of the real ones stage 5's processor released (one per series), with a bench tag and
 // consecutive 60 s windows going back in time, so every one is a distinct point and the series
-// are as many as the pipeline's own (a first version added 500 tag values per series: InfluxDB
-// then spent a core indexing for minutes, slowing the stages after it) — then the writer starts
+// are as many as the pipeline's own (500 tag values per series would have InfluxDB spend a core
+// indexing for minutes, slowing the stages after it) — then the writer starts
 // in a group positioned just before them, and is timed until its points counter covers all N;
 // then the read-only token must see every one of them in InfluxDB. It runs after the pipeline
 // stage, so what InfluxDB does in the background after a bulk load does not slow that stage.
@@ -13,6 +13,7 @@ import { startService } from './infra.ts';
 import { flux } from './influx.ts';
 import { ensureTopic, startGroupAtEnd } from './kafka-topics.ts';
 import { ProcWatch } from './proc.ts';
+import { followCount, nowUs, sustainedRate } from './replay-count.ts';
 import { counter, histogram, histogramQuantile } from '../test/support/prom-text.ts';
 
 const WINDOW_MS = 60_000;
@@ -91,30 +92,17 @@ export async function benchWriter(ctx: BenchContext, aggregatesTopic: string | u
       ],
       500,
     ).start();
-    const startUs = (performance.timeOrigin + performance.now()) * 1000;
-    const series: Array<{ us: number; written: number }> = [];
-    let text = '';
-    let lastLog = Date.now();
-    const deadline = Date.now() + 10 * 60_000;
-    for (;;) {
-      text = await writer.metrics();
-      const written = counter(text, 'lethe_writer_points_written_total');
-      series.push({ us: (performance.timeOrigin + performance.now()) * 1000, written });
-      if (written >= n) break;
-      if (Date.now() > deadline) throw new Error(`the writer wrote ${written} of ${n} points in 10 minutes`);
-      if (Date.now() - lastLog > 5000) {
-        lastLog = Date.now();
-        ctx.progress('6 writer', `${written} of ${n} points written`);
-      }
-      await sleep(100);
-    }
+    const startUs = nowUs();
+    const { samples: series, metrics: text } = await followCount({
+      metrics: () => writer.metrics(),
+      count: (m) => counter(m, 'lethe_writer_points_written_total'),
+      done: (written) => written >= n,
+      describe: (written) => `${written} of ${n} points written`,
+      progress: (line) => ctx.progress('6 writer', line),
+    });
     const usage = watch.stop();
-    const end = series.at(-1)!;
-    const seconds = (end.us - startUs) / 1e6;
-    const at = (f: number) => series.find((s) => s.written >= f * n)!;
-    const lo = at(0.1);
-    const hi = at(0.9);
-    const sustained = ((hi.written - lo.written) * 1e6) / Math.max(1, hi.us - lo.us);
+    const seconds = (series.at(-1)!.us - startUs) / 1e6;
+    const sustained = sustainedRate(series, n);
     const write = histogram(text, 'lethe_writer_write_duration_seconds');
     // Every point visible to the read-only token.
     const rows = await flux(
@@ -123,7 +111,7 @@ export async function benchWriter(ctx: BenchContext, aggregatesTopic: string | u
         |> filter(fn: (r) => r.bench == "${tag}") |> group() |> count()`,
     );
     const visible = Number(rows[0]?._value ?? 0);
-    const verifiedSeconds = ((performance.timeOrigin + performance.now()) * 1000 - startUs) / 1e6;
+    const verifiedSeconds = (nowUs() - startUs) / 1e6;
     ctx.progress(
       '6 writer',
       `${round(sustained)} points/s sustained; ${n} points in ${seconds.toFixed(1)} s; InfluxDB shows ${visible} of ${fieldRows} field values`,

@@ -5,14 +5,14 @@
 // (it waits that long for stragglers by design), to the poll that saw it complete, so it is only
 // as fine as the poll interval plus the query's own time.
 //
-// The poll itself costs InfluxDB CPU, which the pipeline shares: a first version that counted
-// every value of the last 90 s every 250 ms took most of a core. So each query covers only the
+// The poll itself costs InfluxDB CPU, which the pipeline shares: counting every value of the last
+// 90 s every 250 ms takes most of a core. So each query covers only the
 // windows still being watched: closed, and not yet unchanged for SETTLE_MS since first seen (or
 // given up GIVE_UP_MS after closing). Values of a window that arrive after it settled are missed,
 // which would understate its latency; with one release per window they come together.
 // And it counts one field of one scope: the devices' reading counts (the points the loss audit
-// sums, one per device and window), not every value of the window. Counting every value still
-// cost InfluxDB about 28 µs of CPU per reading at 6,000 readings/s, nearly all of InfluxDB's
+// sums, one per device and window), not every value of the window. Counting every value even so
+// costs InfluxDB about 28 µs of CPU per reading at 6,000 readings/s, nearly all of InfluxDB's
 // share in the pipeline steps (0.3 µs without the poller; pnpm bench, stage 7, quick).
 import type { Servers } from './infra.ts';
 import { flux } from './influx.ts';

@@ -11,7 +11,7 @@
 import { parseArgs } from 'node:util';
 import { type AclSpec, createKafka, ensureAcls } from '@lethe/kafka';
 import { createLogger } from '@lethe/observability';
-import { PERSONAL_TOPICS, TOPICS } from '@lethe/schemas';
+import { TOPICS } from '@lethe/schemas';
 
 /** The services that talk to Kafka; each one's SCRAM user is `lethe-<service>`. */
 export const KAFKA_SERVICES = ['gateway', 'processor', 'writer', 'api'] as const;
@@ -47,9 +47,11 @@ export function letheAcls(): AclSpec[] {
     ...topics('writer', ALL_TOPICS, ['DESCRIBE', 'DESCRIBE_CONFIGS', 'CREATE']),
     ...topics('writer', [TOPICS.aggregates], ['READ']),
     group('writer'),
-    ...topics('api', [TOPICS.audit], ['DESCRIBE', 'DESCRIBE_CONFIGS', 'CREATE', 'READ']),
-    // The register's live "oldest raw record" figure: offsets and timestamps of the personal topics, never their records.
-    ...topics('api', PERSONAL_TOPICS, ['DESCRIBE']),
+    // The register states every topic's replication as the brokers report it (metadata and configs, no record).
+    ...topics('api', ALL_TOPICS, ['DESCRIBE', 'DESCRIBE_CONFIGS']),
+    ...topics('api', [TOPICS.audit], ['CREATE', 'READ']),
+    // The scheduled retention check of the personal topics needs only their offsets and timestamps
+    // (ListOffsets, under the Describe above), never their records.
     group('api'),
   ];
 }

@@ -26,11 +26,11 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { devicePassword, generateSecret, mosquittoPasswordLine } from '@lethe/config';
+import { devicePassword, generateSecret, mosquittoPasswordLine, tokenHash } from '@lethe/config';
 import { DEFAULT_FLEET_PATH, loadFleet } from '@lethe/schemas';
 import { KAFKA_SERVICES } from './kafka-acls.ts';
 import { ensureTlsCertificates } from './tls-certs.ts';
-import { DEFAULT_REQUESTERS_PATH, loadRequesters, TokenHashesSchema, tokenHash, type TokenHashes } from '../services/api/src/requesters.ts';
+import { DEFAULT_REQUESTERS_PATH, loadRequesters, TokenHashesSchema, type TokenHashes } from '../services/api/src/requesters.ts';
 import { GATEWAY_ID_PATTERN, gatewayTokensFile } from '../services/keyring/src/gateway-tokens.ts';
 
 const { values } = parseArgs({

@@ -35,15 +35,7 @@ is_cached() {
   [ -x "$BIN" ] && "$BIN" version 2>/dev/null | grep -q "v$COMPOSE_VERSION"
 }
 
-case "${1:-}" in
-  "") ;;
-  --check)
-    if is_cached; then echo "$BIN"; exit 0; fi
-    die "docker-compose $COMPOSE_VERSION is not installed at $BIN; build it (~2 min, once) with: bash infra/local/install-compose.sh"
-    ;;
-  -h|--help) print_header_doc "$0"; exit 0 ;;
-  *) die "unknown argument '$1' (usage: install-compose.sh [--check])" ;;
-esac
+install_args "docker-compose $COMPOSE_VERSION" "build it (~2 min, once) with: bash infra/local/install-compose.sh" "$@"
 
 exit_if_cached "docker-compose $COMPOSE_VERSION"
 
@@ -60,32 +52,10 @@ info "using go $go_ver, $(nproc 2>/dev/null || echo '?') cores"
 install_lock "$CACHE_ROOT/.install-$COMPOSE_VERSION.lock" "docker-compose $COMPOSE_VERSION"
 
 T0=$(now_s)
-
-mkdir -p "$DEST"
-WORK="$(mktemp -d "$CACHE_ROOT/.build-$COMPOSE_VERSION.XXXXXX")"
-BUILD_LOG="$DEST/build.log"
-: >"$BUILD_LOG"
-cleanup() { rm -rf "$WORK"; }
-trap cleanup EXIT
-
-export GOFLAGS="-buildvcs=false"
-export GO111MODULE=on
 export CGO_ENABLED=0
 
 # ---------------------------------------------------------------- 1. source
-phase "downloading $MODULE@v$COMPOSE_VERSION from the Go module proxy"
-src_dir="$(cd "$WORK" && go mod download -json "$MODULE@v$COMPOSE_VERSION" 2>>"$BUILD_LOG" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')" || src_dir=""
-if [ -z "$src_dir" ] || [ ! -d "$src_dir" ]; then
-  tail -5 "$BUILD_LOG" >&2
-  die "go mod download $MODULE@v$COMPOSE_VERSION failed (is the Go module proxy reachable? GOPROXY=$(go env GOPROXY))"
-fi
-# Build it as the main module (honours its exclude directives and go.sum) from a writable copy.
-cp -r "$src_dir" "$WORK/src"
-chmod -R u+w "$WORK/src"
-SRC="$WORK/src"
-
-phase "downloading Go dependencies (go mod download)"
-(cd "$SRC" && go mod download) >>"$BUILD_LOG" 2>&1 || { tail -20 "$BUILD_LOG" >&2; die "go mod download of compose's dependencies failed (log: $BUILD_LOG)"; }
+go_module_source "$MODULE" "$COMPOSE_VERSION"
 
 # ---------------------------------------------------------------- 2. build
 phase "building docker-compose (go build ./cmd) -- ~2 min cold on 2 cores"
@@ -93,24 +63,8 @@ phase "building docker-compose (go build ./cmd) -- ~2 min cold on 2 cores"
   cd "$SRC"
   exec go build -v -trimpath \
     -ldflags "-s -w -X $MODULE/internal.Version=v$COMPOSE_VERSION" \
-    -o "$DEST/docker-compose.tmp" ./cmd
+    -o "$BIN.tmp" ./cmd
 ) >>"$BUILD_LOG" 2>&1 &
-build_pid=$!
-while kill -0 "$build_pid" 2>/dev/null; do
-  for _ in $(seq 1 30); do kill -0 "$build_pid" 2>/dev/null || break; sleep 1; done
-  kill -0 "$build_pid" 2>/dev/null || break
-  info "  ... still building: $(elapsed "$PHASE_START") elapsed; last: $(tail -1 "$BUILD_LOG" | cut -c1-90)"
-done
-if ! wait "$build_pid"; then
-  echo "----- last 40 lines of $BUILD_LOG -----" >&2
-  tail -40 "$BUILD_LOG" >&2
-  die "go build of docker-compose failed (full log: $BUILD_LOG)"
-fi
+wait_build $! "go build of docker-compose failed (full log: $BUILD_LOG)"
 
-phase "verifying binary"
-"$DEST/docker-compose.tmp" version >>"$BUILD_LOG" 2>&1 || die "built docker-compose does not run (log: $BUILD_LOG)"
-mv -f "$DEST/docker-compose.tmp" "$BIN"
-phase ""
-
-info "docker-compose $COMPOSE_VERSION built in $(elapsed "$T0"): $("$BIN" version) ($(du -h "$BIN" | cut -f1))"
-echo "$BIN"
+install_built "docker-compose $COMPOSE_VERSION"

@@ -55,29 +55,10 @@ info "using $(go version | awk '{print $3}'), rustc $rustc_ver ($RUSTUP_TOOLCHAI
 install_lock "$CACHE_ROOT/.install-$INFLUXDB_VERSION.lock" "influxd $INFLUXDB_VERSION"
 
 T0=$(now_s)
-
-mkdir -p "$DEST"
-WORK="$(mktemp -d "$CACHE_ROOT/.build-$INFLUXDB_VERSION.XXXXXX")"
-BUILD_LOG="$DEST/build.log"
-: >"$BUILD_LOG"
-cleanup() { rm -rf "$WORK"; }
-trap cleanup EXIT
-
-export GOFLAGS="-buildvcs=false"
-export GO111MODULE=on
 export CGO_ENABLED=1
 
 # ---------------------------------------------------------------- 1. source
-phase "downloading $MODULE@v$INFLUXDB_VERSION from the Go module proxy"
-src_dir="$(cd "$WORK" && go mod download -json "$MODULE@v$INFLUXDB_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
-[ -n "$src_dir" ] && [ -d "$src_dir" ] || die "go mod download $MODULE@v$INFLUXDB_VERSION failed (is the Go module proxy reachable? GOPROXY=$(go env GOPROXY))"
-# Build it as the main module (honours its replace directives and go.sum) from a writable copy.
-cp -r "$src_dir" "$WORK/src"
-chmod -R u+w "$WORK/src"
-SRC="$WORK/src"
-
-phase "downloading Go dependencies (go mod download)"
-(cd "$SRC" && go mod download) >>"$BUILD_LOG" 2>&1 || { tail -20 "$BUILD_LOG" >&2; die "go mod download failed (log: $BUILD_LOG)"; }
+go_module_source "$MODULE" "$INFLUXDB_VERSION"
 
 # ---------------------------------------------------------------- 2. pkg-config wrapper
 PKGCFG_VERSION="$(cd "$SRC" && go list -m -f '{{.Version}}' github.com/influxdata/pkg-config)"
@@ -117,26 +98,9 @@ BUILD_DATE="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
   export RUSTC_WRAPPER="$WORK/bin/rustc-cap-lints"
   exec go build -v -tags "$BUILD_TAGS" \
     -ldflags "-s -w -X main.version=v$INFLUXDB_VERSION -X main.commit=modproxy -X main.date=$BUILD_DATE" \
-    -o "$DEST/influxd.tmp" ./cmd/influxd
+    -o "$BIN.tmp" ./cmd/influxd
 ) >>"$BUILD_LOG" 2>&1 &
-build_pid=$!
-while kill -0 "$build_pid" 2>/dev/null; do
-  for _ in $(seq 1 60); do kill -0 "$build_pid" 2>/dev/null || break; sleep 1; done
-  kill -0 "$build_pid" 2>/dev/null || break
-  cargo_state=""
-  if pgrep -x cargo >/dev/null 2>&1; then cargo_state=" (cargo is compiling libflux)"; fi
-  info "  ... still building: $(elapsed "$PHASE_START") elapsed${cargo_state}; last: $(tail -1 "$BUILD_LOG" | cut -c1-90)"
-done
-if ! wait "$build_pid"; then
-  echo "----- last 40 lines of $BUILD_LOG -----" >&2
-  tail -40 "$BUILD_LOG" >&2
-  die "go build of influxd failed (full log: $BUILD_LOG, pkg-config log: $DEST/pkg-config.log)"
-fi
+cargo_note() { if pgrep -x cargo >/dev/null 2>&1; then echo " (cargo is compiling libflux)"; fi; }
+wait_build $! "go build of influxd failed (full log: $BUILD_LOG, pkg-config log: $DEST/pkg-config.log)" cargo_note
 
-phase "verifying binary"
-"$DEST/influxd.tmp" version >>"$BUILD_LOG" 2>&1 || die "built influxd does not run (log: $BUILD_LOG)"
-mv -f "$DEST/influxd.tmp" "$BIN"
-phase ""
-
-info "influxd $INFLUXDB_VERSION built in $(elapsed "$T0"): $("$BIN" version) ($(du -h "$BIN" | cut -f1))"
-echo "$BIN"
+install_built "influxd $INFLUXDB_VERSION"

@@ -31,15 +31,7 @@ is_cached() {
   [ -x "$BIN" ] && [ "$(cat "$STAMP" 2>/dev/null)" = "$SCHEMATHESIS_VERSION" ]
 }
 
-case "${1:-}" in
-  "") ;;
-  --check)
-    if is_cached; then echo "$BIN"; exit 0; fi
-    die "schemathesis $SCHEMATHESIS_VERSION is not installed at $BIN; install it (~15 s, once) with: bash infra/local/install-schemathesis.sh"
-    ;;
-  -h|--help) print_header_doc "$0"; exit 0 ;;
-  *) die "unknown argument '$1' (usage: install-schemathesis.sh [--check])" ;;
-esac
+install_args "schemathesis $SCHEMATHESIS_VERSION" "install it (~15 s, once) with: bash infra/local/install-schemathesis.sh" "$@"
 
 exit_if_cached "schemathesis $SCHEMATHESIS_VERSION"
 

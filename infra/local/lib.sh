@@ -189,6 +189,22 @@ exit_if_cached() {
   fi
 }
 
+# install_args WHAT HOW [ARG]: the install scripts' command line. No argument installs; --check
+# never does (prints BIN when cached, else dies saying that WHAT is missing and HOW to install
+# it); -h/--help prints the script's header.
+install_args() {
+  local what=$1 how=$2
+  case "${3:-}" in
+    "") ;;
+    --check)
+      if is_cached; then echo "$BIN"; exit 0; fi
+      die "$what is not installed at $BIN; $how"
+      ;;
+    -h | --help) print_header_doc "$0"; exit 0 ;;
+    *) die "unknown argument '$3' (usage: $(basename "$0") [--check])" ;;
+  esac
+}
+
 # install_lock LOCKFILE WHAT: one install of WHAT at a time, for concurrent callers (tests, CI,
 # another checkout sharing the cache). Holds LOCKFILE on fd 9 until the script exits; a caller
 # that finds it taken says so and waits, then exits as cached if the other one installed it.
@@ -203,6 +219,64 @@ install_lock() {
     flock 9
   fi
   exit_if_cached "$what"
+}
+
+# For the install scripts that build a Go module from the Go module proxy (docker-compose, influxd),
+# with CACHE_ROOT and DEST the calling script's:
+# go_module_source MODULE VERSION: makes WORK (a scratch folder under CACHE_ROOT, removed at exit)
+# and BUILD_LOG (DEST/build.log), downloads MODULE@vVERSION and its dependencies from the proxy and
+# sets SRC to a writable copy of it. go build then runs in SRC as the main module, honouring its
+# go.sum and its replace and exclude directives (`go install module@version` refuses modules
+# with such directives).
+# shellcheck disable=SC2154  # CACHE_ROOT and DEST are the calling script's
+go_module_source() {
+  local module=$1 version=$2 dir
+  mkdir -p "$DEST"
+  WORK="$(mktemp -d "$CACHE_ROOT/.build-$version.XXXXXX")"
+  # shellcheck disable=SC2064  # WORK is fixed now
+  trap "rm -rf '$WORK'" EXIT
+  BUILD_LOG="$DEST/build.log"
+  : >"$BUILD_LOG"
+  export GOFLAGS="-buildvcs=false" GO111MODULE=on
+  phase "downloading $module@v$version from the Go module proxy"
+  dir="$(cd "$WORK" && go mod download -json "$module@v$version" 2>>"$BUILD_LOG" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')" || dir=""
+  if [ -z "$dir" ] || [ ! -d "$dir" ]; then
+    tail -5 "$BUILD_LOG" >&2
+    die "go mod download $module@v$version failed (is the Go module proxy reachable? GOPROXY=$(go env GOPROXY))"
+  fi
+  cp -r "$dir" "$WORK/src"
+  chmod -R u+w "$WORK/src"
+  SRC="$WORK/src"
+  phase "downloading Go dependencies (go mod download)"
+  (cd "$SRC" && go mod download) >>"$BUILD_LOG" 2>&1 || { tail -20 "$BUILD_LOG" >&2; die "go mod download of $module's dependencies failed (log: $BUILD_LOG)"; }
+}
+
+# wait_build PID FAILURE [NOTE]: waits for a build running in the background, saying every 30 s
+# how long it has taken and the build log's last line (and what the command NOTE prints); when
+# the build fails, shows the log's end and dies with FAILURE.
+wait_build() {
+  local pid=$1 failure=$2 note=${3:-}
+  while kill -0 "$pid" 2>/dev/null; do
+    for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+    kill -0 "$pid" 2>/dev/null || break
+    info "  ... still building: $(elapsed "$PHASE_START") elapsed$([ -z "$note" ] || "$note"); last: $(tail -1 "$BUILD_LOG" | cut -c1-90)"
+  done
+  if ! wait "$pid"; then
+    log_tail "$BUILD_LOG" 40
+    die "$failure"
+  fi
+}
+
+# install_built WHAT: ends a build of BIN: checks that BIN.tmp runs (`version`), moves it to BIN,
+# says that WHAT was built and how long it took since T0, and prints BIN on stdout.
+# shellcheck disable=SC2154  # T0 is the calling script's
+install_built() {
+  phase "verifying binary"
+  "$BIN.tmp" version >>"$BUILD_LOG" 2>&1 || die "built $1 does not run (log: $BUILD_LOG)"
+  mv -f "$BIN.tmp" "$BIN"
+  phase ""
+  info "$1 built in $(elapsed "$T0"): $("$BIN" version) ($(du -h "$BIN" | cut -f1))"
+  echo "$BIN"
 }
 
 # phase MESSAGE: ends the running phase of a build, logging how long it took, and starts the

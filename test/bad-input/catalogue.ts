@@ -193,8 +193,8 @@ export function badInputCatalogue({ now, canaries, nextSeq }: CatalogueOptions):
   }
   {
     const plate = canaries.plate();
-    // Valid JSON around an invalid UTF-8 byte (0xFF) in a field the schema would strip: it used to
-    // be decoded to U+FFFD and accepted; JSON text must be UTF-8 (RFC 8259), so it is refused.
+    // Valid JSON around an invalid UTF-8 byte (0xFF) in a field the schema would strip: decoded, it
+    // would become U+FFFD and pass; JSON text must be UTF-8 (RFC 8259), so it is refused.
     const valid = Buffer.from(JSON.stringify(trafficReading(TRAFFIC_LIGHT, REFUSED_SEQ, now, [plate], { note: 'x' })), 'utf8');
     const at = valid.indexOf('"note":"x"') + '"note":"'.length;
     const payload = Buffer.concat([valid.subarray(0, at), Buffer.from([0xff, 0x41]), valid.subarray(at)]);

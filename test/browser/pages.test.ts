@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { plateMovementsRequest } from '../support/data-requests.ts';
 import { eventually, startDemo, type DemoProcess } from '../support/demo-process.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -77,14 +78,7 @@ describe('pages in headless Chromium', () => {
     const filed = await fetch(`${demo.httpUrl}/v1/data-requests`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body: JSON.stringify({
-        subject: { type: 'plate', value: 'AB 1234' },
-        level: 'individual',
-        data: ['movements'],
-        purpose: 'criminal-investigation',
-        from: new Date(Date.now() - 3_600_000).toISOString(),
-        to: new Date().toISOString(),
-      }),
+      body: plateMovementsRequest(Date.now() - 3_600_000),
     });
     expect(filed.status).toBe(200);
 

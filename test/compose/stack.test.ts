@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMPOSE_SECRETS } from '../../scripts/compose-secrets.ts';
 import { createCanaries, createCanaryMatcher, filesUnder, searchFiles, searchText } from '../support/canaries.ts';
+import { plateMovementsRequest } from '../support/data-requests.ts';
 import { freePort } from '../support/services.ts';
 import { type Engine, progress, run, startEngine, stopEngine, waitFor } from './docker.ts';
 
@@ -287,14 +288,7 @@ describe.sequential('docker compose up --build --wait, on a Docker Engine of its
         await fetch(`http://127.0.0.1:${apiPort}/v1/data-requests`, {
           method: 'POST',
           headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
-          body: JSON.stringify({
-            subject: { type: 'plate', value: 'AB 1234' },
-            level: 'individual',
-            data: ['movements'],
-            purpose: 'criminal-investigation',
-            from: new Date(Date.now() - 86_400_000).toISOString(),
-            to: new Date().toISOString(),
-          }),
+          body: plateMovementsRequest(Date.now() - 86_400_000),
           signal: AbortSignal.timeout(15_000),
         })
       ).status;

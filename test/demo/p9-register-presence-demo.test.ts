@@ -6,11 +6,10 @@
 // the same instants and compared as in test/privacy/p9-register-presence.test.ts
 // (test/support/public-outputs.ts). The figure is the number of differing fields; threshold 0.
 import { readFileSync } from 'node:fs';
-import { readingTopic, type LamppostReadingInput, type TrafficLightReadingInput } from '@lethe/schemas';
 import { createFleetPublisher, type FleetPublisher } from '@lethe/simulator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDemo, type DemoProcess } from '../support/demo-process.ts';
-import { relative, reportDifferences, snapshot, type Snapshot } from '../support/public-outputs.ts';
+import { publishBackground, relative, reportDifferences, snapshot, type Snapshot } from '../support/public-outputs.ts';
 
 const S = 1000;
 /** The demo policy's window: snapshots fall between its boundaries. */
@@ -38,37 +37,7 @@ describe('P9 in pnpm demo: the register does not tell one car published by hand 
       const carNow = Date.now() >= carAt && carSent === 0;
       await Promise.all(
         worlds.map(async (w) => {
-          const plateReads = w.car && carNow ? [{ plate: 'KX 9137', speedKmh: 32 }] : [];
-          const light: TrafficLightReadingInput = {
-            deviceId: 'TL-0001',
-            seq,
-            ts,
-            phase: 'red',
-            vehicleCount: 0,
-            occupancyPct: 0,
-            queueLength: 0,
-            meanSpeedKmh: 0,
-            plateReads,
-          };
-          const lamp: LamppostReadingInput = {
-            deviceId: 'LP-0001',
-            seq,
-            ts,
-            pm25: 10,
-            pm10: 20,
-            no2: 30,
-            noiseDba: 40,
-            lux: 5,
-            temperatureC: 18,
-            humidityPct: 70,
-            dimmingPct: 0,
-            energyWh: 0,
-            wifiProbes: [],
-          };
-          await Promise.all([
-            w.publisher.publish('TL-0001', readingTopic('traffic-light', 'TL-0001'), light),
-            w.publisher.publish('LP-0001', readingTopic('lamppost', 'LP-0001'), lamp),
-          ]);
+          await publishBackground(w.publisher, seq, ts, w.car && carNow ? [{ plate: 'KX 9137', speedKmh: 32 }] : []);
         }),
       );
       if (carNow) carSent++;

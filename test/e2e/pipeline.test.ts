@@ -13,8 +13,9 @@ import { createCity, createFleetPublisher, loadScenario, runSimulation, type Sim
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { asGrafanaSendsIt, asGrafanaSendsPromQL, dashboardPromQueries, dashboardQueries, labelValuesQuery } from '../support/grafana-queries.ts';
 import { startPrometheus, type RunningPrometheus } from '../support/prometheus.ts';
-import { startService, type RunningService } from '../support/services.ts';
+import { influxEnv, startService, type RunningService } from '../support/services.ts';
 import { policyCopy, shortWindows } from '../support/policy-copy.ts';
+import { plateMovementsRequest } from '../support/data-requests.ts';
 import { startPipeline } from '../support/pipeline.ts';
 
 const WINDOW_SECONDS = 5;
@@ -236,10 +237,7 @@ describe('pipeline end to end on real Mosquitto, Kafka and InfluxDB', () => {
         KAFKA_BROKERS: infra.kafkaBrokers.join(','),
         POLICY_FILE: policyFile,
         KAFKA_GROUP_ID: `e2e-api-${run}`,
-        INFLUX_URL: infra.influx.url,
-        INFLUX_ORG: infra.influx.org,
-        INFLUX_BUCKET: infra.influx.bucket,
-        INFLUX_TOKEN: infra.influx.readerToken,
+        ...influxEnv(infra.influx, 'api'),
         AUDIT_LOG_FILE: join(mkdtempSync(join(tmpdir(), 'lethe-e2e-audit-')), 'audit.jsonl'),
         REQUESTER_TOKENS: JSON.stringify({ version: 1, tokens: { 'hk-police-force': createHash('sha256').update(requesterToken).digest('hex') } }),
         WATCH_INTERVAL_SECONDS: '1',
@@ -393,14 +391,7 @@ describe('pipeline end to end on real Mosquitto, Kafka and InfluxDB', () => {
       const res = await fetch(`http://127.0.0.1:${api.port}/v1/data-requests`, {
         method: 'POST',
         headers: { authorization: `Bearer ${requesterToken}`, 'content-type': 'application/json' },
-        body: JSON.stringify({
-          subject: { type: 'plate', value: 'AB 1234' },
-          level: 'individual',
-          data: ['movements'],
-          purpose: 'criminal-investigation',
-          from: new Date(Date.now() - 86_400_000).toISOString(),
-          to: new Date().toISOString(),
-        }),
+        body: plateMovementsRequest(Date.now() - 86_400_000),
       });
       expect(res.status).toBe(200);
       expect(((await res.json()) as { decision: string }).decision).toBe('refused');

@@ -11,10 +11,10 @@ import {
   buildRegister,
   createAggregator,
   createBudgetLedger,
-  createInMemoryKeyProvider,
   createIngestStage,
+  createKindKeyProviders,
   createNoiseSource,
-  createPseudonymizer,
+  createPseudonymizers,
   DEFAULT_POLICY_PATH,
   loadPolicy,
   ManualClock,
@@ -27,7 +27,6 @@ import {
   AggregateRecordSchema,
   AuditEventRecordSchema,
   createFleet,
-  DEVICE_KINDS,
   parseReadingTopic,
   READING_SCHEMAS,
   ReadingRecordSchema,
@@ -77,12 +76,7 @@ const ingestStage = createIngestStage({
   policy,
   fleet,
   clock,
-  pseudonymizers: Object.fromEntries(
-    DEVICE_KINDS.map((kind) => [
-      kind,
-      createPseudonymizer(createInMemoryKeyProvider({ epochMs: policy.kinds[kind].epoch, graceMs: 60_000, clock }), policy.kinds[kind].epoch),
-    ]),
-  ) as Record<DeviceKind, ReturnType<typeof createPseudonymizer>>,
+  pseudonymizers: createPseudonymizers(policy, createKindKeyProviders(policy, { clock })),
 });
 
 /** Topics the first byte of an ingest input chooses from; 255 means "the topic follows in the input". */

@@ -2,7 +2,8 @@
 // movements is refused with reasons and shows up in the transparency report; a route that
 // would expose sightings answers 403; open data comes from InfluxDB through the real Flux;
 // audit events from lethe.audit.v1 land in the hash-chained log exactly once across a
-// restart; the log file verifies; and the plate asked about is found nowhere. Also: the
+// restart; the log file verifies; the register states each topic's replication as the broker
+// reports it; and the plate asked about is found nowhere. Also: the
 // low-watermark watch finds the oldest record's timestamp on a real broker without reading a
 // record, and records deletions.
 import { randomBytes } from 'node:crypto';
@@ -11,14 +12,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InfluxDB, Point } from '@influxdata/influxdb-client';
 import { createMemoryAuditLog, toAuditEventRecord, verifyJsonLines, type AuditRecord } from '@lethe/audit';
-import { createKafka, ensureTopics } from '@lethe/kafka';
+import { createKafka, describeTopicReplication, ensureTopics } from '@lethe/kafka';
 import { createLogger } from '@lethe/observability';
 import { DEFAULT_POLICY_PATH, loadPolicy, topicSpecs } from '@lethe/privacy';
 import { TOPICS } from '@lethe/schemas';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createPersonalTopicWatch } from '../../services/api/src/personal-topic-watch.ts';
-import { tokenHash } from '../../services/api/src/requesters.ts';
-import { startService, type RunningService } from '../support/services.ts';
+import { tokenHash } from '@lethe/config';
+import { influxEnv, startService, type RunningService } from '../support/services.ts';
+import { plateMovementsRequest } from '../support/data-requests.ts';
 import { waitFor as waitUntil } from '../support/wait.ts';
 
 const infra = inject('infra');
@@ -40,10 +42,7 @@ function apiEnv(): Record<string, string> {
   const tokens = join(dir, 'api-requester-tokens');
   writeFileSync(tokens, JSON.stringify({ version: 1, tokens: { 'hk-police-force': tokenHash(POLICE_TOKEN) } }));
   return {
-    INFLUX_URL: infra.influx.url,
-    INFLUX_ORG: infra.influx.org,
-    INFLUX_BUCKET: infra.influx.bucket,
-    INFLUX_TOKEN: infra.influx.readerToken,
+    ...influxEnv(infra.influx, 'api'),
     KAFKA_BROKERS: infra.kafkaBrokers.join(','),
     KAFKA_GROUP_ID: `lethe-api-it-${RUN}`,
     AUDIT_LOG_FILE: auditFile,
@@ -88,22 +87,19 @@ beforeAll(async () => {
   // Open data and today's ε, written as the writer would (write-only token).
   const writeApi = new InfluxDB({ url: infra.influx.url, token: infra.influx.writerToken }).getWriteApi(infra.influx.org, infra.influx.bucket, 'ms');
   for (let i = 0; i < 3; i++) {
-    writeApi.writePoint(
-      new Point('pedestrians')
-        .tag('scope', 'district')
-        .tag('district', 'wan-chai')
-        .tag('window', '60s')
-        .floatField('people', 40 + i)
-        .timestamp(new Date(BASE + i * MIN)),
-    );
-    writeApi.writePoint(
-      new Point('pedestrians')
-        .tag('scope', 'district')
-        .tag('district', 'eastern')
-        .tag('window', '60s')
-        .floatField('people', 10 + i)
-        .timestamp(new Date(BASE + i * MIN)),
-    );
+    for (const [district, people] of [
+      ['wan-chai', 40 + i],
+      ['eastern', 10 + i],
+    ] as const) {
+      writeApi.writePoint(
+        new Point('pedestrians')
+          .tag('scope', 'district')
+          .tag('district', district)
+          .tag('window', '60s')
+          .floatField('people', people)
+          .timestamp(new Date(BASE + i * MIN)),
+      );
+    }
   }
   writeApi.writePoint(
     new Point('privacy')
@@ -128,14 +124,7 @@ describe('the api on real Kafka and InfluxDB', () => {
     const res = await fetch(url('/v1/data-requests'), {
       method: 'POST',
       headers: { authorization: `Bearer ${POLICE_TOKEN}`, 'content-type': 'application/json' },
-      body: JSON.stringify({
-        subject: { type: 'plate', value: PLATE },
-        level: 'individual',
-        data: ['movements'],
-        purpose: 'criminal-investigation',
-        from: new Date(Date.now() - 7 * 86_400_000).toISOString(),
-        to: new Date().toISOString(),
-      }),
+      body: plateMovementsRequest(Date.now() - 7 * 86_400_000, PLATE),
     });
     expect(res.status).toBe(200);
     const body = (await res.json()) as { decision: string; reasons: string[]; requestId: string };
@@ -153,6 +142,27 @@ describe('the api on real Kafka and InfluxDB', () => {
     });
     expect(report.audit.head.hash).toMatch(/^[0-9a-f]{64}$/);
     expect((await fetch(url('/v1/data-requests'), { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } })).status).toBe(401);
+  });
+
+  it('states in the register every topic’s replication as the broker reports it, read when the api started', async () => {
+    const admin = kafka.admin();
+    await admin.connect();
+    const topics = topicSpecs(policy).map((s) => s.topic);
+    const broker = await describeTopicReplication(admin, topics).finally(() => admin.disconnect());
+    const body = (await (await fetch(url('/v1/register'))).json()) as { topics: Array<{ topic: string; replication: unknown }> };
+    expect(Object.fromEntries(body.topics.map((t) => [t.topic, t.replication]))).toEqual(
+      Object.fromEntries(
+        topics.map((t) => [
+          t,
+          {
+            state: 'read',
+            replicas: broker[t]!.replicationFactor,
+            minInsyncReplicas: broker[t]!.minInsyncReplicas,
+            uncleanLeaderElection: broker[t]!.uncleanLeaderElection,
+          },
+        ]),
+      ),
+    );
   });
 
   it('answers 403 on /v1/devices/LP-0001/sightings', async () => {

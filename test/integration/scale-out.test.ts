@@ -14,7 +14,6 @@ import { CONSUMER_TIMEOUTS, createKafka, type Admin } from '@lethe/kafka';
 import { createLogger } from '@lethe/observability';
 import { loadPolicy, partialSeries } from '@lethe/privacy';
 import {
-  AggregateRecordSchema,
   DEFAULT_FLEET_PATH,
   loadFleet,
   parseSightings,
@@ -31,6 +30,13 @@ import { startService, type RunningService } from '../support/services.ts';
 import { gatewayTokensFile } from '../../services/keyring/src/gateway-tokens.ts';
 import { sleep, waitFor } from '../support/wait.ts';
 import { counter, samples, scrape } from '../support/prom-text.ts';
+import {
+  countByStream,
+  readAggregates as readAggregatesOf,
+  releasedUpTo as releasedUpToOf,
+  windowsOfData,
+  type Deployment,
+} from '../support/released-aggregates.ts';
 
 const infra = inject('infra');
 const RUN = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
@@ -77,70 +83,10 @@ function processorEnv(name: string): Record<string, string> {
   };
 }
 
-/** How far a deployment's releaser has released each series, from its committed offset metadata. */
-async function releasedUpTo(admin: Admin, name: string): Promise<Record<string, number>> {
-  const [offsets] = await admin.fetchOffsets({ groupId: `scale-${RUN}-${name}-releaser`, topics: [topicNames(`${PREFIX}${name}.`).partials] });
-  const metadata = offsets?.partitions[0]?.metadata;
-  return metadata ? ((JSON.parse(metadata) as { releasedUpTo?: Record<string, number> }).releasedUpTo ?? {}) : {};
-}
-
-/**
- * Every record of a deployment's aggregates topic, once (a replayed copy is identical), by its
- * key plus its field names: a device's person-derived count shares its environmental record's
- * series, and so its key, so that InfluxDB merges the two into one point.
- */
-let reads = 0;
-async function readAggregates(admin: Admin, name: string): Promise<Map<string, AggregateRecord>> {
-  const topic = topicNames(`${PREFIX}${name}.`).aggregates;
-  const ends = await admin.fetchTopicOffsets(topic);
-  const total = ends.reduce((n, p) => n + Number(p.high), 0);
-  const consumer = createKafka({ brokers: infra.kafkaBrokers, clientId: 'scale-out-reader', logger }).consumer({
-    // A group per read: a second read of the same topic starts from the beginning again.
-    groupId: `scale-${RUN}-reader-${name}-${reads++}`,
-    allowAutoTopicCreation: false,
-  });
-  const byKey = new Map<string, AggregateRecord>();
-  const mismatches: string[] = [];
-  let seen = 0;
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await consumer.run({
-    eachMessage: async ({ message }) => {
-      seen++;
-      const record = AggregateRecordSchema.parse(JSON.parse(message.value!.toString()));
-      const key = `${message.key!.toString()}|${Object.keys(record.fields).sort().join(',')}`;
-      const first = byKey.get(key);
-      if (!first) byKey.set(key, record);
-      else if (JSON.stringify(first) !== JSON.stringify(record)) mismatches.push(key);
-    },
-  });
-  try {
-    await waitFor(`${total} records of ${topic}`, () => seen >= total, 30_000);
-  } finally {
-    await consumer.disconnect();
-  }
-  expect(mismatches, `replayed aggregates of ${name} that differ from the first copy`).toEqual([]);
-  return byKey;
-}
-
-/**
- * The records of the windows from `from` to `to` (those of the data), with ε spent today left
- * out: it counts from each releaser's first window, and the comparison is of the figures.
- */
-function windowsOfData(records: Map<string, AggregateRecord>, from: number, to: number): Map<string, AggregateRecord> {
-  return new Map(
-    [...records]
-      .filter(([, r]) => r.windowStart >= from && r.windowEnd <= to)
-      .map(([k, r]) => [k, r.measurement === 'privacy' ? { ...r, fields: { ...r.fields, epsilon_spent_today: 0 } } : r]),
-  );
-}
-
-/** The person-derived stream or environmental measurement a record belongs to, for the per-stream comparison. */
-function streamOf(r: AggregateRecord): string {
-  if (r.measurement === 'privacy') return `privacy:${r.tags.stream}`;
-  if (r.measurement === 'traffic_light' && 'vehicle_count_sum' in r.fields) return 'traffic_light.vehicle_count_sum';
-  return r.measurement;
-}
+/** A processor deployment of this test, as the shared readers know it. */
+const deployment = (name: string): Deployment => ({ name, brokers: infra.kafkaBrokers, groupId: `scale-${RUN}-${name}`, topicPrefix: `${PREFIX}${name}.` });
+const releasedUpTo = (admin: Admin, name: string) => releasedUpToOf(admin, deployment(name));
+const readAggregates = (admin: Admin, name: string) => readAggregatesOf(admin, deployment(name));
 
 describe('scale-out: one processor and three give identical aggregates', () => {
   const services: RunningService[] = [];
@@ -280,11 +226,7 @@ describe('scale-out: one processor and three give identical aggregates', () => {
     // the release ledger lets it make under the same key at no cost), so it is left out.
     const inData = (records: Map<string, AggregateRecord>) => windowsOfData(records, floorTo(firstTs, EPOCH_SECONDS), Math.max(...Object.values(expectedUpTo)));
     const [a, b] = [inData(await readAggregates(admin, 'one')), inData(await readAggregates(admin, 'three'))];
-    const byStream = (records: Map<string, AggregateRecord>) => {
-      const counts = new Map<string, number>();
-      for (const r of records.values()) counts.set(streamOf(r), (counts.get(streamOf(r)) ?? 0) + 1);
-      return counts;
-    };
+    const byStream = countByStream;
     const counts = byStream(a);
     console.log(
       `scale-out: ${a.size} aggregate records from 1 processor, ${b.size} from 3; per stream (1 vs 3): ` +

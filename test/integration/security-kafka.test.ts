@@ -18,7 +18,7 @@ import { connectAsync } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { kafkaUser, letheAcls, type KafkaService } from '../../scripts/kafka-acls.ts';
 import { startOptInInfra, type OptInInfra } from '../support/opt-in-infra.ts';
-import { startService, type RunningService } from '../support/services.ts';
+import { influxEnv, startService, type RunningService } from '../support/services.ts';
 import { readTopic } from '../support/topic-reader.ts';
 
 const { AclOperationTypes, AclPermissionTypes, AclResourceTypes, ConfigResourceTypes, ResourcePatternTypes } = kafkajs;
@@ -233,10 +233,7 @@ describe('Kafka SASL/SCRAM listener (opt-in, private broker)', () => {
     services.push(
       await startService('writer', {
         ...saslEnv('writer'),
-        INFLUX_URL: infra.influx.url,
-        INFLUX_ORG: infra.influx.org,
-        INFLUX_BUCKET: infra.influx.bucket,
-        INFLUX_TOKEN: infra.influx.writerToken,
+        ...influxEnv(infra.influx, 'writer'),
       }),
     );
     const tokens = join(dir, 'api-requester-tokens');
@@ -244,10 +241,7 @@ describe('Kafka SASL/SCRAM listener (opt-in, private broker)', () => {
     services.push(
       await startService('api', {
         ...saslEnv('api'),
-        INFLUX_URL: infra.influx.url,
-        INFLUX_ORG: infra.influx.org,
-        INFLUX_BUCKET: infra.influx.bucket,
-        INFLUX_TOKEN: infra.influx.readerToken,
+        ...influxEnv(infra.influx, 'api'),
         AUDIT_LOG_FILE: join(dir, 'audit', 'api.jsonl'),
         REQUESTER_TOKENS_FILE: tokens,
       }),

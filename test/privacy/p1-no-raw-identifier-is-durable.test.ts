@@ -30,6 +30,7 @@ import {
 import { createCity, createFleetPublisher, loadScenario, type SimulatedReading } from '@lethe/simulator';
 import { connectAsync } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { lamppostReading } from '../bad-input/catalogue.ts';
 import { createCanaries, createCanaryMatcher, filesUnder, searchFiles, searchText, type PlaceReport } from '../support/canaries.ts';
 import type { RunningService } from '../support/services.ts';
 import { kafkaLogDirs } from './kafka-log-segments.ts';
@@ -246,21 +247,7 @@ describe('P1: no raw identifier is ever durable', () => {
     const now = Date.now();
     const iso = (ms: number) => new Date(ms).toISOString();
     const rejected = (what: string) => (text: string) => note(ledger, `rejected: ${what}`, text);
-    const lamppost = (deviceId: string, ts: number, macs: string[]) => ({
-      deviceId,
-      seq: 100_000 + invalid.length,
-      ts: iso(ts),
-      pm25: 10,
-      pm10: 20,
-      no2: 30,
-      noiseDba: 50,
-      lux: 100,
-      temperatureC: 25,
-      humidityPct: 60,
-      dimmingPct: 0,
-      energyWh: 0,
-      wifiProbes: macs.map((mac) => ({ mac, rssi: -60 })),
-    });
+    const lamppost = (deviceId: string, ts: number, macs: string[]) => lamppostReading(deviceId, 100_000 + invalid.length, ts, macs);
     for (let round = 0; round < INVALID_ROUNDS; round++) {
       const mac = (what: string) => rejected(what)(canaries.mac());
       const plate = (what: string) => rejected(what)(canaries.plate());

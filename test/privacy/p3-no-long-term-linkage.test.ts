@@ -6,17 +6,10 @@
 // gateway uses.
 import { createHmac, randomBytes } from 'node:crypto';
 import { createInMemoryKeyProvider, createPseudonymizer, ManualClock, normalizeIdentifier } from '@lethe/privacy';
-import {
-  readingTopic,
-  sightingsOf,
-  SightingsTopicRecordSchema,
-  TOPICS,
-  type LamppostReadingInput,
-  type ReadingRecord,
-  type SightingRecord,
-} from '@lethe/schemas';
+import { readingTopic, sightingsOf, SightingsTopicRecordSchema, TOPICS, type ReadingRecord, type SightingRecord } from '@lethe/schemas';
 import { createFleetPublisher } from '@lethe/simulator';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { lamppostReading } from '../bad-input/catalogue.ts';
 import { startService, type RunningService } from '../support/services.ts';
 import { readTopic } from '../support/topic-reader.ts';
 import { policyCopy, shortWindows } from '../support/policy-copy.ts';
@@ -38,23 +31,7 @@ function shortEpochPolicy(): string {
 const mac = (i: number, salt: string) => `0A:${salt}:00:00:00:${i.toString(16).padStart(2, '0').toUpperCase()}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function reading(seq: number, ts: number, macs: readonly string[]): LamppostReadingInput {
-  return {
-    deviceId: DEVICE,
-    seq,
-    ts: new Date(ts).toISOString(),
-    pm25: 10,
-    pm10: 20,
-    no2: 30,
-    noiseDba: 50,
-    lux: 100,
-    temperatureC: 25,
-    humidityPct: 60,
-    dimmingPct: 0,
-    energyWh: 0,
-    wifiProbes: macs.map((m) => ({ mac: m })),
-  };
-}
+const reading = (seq: number, ts: number, macs: readonly string[]) => lamppostReading(DEVICE, seq, ts, macs);
 
 describe('P3: no long-term linkage, on the real gateway and Kafka', () => {
   let gateway: RunningService;

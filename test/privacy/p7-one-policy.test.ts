@@ -4,14 +4,27 @@
 // change of the policy must reach the running servers when the services (re)apply it, and
 // applying it again must change nothing. Every topic's on-disk lifetime the register states
 // (retention + segment roll + retention check interval + delete delay) is recomputed from what
-// the broker reports for that topic and for itself.
+// the broker reports for that topic and for itself. Replication is not the policy's to decide (the
+// cluster's defaults are): the register states what the api reads from the brokers, and that must
+// equal what the broker reports, read here on its own.
 import { createKafka, describeTopicConfigs, ensureTopics, type Admin } from '@lethe/kafka';
 import { createLogger } from '@lethe/observability';
-import { buildRegister, DEFAULT_POLICY_PATH, loadPolicy, topicLifetimeMs, topicSpecs, type Policy, type Register } from '@lethe/privacy';
+import {
+  buildRegister,
+  DEFAULT_POLICY_PATH,
+  loadPolicy,
+  topicLifetimeMs,
+  topicSpecs,
+  withReplication,
+  type Policy,
+  type Register,
+  type RegisterReplication,
+} from '@lethe/privacy';
 import { PERSONAL_TOPICS, TOPICS } from '@lethe/schemas';
 import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { initInflux } from '../../scripts/influx-init.ts';
+import { createTopicReplicationReader } from '../../services/api/src/topic-replication.ts';
 import { policyCopy } from '../support/policy-copy.ts';
 
 const { ConfigResourceTypes } = kafkajs;
@@ -62,6 +75,30 @@ async function expectBrokerToHold(admin: Admin, register: Register): Promise<voi
     // segment.ms or file.delete.delay.ms would show the broker's (7 days, 60 s) here and fail.
     expect(topicLifetimeMs(actual, checkIntervalMs), `${topic.topic}: on-disk lifetime from the broker's configs vs the register's`).toBe(topic.lifetime.ms);
   }
+}
+
+/**
+ * Each topic's replication as the broker reports it, read without the code under test: every
+ * partition's replica list (all partitions of a topic must agree) and the topic's effective
+ * min.insync.replicas and unclean.leader.election.enable (broker defaults included).
+ */
+async function brokerReplication(admin: Admin, topics: readonly string[]): Promise<Record<string, RegisterReplication>> {
+  const { topics: metadata } = await admin.fetchTopicMetadata({ topics: [...topics] });
+  const { resources } = await admin.describeConfigs({ includeSynonyms: false, resources: topics.map((name) => ({ type: ConfigResourceTypes.TOPIC, name })) });
+  const out: Record<string, RegisterReplication> = {};
+  for (const topic of topics) {
+    const counts = new Set(metadata.find((t) => t.name === topic)!.partitions.map((p) => p.replicas.length));
+    expect(counts.size, `${topic}: every partition has as many replicas`).toBe(1);
+    const config = (name: string) => resources.find((r) => r.resourceName === topic)!.configEntries.find((e) => e.configName === name)?.configValue;
+    expect(config('unclean.leader.election.enable'), `${topic} unclean.leader.election.enable`).toMatch(/^(true|false)$/);
+    out[topic] = {
+      state: 'read',
+      replicas: [...counts][0]!,
+      minInsyncReplicas: Number(config('min.insync.replicas')),
+      uncleanLeaderElection: config('unclean.leader.election.enable') === 'true',
+    };
+  }
+  return out;
 }
 
 /** The register states exactly what the policy says (and says it for every sensor). */
@@ -132,6 +169,33 @@ describe('P7: one policy, enforced and published', () => {
     expect((await bucketRetentionSeconds()) * 1000).toBe(register.aggregates.retention.ms);
     expect(register.aggregates.retention.text).toBe('30d');
     expect(register.rawData.ttl.text).toBe('15m');
+  });
+
+  it('the register states every topic’s replication as the broker reports it, and a topic the broker has not got as not there', async () => {
+    await ensureTopics(admin, topicSpecs(policy), logger); // as every service does at start
+    const topics = topicSpecs(policy).map((s) => s.topic);
+    // As the api does at its start and at every scheduled check (services/api/src/main.ts).
+    const reader = createTopicReplicationReader({ admin, topics, logger });
+    await reader.refresh();
+    const register = withReplication(buildRegister(policy), (topic) => reader.of(topic));
+    expectRegisterToStatePolicy(register, policy); // sensors' topics included: the same replication there
+    const broker = await brokerReplication(admin, topics);
+    for (const t of register.topics) {
+      expect(t.replication, `${t.topic}: the register's replication vs the broker's`).toEqual(broker[t.topic]);
+      expect(t.replication.replicas, t.topic).toBeGreaterThanOrEqual(1);
+      expect(t.replication.minInsyncReplicas, `${t.topic}: min.insync.replicas no more than the replicas`).toBeLessThanOrEqual(t.replication.replicas!);
+    }
+    console.log(
+      `P7 replication (register = broker): ${register.topics
+        .map((t) => `${t.topic} ${t.replication.replicas} replicas, min ISR ${t.replication.minInsyncReplicas}, unclean ${t.replication.uncleanLeaderElection}`)
+        .join('; ')}`,
+    );
+
+    const missing = `p7-not-created.${Date.now()}`;
+    const absent = createTopicReplicationReader({ admin, topics: [missing, TOPICS.sightings], logger });
+    await absent.refresh();
+    expect(absent.of(missing)).toEqual({ state: 'no-such-topic', replicas: null, minInsyncReplicas: null, uncleanLeaderElection: null });
+    expect(absent.of(TOPICS.sightings)).toEqual(broker[TOPICS.sightings]);
   });
 
   it('a new TTL in the policy reaches the running broker, and applying it twice changes nothing', async () => {

@@ -146,7 +146,7 @@ const pct = (x: number) => `${(100 * x).toFixed(2)} %`;
 describe('P9: the keyring answers only gateways, each within a budget matched to the fleet', () => {
   let before: AttackResult;
 
-  it('before: with the budget lifted (as before this change) a stolen token inverts the plate space within an epoch', async () => {
+  it('before: with the budget lifted, a stolen token inverts the plate space within an epoch', async () => {
     const k = await startKeyring({ KEYRING_HEADROOM: '1000000' });
     const victim = await createPseudonymizer(createRemoteKeyProvider({ url: k.hmacUrl, token: OTHER, kind: 'traffic-light' }), EPOCH_MS).pseudonymize(
       'plate',

@@ -69,7 +69,10 @@ const asBefore: Policy = parsePolicy({
           Object.entries(p.fields).map(([name, f]) => {
             if (f.class !== 'presence-dependent') return [name, f];
             const { perPerson: _p, range: _r, ...rest } = f;
-            return [name, { ...rest, class: 'environmental', treatment: 'keep', ...(rest.unit === 'vehicles' ? { unit: 'queued vehicles (as before)' } : {}) }];
+            return [
+              name,
+              { ...rest, class: 'environmental', treatment: 'keep', ...(rest.unit === 'vehicles' ? { unit: 'queued vehicles (the policy before P9)' } : {}) },
+            ];
           }),
         ),
       },

@@ -24,13 +24,13 @@ import { InfluxDB } from '@influxdata/influxdb-client';
 import { createKafka } from '@lethe/kafka';
 import { loadPolicy, measurementOf, snakeCase } from '@lethe/privacy';
 import { createLogger } from '@lethe/observability';
-import { readingTopic, TOPICS, type LamppostReadingInput, type TrafficLightReadingInput } from '@lethe/schemas';
+import { TOPICS } from '@lethe/schemas';
 import { createFleetPublisher } from '@lethe/simulator';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { policyCopy, shortWindows } from '../support/policy-copy.ts';
-import { auditRecords, operatorMetrics, relative, reportDifferences, snapshot, type Snapshot } from '../support/public-outputs.ts';
-import { startService, type RunningService } from '../support/services.ts';
-import { tokenHash } from '../../services/api/src/requesters.ts';
+import { auditRecords, operatorMetrics, publishBackground, relative, reportDifferences, snapshot, type Snapshot } from '../support/public-outputs.ts';
+import { influxEnv, startService, type RunningService } from '../support/services.ts';
+import { tokenHash } from '@lethe/config';
 import { startPipeline } from '../support/pipeline.ts';
 
 const infra = inject('infra');
@@ -62,8 +62,6 @@ const PERSON_MEASUREMENTS = new Set(['pedestrians', 'vehicles', 'travel_times', 
 const CAR_AT = 12.3 * S;
 /** The audit records compared: those stamped in the first 80 s of a world, all written by its end. */
 const AUDIT_SPAN = 80 * S;
-const TRAFFIC_LIGHT = 'TL-0001';
-const LAMPPOST = 'LP-0001';
 const PLATE = 'KX 9137';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -97,37 +95,7 @@ describe('P9: the register and the api do not tell one car from none', () => {
       const plateReads = carNext ? [{ plate: carNext, speedKmh: 32 }] : [];
       if (carNext) carSent++;
       carNext = undefined;
-      const light: TrafficLightReadingInput = {
-        deviceId: TRAFFIC_LIGHT,
-        seq,
-        ts,
-        phase: 'red',
-        vehicleCount: 0,
-        occupancyPct: 0,
-        queueLength: 0,
-        meanSpeedKmh: 0,
-        plateReads,
-      };
-      const lamp: LamppostReadingInput = {
-        deviceId: LAMPPOST,
-        seq,
-        ts,
-        pm25: 10,
-        pm10: 20,
-        no2: 30,
-        noiseDba: 40,
-        lux: 5,
-        temperatureC: 18,
-        humidityPct: 70,
-        dimmingPct: 0,
-        energyWh: 0,
-        wifiProbes: [],
-      };
-      seq++;
-      await Promise.all([
-        publisher.publish(TRAFFIC_LIGHT, readingTopic('traffic-light', TRAFFIC_LIGHT), light),
-        publisher.publish(LAMPPOST, readingTopic('lamppost', LAMPPOST), lamp),
-      ]);
+      await publishBackground(publisher, seq++, ts, plateReads);
       await sleep(1000 - (Date.now() % 1000) + 100);
     }
   }
@@ -142,10 +110,7 @@ describe('P9: the register and the api do not tell one car from none', () => {
     writeFileSync(tokens, JSON.stringify({ version: 1, tokens: { 'hk-police-force': tokenHash(randomBytes(32).toString('base64url')) } }));
     api = await startService('api', {
       ...kafka,
-      INFLUX_URL: infra.influx.url,
-      INFLUX_ORG: infra.influx.org,
-      INFLUX_BUCKET: infra.influx.bucket,
-      INFLUX_TOKEN: infra.influx.readerToken,
+      ...influxEnv(infra.influx, 'api'),
       KAFKA_GROUP_ID: `p9-register-api-${RUN}`,
       AUDIT_LOG_FILE: join(dir, 'audit', 'api.jsonl'),
       REQUESTER_TOKENS_FILE: tokens,

@@ -15,9 +15,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AuditRecord } from '@lethe/audit';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { tokenHash } from '../../services/api/src/requesters.ts';
+import { tokenHash } from '@lethe/config';
 import { expectedStatus, INDIVIDUAL_PATHS, METHODS, PLATE_REQUEST, rawRequest, SENT_VALUES } from '../../services/api/test/individual-requests-table.ts';
-import { startService, type RunningService } from '../support/services.ts';
+import { influxEnv, startService, type RunningService } from '../support/services.ts';
 
 const infra = inject('infra');
 const RUN = randomBytes(4).toString('hex');
@@ -46,10 +46,7 @@ beforeAll(async () => {
   const tokens = join(dir, 'tokens.json');
   writeFileSync(tokens, JSON.stringify({ version: 1, tokens: { 'hk-police-force': tokenHash(POLICE_TOKEN) } }));
   api = await startService('api', {
-    INFLUX_URL: infra.influx.url,
-    INFLUX_ORG: infra.influx.org,
-    INFLUX_BUCKET: infra.influx.bucket,
-    INFLUX_TOKEN: infra.influx.readerToken,
+    ...influxEnv(infra.influx, 'api'),
     KAFKA_BROKERS: infra.kafkaBrokers.join(','),
     KAFKA_GROUP_ID: `lethe-p9-requests-${RUN}`,
     AUDIT_LOG_FILE: auditFile,

@@ -193,8 +193,8 @@ export function filesUnder(roots: readonly string[], exclude: readonly string[] 
   return out;
 }
 
-/** Searches every file under the roots as raw bytes. */
-export function searchFiles(place: string, files: readonly string[], matcher: CanaryMatcher, knownNeedle?: string): PlaceReport {
+/** Searches named contents as raw bytes: the hits, the near misses (five of them as samples) and the known needle's count. */
+function searchContents(place: string, contents: Iterable<{ name: string; bytes: Buffer }>, matcher: CanaryMatcher, knownNeedle?: string): PlaceReport {
   const report: PlaceReport = {
     place,
     files: 0,
@@ -205,18 +205,11 @@ export function searchFiles(place: string, files: readonly string[], matcher: Ca
     known: knownNeedle ? { needle: knownNeedle, count: 0 } : undefined,
   };
   const known = knownNeedle ? Buffer.from(knownNeedle) : undefined;
-  for (const file of files) {
-    let bytes: Buffer;
-    try {
-      bytes = readFileSync(file);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // deleted meanwhile (e.g. *.deleted segments)
-      throw err;
-    }
+  for (const { name, bytes } of contents) {
     report.files++;
     report.bytes += bytes.length;
     const { hits, nearMisses } = matcher.find(bytes);
-    report.hits.push(...hits.map((h) => ({ ...h, file })));
+    report.hits.push(...hits.map((h) => ({ ...h, file: name })));
     report.nearMisses += nearMisses.length;
     report.nearMissSamples.push(...nearMisses.slice(0, 5 - report.nearMissSamples.length));
     if (known && report.known) report.known.count += countOf(bytes, known);
@@ -224,26 +217,29 @@ export function searchFiles(place: string, files: readonly string[], matcher: Ca
   return report;
 }
 
+/** Searches every file under the roots as raw bytes. */
+export function searchFiles(place: string, files: readonly string[], matcher: CanaryMatcher, knownNeedle?: string): PlaceReport {
+  function* contents() {
+    for (const file of files) {
+      let bytes: Buffer;
+      try {
+        bytes = readFileSync(file);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // deleted meanwhile (e.g. *.deleted segments)
+        throw err;
+      }
+      yield { name: file, bytes };
+    }
+  }
+  return searchContents(place, contents(), matcher, knownNeedle);
+}
+
 /** Searches captured text (logs, metrics, query results) like a file. */
 export function searchText(place: string, parts: ReadonlyArray<{ name: string; text: string }>, matcher: CanaryMatcher, knownNeedle?: string): PlaceReport {
-  const report: PlaceReport = {
+  return searchContents(
     place,
-    files: 0,
-    bytes: 0,
-    hits: [],
-    nearMisses: 0,
-    nearMissSamples: [],
-    known: knownNeedle ? { needle: knownNeedle, count: 0 } : undefined,
-  };
-  for (const { name, text } of parts) {
-    const bytes = Buffer.from(text, 'utf8');
-    report.files++;
-    report.bytes += bytes.length;
-    const { hits, nearMisses } = matcher.find(bytes);
-    report.hits.push(...hits.map((h) => ({ ...h, file: name })));
-    report.nearMisses += nearMisses.length;
-    report.nearMissSamples.push(...nearMisses.slice(0, 5 - report.nearMissSamples.length));
-    if (knownNeedle && report.known) report.known.count += countOf(bytes, Buffer.from(knownNeedle));
-  }
-  return report;
+    parts.map(({ name, text }) => ({ name, bytes: Buffer.from(text, 'utf8') })),
+    matcher,
+    knownNeedle,
+  );
 }

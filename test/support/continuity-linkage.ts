@@ -135,17 +135,8 @@ export function continuityAttack(
   return { targets, correct, joinRate, chance: meanChance, advantage: joinRate - meanChance };
 }
 
-/** A small seeded generator (mulberry32) for the attacker's tie-breaking. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small seeded generator (mulberry32) for the attacker's tie-breaking: the privacy package's tests' own. */
+export { seeded as seededRandom } from '../../packages/privacy/test/support/synthetic-city.ts';
 
 export const percent = (x: number) => `${(100 * x).toFixed(1)} %`;
 

@@ -6,7 +6,7 @@
 // later runs' messages.
 import { randomBytes } from 'node:crypto';
 import type { TestInfra } from './global-setup.ts';
-import { startService, type RunningService } from './services.ts';
+import { influxEnv, startService, type RunningService } from './services.ts';
 
 export interface PipelineOptions {
   infra: TestInfra;
@@ -35,10 +35,7 @@ export async function startPipeline({ infra, policyFile, groupPrefix, env = {}, 
   const writer = await startService('writer', {
     ...common,
     KAFKA_GROUP_ID: `${groupPrefix}-writer`,
-    INFLUX_URL: infra.influx.url,
-    INFLUX_ORG: infra.influx.org,
-    INFLUX_BUCKET: infra.influx.bucket,
-    INFLUX_TOKEN: infra.influx.writerToken,
+    ...influxEnv(infra.influx, 'writer'),
   });
   const started: RunningService[] = [writer];
   try {

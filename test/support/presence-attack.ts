@@ -92,8 +92,9 @@ export function nightPolicy(windowMs: number, { asBeforeP9 = false } = {}): stri
         Object.assign(field, { class: 'environmental', treatment: 'keep' });
         delete field.perPerson;
         delete field.range;
-        // The validation now refuses a count of vehicles called environmental (P9).
-        if (field.unit === 'vehicles') field.unit = 'queued vehicles (as before)';
+        // The policy's validation refuses a count of vehicles called environmental (P9), so the
+        // unit is renamed: the attack needs the field exact, not the unit.
+        if (field.unit === 'vehicles') field.unit = 'queued vehicles (the policy before P9)';
       }
     }
   });

@@ -5,6 +5,50 @@
 // relative to the world's first snapshot, so two worlds on the same schedule compare equal
 // unless something in them depends on who was there.
 import { readFileSync } from 'node:fs';
+import { readingTopic, type LamppostReadingInput, type TrafficLightReadingInput } from '@lethe/schemas';
+import type { FleetPublisher } from '@lethe/simulator';
+
+/**
+ * One second of the worlds' background, the same in both: a traffic light and a lamppost with
+ * nobody about; the traffic light carries the plates given (one world's car, once).
+ */
+export async function publishBackground(
+  publisher: Pick<FleetPublisher, 'publish'>,
+  seq: number,
+  ts: string,
+  plateReads: TrafficLightReadingInput['plateReads'] = [],
+): Promise<void> {
+  const light: TrafficLightReadingInput = {
+    deviceId: 'TL-0001',
+    seq,
+    ts,
+    phase: 'red',
+    vehicleCount: 0,
+    occupancyPct: 0,
+    queueLength: 0,
+    meanSpeedKmh: 0,
+    plateReads,
+  };
+  const lamp: LamppostReadingInput = {
+    deviceId: 'LP-0001',
+    seq,
+    ts,
+    pm25: 10,
+    pm10: 20,
+    no2: 30,
+    noiseDba: 40,
+    lux: 5,
+    temperatureC: 18,
+    humidityPct: 70,
+    dimmingPct: 0,
+    energyWh: 0,
+    wifiProbes: [],
+  };
+  await Promise.all([
+    publisher.publish(light.deviceId, readingTopic('traffic-light', light.deviceId), light),
+    publisher.publish(lamp.deviceId, readingTopic('lamppost', lamp.deviceId), lamp),
+  ]);
+}
 
 /** ISO 8601 times and the page's "2026-12-03 08:15 UTC" form. */
 export const TIME = /\d{4}-\d\d-\d\d[T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?Z?(?: UTC)?/g;

@@ -9,6 +9,19 @@ import { nodeRuntimeEnv } from '@lethe/config';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
+/** The InfluxDB variables of the writer (with the write-only token) or the api (the read-only one). */
+export function influxEnv(
+  influx: { url: string; org: string; bucket: string; writerToken: string; readerToken: string },
+  service: 'writer' | 'api',
+): Record<string, string> {
+  return {
+    INFLUX_URL: influx.url,
+    INFLUX_ORG: influx.org,
+    INFLUX_BUCKET: influx.bucket,
+    INFLUX_TOKEN: service === 'writer' ? influx.writerToken : influx.readerToken,
+  };
+}
+
 export interface RunningService {
   name: string;
   port: number;

@@ -8,17 +8,16 @@ import { createLogger, createMetricsRegistry } from '@lethe/observability';
 import {
   createAggregator,
   createBudgetLedger,
-  createInMemoryKeyProvider,
   createIngestStage,
+  createKindKeyProviders,
   createNoiseSource,
-  createPseudonymizer,
+  createPseudonymizers,
   DEFAULT_POLICY_PATH,
   loadPolicy,
   ManualClock,
 } from '@lethe/privacy';
 import {
   DEFAULT_FLEET_PATH,
-  DEVICE_KINDS,
   loadFleet,
   ReadingRecordSchema,
   REJECT_REASONS,
@@ -26,7 +25,6 @@ import {
   sightingsOf,
   SightingsRecordSchema,
   TOPICS,
-  type DeviceKind,
 } from '@lethe/schemas';
 import { describe, expect, it } from 'vitest';
 import { createGateway } from '../../services/gateway/src/gateway.ts';
@@ -38,12 +36,7 @@ const NOW = Date.UTC(2026, 0, 1, 8, 0, 30);
 const policy = loadPolicy(DEFAULT_POLICY_PATH);
 const fleet = loadFleet(DEFAULT_FLEET_PATH);
 const clock = new ManualClock(NOW);
-const pseudonymizers = Object.fromEntries(
-  DEVICE_KINDS.map((kind) => [
-    kind,
-    createPseudonymizer(createInMemoryKeyProvider({ epochMs: policy.kinds[kind].epoch, graceMs: 60_000, clock }), policy.kinds[kind].epoch),
-  ]),
-) as Record<DeviceKind, ReturnType<typeof createPseudonymizer>>;
+const pseudonymizers = createPseudonymizers(policy, createKindKeyProviders(policy, { clock }));
 const ingest = createIngestStage({ policy, fleet, pseudonymizers, clock });
 
 const sent: Array<{ topic: string; key: string; value: string }> = [];

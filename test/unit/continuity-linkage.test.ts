@@ -9,9 +9,9 @@
 import { createHash } from 'node:crypto';
 import {
   createIngestStage,
-  createInMemoryKeyProvider,
   createPersonWindows,
-  createPseudonymizer,
+  createKindKeyProviders,
+  createPseudonymizers,
   DEFAULT_POLICY_PATH,
   dwellBuckets,
   histogram,
@@ -20,7 +20,6 @@ import {
   mixEnd,
   TRAVEL_BINS,
   type OutRecord,
-  type Pseudonymizer,
 } from '@lethe/privacy';
 import {
   loadFleet,
@@ -70,21 +69,12 @@ function topicLog() {
 /** Runs the city from `from` to `to` (ms) through ingest, keeping both record formats. */
 async function simulate(seed: string, scenario: Scenario, from: number, to: number, kinds: readonly DeviceKind[]): Promise<Run> {
   const clock = new ManualClock(from);
-  const providers = new Map<DeviceKind, Pseudonymizer>();
-  const pseudonymizer = (kind: DeviceKind) => {
-    let p = providers.get(kind);
-    if (!p)
-      providers.set(
-        kind,
-        (p = createPseudonymizer(createInMemoryKeyProvider({ epochMs: policy.kinds[kind].epoch, graceMs: 60_000, clock }), policy.kinds[kind].epoch)),
-      );
-    return p;
-  };
+  const pseudonymizers = createPseudonymizers(policy, createKindKeyProviders(policy, { clock }));
   const stage = createIngestStage({
     policy,
     fleet,
     clock,
-    pseudonymizers: { lamppost: pseudonymizer('lamppost'), 'traffic-light': pseudonymizer('traffic-light'), sewer: pseudonymizer('sewer') },
+    pseudonymizers,
     sightingsPartition: partitionOf,
   });
   const city = createCity({ devices: fleet.devices.filter((d) => kinds.includes(d.kind)), scenario, seed, tickSeconds: TICK_SECONDS });
@@ -124,7 +114,7 @@ async function simulate(seed: string, scenario: Scenario, from: number, to: numb
       if (!result.ok) throw new Error(`${result.rejected.reason}: ${result.rejected.detail}`);
       if (items.length === 0) continue;
       // The same keys: the pseudonyms the gateway gave, and the truth behind them.
-      const named = (await pseudonymizer(reading.kind).pseudonymize(
+      const named = (await pseudonymizers[reading.kind].pseudonymize(
         source,
         now,
         items.map((i) => i.id),

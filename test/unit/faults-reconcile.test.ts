@@ -1,10 +1,10 @@
 // The fault suite's sighting bookkeeping (test/faults/reconcile.ts) against the real ingest stage:
 // sightings carry no sequence number (P9), so the suite expects one record per identifier, device
 // and slot of every reading that arrived, and counts more copies as redeliveries.
-import { createIngestStage, createInMemoryKeyProvider, createPseudonymizer, DEFAULT_POLICY_PATH, loadPolicy, ManualClock } from '@lethe/privacy';
+import { createIngestStage, createKindKeyProviders, createPseudonymizers, DEFAULT_POLICY_PATH, loadPolicy, ManualClock } from '@lethe/privacy';
 import { createFleet, TOPICS, type AggregateRecord } from '@lethe/schemas';
 import { describe, expect, it } from 'vitest';
-import { afterData, diffAggregates, reconcileSequences, sightingKeys, type Published } from '../faults/reconcile.ts';
+import { afterData, diffAggregates, differingRecords, reconcileSequences, sightingKeys, tallyByFault, type Published } from '../faults/reconcile.ts';
 import type { DumpedRecord } from '../faults/topic-dump.ts';
 
 const NOW = Date.UTC(2026, 0, 1, 8, 0, 0);
@@ -13,14 +13,12 @@ const policy = loadPolicy(DEFAULT_POLICY_PATH);
 describe("the fault suite's sighting reconciliation", () => {
   it('expects one sighting record per identifier, device and slot of the readings that arrived, and counts redelivered copies', async () => {
     const clock = new ManualClock(NOW);
-    const pseudonymizer = (kind: keyof typeof policy.kinds) =>
-      createPseudonymizer(createInMemoryKeyProvider({ epochMs: policy.kinds[kind].epoch, graceMs: 60_000, clock }), policy.kinds[kind].epoch);
     const fleet = createFleet([{ id: 'LP-0001', kind: 'lamppost', district: 'wan-chai', lat: 22.28, lon: 114.18 }]);
     const stage = createIngestStage({
       policy,
       fleet,
       clock,
-      pseudonymizers: { lamppost: pseudonymizer('lamppost'), 'traffic-light': pseudonymizer('traffic-light'), sewer: pseudonymizer('sewer') },
+      pseudonymizers: createPseudonymizers(policy, createKindKeyProviders(policy, { clock })),
     });
     const reading = (seq: number, ms: number, macs: string[]) => ({
       deviceId: 'LP-0001',
@@ -61,6 +59,7 @@ describe("the fault suite's sighting reconciliation", () => {
     const report = reconcileSequences(published, readings, sightings);
     expect(report.lost.map((l) => l.seq)).toEqual([4]);
     expect(report.duplicates).toBe(1);
+    expect(report.redelivered).toEqual([{ ts: NOW - 50_000, copies: 1 }]);
     // Slot 07:59: phones 1 and 2; slot 08:00: phone 1. Phone 3's reading was lost.
     expect(report.sightingsExpected).toBe(3);
     expect(report.sightingsOnTopic).toBe(3);
@@ -102,5 +101,51 @@ describe("the fault suite's aggregate comparison", () => {
     const live = new Map([['a', record('pedestrians', 0, 2)]]);
     const ref = new Map([['a', record('pedestrians', 0, 3)]]);
     expect(diffAggregates(afterData(ref, 0).compared, afterData(live, 0).compared)).toHaveLength(1);
+  });
+});
+
+describe("the fault suite's findings per fault", () => {
+  it('gives each finding to the last fault whose span had begun by its event time, and the rest to before the first fault', () => {
+    const { byFault, before } = tallyByFault([1000, 5000], {
+      lost: [500, 1000, 4999, 7000],
+      countedTwice: [
+        { id: 'a', windowStart: 2000, readings: 7, distinct: 5 },
+        // Fewer than distinct is not a double count (it is a difference from the replay).
+        { id: 'b', windowStart: 6000, readings: 4, distinct: 5 },
+      ],
+      differing: [{ windowStart: 6000 }],
+      redelivered: [{ ts: 900, copies: 2 }],
+    });
+    expect(before).toEqual({ lost: 1, countedTwice: 0, differing: 0, copies: 2 });
+    expect(byFault).toEqual([
+      { lost: 2, countedTwice: 2, differing: 0, copies: 0 },
+      { lost: 1, countedTwice: 0, differing: 1, copies: 0 },
+    ]);
+  });
+
+  it('lists the records that differ from the replay with their windows: missing, different and extra', () => {
+    const rec = (windowStart: number, released: number): AggregateRecord => ({
+      v: 1,
+      measurement: 'privacy',
+      tags: { stream: 'pedestrians' },
+      fields: { released },
+      windowStart,
+      windowEnd: windowStart + 5000,
+    });
+    const replay = new Map([
+      ['same', rec(0, 1)],
+      ['changed', rec(5000, 1)],
+      ['missing', rec(10_000, 1)],
+    ]);
+    const live = new Map([
+      ['same', rec(0, 1)],
+      ['changed', rec(5000, 2)],
+      ['extra', rec(15_000, 1)],
+    ]);
+    expect(differingRecords(replay, live)).toEqual([
+      { id: 'changed', windowStart: 5000 },
+      { id: 'missing', windowStart: 10_000 },
+      { id: 'extra', windowStart: 15_000 },
+    ]);
   });
 });

@@ -16,7 +16,7 @@ import {
   TOPICS,
   type TopicKey,
 } from '@lethe/schemas';
-import { createIngestStage, createInMemoryKeyProvider, createPseudonymizer, DEFAULT_POLICY_PATH, loadPolicy, ManualClock } from '@lethe/privacy';
+import { createIngestStage, createKindKeyProviders, createPseudonymizers, DEFAULT_POLICY_PATH, loadPolicy, ManualClock } from '@lethe/privacy';
 import { createCity, loadScenarios, type SimulatedReading } from '@lethe/simulator';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
@@ -117,13 +117,11 @@ describe('Kafka records the gateway makes of them', () => {
     const policy = loadPolicy(DEFAULT_POLICY_PATH);
     const fleet = loadFleet(DEFAULT_FLEET_PATH);
     const clock = new ManualClock(START);
-    const pseudonymizer = (kind: keyof typeof policy.kinds) =>
-      createPseudonymizer(createInMemoryKeyProvider({ epochMs: policy.kinds[kind].epoch, graceMs: 60_000, clock }), policy.kinds[kind].epoch);
     const stage = createIngestStage({
       policy,
       fleet: createFleet(fleet.devices),
       clock,
-      pseudonymizers: { lamppost: pseudonymizer('lamppost'), 'traffic-light': pseudonymizer('traffic-light'), sewer: pseudonymizer('sewer') },
+      pseudonymizers: createPseudonymizers(policy, createKindKeyProviders(policy, { clock })),
     });
     const validate = validators();
     const byTopic = new Map(Object.entries(TOPICS).map(([key, topic]) => [topic, KAFKA_RECORD_SOURCES[key as TopicKey]]));

@@ -21,6 +21,13 @@ export const logLevel = () => z.enum(['fatal', 'error', 'warn', 'info', 'debug',
 
 export const url = () => z.url();
 
+/** A prefix of Kafka topic names (a pipeline that shares a cluster): only characters Kafka allows in them. */
+export const topicPrefix = () =>
+  z
+    .string()
+    .regex(/^[A-Za-z0-9._-]*$/, 'may hold only letters, digits, ".", "_" and "-"')
+    .max(100);
+
 /** "true"/"false"/"1"/"0" → boolean. */
 export const flag = () => z.enum(['true', 'false', '1', '0']).transform((s) => s === 'true' || s === '1');
 

@@ -119,8 +119,16 @@ export interface TopicReplication {
   uncleanLeaderElection: boolean;
 }
 
-/** Reads back each topic's replication (partition metadata and effective configs) from the cluster. */
-export async function describeTopicReplication(admin: Admin, topics: readonly string[]): Promise<Record<string, TopicReplication>> {
+/**
+ * Reads back each topic's replication (partition metadata and effective configs) from the
+ * cluster. Throws rather than fill in a figure the cluster did not give (a topic without
+ * partition metadata, a config missing from the answer): what it returns is stated to the
+ * public by the register.
+ */
+export async function describeTopicReplication(
+  admin: Pick<Admin, 'fetchTopicMetadata' | 'describeConfigs'>,
+  topics: readonly string[],
+): Promise<Record<string, TopicReplication>> {
   const { topics: metadata } = await admin.fetchTopicMetadata({ topics: [...topics] });
   const configs = await admin.describeConfigs({
     includeSynonyms: false,
@@ -129,16 +137,25 @@ export async function describeTopicReplication(admin: Admin, topics: readonly st
   return Object.fromEntries(
     topics.map((topic) => {
       const partitions = metadata.find((t) => t.name === topic)?.partitions ?? [];
+      if (partitions.length === 0) throw new Error(`topic ${topic}: the cluster's metadata has no partitions for it`);
       const entries = configs.resources.find((r) => r.resourceName === topic)?.configEntries ?? [];
-      const config = (name: string) => entries.find((e) => e.configName === name)?.configValue;
+      const config = (name: string) => {
+        const value = entries.find((e) => e.configName === name)?.configValue;
+        if (value === undefined || value === null || value === '') throw new Error(`topic ${topic}: the cluster did not report ${name}`);
+        return value;
+      };
+      const minInsyncReplicas = Number(config('min.insync.replicas'));
+      if (!Number.isInteger(minInsyncReplicas) || minInsyncReplicas < 1) throw new Error(`topic ${topic}: min.insync.replicas is not a positive whole number`);
+      const unclean = config('unclean.leader.election.enable');
+      if (unclean !== 'true' && unclean !== 'false') throw new Error(`topic ${topic}: unclean.leader.election.enable is neither true nor false`);
       return [
         topic,
         {
           partitions: partitions.length,
           replicationFactor: Math.min(...partitions.map((p) => p.replicas.length)),
           inSyncReplicas: Math.min(...partitions.map((p) => p.isr.length)),
-          minInsyncReplicas: Number(config('min.insync.replicas')),
-          uncleanLeaderElection: config('unclean.leader.election.enable') === 'true',
+          minInsyncReplicas,
+          uncleanLeaderElection: unclean === 'true',
         },
       ];
     }),

@@ -27,6 +27,20 @@ export interface InMemoryKeyProviderOptions {
   onDestroy?: (epoch: number) => void;
   /** Makes a fresh 32-byte key; injected by tests that check the key is zeroed at rotation. */
   generateKey?: () => Buffer;
+  /**
+   * Keys from a shared source instead of `generateKey`: a forward-only ratchet (key-ratchet.ts),
+   * so several keyring instances hold the same keys. Told to forget each epoch as its key is
+   * destroyed, and to destroy itself with the keys.
+   */
+  keySource?: KeySource;
+}
+
+export interface KeySource {
+  /** The epoch's key, a buffer the provider owns; undefined when the source has forgotten that epoch. */
+  key(epoch: number): Buffer | undefined;
+  /** Nothing may be derivable for this epoch, or any earlier one, from now on. */
+  forget(epoch: number): void;
+  destroy(): void;
 }
 
 export function epochOf(ts: number, epochMs: number): number {
@@ -39,6 +53,7 @@ export function createInMemoryKeyProvider({
   clock = systemClock,
   onDestroy,
   generateKey = () => randomBytes(32),
+  keySource,
 }: InMemoryKeyProviderOptions): PseudonymKeyProvider {
   const keys = new Map<number, Buffer>();
   // Node turns a Buffer HMAC key into a KeyObject on every createHmac call (~11 µs on Node 24,
@@ -48,10 +63,11 @@ export function createInMemoryKeyProvider({
   // memory when it frees it (OPENSSL_clear_free); the key's Buffer is zeroed at rotation.
   const keyObjects = new Map<number, KeyObject>();
 
+  /** The oldest epoch whose key may exist now. */
+  const oldestUsable = () => epochOf(clock.now() - graceMs, epochMs);
   /** The range of epochs for which a key may exist now. */
   function usable(epoch: number): boolean {
-    const now = clock.now();
-    return epoch >= epochOf(now - graceMs, epochMs) && epoch <= epochOf(now, epochMs) + 1;
+    return epoch >= oldestUsable() && epoch <= epochOf(clock.now(), epochMs) + 1;
   }
 
   /** Destroyed by a call to hmac, to be told at the next rotation. */
@@ -64,6 +80,7 @@ export function createInMemoryKeyProvider({
         key.fill(0);
         keys.delete(epoch);
         keyObjects.delete(epoch);
+        keySource?.forget(epoch);
         destroyed.push(epoch);
         if (tell) onDestroy?.(epoch);
         else untold.push(epoch);
@@ -71,10 +88,11 @@ export function createInMemoryKeyProvider({
     }
     return destroyed;
   }
-  function keyOf(epoch: number): KeyObject {
+  function keyOf(epoch: number): KeyObject | undefined {
     let key = keyObjects.get(epoch);
     if (!key) {
-      const raw = generateKey();
+      const raw = keySource ? keySource.key(epoch) : generateKey();
+      if (!raw) return undefined;
       keys.set(epoch, raw);
       keyObjects.set(epoch, (key = createSecretKey(raw)));
     }
@@ -82,7 +100,7 @@ export function createInMemoryKeyProvider({
   }
   // Rotation also makes the current epoch's key if nobody has been seen yet: with keys made on
   // first use only, "a key of this kind was destroyed for this epoch" (audit log, register,
-  // metrics) would say that someone was seen in it (P9). Now every epoch has one.
+  // metrics) would say that someone was seen in it (P9). So every epoch has one.
   // A key past its grace is destroyed at once when a reading asks for it, but told (audit event,
   // metric) only at the next rotation, like the others: when a destruction is told must not say
   // that a sighting arrived in the second after the grace.
@@ -93,6 +111,9 @@ export function createInMemoryKeyProvider({
   }
   const rotate = () => {
     const destroyed = [...tellUntold(), ...destroy(usable, true)];
+    // Also the epochs this process never made a key for (a ratchet received from a peer starts
+    // at the peer's oldest live epoch).
+    keySource?.forget(oldestUsable() - 1);
     keyOf(epochOf(clock.now(), epochMs));
     return destroyed;
   };
@@ -102,6 +123,7 @@ export function createInMemoryKeyProvider({
       destroy(usable, false);
       if (!usable(epoch)) return undefined;
       const key = keyOf(epoch);
+      if (!key) return undefined;
       return messages.map((m) => createHmac('sha256', key).update(m).digest());
     },
     rotate,
@@ -109,6 +131,7 @@ export function createInMemoryKeyProvider({
     destroyAll: () => {
       tellUntold();
       destroy(() => false, true);
+      keySource?.destroy();
     },
   };
 }

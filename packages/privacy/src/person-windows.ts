@@ -18,8 +18,11 @@
 // Memory is bounded by people, not by sightings: sightings are kept one by one only while their
 // window is open; once it is summarized, the epoch keeps of each pseudonym only its first and
 // last sighting per cell (dwell times) and its latest sighting (where its next trip starts).
-// Keeping every sighting of the epoch, as this did before, grew to 3.7 GB in the benchmark's
-// 10-minute soak and made each window's summary slower than the last.
+// Keeping every sighting of the epoch grows to 3.7 GB in the benchmark's 10-minute soak and makes
+// each window's summary slower than the last. That naive form is kept on purpose as the reference
+// model this file is checked against (test/support/naive-person-windows.ts,
+// test/person-windows-model.test.ts): a deliberate copy of this file's logic but for the state it
+// keeps, so the two may differ only there.
 import type { SightingRecord, SightingSource } from '@lethe/schemas';
 import { windowStart } from './windows.ts';
 

@@ -4,7 +4,7 @@
 // service can run with another grace or epoch than the policy (and the register) states.
 import { DEVICE_KINDS, type DeviceKind } from '@lethe/schemas';
 import type { Clock } from './clock.ts';
-import { createInMemoryKeyProvider, type PseudonymKeyProvider } from './key-provider.ts';
+import { createInMemoryKeyProvider, type KeySource, type PseudonymKeyProvider } from './key-provider.ts';
 import type { Policy } from './policy.ts';
 import { createPseudonymizer, type Pseudonymizer } from './pseudonymizer.ts';
 
@@ -14,12 +14,14 @@ export interface KindKeyProviderOptions {
   onDestroy?: (kind: DeviceKind, epoch: number) => void;
   /** Makes a fresh 32-byte key; injected by tests that check keys are zeroed. */
   generateKey?: () => Buffer;
+  /** Per kind, keys from a shared source (a ratchet, key-ratchet.ts) instead of fresh random ones. */
+  keySources?: Readonly<Record<DeviceKind, KeySource>>;
 }
 
 /** One in-memory key provider per device kind, with the policy's epochs and key grace. */
 export function createKindKeyProviders(
   policy: Policy,
-  { clock, onDestroy, generateKey }: KindKeyProviderOptions = {},
+  { clock, onDestroy, generateKey, keySources }: KindKeyProviderOptions = {},
 ): Record<DeviceKind, PseudonymKeyProvider> {
   return Object.fromEntries(
     DEVICE_KINDS.map((kind) => [
@@ -30,6 +32,7 @@ export function createKindKeyProviders(
         ...(clock ? { clock } : {}),
         ...(onDestroy ? { onDestroy: (epoch: number) => onDestroy(kind, epoch) } : {}),
         ...(generateKey ? { generateKey } : {}),
+        ...(keySources ? { keySource: keySources[kind] } : {}),
       }),
     ]),
   ) as Record<DeviceKind, PseudonymKeyProvider>;

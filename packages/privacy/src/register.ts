@@ -3,9 +3,10 @@
 // lives. It is computed from the policy with the same functions that configure Kafka
 // (topicSpecs) and InfluxDB (aggregateRetentionSeconds), so it cannot promise anything the
 // pipeline does not enforce (guarantee P7). Pure: no I/O. Live figures (ε spent, keys
-// destroyed) are added by whoever serves it.
+// destroyed) and each topic's replication, read from the brokers, are added by whoever serves it
+// (withReplication).
 import { DEVICE_KINDS, TOPICS, type DeviceKind } from '@lethe/schemas';
-import { formatDuration } from './duration.ts';
+import { formatDuration, WHOLE_UNITS } from './duration.ts';
 import type { FieldPolicy, KindPolicy, Policy } from './policy.ts';
 import { aggregateRetentionSeconds, isPersonalTopic, topicLifetimeMs, topicSpecs, type TopicSpec } from './topic-configs.ts';
 
@@ -56,7 +57,41 @@ export interface RegisterProcessing {
   epsilonPerDay: number;
 }
 
-/** A Kafka topic as the broker is told to keep it. */
+export const REPLICATION_STATES = ['read', 'not-read', 'no-such-topic', 'read-failed'] as const;
+
+/**
+ * How many copies of a topic the Kafka cluster keeps, as its brokers report it. Every replica is
+ * a full copy of the topic's records — for a personal topic, a copy of personal data on another
+ * server — so the register states it. The policy does not decide it: services create topics with
+ * the cluster's defaults (`default.replication.factor`, `min.insync.replicas`,
+ * `unclean.leader.election.enable`), which an operator sets per deployment (1 node, or 3 with
+ * `LETHE_KAFKA_NODES=3`). A figure derived from the policy or from a deployment file could
+ * therefore state what is not in force; the only source that cannot drift is the cluster, read
+ * at the api's start and at every scheduled check (services/api/src/topic-replication.ts).
+ * Unknown figures are null with the reason in `state`, never a default or an earlier reading.
+ */
+export interface RegisterReplication {
+  /**
+   * `read`: the figures are what the brokers reported at the latest read. `not-read`: no read
+   * yet, or nothing to read from (`pnpm demo` has no Kafka). `no-such-topic`: the cluster has not
+   * got the topic yet (the services create it when they start). `read-failed`: the latest read
+   * failed (brokers unreachable, not authorized, or an answer without these figures).
+   */
+  state: (typeof REPLICATION_STATES)[number];
+  /** Copies of every record the cluster keeps (replicas of the topic's least replicated partition). */
+  replicas: number | null;
+  /** Copies a record must reach before a producer that waits for all in-sync replicas is told it is written (`min.insync.replicas`). */
+  minInsyncReplicas: number | null;
+  /** Whether a replica that missed records may become leader and lose them (`unclean.leader.election.enable`). */
+  uncleanLeaderElection: boolean | null;
+}
+
+/** The replication the register states when it has not been read (or could not be): nothing. */
+export function unknownReplication(state: Exclude<RegisterReplication['state'], 'read'>): RegisterReplication {
+  return { state, replicas: null, minInsyncReplicas: null, uncleanLeaderElection: null };
+}
+
+/** A Kafka topic as the broker is told to keep it, and as the cluster replicates it. */
 export interface RegisterTopic {
   topic: string;
   /** True when its records may concern a person, even pseudonymized. */
@@ -74,6 +109,8 @@ export interface RegisterTopic {
   lifetime: RegisterDuration;
   /** The exact topic configs the services apply to the broker. */
   configs: Record<string, string>;
+  /** Read from the brokers by whoever serves the register (withReplication); `not-read` from buildRegister alone. */
+  replication: RegisterReplication;
 }
 
 export interface RegisterSensor {
@@ -138,12 +175,7 @@ const duration = (ms: number): RegisterDuration => ({ ms, text: formatDuration(m
 function lifetime(ms: number): RegisterDuration {
   const parts: string[] = [];
   let rest = ms;
-  for (const [unit, size] of [
-    ['d', 86_400_000],
-    ['h', 3_600_000],
-    ['m', 60_000],
-    ['s', 1000],
-  ] as const) {
+  for (const [unit, size] of WHOLE_UNITS) {
     if (rest >= size) {
       parts.push(`${Math.floor(rest / size)}${unit}`);
       rest %= size;
@@ -169,6 +201,7 @@ function registerTopic(spec: TopicSpec): RegisterTopic {
     segment: duration(Number(segmentMs)),
     lifetime: lifetime(topicLifetimeMs(spec.configs)),
     configs: { ...spec.configs },
+    replication: unknownReplication('not-read'),
   };
 }
 
@@ -273,5 +306,19 @@ export function buildRegister(policy: Policy): Register {
     topics,
     aggregates: { store: 'InfluxDB', retention: aggregatesRetention },
     sensors: DEVICE_KINDS.map((kind) => sensor(kind, policy.kinds[kind], topics, policy.rawData.ttl, aggregatesRetention)),
+  };
+}
+
+/**
+ * The register with each topic's replication as `replicationOf` gives it (the api's latest read
+ * from the brokers), in the list of topics and in every sensor's storage alike. Pure: the caller
+ * reads the cluster.
+ */
+export function withReplication(register: Register, replicationOf: (topic: string) => RegisterReplication): Register {
+  const current = (t: RegisterTopic): RegisterTopic => ({ ...t, replication: { ...replicationOf(t.topic) } });
+  return {
+    ...register,
+    topics: register.topics.map(current),
+    sensors: register.sensors.map((s) => ({ ...s, storage: { ...s.storage, topics: s.storage.topics.map(current) } })),
   };
 }

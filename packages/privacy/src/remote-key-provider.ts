@@ -14,11 +14,14 @@
 // slows the gateway down instead of failing its readings. The messages carry raw identifiers:
 // the link must stay on loopback or a private network (or use TLS), and the key service is
 // inside the gateway's trust boundary. Errors never quote a message.
+// Several key services that share their keys (keyring instances with peers) may be listed: a
+// call goes to the one that answered last, and to the next when it cannot be reached or answers
+// 5xx, so one instance's death costs a gateway one failed attempt, not its readings.
 import type { PseudonymKeyProvider } from './key-provider.ts';
 
 export interface RemoteKeyProviderOptions {
-  /** Base URL of the key service, e.g. http://127.0.0.1:9470. */
-  url: string;
+  /** Base URL of the key service, e.g. http://127.0.0.1:9470, or several that serve the same keys. */
+  url: string | readonly string[];
   /** This gateway's own bearer token (the key service knows its hash). */
   token: string;
   /** Name of the key set: one per device kind, as the in-memory providers are. */
@@ -60,25 +63,48 @@ export function createRemoteKeyProvider({
   sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
 }: RemoteKeyProviderOptions): PseudonymKeyProvider {
   if (!token) throw new Error('The key service needs a bearer token (KEYRING_TOKEN).');
-  const endpoint = new URL('v1/hmac', url.endsWith('/') ? url : `${url}/`).toString();
+  const endpoints = (typeof url === 'string' ? [url] : [...url]).map((u) => new URL('v1/hmac', u.endsWith('/') ? u : `${u}/`).toString());
+  if (endpoints.length === 0) throw new Error('The key service needs at least one URL (KEYRING_URL).');
+  /** The endpoint that answered last: calls start there. */
+  let preferred = 0;
+
+  /** One POST, to the preferred endpoint or, when it cannot answer, to each of the others in turn. */
+  async function post(body: string): Promise<Response> {
+    const failures: string[] = [];
+    let status: number | undefined;
+    for (let i = 0; i < endpoints.length; i++) {
+      const at = (preferred + i) % endpoints.length;
+      try {
+        const res = await transport(endpoints[at]!, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body,
+          signal: AbortSignal.timeout(timeoutMs),
+        });
+        if (res.status >= 500) {
+          await res.body?.cancel();
+          failures.push(`${endpoints[at]} answered ${res.status}`);
+          status = res.status;
+          continue;
+        }
+        preferred = at;
+        return res;
+      } catch (err) {
+        // Only the error's code: nothing of the request (which holds identifiers) goes into it.
+        const code = (err as { cause?: { code?: unknown } }).cause?.code ?? (err as Error).name;
+        failures.push(`${endpoints[at]} could not be reached (${typeof code === 'string' ? code : 'error'})`);
+      }
+    }
+    throw new KeyServiceError(`no key service answered: ${failures.join('; ')}`, status);
+  }
+
   return {
     async hmac(epoch, messages) {
       if (messages.length === 0) return [];
       let res: Response;
       let waited = 0;
       for (;;) {
-        try {
-          res = await transport(endpoint, {
-            method: 'POST',
-            headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-            body: JSON.stringify({ kind, epoch, messages }),
-            signal: AbortSignal.timeout(timeoutMs),
-          });
-        } catch (err) {
-          // Only the error's code: nothing of the request (which holds identifiers) goes into it.
-          const code = (err as { cause?: { code?: unknown } }).cause?.code ?? (err as Error).name;
-          throw new KeyServiceError(`the key service at ${endpoint} could not be reached (${typeof code === 'string' ? code : 'error'})`);
-        }
+        res = await post(JSON.stringify({ kind, epoch, messages }));
         if (res.status !== 429) break;
         const wait = await retryAfterMs(res);
         if (waited + wait > maxThrottleMs)

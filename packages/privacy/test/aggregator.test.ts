@@ -1,35 +1,16 @@
-import type { ReadingRecord, SightingRecord } from '@lethe/schemas';
 import { describe, expect, it } from 'vitest';
 import { createAggregator } from '../src/aggregator.ts';
 import { ManualClock } from '../src/clock.ts';
 import { createBudgetLedger } from '../src/ledger.ts';
 import { createNoiseSource } from '../src/noise.ts';
 import { DEFAULT_POLICY_PATH, loadPolicy } from '../src/policy.ts';
+import { phoneSighting as sighting, readingRecord as reading } from './support/records.ts';
 
 const T0 = Date.UTC(2026, 0, 1, 8, 0, 0);
 const policy = loadPolicy(DEFAULT_POLICY_PATH);
 const noise = createNoiseSource(Buffer.alloc(32, 7));
 
 const aggregator = (clock: ManualClock) => createAggregator({ policy, clock, graceMs: 5_000, noise, ledger: createBudgetLedger() });
-const reading = (seq: number, ts: number, values: ReadingRecord['values'], deviceId = 'SW-0001', kind: ReadingRecord['kind'] = 'sewer'): ReadingRecord => ({
-  v: 1,
-  kind,
-  deviceId,
-  district: 'north',
-  seq,
-  ts,
-  values,
-});
-const sighting = (pseudonym: string, ts: number, deviceId = 'LP-0001'): SightingRecord => ({
-  v: 1,
-  source: 'wifi',
-  pseudonym: pseudonym.padEnd(22, 'x'),
-  epoch: 0,
-  kind: 'lamppost',
-  deviceId,
-  district: 'north',
-  ts,
-});
 
 describe('the windowed aggregator', () => {
   it('summarizes a window per device once it closes, counting redelivered readings once', () => {

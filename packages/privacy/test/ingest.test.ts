@@ -2,9 +2,8 @@ import { createFleet, parseSightings, SightingsRecordSchema, TOPICS, type Readin
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../src/clock.ts';
 import { createIngestStage } from '../src/ingest.ts';
-import { createInMemoryKeyProvider } from '../src/key-provider.ts';
 import { DEFAULT_POLICY_PATH, loadPolicy } from '../src/policy.ts';
-import { createPseudonymizer } from '../src/pseudonymizer.ts';
+import { createKindKeyProviders, createPseudonymizers } from '../src/pseudonym-keys.ts';
 
 const NOW = Date.UTC(2026, 0, 1, 8, 0, 0);
 const MAC = '02:AA:BB:CC:DD:EE';
@@ -13,8 +12,6 @@ const PLATE = 'XY 9876';
 function stage(sightingsPartition?: (pseudonym: string) => number) {
   const policy = loadPolicy(DEFAULT_POLICY_PATH);
   const clock = new ManualClock(NOW);
-  const pseudonymizer = (kind: keyof typeof policy.kinds) =>
-    createPseudonymizer(createInMemoryKeyProvider({ epochMs: policy.kinds[kind].epoch, graceMs: 60_000, clock }), policy.kinds[kind].epoch);
   const fleet = createFleet([
     { id: 'LP-0001', kind: 'lamppost', district: 'wan-chai', lat: 22.28, lon: 114.18 },
     { id: 'TL-0001', kind: 'traffic-light', district: 'wan-chai', lat: 22.28, lon: 114.18 },
@@ -23,7 +20,7 @@ function stage(sightingsPartition?: (pseudonym: string) => number) {
     policy,
     fleet,
     clock,
-    pseudonymizers: { lamppost: pseudonymizer('lamppost'), 'traffic-light': pseudonymizer('traffic-light'), sewer: pseudonymizer('sewer') },
+    pseudonymizers: createPseudonymizers(policy, createKindKeyProviders(policy, { clock })),
     ...(sightingsPartition ? { sightingsPartition } : {}),
   });
 }

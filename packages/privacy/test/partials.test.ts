@@ -1,8 +1,9 @@
-import type { ReadingRecord, SightingRecord, WindowPartialRecord } from '@lethe/schemas';
+import type { WindowPartialRecord } from '@lethe/schemas';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../src/clock.ts';
 import { createPartialStage, partialSeries, seriesOf } from '../src/partials.ts';
 import { DEFAULT_POLICY_PATH, loadPolicy } from '../src/policy.ts';
+import { phoneSighting as phone, readingRecord as reading } from './support/records.ts';
 import { shortPolicy } from './support/synthetic-city.ts';
 
 const policy = shortPolicy();
@@ -10,25 +11,6 @@ const W = policy.kinds.lamppost.window;
 const EPOCH = policy.kinds.lamppost.epoch;
 const T0 = Date.UTC(2026, 0, 1, 8, 0, 0);
 
-const reading = (seq: number, ts: number, values: ReadingRecord['values'], deviceId = 'SW-0001'): ReadingRecord => ({
-  v: 1,
-  kind: 'sewer',
-  deviceId,
-  district: 'north',
-  seq,
-  ts,
-  values,
-});
-const phone = (pseudonym: string, ts: number, deviceId = 'LP-0001'): SightingRecord => ({
-  v: 1,
-  source: 'wifi',
-  pseudonym: pseudonym.padEnd(22, 'x'),
-  epoch: 0,
-  kind: 'lamppost',
-  deviceId,
-  district: 'north',
-  ts,
-});
 const windows = (partials: readonly WindowPartialRecord[], series: string) =>
   partials.filter((p) => seriesOf(p) === series).map((p) => [(p.windowStart - T0) / W, p.coversFrom === 0 ? 0 : (p.coversFrom - T0) / W]);
 

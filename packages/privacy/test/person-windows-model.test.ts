@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createPersonWindows, type PersonWindows } from '../src/person-windows.ts';
 import { createNaivePersonWindows } from './support/naive-person-windows.ts';
+import { carSighting } from './support/records.ts';
 
 const T0 = Date.UTC(2026, 0, 1, 8, 0, 0);
 const WINDOW = 10_000;
@@ -112,17 +113,7 @@ describe('compact per-person state', () => {
   });
 
   it('starts a trip from the latest sighting before the window, by time then cell, even one that came after its window closed', () => {
-    const car = (deviceId: string, ts: number): SightingRecord => ({
-      v: 1,
-      source: 'plate',
-      pseudonym: PEOPLE[0]!,
-      epoch: 0,
-      kind: 'traffic-light',
-      deviceId,
-      district: 'south',
-      ts,
-      speedKmh: 30,
-    });
+    const car = (deviceId: string, ts: number) => carSighting(PEOPLE[0]!, deviceId, ts, { speedKmh: 30 });
     for (const form of [createPersonWindows(), createNaivePersonWindows()]) {
       form.add(car('TL-0002', T0 + 1_000), WINDOW, EPOCH, 0);
       form.closeDue(T0 + WINDOW);

@@ -1,21 +1,13 @@
 import type { SightingRecord } from '@lethe/schemas';
 import { describe, expect, it } from 'vitest';
 import { createPersonWindows } from '../src/person-windows.ts';
+import { carSighting } from './support/records.ts';
 
 const T0 = Date.UTC(2026, 0, 1, 8, 0, 0);
 const WINDOW = 60_000;
 const EPOCH = 15 * 60_000;
-const plate = (pseudonym: string, deviceId: string, ts: number, speedKmh?: number): SightingRecord => ({
-  v: 1,
-  source: 'plate',
-  pseudonym: pseudonym.padEnd(22, 'x'),
-  epoch: 0,
-  kind: 'traffic-light',
-  deviceId,
-  district: deviceId === 'TL-0009' ? 'east' : 'north',
-  ts,
-  ...(speedKmh === undefined ? {} : { speedKmh }),
-});
+const plate = (pseudonym: string, deviceId: string, ts: number, speedKmh?: number): SightingRecord =>
+  carSighting(pseudonym, deviceId, ts, { speedKmh, district: deviceId === 'TL-0009' ? 'east' : 'north' });
 const wifi = (pseudonym: string, deviceId: string, ts: number): SightingRecord => ({ ...plate(pseudonym, deviceId, ts), source: 'wifi', kind: 'lamppost' });
 
 describe('per-person windows', () => {

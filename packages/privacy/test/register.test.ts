@@ -3,7 +3,7 @@ import { DEVICE_KINDS, PERSONAL_TOPICS, TOPICS } from '@lethe/schemas';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { DEFAULT_POLICY_PATH, loadPolicy, parsePolicy } from '../src/policy.ts';
-import { buildRegister } from '../src/register.ts';
+import { buildRegister, withReplication, type RegisterReplication } from '../src/register.ts';
 import { aggregateRetentionSeconds, topicSpecs } from '../src/topic-configs.ts';
 
 const policy = loadPolicy(DEFAULT_POLICY_PATH);
@@ -158,5 +158,26 @@ describe('the transparency register', () => {
   it('is plain data that serializes to JSON without loss', () => {
     const register = buildRegister(policy);
     expect(JSON.parse(JSON.stringify(register))).toEqual(register);
+  });
+
+  it('states no replication of its own: the policy does not decide it, so without a read from the brokers every figure is unknown', () => {
+    const register = buildRegister(policy);
+    const topics = [...register.topics, ...register.sensors.flatMap((s) => s.storage.topics)];
+    for (const t of topics) expect(t.replication, t.topic).toEqual({ state: 'not-read', replicas: null, minInsyncReplicas: null, uncleanLeaderElection: null });
+  });
+
+  it('states each topic’s replication as read from the brokers, in the list of topics and in every sensor’s storage alike', () => {
+    const register = buildRegister(policy);
+    const read: RegisterReplication = { state: 'read', replicas: 3, minInsyncReplicas: 2, uncleanLeaderElection: false };
+    const missing: RegisterReplication = { state: 'no-such-topic', replicas: null, minInsyncReplicas: null, uncleanLeaderElection: null };
+    const stated = withReplication(register, (topic) => (topic === TOPICS.ledger ? missing : read));
+    for (const t of stated.topics) expect(t.replication, t.topic).toEqual(t.topic === TOPICS.ledger ? missing : read);
+    for (const sensor of stated.sensors) {
+      for (const t of sensor.storage.topics) expect(t).toEqual(stated.topics.find((x) => x.topic === t.topic));
+    }
+    // Everything else is the policy's register, untouched.
+    const strip = (r: typeof register) => JSON.parse(JSON.stringify(r, (k, v: unknown) => (k === 'replication' ? undefined : v))) as unknown;
+    expect(strip(stated)).toEqual(strip(register));
+    expect(register.topics[0]!.replication.state, 'the register it was given is not changed').toBe('not-read');
   });
 });

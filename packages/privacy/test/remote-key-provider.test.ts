@@ -94,4 +94,32 @@ describe('the remote pseudonym key provider', () => {
       expect(JSON.stringify(err, Object.getOwnPropertyNames(err))).not.toContain(MAC);
     }
   });
+
+  it('with several key services sharing keys, skips one that cannot answer and stays with the one that did', async () => {
+    const down = new Set(['http://a:9470/v1/hmac']);
+    const { calls, fetch: ok } = service();
+    const fetch = (async (url: string | URL | Request, init?: RequestInit) => {
+      if (down.has(String(url))) throw Object.assign(new TypeError('fetch failed'), { cause: { code: 'ECONNREFUSED' } });
+      if (String(url) === 'http://b:9470/v1/hmac' && down.has('b-503')) return Response.json({ error: 'NOT_READY' }, { status: 503 });
+      return ok(url, init);
+    }) as typeof globalThis.fetch;
+    const provider = createRemoteKeyProvider({ url: ['http://a:9470', 'http://b:9470', 'http://c:9470'], token: 't'.repeat(32), kind: 'lamppost', fetch });
+    expect(await provider.hmac(1, ['x'])).toHaveLength(1);
+    down.delete('http://a:9470/v1/hmac');
+    await provider.hmac(1, ['y']);
+    expect(
+      calls.map((c) => c.url),
+      'a was down, b answered and is asked first from then on',
+    ).toEqual(['http://b:9470/v1/hmac', 'http://b:9470/v1/hmac']);
+    down.add('b-503');
+    await provider.hmac(1, ['z']);
+    expect(calls.at(-1)!.url, 'b answered 503: on to c').toBe('http://c:9470/v1/hmac');
+    down.add('http://a:9470/v1/hmac').add('http://c:9470/v1/hmac');
+    const err = await provider.hmac(1, [`wifi:${MAC}`]).catch((e: unknown) => e as KeyServiceError);
+    expect(err).toBeInstanceOf(KeyServiceError);
+    expect(String((err as Error).message)).toMatch(
+      /no key service answered: http:\/\/c:9470\/v1\/hmac could not be reached \(ECONNREFUSED\); http:\/\/a.*; http:\/\/b:9470\/v1\/hmac answered 503/,
+    );
+    expect(String((err as Error).message)).not.toContain(MAC);
+  });
 });

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { DEFAULT_POLICY_PATH, loadPolicy, mixEnd, mixHoldMs, parsePolicy } from '../src/index.ts';
+import { DEFAULT_POLICY_PATH, loadPolicy, parsePolicy } from '../src/policy.ts';
+import { mixEnd, mixHoldMs } from '../src/write-mix.ts';
 
 const policy = loadPolicy(DEFAULT_POLICY_PATH);
 const EPOCH = policy.kinds.lamppost.epoch;

@@ -9,12 +9,6 @@ export function isDeviceKind(value: string): value is DeviceKind {
 /** Device ids are infrastructure identifiers (LP-0001), never personal. */
 export const DEVICE_ID_PATTERN = /^(LP|TL|SW)-\d{4}$/;
 
-const PREFIX_KIND: Record<string, DeviceKind> = { LP: 'lamppost', TL: 'traffic-light', SW: 'sewer' };
-
-export function kindOfDeviceId(deviceId: string): DeviceKind | undefined {
-  return DEVICE_ID_PATTERN.test(deviceId) ? PREFIX_KIND[deviceId.slice(0, 2)] : undefined;
-}
-
 /** MQTT topic a device publishes its readings on: `lethe/v1/<kind>/<deviceId>/reading`. */
 export function readingTopic(kind: DeviceKind, deviceId: string): string {
   return `lethe/v1/${kind}/${deviceId}/reading`;

@@ -9,7 +9,7 @@
 // of the stored window is rounded up to one, and `aggregate` without `window` has nothing to
 // combine. Problems never repeat what the caller sent — only parameter names the api defines
 // and the values it allows — so a plate typed into the wrong parameter is not echoed back.
-import { parseDuration } from '@lethe/privacy';
+import { formatDuration, parseDuration } from '@lethe/privacy';
 import { WINDOW_AGGREGATES, type AggregateQuery } from './aggregate-store.ts';
 import type { Catalogue } from './catalogue.ts';
 import { identifyingParams } from './identifying-params.ts';
@@ -53,18 +53,8 @@ function decodeCursor(value: string): number | undefined {
   return /^\d{1,8}$/.test(value) ? Number(value) : undefined;
 }
 
-/** The longest unit that divides `ms` (5m, 2h, 90s), as the document's window pattern has it. */
-function windowText(ms: number): string {
-  for (const [unit, size] of [
-    ['d', 86_400_000],
-    ['h', 3_600_000],
-    ['m', 60_000],
-    ['s', 1000],
-  ] as const) {
-    if (ms % size === 0) return `${ms / size}${unit}`;
-  }
-  return `${Math.ceil(ms / 1000)}s`;
-}
+/** The longest unit that divides `ms` (5m, 2h, 90s): the document's window pattern has whole seconds at least. */
+const windowText = (ms: number): string => formatDuration(Math.ceil(ms / 1000) * 1000);
 
 export function parseAggregatesQuery(input: Record<string, unknown>, catalogue: Catalogue, now: number): ParsedAggregatesQuery {
   const forbidden = identifyingParams(Object.keys(input));

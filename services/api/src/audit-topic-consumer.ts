@@ -5,7 +5,7 @@
 // offset can store an event twice or skip one. Redelivered records are recognized by offset
 // and skipped. A record that is not a storable event (malformed, or holding what looks like
 // personal data) is counted and skipped by position — its content is never logged.
-import { appendFromTopic, isAuditError, lastSourceOffset, type AuditLog } from '@lethe/audit';
+import { appendFromTopic, isAuditError, lastSourceOffset, type AuditLog, type AuditRecord } from '@lethe/audit';
 import { CONSUMER_TIMEOUTS, exitOnConsumerCrash, type Admin, type Consumer, type Kafka } from '@lethe/kafka';
 import type { Logger } from '@lethe/observability';
 
@@ -18,6 +18,17 @@ export interface AuditTopicConsumerOptions {
   logger: Logger;
   onStored?: () => void;
   onSkipped?: () => void;
+  /**
+   * Events that repeat one already chained (shared-audit.ts: a retention attestation every api
+   * instance makes), returning the record they repeat; they are not chained again.
+   */
+  repeats?: {
+    repeatOf(type: string, data: Readonly<Record<string, unknown>>): AuditRecord | undefined;
+    chained(record: AuditRecord): void;
+  };
+  onRepeat?: () => void;
+  /** Every position handled: the record chained for it, the one it repeats, or undefined when skipped. */
+  onHandled?: (partition: number, offset: string, record: AuditRecord | undefined) => void;
 }
 
 export interface AuditTopicConsumer {
@@ -33,6 +44,9 @@ export async function startAuditTopicConsumer({
   logger,
   onStored,
   onSkipped,
+  repeats,
+  onRepeat,
+  onHandled,
 }: AuditTopicConsumerOptions): Promise<AuditTopicConsumer> {
   const child = logger.child({ component: 'audit-topic' });
   const records = await log.records();
@@ -62,18 +76,27 @@ export async function startAuditTopicConsumer({
           } catch {
             value = undefined;
           }
-          try {
-            await appendFromTopic(log, value, { topic: batch.topic, partition: batch.partition, offset: message.offset });
-            onStored?.();
-          } catch (err) {
-            if (!isAuditError(err, 'INVALID_EVENT') && !isAuditError(err, 'PERSONAL_DATA')) throw err; // the log failed: retry the batch
-            onSkipped?.();
-            child.warn(
-              { partition: batch.partition, offset: message.offset, code: err.code },
-              'skipped a record of the audit topic that is not a storable event',
-            );
-          }
+          const event = value as { type?: unknown; data?: unknown } | undefined;
+          let record =
+            typeof event?.type === 'string' && typeof event.data === 'object' && event.data !== null
+              ? repeats?.repeatOf(event.type, event.data as Record<string, unknown>)
+              : undefined;
+          if (record) onRepeat?.();
+          else
+            try {
+              record = await appendFromTopic(log, value, { topic: batch.topic, partition: batch.partition, offset: message.offset });
+              repeats?.chained(record);
+              onStored?.();
+            } catch (err) {
+              if (!isAuditError(err, 'INVALID_EVENT') && !isAuditError(err, 'PERSONAL_DATA')) throw err; // the log failed: retry the batch
+              onSkipped?.();
+              child.warn(
+                { partition: batch.partition, offset: message.offset, code: err.code },
+                'skipped a record of the audit topic that is not a storable event',
+              );
+            }
           last.set(batch.partition, offset);
+          onHandled?.(batch.partition, message.offset, record);
         }
         resolveOffset(message.offset);
         await heartbeat();

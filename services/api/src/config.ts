@@ -26,10 +26,20 @@ const ApiConfigSchema = z.object({
   WATCH_INTERVAL_SECONDS: positiveInt().default(30),
   /** Consume lethe.audit.v1 into the log (off: the log holds only the api's own events). */
   AUDIT_TOPIC: flag().default(true),
+  /**
+   * Several api instances, one audit trail (shared-audit.ts): this instance puts its own events
+   * on the audit topic and its file becomes a copy of the topic, identical on every instance.
+   */
+  AUDIT_SHARED: flag().default(false),
 });
 
 export type ApiConfig = z.infer<typeof ApiConfigSchema>;
 
+const WithSharedAudit = ApiConfigSchema.refine((c) => !c.AUDIT_SHARED || c.AUDIT_TOPIC, {
+  path: ['AUDIT_SHARED'],
+  message: 'needs AUDIT_TOPIC=true: the shared trail is the audit topic',
+});
+
 export function loadApiConfig(env: Record<string, string | undefined> = process.env): ApiConfig {
-  return loadConfig('api', ApiConfigSchema, env);
+  return loadConfig('api', WithSharedAudit, env);
 }

@@ -1,12 +1,14 @@
 // API entry point: read config, load the policy, fleet and requesters, open the audit log
 // (it verifies the file and refuses a broken one), connect to InfluxDB (read-only token) and
-// Kafka (audit topic consumer, scheduled retention check of the personal topics), then serve.
+// Kafka (audit topic consumer, scheduled retention check of the personal topics, the topics'
+// replication for the register), then serve.
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { InfluxDB } from '@influxdata/influxdb-client';
 import { openFileAuditLog } from '@lethe/audit';
-import { createKafka, ensureTopics, retryKafka } from '@lethe/kafka';
+import { createKafka, ensureTopics, PRODUCER_OPTIONS, retryKafka } from '@lethe/kafka';
 import { runService } from '@lethe/observability';
 import { DEFAULT_POLICY_PATH, loadPolicy, rawDataLimit, topicSpecs } from '@lethe/privacy';
 import { DEFAULT_FLEET_PATH, loadFleet, PERSONAL_TOPICS, TOPICS } from '@lethe/schemas';
@@ -21,6 +23,8 @@ import { createApiMetrics } from './metrics.ts';
 import { loadOpenApiDocument } from './openapi.ts';
 import { createPersonalTopicWatch } from './personal-topic-watch.ts';
 import { createRequesterDirectory, DEFAULT_REQUESTERS_PATH, loadRequesters } from './requesters.ts';
+import { attestationRepeats, createSharedAudit, type SharedAudit } from './shared-audit.ts';
+import { createTopicReplicationReader } from './topic-replication.ts';
 
 runService({ name: 'api', loadConfig: loadApiConfig, createMetrics: createApiMetrics }, async ({ config, logger, registry, metrics, lifecycle }) => {
   const policy = loadPolicy(config.POLICY_FILE ?? DEFAULT_POLICY_PATH);
@@ -29,8 +33,8 @@ runService({ name: 'api', loadConfig: loadApiConfig, createMetrics: createApiMet
   const openapi = loadOpenApiDocument();
 
   mkdirSync(dirname(config.AUDIT_LOG_FILE), { recursive: true, mode: 0o700 });
-  const audit = await withRecordCache(await openFileAuditLog(config.AUDIT_LOG_FILE));
-  const head = await audit.head();
+  const fileAudit = await withRecordCache(await openFileAuditLog(config.AUDIT_LOG_FILE));
+  const head = await fileAudit.head();
   logger.info({ file: config.AUDIT_LOG_FILE, head: head ?? null }, 'audit log opened and verified');
 
   const store = createInfluxAggregateStore(
@@ -41,6 +45,24 @@ runService({ name: 'api', loadConfig: loadApiConfig, createMetrics: createApiMet
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID, logger });
   const admin = kafka.admin();
   await admin.connect();
+  // Alone, the api chains its own events into its file; with AUDIT_SHARED they go through the
+  // audit topic, and every instance's file is the same copy of it (shared-audit.ts).
+  let shared: SharedAudit | undefined;
+  let disconnectProducer = async () => undefined as void;
+  if (config.AUDIT_SHARED) {
+    const producer = kafka.producer(PRODUCER_OPTIONS);
+    await producer.connect();
+    disconnectProducer = () => producer.disconnect();
+    shared = createSharedAudit({ log: fileAudit, producer, topic: TOPICS.audit });
+  }
+  const audit = shared?.log ?? fileAudit;
+  // Read now, so the register states it from the first request, and again at every check of the watch.
+  const replication = createTopicReplicationReader({
+    admin,
+    topics: topicSpecs(policy).map((s) => s.topic),
+    logger,
+  });
+  await replication.refresh();
   const watch = createPersonalTopicWatch({
     admin,
     topics: PERSONAL_TOPICS,
@@ -54,6 +76,7 @@ runService({ name: 'api', loadConfig: loadApiConfig, createMetrics: createApiMet
       if (outcome !== 'failed') metrics.rawDataWithinLimit.set({ topic }, outcome === 'within_limit' ? 1 : 0);
     },
     onAppend: (type) => metrics.auditAppends.inc({ type }),
+    replication,
   });
   for (const topic of PERSONAL_TOPICS) for (const outcome of ['within_limit', 'over_limit', 'failed']) metrics.retentionChecks.inc({ topic, outcome }, 0);
   const liveFigures = createLiveFigures({
@@ -63,26 +86,6 @@ runService({ name: 'api', loadConfig: loadApiConfig, createMetrics: createApiMet
     checks: watch,
     keyGraceMs: policy.rawData.keyGrace,
     onError: (source, err) => logger.warn({ source, err: { name: (err as Error).name, message: (err as Error).message } }, 'a live figure is unavailable'),
-  });
-
-  const app = createApp({
-    policy,
-    catalogue,
-    requesters,
-    store,
-    liveFigures,
-    audit,
-    openapi,
-    registry,
-    metrics,
-    lifecycle,
-    logger,
-    keyGraceMs: policy.rawData.keyGrace,
-  });
-  const server = app.listen(config.HTTP_PORT, config.HTTP_HOST);
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', reject);
   });
 
   let consumer: AuditTopicConsumer | undefined;
@@ -100,20 +103,46 @@ runService({ name: 'api', loadConfig: loadApiConfig, createMetrics: createApiMet
     consumer = await startAuditTopicConsumer({
       kafka,
       admin,
-      log: audit,
+      log: fileAudit,
       topic: TOPICS.audit,
-      groupId: config.KAFKA_GROUP_ID,
+      // Each instance of a shared trail reads the whole topic: a group of its own (the positions in
+      // its log, not the group's offsets, decide where it resumes).
+      groupId: config.AUDIT_SHARED ? `${config.KAFKA_GROUP_ID}.${hostname()}.${config.HTTP_PORT}` : config.KAFKA_GROUP_ID,
       logger,
       onStored: () => metrics.auditTopicRecords.inc(),
+      repeats: attestationRepeats(await fileAudit.records()),
+      ...(shared ? { onHandled: shared.handled } : {}),
     });
   }
+  const app = createApp({
+    policy,
+    catalogue,
+    requesters,
+    store,
+    liveFigures,
+    topicReplication: replication,
+    audit,
+    openapi,
+    registry,
+    metrics,
+    lifecycle,
+    logger,
+    keyGraceMs: policy.rawData.keyGrace,
+  });
+  const server = app.listen(config.HTTP_PORT, config.HTTP_HOST);
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+
   watch.start();
 
   lifecycle.onShutdown('stop consuming audit events', () => consumer?.stop());
   lifecycle.onShutdown('stop watching personal topics', () => watch.stop());
   lifecycle.onShutdown('close HTTP', () => new Promise<void>((resolve) => server.close(() => resolve())));
   lifecycle.onShutdown('disconnect Kafka admin', () => admin.disconnect());
-  lifecycle.onShutdown('close audit log', () => audit.close());
+  lifecycle.onShutdown('disconnect the audit producer', () => disconnectProducer());
+  lifecycle.onShutdown('close audit log', () => fileAudit.close());
   lifecycle.markReady();
   logger.info({ http: (server.address() as AddressInfo).port, requesters: requesters.requesters.length }, 'api started');
 });

@@ -11,10 +11,14 @@
 // therefore needs only Describe on these topics, never Read: it cannot see a pseudonym, let
 // alone a record's value. The price is a few dozen small ListOffsets requests when a watermark
 // moves (none otherwise). Nothing is kept across restarts: every check reads Kafka afresh.
+//
+// The same schedule reads every topic's replication for the register, before each slot's checks
+// (`replication`, topic-replication.ts).
 import type { AuditLog } from '@lethe/audit';
 import type { Admin } from '@lethe/kafka';
 import type { Logger } from '@lethe/observability';
 import { createRetentionSchedule, type CheckOutcome, type RetentionSchedule } from './retention-schedule.ts';
+import type { TopicReplicationReader } from './topic-replication.ts';
 
 /** The admin calls the watch uses (kafkajs Admin has them). */
 export type WatchAdmin = Pick<Admin, 'fetchTopicOffsets' | 'fetchTopicOffsetsByTimestamp'>;
@@ -32,6 +36,8 @@ export interface PersonalTopicWatchOptions {
   now?: () => number;
   onCheck?: (topic: string, outcome: CheckOutcome) => void;
   onAppend?: (type: string) => void;
+  /** Refreshed at every check, before the personal topics are looked at: the register's replication figures. */
+  replication?: Pick<TopicReplicationReader, 'refresh'>;
 }
 
 export type PersonalTopicWatch = RetentionSchedule;
@@ -99,6 +105,7 @@ export function createPersonalTopicWatch({
   now = Date.now,
   onCheck,
   onAppend,
+  replication,
 }: PersonalTopicWatchOptions): PersonalTopicWatch {
   const oldest = createOldestRecordFinder(admin, now);
   return createRetentionSchedule({
@@ -112,5 +119,6 @@ export function createPersonalTopicWatch({
     now,
     ...(onCheck ? { onCheck } : {}),
     ...(onAppend ? { onAppend } : {}),
+    ...(replication ? { beforeChecks: () => replication.refresh() } : {}),
   });
 }

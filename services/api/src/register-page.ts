@@ -2,8 +2,9 @@
 // which personal data it sees and what happens to it, why (purposes, legal basis), for how
 // long, and who is accountable; plus live figures that show the rules being kept. Everything
 // comes from buildRegister(policy) — the same derivation that configures Kafka and InfluxDB —
-// and the live figures, so the page cannot promise more than the pipeline enforces.
-import { REFUSAL_REASONS, type Register, type RegisterSensor } from '@lethe/privacy';
+// and the live figures, so the page cannot promise more than the pipeline enforces. How many
+// copies Kafka keeps is what the brokers last reported (RegisterReplication), not the policy's.
+import { REFUSAL_REASONS, type Register, type RegisterReplication, type RegisterSensor } from '@lethe/privacy';
 import { html, page, type Html } from './html.ts';
 import type { LiveFiguresSnapshot } from './live-figures.ts';
 
@@ -87,6 +88,31 @@ ${live.epsilonToday.map((e) => html`<tr data-stream="${e.stream}"><th scope="row
 }`;
 }
 
+const REPLICATION_UNKNOWN: Record<Exclude<RegisterReplication['state'], 'read'>, string> = {
+  'not-read': 'not read from the servers',
+  'no-such-topic': 'not created yet',
+  'read-failed': 'not known right now: the servers did not answer',
+};
+
+/** The copies Kafka keeps of the records about people, as its servers report them (unknown: said so, never guessed). */
+function copiesSection(register: Register): Html {
+  return html`<h3 id="copies-heading">Copies of records about people</h3>
+<p>Kafka, the system the records pass through, may keep each of them on several servers so that none is lost when one fails. Every copy is personal data and is deleted on the same schedule. These figures are read from the servers themselves, not from the policy.</p>
+<table aria-labelledby="copies-heading" id="copies">
+<thead><tr><th scope="col">Where</th><th scope="col" class="num">Copies kept</th><th scope="col" class="num">Copies a record must reach to count as written</th><th scope="col">A copy that missed records may take over</th></tr></thead>
+<tbody>
+${register.topics
+  .filter((t) => t.personal)
+  .map((t) => {
+    const r = t.replication;
+    return r.state === 'read'
+      ? html`<tr data-topic="${t.topic}" data-replication-state="read" data-replicas="${r.replicas}" data-min-insync-replicas="${r.minInsyncReplicas}" data-unclean-leader-election="${String(r.uncleanLeaderElection)}"><th scope="row"><code>${t.topic}</code></th><td class="num">${r.replicas}</td><td class="num">${r.minInsyncReplicas}</td><td>${r.uncleanLeaderElection ? html`<strong class="warn">yes (records may be lost)</strong>` : 'no'}</td></tr>`
+      : html`<tr data-topic="${t.topic}" data-replication-state="${r.state}"><th scope="row"><code>${t.topic}</code></th><td colspan="3" class="muted">${REPLICATION_UNKNOWN[r.state]}</td></tr>`;
+  })}
+</tbody>
+</table>`;
+}
+
 function sensorSection(s: RegisterSensor): Html {
   const p = s.processing;
   return html`<section class="sensor" id="sensor-${s.kind}" data-kind="${s.kind}" aria-labelledby="sensor-${s.kind}-title">
@@ -147,6 +173,7 @@ It is generated from the same policy file that configures the system (policy <co
 <section id="live" aria-labelledby="live-heading">
 <h2 id="live-heading">Live figures</h2>
 ${liveSection(register, live)}
+${copiesSection(register)}
 </section>
 
 <section id="sensors" aria-labelledby="sensors-heading">

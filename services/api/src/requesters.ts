@@ -1,9 +1,9 @@
 // Who may file data requests, and how they prove it. Requesters (id, name, type) come from
 // seeds/requesters.yaml; their bearer tokens are never stored, only SHA-256 hashes of them
-// (secrets/api-requester-tokens, written by scripts/setup-secrets.ts --issue-token). A token is
-// 32 random bytes, so a plain hash is enough: there is nothing to guess a dictionary for.
-import { createHash, timingSafeEqual } from 'node:crypto';
+// (secrets/api-requester-tokens, written by scripts/setup-secrets.ts --issue-token), checked as
+// the keyring checks its gateways' (bearerTokenCheck of @lethe/config).
 import { readFileSync } from 'node:fs';
+import { bearerTokenCheck, parseTokenFile } from '@lethe/config';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
@@ -51,11 +51,6 @@ export function loadRequesters(path: string): Requester[] {
   return parseRequesters(parseYaml(readFileSync(path, 'utf8')), path);
 }
 
-/** SHA-256 of a token, hex: what the token file holds. */
-export function tokenHash(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex');
-}
-
 export interface RequesterDirectory {
   readonly requesters: readonly Requester[];
   /** The requester a request's Authorization header proves, or undefined. */
@@ -67,36 +62,10 @@ export interface RequesterDirectory {
  * file; an id in it that is not a known requester is an error (a typo would lock someone out).
  */
 export function createRequesterDirectory(requesters: readonly Requester[], tokens: string): RequesterDirectory {
-  let document: unknown;
-  try {
-    document = JSON.parse(tokens);
-  } catch {
-    throw new Error('The requester token file is not JSON; regenerate it with scripts/setup-secrets.ts.');
-  }
-  const parsed = TokenHashesSchema.safeParse(document);
-  if (!parsed.success)
-    throw new Error(
-      `Invalid requester token file:\n${problemsOf(parsed.error)
-        .map((p) => `  - ${p}`)
-        .join('\n')}`,
-    );
+  const file = parseTokenFile(tokens, TokenHashesSchema, 'requester token file');
   const byId = new Map(requesters.map((r) => [r.id, r]));
-  const unknown = Object.keys(parsed.data.tokens).filter((id) => !byId.has(id));
+  const unknown = Object.keys(file.tokens).filter((id) => !byId.has(id));
   if (unknown.length > 0) throw new Error(`The requester token file names requesters that are not in the requesters file: ${unknown.join(', ')}`);
-  const entries = Object.entries(parsed.data.tokens).map(([id, hash]) => ({ requester: byId.get(id)!, hash: Buffer.from(hash, 'hex') }));
-
-  return {
-    requesters,
-    authenticate(authorization) {
-      const match = /^Bearer +([A-Za-z0-9._~+/-]{16,512}=*)$/i.exec(authorization?.trim() ?? '');
-      if (!match) return undefined;
-      const presented = Buffer.from(tokenHash(match[1]!), 'hex');
-      // Compare against every entry, so the time taken does not tell which one matched.
-      let found: Requester | undefined;
-      for (const entry of entries) {
-        if (timingSafeEqual(entry.hash, presented)) found ??= entry.requester;
-      }
-      return found;
-    },
-  };
+  const authenticate = bearerTokenCheck(Object.entries(file.tokens).map(([id, hash]) => ({ hash, holder: byId.get(id)! })));
+  return { requesters, authenticate };
 }

@@ -49,6 +49,13 @@ export interface RetentionScheduleOptions {
   now?: () => number;
   /** Checks kept for the live figures. */
   keep?: number;
+  /**
+   * Runs at every slot before the topics are checked (the api reads the topics' replication
+   * here, topic-replication.ts): one schedule of Kafka reads. It runs first, so when it is done
+   * does not depend on how long the checks took (which can depend on the data, P9); its failure
+   * is its own and does not count as a failed check.
+   */
+  beforeChecks?: (slot: number) => Promise<void>;
   onCheck?: (topic: string, outcome: CheckOutcome) => void;
   onAppend?: (type: string) => void;
 }
@@ -71,7 +78,7 @@ interface TopicTally {
 const errorFields = (err: unknown) => ({ name: (err as Error).name, message: (err as Error).message });
 
 export function createRetentionSchedule(options: RetentionScheduleOptions): RetentionSchedule {
-  const { topics, check, intervalMs, periodMs, limitMs, audit, actor = 'api', now = Date.now, keep = 1000, onCheck, onAppend } = options;
+  const { topics, check, intervalMs, periodMs, limitMs, audit, actor = 'api', now = Date.now, keep = 1000, onCheck, onAppend, beforeChecks } = options;
   const log = options.logger.child({ component: 'retention-schedule' });
   const slotOf = (t: number) => Math.floor(t / intervalMs) * intervalMs;
   const periodOf = (t: number) => Math.floor(t / periodMs) * periodMs;
@@ -112,6 +119,7 @@ export function createRetentionSchedule(options: RetentionScheduleOptions): Rete
     if (open && open.start < start) await attest(open);
     if (!open || open.start < start) open = { start, tally: new Map(topics.map((t) => [t, { checks: 0, failed: 0, overLimit: 0 }])) };
     const tally = open.tally;
+    if (beforeChecks) await beforeChecks(slot).catch((err: unknown) => log.warn({ err: errorFields(err) }, 'the work before the retention checks failed'));
     const result: RetentionCheck = { slot, topics: [] };
     for (const topic of topics) {
       const t = tally.get(topic)!;

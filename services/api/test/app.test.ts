@@ -1,6 +1,6 @@
 import { createMemoryAuditLog, type AuditLog } from '@lethe/audit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { fileRequest, MIN, NOW, policy, startTestApi, type TestApi } from './support.ts';
+import { fileRequest, MIN, NOW, policy, startTestApi, TEST_REPLICATION, type TestApi } from './support.ts';
 
 /** A plate and a MAC the tests send, to prove they are echoed nowhere. */
 const PLATE = 'CZ9 QK417';
@@ -489,6 +489,26 @@ describe('the register and the policy', () => {
     expect(body.live.unavailable).toEqual(['aggregate-store']);
     expect((await get('/register')).status).toBe(200);
     expect((await get('/v1/aggregates?measurement=sewer')).status).toBe(502);
+  });
+
+  it('states each topic’s replication as last read from the brokers, on the page for personal topics, and says when it is not known', async () => {
+    const body = await json(await get('/v1/register'));
+    const replication = (t: { topic: string; replication: unknown }) => [t.topic, t.replication];
+    const expected = Object.fromEntries(body.topics.map((t: { topic: string }) => [t.topic, TEST_REPLICATION.of(t.topic)]));
+    expect(Object.fromEntries(body.topics.map(replication))).toEqual(expected);
+    for (const sensor of body.sensors) for (const t of sensor.storage.topics) expect(t.replication, `${sensor.kind} ${t.topic}`).toEqual(expected[t.topic]);
+    const page = await (await get('/register')).text();
+    expect(page).toMatch(
+      /<tr data-topic="lethe.sightings.v1" data-replication-state="read" data-replicas="3" data-min-insync-replicas="2" data-unclean-leader-election="false">/,
+    );
+    expect(page).not.toMatch(/<tr data-topic="lethe.aggregates.v1" data-replication-state/); // not a personal topic
+
+    // Without a source (the demo has no Kafka) every figure is unknown, and the page says so.
+    await api.close();
+    api = await startTestApi({ topicReplication: null });
+    const unread = await json(await get('/v1/register'));
+    for (const t of unread.topics) expect(t.replication).toEqual({ state: 'not-read', replicas: null, minInsyncReplicas: null, uncleanLeaderElection: null });
+    expect(await (await get('/register')).text()).toMatch(/<tr data-topic="lethe.sightings.v1" data-replication-state="not-read">.*not read from the servers/);
   });
 
   it('serves the parsed policy', async () => {

@@ -1,7 +1,16 @@
 // docs/openapi.yaml is a valid OpenAPI 3.1 document, its closed vocabularies are the code's, and
 // real responses of every route validate against the response schemas it declares.
 import { Validator } from '@seriousme/openapi-schema-validator';
-import { OPEN_DATA_MEASUREMENTS, REFUSAL_REASONS, INDIVIDUAL_DATA, OTHER_PURPOSES, REQUEST_LEVELS, requestPurposes, SUBJECT_TYPES } from '@lethe/privacy';
+import {
+  OPEN_DATA_MEASUREMENTS,
+  REFUSAL_REASONS,
+  INDIVIDUAL_DATA,
+  OTHER_PURPOSES,
+  REPLICATION_STATES,
+  REQUEST_LEVELS,
+  requestPurposes,
+  SUBJECT_TYPES,
+} from '@lethe/privacy';
 import addFormats from 'ajv-formats';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -34,6 +43,7 @@ describe('docs/openapi.yaml', () => {
     expect(schemas.RequesterType.enum).toEqual([...REQUESTER_TYPES]);
     expect(schemas.ReportPeriod.enum).toEqual([...REPORT_PERIODS]);
     expect(schemas.WindowAggregate.enum).toEqual([...WINDOW_AGGREGATES]);
+    expect(schemas.TopicReplication.oneOf.flatMap((s: any) => s.properties.state.enum ?? [s.properties.state.const])).toEqual([...REPLICATION_STATES]);
     expect([...schemas.DataName.enum].sort()).toEqual([...Object.keys(INDIVIDUAL_DATA), ...Object.keys(OPEN_DATA_MEASUREMENTS)].sort());
     expect(Object.keys(schemas.DataRequest.properties)).toEqual([...DATA_REQUEST_FIELDS]);
     expect(doc.paths['/v1/aggregates'].get.parameters.map((p: { name: string }) => p.name)).toEqual([...AGGREGATE_PARAMS]);

@@ -167,4 +167,35 @@ describe('the personal-topic watch', () => {
       ['lethe.rejected.v1', 0, true],
     ]);
   });
+
+  it('refreshes the topics’ replication at every check, before the personal topics, and a failed refresh fails no check', async () => {
+    const order: string[] = [];
+    const { admin } = fakeAdmin({ 'lethe.sightings.v1': [{ timestamps: [NOW - 1000], low: 0 }] });
+    const checked: WatchAdmin = { ...admin, fetchTopicOffsets: async (t) => (order.push('check'), admin.fetchTopicOffsets(t)) };
+    let fail = false;
+    const replication = {
+      refresh: async () => {
+        order.push('replication');
+        if (fail) throw new Error('brokers unreachable');
+      },
+    };
+    const outcomes: string[] = [];
+    const watch = createPersonalTopicWatch({
+      admin: checked,
+      topics: ['lethe.sightings.v1'],
+      audit: createMemoryAuditLog(),
+      intervalMs: 30_000,
+      periodMs: PERIOD,
+      limitMs: LIMIT,
+      logger,
+      now: () => NOW,
+      onCheck: (_t, o) => outcomes.push(o),
+      replication,
+    });
+    await watch.runSlot(NOW);
+    fail = true;
+    await watch.runSlot(NOW + 30_000);
+    expect(order).toEqual(['replication', 'check', 'replication', 'check']);
+    expect(outcomes).toEqual(['within_limit', 'within_limit']);
+  });
 });

@@ -3,7 +3,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createRequesterDirectory, DEFAULT_REQUESTERS_PATH, loadRequesters, parseRequesters, REQUESTER_TYPES, tokenHash } from '../src/requesters.ts';
+import { tokenHash } from '@lethe/config';
+import { createRequesterDirectory, DEFAULT_REQUESTERS_PATH, loadRequesters, parseRequesters, REQUESTER_TYPES } from '../src/requesters.ts';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
 const requesters = loadRequesters(DEFAULT_REQUESTERS_PATH);

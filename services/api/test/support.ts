@@ -9,13 +9,14 @@ import { createLifecycle, createLogger, createMetricsRegistry, type Registry } f
 import { DEFAULT_POLICY_PATH, loadPolicy, type Policy } from '@lethe/privacy';
 import { DEFAULT_FLEET_PATH, loadFleet, type AggregateRecord } from '@lethe/schemas';
 import { createMemoryAggregateStore, type AggregateStore, type MemoryAggregateStore } from '../src/aggregate-store.ts';
-import { createApp } from '../src/app.ts';
+import { createApp, type ApiDeps } from '../src/app.ts';
 import { buildCatalogue, DEFAULT_DISTRICTS_PATH, loadDistricts, type Catalogue } from '../src/catalogue.ts';
 import { createLiveFigures } from '../src/live-figures.ts';
 import type { RetentionChecks } from '../src/retention-schedule.ts';
 import { createApiMetrics } from '../src/metrics.ts';
 import { loadOpenApiDocument } from '../src/openapi.ts';
-import { createRequesterDirectory, DEFAULT_REQUESTERS_PATH, loadRequesters, tokenHash, type Requester } from '../src/requesters.ts';
+import { tokenHash } from '@lethe/config';
+import { createRequesterDirectory, DEFAULT_REQUESTERS_PATH, loadRequesters, type Requester } from '../src/requesters.ts';
 
 export const MIN = 60_000;
 /** The tests' "now": 10:05:30 UTC, five and a half minutes into a 15-minute epoch. */
@@ -70,7 +71,17 @@ export interface TestApi {
 export interface TestApiOptions {
   audit?: AuditLog;
   store?: AggregateStore;
+  /** Each topic's replication as last read; null: no source (as in the demo). Default: TEST_REPLICATION. */
+  topicReplication?: ApiDeps['topicReplication'] | null;
 }
+
+/** Three replicas, min.insync.replicas 2, no unclean election, except the ledger topic, not created yet (both shapes of the schema). */
+export const TEST_REPLICATION: NonNullable<ApiDeps['topicReplication']> = {
+  of: (topic) =>
+    topic === 'lethe.ledger.v1'
+      ? { state: 'no-such-topic', replicas: null, minInsyncReplicas: null, uncleanLeaderElection: null }
+      : { state: 'read', replicas: 3, minInsyncReplicas: 2, uncleanLeaderElection: false },
+};
 
 export async function startTestApi(options: TestApiOptions = {}): Promise<TestApi> {
   let logs = '';
@@ -112,6 +123,7 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
     requesters: createRequesterDirectory(requesters, tokens),
     store: options.store ?? store,
     liveFigures,
+    ...(options.topicReplication === null ? {} : { topicReplication: options.topicReplication ?? TEST_REPLICATION }),
     audit,
     openapi: loadOpenApiDocument(),
     registry,

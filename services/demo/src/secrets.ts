@@ -6,8 +6,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateSecret } from '@lethe/config';
-import { tokenHash, type Requester } from '@lethe/api';
+import { generateSecret, tokenHash } from '@lethe/config';
+import type { Requester } from '@lethe/api';
 
 export interface DemoSecrets {
   dir: string;

@@ -1,4 +1,4 @@
-import { commaList, commonFields, loadConfig, positiveInt } from '@lethe/config';
+import { commaList, commonFields, loadConfig, positiveInt, topicPrefix } from '@lethe/config';
 import { z } from 'zod';
 
 const GatewayConfigSchema = z.object({
@@ -35,17 +35,14 @@ const GatewayConfigSchema = z.object({
   /** Partitions of the readings and sightings topics (default 3); set the same value on every service. */
   KAFKA_PARTITIONS: positiveInt().optional(),
   /** Prefix of every topic name, for a pipeline that shares a Kafka cluster. */
-  KAFKA_TOPIC_PREFIX: z
-    .string()
-    .regex(/^[A-Za-z0-9._-]*$/, 'may hold only letters, digits, ".", "_" and "-"')
-    .max(100)
-    .default(''),
+  KAFKA_TOPIC_PREFIX: topicPrefix().default(''),
   /**
    * A shared key service (services/keyring, or one with the same contract) for the pseudonym
    * keys, so several gateways give a phone or plate the same pseudonym; unset, this gateway keeps
-   * its own keys in memory (right for one gateway).
+   * its own keys in memory (right for one gateway). Several comma-separated URLs for keyring
+   * instances that share their keys (KEYRING_PEERS): one that cannot answer is skipped.
    */
-  KEYRING_URL: z.url().optional(),
+  KEYRING_URL: commaList().pipe(z.array(z.url())).optional(),
   /**
    * This gateway's own token for the key service (usually KEYRING_TOKEN_FILE, e.g.
    * secrets/keyring-token-gateway from scripts/setup-secrets.ts; the keyring keeps only its

@@ -1,4 +1,4 @@
-import { commonFields, commaList, loadConfig, port } from '@lethe/config';
+import { commonFields, commaList, flag, loadConfig, port, topicPrefix } from '@lethe/config';
 import { DEVICE_KINDS, type DeviceKind } from '@lethe/schemas';
 import { z } from 'zod';
 
@@ -46,14 +46,21 @@ const KeyringConfigSchema = z.object({
   KEYRING_IDENTIFIERS_PER_READING: perKind().optional(),
   /** Headroom over the fleet-derived rate (default 1.5). */
   KEYRING_HEADROOM: z.coerce.number().min(1).default(1.5),
+  /**
+   * Other keyring instances (base URLs of their HMAC listeners), to share keys with them
+   * (peers.ts): at start this instance takes their ratchets, and hands its own to them.
+   */
+  KEYRING_PEERS: commaList().pipe(z.array(z.url())).optional(),
+  /** The secret every instance presents to the others (usually KEYRING_PEER_TOKEN_FILE); required with KEYRING_PEERS. */
+  KEYRING_PEER_TOKEN: z.string().trim().min(32, 'must be at least 32 characters').optional(),
+  /** May start a new chain of keys when no peer answers within KEYRING_JOIN_SECONDS; exactly one instance should. */
+  KEYRING_FOUNDER: flag().default(false),
+  KEYRING_JOIN_SECONDS: z.coerce.number().positive().default(10),
   /** Optional: where to send `key.destroyed` audit events (guarantee P8); without it they are only logged. */
   KAFKA_BROKERS: commaList().optional(),
   KAFKA_CLIENT_ID: z.string().default('lethe-keyring'),
   /** Prefix of the audit topic name, as the other services' KAFKA_TOPIC_PREFIX. */
-  KAFKA_TOPIC_PREFIX: z
-    .string()
-    .regex(/^[A-Za-z0-9._-]*$/)
-    .default(''),
+  KAFKA_TOPIC_PREFIX: topicPrefix().default(''),
 });
 
 export type KeyringConfig = z.infer<typeof KeyringConfigSchema>;
@@ -61,6 +68,9 @@ export type KeyringConfig = z.infer<typeof KeyringConfigSchema>;
 const WithHmacListener = KeyringConfigSchema.refine((c) => (c.HMAC_HOST === undefined) === (c.HMAC_PORT === undefined), {
   path: ['HMAC_PORT'],
   message: 'HMAC_HOST and HMAC_PORT go together',
+}).refine((c) => c.KEYRING_PEERS === undefined || c.KEYRING_PEER_TOKEN !== undefined, {
+  path: ['KEYRING_PEER_TOKEN'],
+  message: 'is required with KEYRING_PEERS',
 });
 
 export function loadKeyringConfig(env: Record<string, string | undefined> = process.env): KeyringConfig {

@@ -12,15 +12,17 @@
 //
 // Keys are the gateway's own in-memory providers (createKindKeyProviders), one per device
 // kind: created on first use, held in memory only, zeroed and dropped at the end of their epoch
-// plus the grace period. No route returns a key, and nothing here logs a message: the messages
+// plus the grace period. With ratchets (peers.ts), they come from a forward-only chain shared with
+// the other keyring instances, so every instance holds the same keys. No route returns a key, and nothing here logs a message: the messages
 // carry raw identifiers.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '@lethe/observability';
-import { createKindKeyProviders, type Clock, type KeyringLimiter, type Policy, type PseudonymKeyProvider } from '@lethe/privacy';
+import { createKeyRatchet, createKindKeyProviders, type Clock, type KeyringLimiter, type Policy, type PseudonymKeyProvider } from '@lethe/privacy';
 import { DEVICE_KINDS, type DeviceKind } from '@lethe/schemas';
 import { z } from 'zod';
 import type { GatewayDirectory } from './gateway-tokens.ts';
 import type { KeyringMetrics, RefusalReason } from './metrics.ts';
+import type { RatchetStates } from './peers.ts';
 
 export interface KeyringOptions {
   /** Epochs and the key grace come from it (packages/privacy createKindKeyProviders), as in the gateway. */
@@ -29,6 +31,8 @@ export interface KeyringOptions {
   onDestroy?: (kind: DeviceKind, epoch: number) => void;
   /** Injected by tests that check keys are zeroed. */
   generateKey?: () => Buffer;
+  /** Keys from these chains (a peer's, or founded: peers.ts) instead of fresh random keys. */
+  ratchets?: RatchetStates;
 }
 
 export interface Keyring {
@@ -36,19 +40,32 @@ export interface Keyring {
   rotate(): void;
   liveKeys(): number;
   destroyAll(): void;
+  /** Copies of the chains' current states, for a joining peer; undefined without ratchets. */
+  ratchetStates(): RatchetStates | undefined;
 }
 
-export function createKeyring({ policy, clock, onDestroy, generateKey }: KeyringOptions): Keyring {
+export function createKeyring({ policy, clock, onDestroy, generateKey, ratchets }: KeyringOptions): Keyring {
+  const chains =
+    ratchets &&
+    (Object.fromEntries(DEVICE_KINDS.map((kind) => [kind, createKeyRatchet(ratchets[kind])])) as Record<DeviceKind, ReturnType<typeof createKeyRatchet>>);
   const providers = new Map<DeviceKind, PseudonymKeyProvider>(
     Object.entries(
-      createKindKeyProviders(policy, { ...(clock ? { clock } : {}), ...(onDestroy ? { onDestroy } : {}), ...(generateKey ? { generateKey } : {}) }),
+      createKindKeyProviders(policy, {
+        ...(clock ? { clock } : {}),
+        ...(onDestroy ? { onDestroy } : {}),
+        ...(generateKey ? { generateKey } : {}),
+        ...(chains ? { keySources: chains } : {}),
+      }),
     ) as Array<[DeviceKind, PseudonymKeyProvider]>,
   );
+  // The states handed in are copies the chains no longer need.
+  if (ratchets) for (const kind of DEVICE_KINDS) ratchets[kind].secret.fill(0);
   return {
     hmac: (kind, epoch, messages) => providers.get(kind)!.hmac(epoch, messages),
     rotate: () => providers.forEach((p) => p.rotate()),
     liveKeys: () => [...providers.values()].reduce((n, p) => n + p.liveEpochs().length, 0),
     destroyAll: () => providers.forEach((p) => p.destroyAll()),
+    ratchetStates: () => chains && (Object.fromEntries(DEVICE_KINDS.map((kind) => [kind, chains[kind].state()])) as RatchetStates),
   };
 }
 

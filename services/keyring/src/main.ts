@@ -3,7 +3,9 @@
 // /livez, /readyz and /metrics, or on its own HMAC_HOST:HMAC_PORT listener), rotates keys every
 // second even without traffic, and zeroes every key at shutdown. With KAFKA_BROKERS it records
 // each key destruction (never the key) in the audit topic, as a gateway with its own keys does.
-import { createServer, type Server, type ServerResponse } from 'node:http';
+// With KEYRING_PEERS it shares its keys with other instances (peers.ts): it takes their chains
+// at start (or founds them), and hands its own to them on POST /v1/ratchet.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createBatchingProducer, createKafka, PRODUCER_OPTIONS, type BatchingProducer } from '@lethe/kafka';
 import { healthHandler, runService } from '@lethe/observability';
@@ -13,6 +15,7 @@ import { loadKeyringConfig } from './config.ts';
 import { createGatewayDirectory } from './gateway-tokens.ts';
 import { createKeyring, keyringHandler } from './keyring.ts';
 import { createKeyringMetrics, initBudgetMetrics } from './metrics.ts';
+import { joinOrFound, peerHandler } from './peers.ts';
 
 runService(
   { name: 'keyring', loadConfig: loadKeyringConfig, createMetrics: createKeyringMetrics },
@@ -53,8 +56,29 @@ runService(
         .catch((err: unknown) => logger.error({ err }, 'could not publish an audit event'));
     };
 
-    const keyring = createKeyring({ policy, onDestroy });
-    const api = keyringHandler({ keyring, gateways, limiter: createKeyringLimiter(budgets), metrics, logger });
+    // One instance keeps fresh random keys, so a copy of its memory reveals only the live ones;
+    // instances with peers derive them from shared forward-only chains (docs/privacy.md, P3).
+    let chain = 'none (one instance, random keys)';
+    let ratchets;
+    if (config.KEYRING_PEERS) {
+      logger.info({ peers: config.KEYRING_PEERS.length, founder: config.KEYRING_FOUNDER }, 'asking keyring peers for their key chains');
+      const joined = await joinOrFound({
+        peers: config.KEYRING_PEERS,
+        peerToken: config.KEYRING_PEER_TOKEN!,
+        founder: config.KEYRING_FOUNDER,
+        joinMs: config.KEYRING_JOIN_SECONDS * 1000,
+        policy,
+        logger,
+      });
+      ratchets = joined.states;
+      chain = joined.from === 'founded' ? 'founded here' : `from ${joined.from}`;
+    }
+    const keyring = createKeyring({ policy, onDestroy, ...(ratchets ? { ratchets } : {}) });
+    const hmacApi = keyringHandler({ keyring, gateways, limiter: createKeyringLimiter(budgets), metrics, logger });
+    const peerApi = config.KEYRING_PEER_TOKEN
+      ? peerHandler({ states: () => keyring.ratchetStates(), peerToken: config.KEYRING_PEER_TOKEN, metrics })
+      : () => false;
+    const api = (req: IncomingMessage, res: ServerResponse) => hmacApi(req, res) || peerApi(req, res);
     const health = healthHandler({ registry, lifecycle });
     const notFound = (res: ServerResponse) => res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"NOT_FOUND"}');
     // With its own listener the HMAC route is served there only, so the health and metrics port
@@ -112,6 +136,7 @@ runService(
           DEVICE_KINDS.map((k) => [k, { perSecond: Math.round(budgets[k].messagesPerSecond), burst: budgets[k].burst, batchCap: budgets[k].batchCap }]),
         ),
         audit: audit ? auditTopic : null,
+        chain,
       },
       'keyring started',
     );

@@ -48,6 +48,12 @@ export function createKeyringMetrics(registry: Registry) {
       help: 'Pseudonym keys in memory now (one per device kind and live epoch); never the keys',
       registers: [registry],
     }),
+    peerRequests: new Counter({
+      name: 'lethe_keyring_peer_requests_total',
+      help: 'Ratchet hand-overs asked for by keyring peers, by outcome (ok, unauthorized, not_ready)',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
     keysDestroyed: new Counter({
       name: 'lethe_keyring_keys_destroyed_total',
       help: 'Pseudonym keys zeroed and dropped at the end of their epoch and grace period',

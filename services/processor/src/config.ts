@@ -1,12 +1,5 @@
-import { commaList, commonFields, loadConfig, positiveInt } from '@lethe/config';
+import { commaList, commonFields, loadConfig, positiveInt, topicPrefix } from '@lethe/config';
 import { z } from 'zod';
-
-/** Characters Kafka allows in topic names. */
-const topicPrefix = () =>
-  z
-    .string()
-    .regex(/^[A-Za-z0-9._-]*$/, 'may hold only letters, digits, ".", "_" and "-"')
-    .max(100);
 
 const ProcessorConfigSchema = z.object({
   ...commonFields,

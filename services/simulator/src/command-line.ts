@@ -35,7 +35,8 @@ authenticated as itself (password derived from the fleet secret), QoS 1. Progres
 every 5 seconds; Ctrl-C stops it.
 
 Options:
-  --url <url>                 MQTT broker (env MQTT_URL; default mqtt://127.0.0.1:1883)
+  --url <url>[,<url>…]        MQTT broker (env MQTT_URL; default mqtt://127.0.0.1:1883); several for a
+                              sharded city: each device publishes to the broker its id hashes to
   --scenario <name>           normal-day | rush-hour | storm-overflow | festival-crowd (env SCENARIO; default normal-day)
   --seed <text>               seed for reproducible readings (env SEED; default lethe)
   --rate <n>                  readings per second for the whole fleet (env RATE; default: fleet size / 5,
@@ -114,7 +115,11 @@ export async function simulateCommand(
     throw new SimulateUsageError(
       "the fleet secret is needed to derive the devices' passwords: set FLEET_SECRET or FLEET_SECRET_FILE, or give --fleet-secret-file (`pnpm run secrets` writes secrets/fleet-secret)",
     );
-  const url = values.url;
+  const url = values.url
+    .split(',')
+    .map((u) => u.trim())
+    .filter(Boolean);
+  if (url.length === 0) throw new SimulateUsageError('--url must name at least one MQTT broker');
   const tickSeconds = fleet.devices.length / rate;
 
   // The publisher, watched: the first error is kept to explain a run where nothing gets through.
@@ -142,7 +147,7 @@ export async function simulateCommand(
   }, GIVE_UP_MS);
 
   io.out(
-    `simulating ${fleet.devices.length} devices, scenario ${values.scenario}, ${rate.toFixed(1)} readings/s (each device every ${tickSeconds.toFixed(2)} s)${ticks ? `, ${ticks} ticks` : ''} → ${url}`,
+    `simulating ${fleet.devices.length} devices, scenario ${values.scenario}, ${rate.toFixed(1)} readings/s (each device every ${tickSeconds.toFixed(2)} s)${ticks ? `, ${ticks} ticks` : ''} → ${url.join(', ')}`,
   );
   const summary = await runSimulation({
     city: createCity({ devices: fleet.devices, scenario, seed: values.seed, tickSeconds }),
@@ -162,7 +167,7 @@ export async function simulateCommand(
   process.off('SIGTERM', stop);
   await publisher.close();
   if (summary.published === 0 && summary.failed > 0) {
-    io.err(`no reading was acknowledged by ${url}: ${firstError ?? 'unknown error'}`);
+    io.err(`no reading was acknowledged by ${url.join(', ')}: ${firstError ?? 'unknown error'}`);
     return 1;
   }
   if (summary.failed > 0) {

@@ -1,12 +1,12 @@
-export { createCity, hongKongHour, profiles } from './city.ts';
-export type { City, CityOptions, SimulatedReading } from './city.ts';
-export { createFleetPublisher } from './publisher.ts';
-export type { FleetPublisher, FleetPublisherOptions } from './publisher.ts';
+// The simulator as a library, for `lethe simulate`, the one-process demo, the bench and the
+// tests: the simulated city, its MQTT publisher, scenarios, a run loop and the one command line.
+export { createCity } from './city.ts';
+export type { SimulatedReading } from './city.ts';
+export { createFleetPublisher, shardOf } from './publisher.ts';
+export type { FleetPublisher } from './publisher.ts';
 export { createRandom } from './random.ts';
 export type { Random } from './random.ts';
-export { DEFAULT_SCENARIOS_PATH, loadScenario, loadScenarios, ScenarioSchema } from './scenarios.ts';
+export { loadScenario, loadScenarios } from './scenarios.ts';
 export type { Scenario } from './scenarios.ts';
 export { runSimulation } from './run.ts';
-export type { RunOptions, RunSummary } from './run.ts';
 export { simulateCommand, simulateHelp, SimulateUsageError } from './command-line.ts';
-export type { SimulateIo } from './command-line.ts';

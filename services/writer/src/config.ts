@@ -1,4 +1,4 @@
-import { commaList, commonFields, loadConfig, positiveInt } from '@lethe/config';
+import { commaList, commonFields, loadConfig, positiveInt, topicPrefix } from '@lethe/config';
 import { z } from 'zod';
 
 const WriterConfigSchema = z.object({
@@ -7,11 +7,7 @@ const WriterConfigSchema = z.object({
   KAFKA_CLIENT_ID: z.string().default('lethe-writer'),
   KAFKA_GROUP_ID: z.string().default('lethe-writer'),
   /** Prefix of every topic name, as the other services' KAFKA_TOPIC_PREFIX (a pipeline that shares a Kafka cluster). */
-  KAFKA_TOPIC_PREFIX: z
-    .string()
-    .regex(/^[A-Za-z0-9._-]*$/, 'may hold only letters, digits, ".", "_" and "-"')
-    .max(100)
-    .default(''),
+  KAFKA_TOPIC_PREFIX: topicPrefix().default(''),
   POLICY_FILE: z.string().optional(),
   INFLUX_URL: z.url(),
   INFLUX_ORG: z.string().min(1),

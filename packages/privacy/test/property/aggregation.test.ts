@@ -16,19 +16,19 @@ import {
   createNoiseSource,
   createPersonWindows,
   DEFAULT_POLICY_PATH,
-  histogramStats,
   loadPolicy,
   ManualClock,
   parsePolicy,
   snakeCase,
-  SPEED_BINS,
   DWELL_BUCKETS,
   type Policy,
 } from '../../src/index.ts';
+import { histogramStats, SPEED_BINS } from '../../src/bins.ts';
 import type { AggregateRecord, DeviceKind, ReadingRecord, SightingRecord } from '@lethe/schemas';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { exactInRange } from '@lethe/schemas/arbitraries';
+import { carSighting } from '../support/records.ts';
 
 const WINDOW = 10_000;
 const EPOCH = 40_000;
@@ -352,17 +352,7 @@ function asPoints(records: readonly AggregateRecord[]): Map<string, Record<strin
 
 describe('the aggregator against a naive reference model', () => {
   it('assigns a person seen equally often at two cells to the earliest sighting, not the first to arrive (found by this test)', () => {
-    const plate = (deviceId: string, at: number): SightingRecord => ({
-      v: 1,
-      source: 'plate',
-      pseudonym: PEOPLE[3]!,
-      epoch: 0,
-      kind: 'traffic-light',
-      deviceId,
-      district: 'south',
-      ts: T0 + at,
-      speedKmh: 0,
-    });
+    const plate = (deviceId: string, at: number) => carSighting(PEOPLE[3]!, deviceId, T0 + at, { speedKmh: 0 });
     const people = createPersonWindows();
     for (const s of [plate('TL-0002', 10_001), plate('TL-0003', 10_001), plate('TL-0002', 10_002), plate('TL-0003', 10_000)]) people.add(s, WINDOW, EPOCH, 0);
     expect(people.closeDue(T0 + EPOCH).windows[0]!.cells.map((c) => c.deviceId)).toEqual(['TL-0003']);

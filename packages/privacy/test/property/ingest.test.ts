@@ -4,9 +4,9 @@
 // fleet device is forwarded, stamped with its instant, minimized and pseudonymized; every
 // timestamp the schema accepts is read as the instant it says.
 import {
-  createInMemoryKeyProvider,
   createIngestStage,
-  createPseudonymizer,
+  createKindKeyProviders,
+  createPseudonymizers,
   DEFAULT_POLICY_PATH,
   loadPolicy,
   ManualClock,
@@ -44,12 +44,7 @@ const stage = createIngestStage({
   policy,
   fleet,
   clock,
-  pseudonymizers: Object.fromEntries(
-    DEVICE_KINDS.map((kind) => [
-      kind,
-      createPseudonymizer(createInMemoryKeyProvider({ epochMs: policy.kinds[kind].epoch, graceMs: 60_000, clock }), policy.kinds[kind].epoch),
-    ]),
-  ) as Record<DeviceKind, ReturnType<typeof createPseudonymizer>>,
+  pseudonymizers: createPseudonymizers(policy, createKindKeyProviders(policy, { clock })),
 });
 const devicesOf = (kind: DeviceKind) => fleet.devices.filter((d) => d.kind === kind).map((d) => d.id);
 

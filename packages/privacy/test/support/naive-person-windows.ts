@@ -1,6 +1,8 @@
-// The straightforward form of person-windows.ts, as it was until the benchmark's soak: it keeps
-// every sighting of the epoch and filters them again for each window. Slow and memory-hungry,
-// but easy to check by reading; the compact implementation must give exactly its figures.
+// The straightforward form of person-windows.ts, the reference model of its property test
+// (person-windows-model.test.ts): it keeps every sighting of the epoch and filters them again for
+// each window. Slow and memory-hungry, but easy to check by reading; the compact implementation
+// must give exactly its figures. A deliberate copy of src/person-windows.ts (mainCell, closeDue,
+// the summaries) but for the state it keeps: the two may differ only there.
 import type { SightingSource } from '@lethe/schemas';
 import type { EpochFigures, PersonWindowFigures, PersonWindows, Visit, CellFigure, TripFigure, DwellFigure } from '../../src/person-windows.ts';
 import { windowStart } from '../../src/windows.ts';

@@ -3,7 +3,8 @@
 // @lethe/schemas/arbitraries: valid device readings, and hostile JSON text that mixes
 // prototype-pollution keys, field names the schemas know, numbers JSON.parse turns into
 // Infinity, odd Unicode and deep nesting.
-import type { DeviceKind, ReadingInput } from '../../src/index.ts';
+import type { DeviceKind } from '../../src/device-kinds.ts';
+import type { ReadingInput } from '../../src/readings.ts';
 import fc from 'fast-check';
 
 const PREFIX: Record<DeviceKind, string> = { lamppost: 'LP', 'traffic-light': 'TL', sewer: 'SW' };

@@ -14,6 +14,7 @@ import { REFUSED_ROUTE_EXPLANATION } from '../identifying-params.ts';
 import type { LiveFigures } from '../live-figures.ts';
 import type { ApiMetrics } from '../metrics.ts';
 import type { RequesterDirectory } from '../requesters.ts';
+import type { TopicReplicationReader } from '../topic-replication.ts';
 
 export interface ApiDeps {
   policy: Policy;
@@ -21,6 +22,8 @@ export interface ApiDeps {
   requesters: RequesterDirectory;
   store: AggregateStore;
   liveFigures: LiveFigures;
+  /** Each topic's replication as last read from the brokers; absent (the demo, without Kafka): the register states it as not read. */
+  topicReplication?: Pick<TopicReplicationReader, 'of'>;
   audit: AuditLog;
   /** The OpenAPI document served at /openapi.json; it also drives routing and validation. */
   openapi: unknown;

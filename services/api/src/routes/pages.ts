@@ -5,7 +5,7 @@ import { cityPage } from '../city-page.ts';
 import { PAGE_HEADERS } from '../html.ts';
 import { registerPage } from '../register-page.ts';
 import type { RouteContext, RouteGroup } from './context.ts';
-import type { Register } from './register.ts';
+import { currentRegister, type Register } from './register.ts';
 
 /** The pages' stylesheet and the city page's script, files of their own (linted and formatted as the rest). */
 const asset = (name: string) => readFileSync(new URL(`../../assets/${name}`, import.meta.url), 'utf8');
@@ -23,7 +23,10 @@ export function pageRoutes(ctx: RouteContext, register: Register): RouteGroup {
       cityScript: (_req, res) => void res.type('text/javascript').set('cache-control', 'public, max-age=300').send(CITY_SCRIPT),
       registerPage: async (_req, res) => {
         const live = await ctx.liveFigures.snapshot().catch(() => undefined);
-        res.status(200).set(PAGE_HEADERS).send(registerPage(register, live));
+        res
+          .status(200)
+          .set(PAGE_HEADERS)
+          .send(registerPage(currentRegister(ctx, register), live));
       },
       cityPage: (req, res) => {
         // Types, bounds and the pattern are checked against the document before this runs.

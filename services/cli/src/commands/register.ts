@@ -9,7 +9,8 @@ const HELP = `Usage: lethe register [--api <url>] [--json]
 
 Prints the transparency register of a running Lethe api (GET /v1/register) as a plain-language
 summary: who is accountable, every kind of sensor with what it measures, the personal data it
-sees and what happens to it, purposes, legal basis, time limits, k and ε; then the live figures
+sees and what happens to it, purposes, legal basis, time limits, k and ε; how many copies Kafka
+keeps of the records about people (as its servers report them); then the live figures
 (oldest record about a person, keys destroyed, privacy budget spent, requests refused).
 
 Options:
@@ -33,6 +34,8 @@ interface RegisterJson {
   contact: string;
   rawData: { ttl: Duration };
   aggregates: { retention: Duration };
+  /** `replication` is absent from the register of an api older than it. */
+  topics?: Array<{ topic: string; personal: boolean; replication?: Replication }>;
   sensors: Array<{
     kind: string;
     title: string;
@@ -57,7 +60,25 @@ interface RegisterJson {
   };
 }
 
+interface Replication {
+  state: string;
+  replicas: number | null;
+  minInsyncReplicas: number | null;
+  uncleanLeaderElection: boolean | null;
+}
+
 const human = (d: Duration) => seconds(d.ms / 1000);
+
+const REPLICATION_UNKNOWN: Record<string, string> = {
+  'not-read': 'not read from the servers',
+  'no-such-topic': 'not created yet',
+  'read-failed': 'not known right now',
+};
+
+function copies(r: Replication): string {
+  if (r.state !== 'read') return REPLICATION_UNKNOWN[r.state] ?? `not known (${r.state})`;
+  return `${r.replicas} (a record counts as written once ${r.minInsyncReplicas} ${r.minInsyncReplicas === 1 ? 'has' : 'have'} it${r.uncleanLeaderElection ? '; a copy that missed records MAY take over' : ''})`;
+}
 
 export function registerSummary(r: RegisterJson): string[] {
   const lines = [
@@ -90,6 +111,12 @@ export function registerSummary(r: RegisterJson): string[] {
       `          groups under k = ${p.k} withheld; ε = ${p.epsilonPerRelease} per published figure, at most ${p.epsilonPerDay} per day`,
     );
   }
+  const personal = (r.topics ?? []).filter((t) => t.personal && t.replication);
+  if (personal.length > 0)
+    lines.push(
+      '',
+      `Copies of records about people (as the Kafka servers report them): ${personal.map((t) => `${t.topic} ${copies(t.replication!)}`).join(', ')}`,
+    );
   lines.push('');
   const live = r.live;
   if (!live) {
