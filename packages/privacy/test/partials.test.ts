@@ -80,6 +80,27 @@ describe('stage 1: partials per input partition', () => {
     expect(JSON.stringify(partial)).not.toContain('vehicleCount":{');
   });
 
+  it('sums a device’s readings to the same bits whatever order they arrive in (through another gateway, connection or shard)', () => {
+    // Values whose floating-point sums depend on the order of the additions.
+    const values = [27.3, 27.45, 27.525, 191.2, 0.1, 0.2, 0.7, 66.175, 190.65, 1e-3];
+    expect(
+      values.reduce((a, b) => a + b),
+      'this input is order-sensitive in plain floats',
+    ).not.toBe([...values].reverse().reduce((a, b) => a + b));
+    const sums = [values, [...values].reverse(), [...values.slice(5), ...values.slice(0, 5)]].map((order) => {
+      const stage = createPartialStage({ policy, clock: new ManualClock(T0), input: { type: 'readings', topic: 'r', partition: 0 } });
+      order.forEach((levelCm, i) => stage.addReading(reading(values.indexOf(levelCm), T0 + 1_000 + i, { levelCm })));
+      const partial = stage.closeDue(T0 + W).find((p) => seriesOf(p) === 'readings:sewer') as WindowPartialRecord & { type: 'readings' };
+      return partial.devices[0]!.numeric.levelCm;
+    });
+    expect(sums[1]).toEqual(sums[0]);
+    expect(sums[2]).toEqual(sums[0]);
+    expect(sums[0]!.sum).toBeCloseTo(
+      values.reduce((a, b) => a + b),
+      9,
+    );
+  });
+
   it('counts people per cell, emits their dwell buckets when the epoch ends, and then holds no pseudonym', () => {
     const clock = new ManualClock(T0);
     const stage = createPartialStage({ policy, clock, input: { type: 'sightings', topic: 's', partition: 1 } });
