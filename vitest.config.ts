@@ -1,7 +1,7 @@
 // Test projects: `unit` (pure logic, no servers), `integration`, `e2e` and `privacy` (real
 // Mosquitto, Kafka and InfluxDB, provided once by test/support/global-setup.ts). `privacy`
 // holds the guarantees P1–P9 as executable checks.
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 const realServers = {
   globalSetup: ['test/support/global-setup.ts'],
@@ -18,6 +18,16 @@ const realServers = {
 // another noise key withheld e2e windows (found in CI).
 const after = (group: number) => ({ sequence: { groupOrder: group } });
 
+// Integration tests that bring their own servers (a three-broker cluster, Mosquitto shards, a
+// Kafka broker of their own) or none: `pnpm test:testcontainers` reruns the integration project on
+// containers of the locally built images, and these would only repeat their first run's minutes.
+const OWN_SERVERS = [
+  'test/integration/kafka-cluster.test.ts',
+  'test/integration/topologies.test.ts',
+  'test/integration/keyring-peers.test.ts',
+  'test/integration/api-shared-audit.test.ts',
+];
+
 export default defineConfig({
   test: {
     // The tally closes each run with "N passed, N failed, N skipped" (and feeds .ci/run's total).
@@ -32,7 +42,14 @@ export default defineConfig({
           testTimeout: 30_000,
         },
       },
-      { test: { name: 'integration', include: ['test/integration/**/*.test.ts'], ...realServers } },
+      {
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          exclude: [...configDefaults.exclude, ...(process.env.LETHE_TEST_INFRA === 'testcontainers' ? OWN_SERVERS : [])],
+          ...realServers,
+        },
+      },
       { test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], ...realServers, ...after(1) } },
       { test: { name: 'privacy', include: ['test/privacy/**/*.test.ts'], ...realServers, ...after(2) } },
       // `pnpm demo` as a real process (no servers), and its pages in headless Chromium.
