@@ -10,6 +10,7 @@
 //   3. every device's `readings` count per window equals its distinct sequence numbers in that
 //      window (an independent check for double counting: the replay saw the same duplicates);
 //   4. InfluxDB holds exactly the aggregates, value for value.
+// And per fault (tallyByFault): what of the above happened during it, by event time.
 import { createHash } from 'node:crypto';
 import { normalizeIdentifier, SIGHTING_FIELDS, sightingSlot, slotStart, SOURCE_KIND, type Policy } from '@lethe/privacy';
 import { AggregateRecordSchema, ReadingRecordSchema, sightingsOf, SightingsTopicRecordSchema, type AggregateRecord } from '@lethe/schemas';
@@ -50,6 +51,8 @@ export interface SequenceReport {
   lost: Published[];
   /** Copies beyond the first (redeliveries absorbed downstream). */
   duplicates: number;
+  /** Each reading on the topic more than once, with its copies beyond the first. */
+  redelivered: Array<{ deviceId: string; seq: number; ts: number; copies: number }>;
   /** On the topic though never acknowledged to the device (its publish was cut by a fault). */
   unacknowledged: number;
   /** Distinct sighting records (identifier, device, slot) the readings that arrived should give. */
@@ -63,10 +66,12 @@ export function reconcileSequences(published: Iterable<Published>, readings: Dum
   const acked = new Map<string, Published>();
   for (const p of published) acked.set(readingId(p.deviceId, p.seq), p);
   const copies = new Map<string, number>();
+  const seen = new Map<string, { deviceId: string; seq: number; ts: number }>();
   for (const r of readings) {
     const rec = ReadingRecordSchema.parse(JSON.parse(r.value));
     const id = readingId(rec.deviceId, rec.seq);
     copies.set(id, (copies.get(id) ?? 0) + 1);
+    seen.set(id, { deviceId: rec.deviceId, seq: rec.seq, ts: rec.ts });
   }
   const sightingCopies = new Map<string, number>();
   for (const s of sightings) {
@@ -83,6 +88,7 @@ export function reconcileSequences(published: Iterable<Published>, readings: Dum
     onTopic: copies.size,
     lost: [...acked].filter(([id]) => !copies.has(id)).map(([, p]) => p),
     duplicates: sum(copies) - copies.size,
+    redelivered: [...copies].filter(([, n]) => n > 1).map(([id, n]) => ({ ...seen.get(id)!, copies: n - 1 })),
     unacknowledged: [...copies.keys()].filter((id) => !acked.has(id)).length,
     sightingsExpected: expected.size,
     sightingsOnTopic: sightingCopies.size,
@@ -163,23 +169,87 @@ export function diffAggregates(expected: Map<string, AggregateRecord>, actual: M
   return lines.slice(0, limit).concat(lines.length > limit ? [`… and ${lines.length - limit} more`] : []);
 }
 
+/** Identities of the records that differ between two aggregate sets (missing, different or extra), with their window start. */
+export function differingRecords(expected: Map<string, AggregateRecord>, actual: Map<string, AggregateRecord>): Array<{ id: string; windowStart: number }> {
+  const out: Array<{ id: string; windowStart: number }> = [];
+  for (const [id, e] of expected) {
+    const a = actual.get(id);
+    if (!a || JSON.stringify(a) !== JSON.stringify(e)) out.push({ id, windowStart: e.windowStart });
+  }
+  for (const [id, a] of actual) if (!expected.has(id)) out.push({ id, windowStart: a.windowStart });
+  return out;
+}
+
+export interface ReadingCountMismatch {
+  id: string;
+  windowStart: number;
+  /** The device's `readings` figure for the window. */
+  readings: number;
+  /** Its distinct sequence numbers on the readings topic in that window. */
+  distinct: number;
+}
+
 /** Device-scope environmental records whose `readings` differ from the distinct sequence numbers the topic holds for that device and window. */
-export function readingCountMismatches(aggregates: Map<string, AggregateRecord>, readings: DumpedRecord[]): string[] {
+export function readingCountMismatches(aggregates: Map<string, AggregateRecord>, readings: DumpedRecord[]): ReadingCountMismatch[] {
   // Per device, each distinct sequence number's event time.
   const seqs = new Map<string, Map<number, number>>();
   for (const r of readings) {
     const rec = ReadingRecordSchema.parse(JSON.parse(r.value));
     (seqs.get(rec.deviceId) ?? seqs.set(rec.deviceId, new Map()).get(rec.deviceId)!).set(rec.seq, rec.ts);
   }
-  const mismatches: string[] = [];
+  const mismatches: ReadingCountMismatch[] = [];
   for (const [id, a] of aggregates) {
     const device = a.tags.device;
     if (a.tags.scope !== 'device' || device === undefined || a.fields.readings === undefined) continue;
     let distinct = 0;
     for (const ts of seqs.get(device)?.values() ?? []) if (ts >= a.windowStart && ts < a.windowEnd) distinct++;
-    if (distinct !== a.fields.readings) mismatches.push(`${id}: readings ${a.fields.readings}, distinct sequence numbers ${distinct}`);
+    if (distinct !== a.fields.readings) mismatches.push({ id, windowStart: a.windowStart, readings: a.fields.readings, distinct });
   }
   return mismatches;
+}
+
+/** What the reconciliation found in one stretch of the run. */
+export interface FaultTally {
+  /** Acknowledged readings missing from the readings topic. */
+  lost: number;
+  /** Readings counted beyond their distinct sequence numbers (a device's `readings` figure above them). */
+  countedTwice: number;
+  /** Aggregate records that differ from the fault-free replay (missing, different or extra). */
+  differing: number;
+  /** Copies beyond the first on the readings topic: redeliveries, absorbed by the processor. */
+  copies: number;
+}
+
+export interface Findings {
+  /** When each lost reading was acknowledged to its device. */
+  lost: number[];
+  countedTwice: ReadingCountMismatch[];
+  differing: Array<{ windowStart: number }>;
+  /** When each reading written more than once was acknowledged to its device (its time if it never was), and its copies beyond the first. */
+  redelivered: Array<{ at: number; copies: number }>;
+}
+
+/**
+ * The findings per fault: each belongs to the last fault whose span had begun when Mosquitto
+ * acknowledged its reading to the device (about when it was taken, unless Mosquitto was down), or
+ * when its window began. `spanStarts` (ascending) is when each fault's span begins: its injection, or
+ * earlier where a fault is allowed to take what came before it (Mosquitto's save window). What
+ * comes before the first span is `before`.
+ */
+export function tallyByFault(spanStarts: readonly number[], findings: Findings): { byFault: FaultTally[]; before: FaultTally } {
+  const empty = (): FaultTally => ({ lost: 0, countedTwice: 0, differing: 0, copies: 0 });
+  const byFault = spanStarts.map(empty);
+  const before = empty();
+  const at = (ts: number) => {
+    let i = spanStarts.length - 1;
+    while (i >= 0 && spanStarts[i]! > ts) i--;
+    return i < 0 ? before : byFault[i]!;
+  };
+  for (const ts of findings.lost) at(ts).lost++;
+  for (const m of findings.countedTwice) if (m.readings > m.distinct) at(m.windowStart).countedTwice += m.readings - m.distinct;
+  for (const d of findings.differing) at(d.windowStart).differing++;
+  for (const r of findings.redelivered) at(r.at).copies += r.copies;
+  return { byFault, before };
 }
 
 /** What InfluxDB should hold for a set of aggregates: one value per measurement, tag set, time and field (points.ts). */

@@ -10,7 +10,8 @@ export interface DumpedRecord {
   value: string;
 }
 
-export async function dumpTopic(brokers: string[], admin: Admin, topic: string, timeoutMs = 60_000): Promise<DumpedRecord[]> {
+/** The default limit: a full run's sightings topic (about 370,000 records) takes about 20 s here; for a machine three times slower, with room. */
+export async function dumpTopic(brokers: string[], admin: Admin, topic: string, timeoutMs = 180_000): Promise<DumpedRecord[]> {
   const ends = await admin.fetchTopicOffsets(topic);
   const remaining = new Map(ends.filter((p) => BigInt(p.high) > BigInt(p.low)).map((p) => [p.partition, BigInt(p.high)]));
   const records: DumpedRecord[] = [];

@@ -11,8 +11,7 @@
 //      bound after it is back.
 // Timeouts are sized for a machine three times slower than the one this was written on; the
 // measured durations are printed.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -33,8 +32,8 @@ import { DEFAULT_POLICY_PATH, loadPolicy, topicSpecs } from '@lethe/privacy';
 import { TOPICS } from '@lethe/schemas';
 import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { freePortBlock, isAlive, nodePid as nodePidIn, partitionLeader } from '../support/kafka-cluster.ts';
 import { runLocalScript, startNativeServers } from '../support/native-servers.ts';
-import { freePort } from '../support/services.ts';
 import { sleep, waitFor } from '../support/wait.ts';
 import { kafkaNodeLogDirs, partitionDirs, segmentsOnDisk } from '../privacy/kafka-log-segments.ts';
 
@@ -59,25 +58,6 @@ const INITIAL_TASK_DELAY_MS = 30_000;
 /** Scheduling slack on a loaded machine (three times slower than a developer's). */
 const SLACK_MS = 15_000;
 
-/** True when nothing listens on 127.0.0.1:port. */
-const canListen = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-
-/** A port P with P … P+count-1 all free (node i uses P+2(i-1) and, for its controller, P+2(i-1)+1). */
-async function freePortBlock(count: number): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = await freePort();
-    if (base + count > 65_535) continue;
-    const free = await Promise.all(Array.from({ length: count }, (_, i) => canListen(base + i)));
-    if (free.every(Boolean)) return base;
-  }
-  throw new Error(`found no ${count} consecutive free ports on 127.0.0.1`);
-}
-
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 describe('a three-broker KRaft cluster (infra/local, LETHE_KAFKA_NODES=3)', () => {
@@ -89,15 +69,7 @@ describe('a three-broker KRaft cluster (infra/local, LETHE_KAFKA_NODES=3)', () =
   const timings: Record<string, string> = {};
 
   /** The pid of a running node, from its pid file. */
-  const nodePid = (node: number) => Number(readFileSync(join(localDir, 'pids', `kafka-${node}.pid`), 'utf8').trim());
-  /** Running, not a zombie (a killed node is reaped by whoever adopted it, not by us). */
-  const isAlive = (pid: number) => {
-    try {
-      return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-    } catch {
-      return false;
-    }
-  };
+  const nodePid = (node: number) => nodePidIn(localDir, node);
   const keepOnFailure = () => onTestFailed(() => void (failed = true));
 
   beforeAll(async () => {
@@ -241,8 +213,7 @@ describe('a three-broker KRaft cluster (infra/local, LETHE_KAFKA_NODES=3)', () =
     let firstAckAfterKill = 0;
     let longestAckMs = 0;
     let killed = 0;
-    const leaderOf = async (partition: number) =>
-      (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0]!.partitions.find((p) => p.partitionId === partition)!.leader;
+    const leaderOf = (partition: number) => partitionLeader(admin, topic, partition);
 
     const produceStarted = performance.now();
     for (let seq = 0; seq < TOTAL; seq += CHUNK) {
@@ -379,7 +350,7 @@ describe('a three-broker KRaft cluster (infra/local, LETHE_KAFKA_NODES=3)', () =
     await waitFor('every copy to hold all 1,000 records', () => [1, 2, 3].every((n) => onDisk(n).records === 1000), 60_000);
 
     // One follower goes down (SIGKILL: no clean shutdown) and stays down past the TTL.
-    const leader = (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0]!.partitions[0]!.leader;
+    const leader = await partitionLeader(admin, topic, 0);
     const down = [1, 2, 3].find((n) => n !== leader)!;
     await runLocalScript('kafka.sh', ['kill-node', String(down)], env);
     const up = [1, 2, 3].filter((n) => n !== down);
@@ -422,4 +393,28 @@ describe('a three-broker KRaft cluster (infra/local, LETHE_KAFKA_NODES=3)', () =
     );
     await admin.deleteTopics({ topics: [topic] });
   }, 600_000);
+
+  it('the register states 3 replicas, min.insync.replicas 2 and no unclean leader election for each of Lethe’s topics, as the api reads them', async () => {
+    keepOnFailure();
+    const { buildRegister, withReplication } = await import('@lethe/privacy');
+    const { createTopicReplicationReader } = await import('../../services/api/src/topic-replication.ts');
+    const policy = loadPolicy(DEFAULT_POLICY_PATH);
+    const specs = topicSpecs(policy);
+    await ensureTopics(admin, specs, logger);
+    // The api's reader, as it runs at the api's start and at every scheduled check; a broker may
+    // not know a new topic for a moment, which the reader states as a failed read.
+    const reader = createTopicReplicationReader({ admin, topics: specs.map((s) => s.topic), logger });
+    await waitFor(
+      'every topic’s replication read from the cluster',
+      async () => {
+        await reader.refresh();
+        return specs.every((s) => reader.of(s.topic).state === 'read');
+      },
+      60_000,
+    );
+    const register = withReplication(buildRegister(policy), (topic) => reader.of(topic));
+    for (const t of [...register.topics, ...register.sensors.flatMap((s) => s.storage.topics)]) {
+      expect(t.replication, t.topic).toEqual({ state: 'read', replicas: 3, minInsyncReplicas: 2, uncleanLeaderElection: false });
+    }
+  }, 120_000);
 });

@@ -1,8 +1,9 @@
 // A three-node KRaft cluster of infra/local (LETHE_KAFKA_NODES=3) in a directory of its own, on
 // free loopback ports, for the tests that need Kafka beyond one broker (never the shared
 // servers), and what they do to its nodes: find a partition's leader or the active controller,
-// read a node's pid, kill it, wait until every replica is in sync again.
-import { readFileSync } from 'node:fs';
+// read a node's pid, kill it, see when the controller fenced it, wait until every replica is in
+// sync again.
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { Admin } from '@lethe/kafka';
@@ -103,16 +104,66 @@ export async function activeController(env: Record<string, string>, brokers: rea
   throw new Error('no broker told the active controller', { cause: last });
 }
 
-/** Waits until every replica of every partition of every topic is in sync. */
+/** Partitions whose in-sync replicas are fewer than their replicas, of every topic, internal ones included. */
+export async function underReplicated(admin: Admin): Promise<string[]> {
+  // No topics asked: kafkajs asks for all of them.
+  const { topics } = await admin.fetchTopicMetadata();
+  return topics.flatMap((t) => t.partitions.filter((p) => p.isr.length < p.replicas.length).map((p) => `${t.name}/${p.partitionId}`));
+}
+
+/**
+ * Waits until every replica of every partition of every topic is in sync; internal topics too:
+ * with a node down and another out of the ISR of a __consumer_offsets partition, that group
+ * coordinator is below min.insync.replicas and refuses offset commits.
+ */
 export async function waitForFullIsr(admin: Admin, timeoutMs: number): Promise<number> {
-  return waitFor(
-    'every replica of every partition in sync',
-    async () => {
-      const topics = (await admin.listTopics()).filter((t) => !t.startsWith('__'));
-      const { topics: meta } = await admin.fetchTopicMetadata({ topics });
-      return meta.every((t) => t.partitions.every((p) => p.isr.length === p.replicas.length));
+  let last: string[] = [];
+  return waitFor('every replica of every partition in sync', async () => (last = await underReplicated(admin)).length === 0, timeoutMs, {
+    everyMs: 500,
+    context: () => `under-replicated: ${last.slice(0, 10).join(', ')}${last.length > 10 ? ', …' : ''}`,
+  });
+}
+
+/** Kafka 3.9's controller log line when a broker's session times out (it then moves the broker's leaderships). */
+const FENCING = /^\[(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d),(\d{3})\] INFO \[QuorumController id=\d+\] Fencing broker (\d+) because its session has timed out/gm;
+
+export interface FenceWatch {
+  /** When the active controller fenced `node` since the watch began (epoch ms), if it did. */
+  fencedAt(node: number): number | undefined;
+}
+
+/**
+ * Watches the nodes' logs (logs/kafka-<i>.log), from their current ends on, for the active
+ * controller fencing a broker whose session timed out. The log, not a client: the cluster's
+ * metadata lists only unfenced brokers, but a client asking for it may pick the stopped node and
+ * wait out its request timeout. Log timestamps are the machine's local time, as `Date` parses them.
+ */
+export function watchFencing(localDir: string, nodes: number): FenceWatch {
+  const files = Array.from({ length: nodes }, (_, i) => join(localDir, 'logs', `kafka-${i + 1}.log`));
+  const from = files.map((f) => (existsSync(f) ? statSync(f).size : 0));
+  const appended = (file: string, offset: number): string => {
+    const size = existsSync(file) ? statSync(file).size : 0;
+    if (size <= offset) return '';
+    const buffer = Buffer.alloc(size - offset);
+    const fd = openSync(file, 'r');
+    try {
+      readSync(fd, buffer, 0, buffer.length, offset);
+    } finally {
+      closeSync(fd);
+    }
+    return buffer.toString('utf8');
+  };
+  return {
+    fencedAt(node) {
+      let first: number | undefined;
+      files.forEach((file, i) => {
+        for (const m of appended(file, from[i]!).matchAll(FENCING)) {
+          if (Number(m[4]) !== node) continue;
+          const t = new Date(`${m[1]}T${m[2]}.${m[3]}`).getTime();
+          first = Math.min(first ?? t, t);
+        }
+      });
+      return first;
     },
-    timeoutMs,
-    { everyMs: 500 },
-  );
+  };
 }

@@ -59,7 +59,7 @@ describe("the fault suite's sighting reconciliation", () => {
     const report = reconcileSequences(published, readings, sightings);
     expect(report.lost.map((l) => l.seq)).toEqual([4]);
     expect(report.duplicates).toBe(1);
-    expect(report.redelivered).toEqual([{ ts: NOW - 50_000, copies: 1 }]);
+    expect(report.redelivered).toEqual([{ deviceId: 'LP-0001', seq: 1, ts: NOW - 50_000, copies: 1 }]);
     // Slot 07:59: phones 1 and 2; slot 08:00: phone 1. Phone 3's reading was lost.
     expect(report.sightingsExpected).toBe(3);
     expect(report.sightingsOnTopic).toBe(3);
@@ -105,7 +105,7 @@ describe("the fault suite's aggregate comparison", () => {
 });
 
 describe("the fault suite's findings per fault", () => {
-  it('gives each finding to the last fault whose span had begun by its event time, and the rest to before the first fault', () => {
+  it('gives each finding to the last fault whose span had begun by its time, and the rest to before the first fault', () => {
     const { byFault, before } = tallyByFault([1000, 5000], {
       lost: [500, 1000, 4999, 7000],
       countedTwice: [
@@ -114,7 +114,7 @@ describe("the fault suite's findings per fault", () => {
         { id: 'b', windowStart: 6000, readings: 4, distinct: 5 },
       ],
       differing: [{ windowStart: 6000 }],
-      redelivered: [{ ts: 900, copies: 2 }],
+      redelivered: [{ at: 900, copies: 2 }],
     });
     expect(before).toEqual({ lost: 1, countedTwice: 0, differing: 0, copies: 2 });
     expect(byFault).toEqual([
