@@ -4,8 +4,9 @@
 // security). The in-memory provider is right for one gateway; N gateways need a shared
 // provider with the same contract (see docs: a Vault transit HMAC key per epoch, deleted at
 // rotation), plugged in through this interface.
-import { createHmac, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { systemClock, type Clock } from './clock.ts';
+import { createHmacKey, type HmacKey } from './hmac-key.ts';
 
 export interface PseudonymKeyProvider {
   /** HMAC-SHA-256 of each message under the epoch's key, or undefined if that key no longer (or not yet) exists. */
@@ -56,12 +57,10 @@ export function createInMemoryKeyProvider({
   keySource,
 }: InMemoryKeyProviderOptions): PseudonymKeyProvider {
   const keys = new Map<number, Buffer>();
-  // Node turns a Buffer HMAC key into a KeyObject on every createHmac call (~11 µs on Node 24,
-  // a quarter of the gateway's CPU at five sightings per reading); one KeyObject per epoch makes
-  // it ~2 µs. Its native copy of the key cannot be zeroed from JavaScript (nor can the per-call
-  // copies createHmac would make), so it is dropped with the key at rotation, and Node clears key
-  // memory when it frees it (OPENSSL_clear_free); the key's Buffer is zeroed at rotation.
-  const keyObjects = new Map<number, KeyObject>();
+  // The key's padded copies for HMAC (hmac-key.ts), zeroed with the key at rotation. (Node's
+  // createHmac with a Buffer key makes a KeyObject per call, ~11 µs; with one KeyObject per epoch
+  // ~2.2 µs, but its native copy of the key cannot be zeroed from JavaScript.)
+  const hmacKeys = new Map<number, HmacKey>();
 
   /** The oldest epoch whose key may exist now. */
   const oldestUsable = () => epochOf(clock.now() - graceMs, epochMs);
@@ -79,7 +78,8 @@ export function createInMemoryKeyProvider({
       if (!keep(epoch)) {
         key.fill(0);
         keys.delete(epoch);
-        keyObjects.delete(epoch);
+        hmacKeys.get(epoch)?.destroy();
+        hmacKeys.delete(epoch);
         keySource?.forget(epoch);
         destroyed.push(epoch);
         if (tell) onDestroy?.(epoch);
@@ -88,13 +88,13 @@ export function createInMemoryKeyProvider({
     }
     return destroyed;
   }
-  function keyOf(epoch: number): KeyObject | undefined {
-    let key = keyObjects.get(epoch);
+  function keyOf(epoch: number): HmacKey | undefined {
+    let key = hmacKeys.get(epoch);
     if (!key) {
       const raw = keySource ? keySource.key(epoch) : generateKey();
       if (!raw) return undefined;
       keys.set(epoch, raw);
-      keyObjects.set(epoch, (key = createSecretKey(raw)));
+      hmacKeys.set(epoch, (key = createHmacKey(raw)));
     }
     return key;
   }
@@ -124,7 +124,7 @@ export function createInMemoryKeyProvider({
       if (!usable(epoch)) return undefined;
       const key = keyOf(epoch);
       if (!key) return undefined;
-      return messages.map((m) => createHmac('sha256', key).update(m).digest());
+      return messages.map((m) => key.digest(m));
     },
     rotate,
     liveEpochs: () => [...keys.keys()].sort((a, b) => a - b),
