@@ -28,6 +28,13 @@ const OWN_SERVERS = [
   'test/integration/api-shared-audit.test.ts',
 ];
 
+// P1 and P2 again on a three-broker KRaft cluster of their own (every broker's copy searched and
+// timed), and the cluster-only privacy tests (`*.cluster.test.ts`: a broker that was down while
+// records expired). The cluster is started by the first file and shared by the project's files
+// (test/support/kafka-cluster-setup.ts stops it at the end).
+const PRIVACY_CLUSTER_ONLY = 'test/privacy/**/*.cluster.test.ts';
+const PRIVACY_ON_CLUSTER = ['test/privacy/p1-no-raw-identifier-is-durable.test.ts', 'test/privacy/p2-raw-data-dies-on-time.test.ts', PRIVACY_CLUSTER_ONLY];
+
 export default defineConfig({
   test: {
     // The tally closes each run with "N passed, N failed, N skipped" (and feeds .ci/run's total).
@@ -51,7 +58,25 @@ export default defineConfig({
         },
       },
       { test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], ...realServers, ...after(1) } },
-      { test: { name: 'privacy', include: ['test/privacy/**/*.test.ts'], ...realServers, ...after(2) } },
+      {
+        test: {
+          name: 'privacy',
+          include: ['test/privacy/**/*.test.ts'],
+          exclude: [...configDefaults.exclude, PRIVACY_CLUSTER_ONLY],
+          ...realServers,
+          ...after(2),
+        },
+      },
+      // After `privacy`: its pipeline shares Mosquitto and InfluxDB with the shared broker's.
+      {
+        test: {
+          name: 'privacy-cluster',
+          include: PRIVACY_ON_CLUSTER,
+          ...realServers,
+          globalSetup: [...realServers.globalSetup, 'test/support/kafka-cluster-setup.ts'],
+          ...after(3),
+        },
+      },
       // `pnpm demo` as a real process (no servers), and its pages in headless Chromium.
       { test: { name: 'demo', include: ['test/demo/**/*.test.ts'], testTimeout: 120_000, hookTimeout: 120_000 } },
       // Kills and pauses every component, so it brings its own servers (test/faults/servers.ts):

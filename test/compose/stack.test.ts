@@ -6,19 +6,14 @@
 // scales to three replicas and back with nothing lost, and `docker compose down -v` leaves nothing behind.
 //
 //   pnpm test:compose        # cold: ~6 min (engine, stand-ins, image); warm: ~4 min
-import { randomInt } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMPOSE_SECRETS } from '../../scripts/compose-secrets.ts';
 import { createCanaries, createCanaryMatcher, filesUnder, searchFiles, searchText } from '../support/canaries.ts';
 import { plateMovementsRequest } from '../support/data-requests.ts';
-import { freePort } from '../support/services.ts';
 import { type Engine, progress, run, startEngine, stopEngine, waitFor } from './docker.ts';
-
-const PROJECT = 'lethe'; // docker-compose.yml's `name:`
-// A release takes one 60 s window plus the processor's lateness; sized for a machine 3x slower.
-const AGGREGATE_WAIT_S = 360;
+import { AGGREGATE_WAIT_S, distinctLevel, downLeavesNothing, PROJECT, startStack, type Stack } from './stack.ts';
 
 interface PsRow {
   Service: string;
@@ -28,6 +23,7 @@ interface PsRow {
 }
 
 let engine: Engine | undefined;
+let stack: Stack | undefined;
 let env: NodeJS.ProcessEnv = {};
 let apiPort = 0;
 let mqttPort = 0;
@@ -41,80 +37,23 @@ const heldSecrets = () =>
     .sort();
 const canaries = createCanaries();
 
-const compose = (args: readonly string[], timeoutS: number, allowFail = false) => run('docker', ['compose', ...args], { env, timeoutS, allowFail });
-
-/** `lethe publish` through the published MQTT port, as a device outside the compose network. */
-function publish(device: string, fields: readonly string[], file?: object): void {
-  const args = [
-    'services/cli/src/main.ts',
-    'publish',
-    device,
-    ...fields,
-    '--url',
-    `mqtt://127.0.0.1:${mqttPort}`,
-    '--fleet-secret-file',
-    'secrets/fleet-secret',
-    '--timeout',
-    '30',
-  ];
-  if (file) args.push('--file', '-');
-  run(process.execPath, args, { timeoutS: 60, input: file ? JSON.stringify(file) : undefined });
-}
-
-/** The stored figure's value through the api, once it is there. */
-async function apiValue(measurement: string, device: string, field: string): Promise<number[]> {
-  const url = `http://127.0.0.1:${apiPort}/v1/aggregates?measurement=${measurement}&scope=device&device=${device}&field=${field}&start=-30m`;
-  const res = await fetch(url, { signal: AbortSignal.timeout(15_000) });
-  if (!res.ok) throw new Error(`${url}: ${res.status} ${await res.text()}`);
-  const body = (await res.json()) as { data: Array<{ value: number }> };
-  return body.data.map((row) => row.value);
-}
-
-/** A sewer reading whose level no simulated sewer reaches, so its window's maximum is this reading. */
-function distinctLevel(): number {
-  return 900 + randomInt(0, 990) / 10;
-}
-
-async function publishAndFind(device: string, what: string): Promise<number> {
-  const level = distinctLevel();
-  publish(device, [`levelCm=${level}`, 'flowLps=160', 'h2sPpm=1.2', 'temperatureC=22.4', 'overflow=false']);
-  await waitFor(
-    `${what}: ${device}'s level_cm_max ${level} in the api`,
-    AGGREGATE_WAIT_S,
-    async () => ((await apiValue('sewer', device, 'level_cm_max')).includes(level) ? true : undefined),
-    10,
-  );
-  return level;
-}
+const compose = (args: readonly string[], timeoutS: number, allowFail = false) => stack!.compose(args, timeoutS, allowFail);
+const publish = (device: string, fields: readonly string[], file?: object) => stack!.publish(device, fields, file);
+const apiValue = (measurement: string, device: string, field: string) => stack!.apiValue(measurement, device, field);
+const publishAndFind = (device: string, what: string) => stack!.publishAndFind(device, what);
 
 describe.sequential('docker compose up --build --wait, on a Docker Engine of its own', () => {
   beforeAll(async () => {
     engine = startEngine();
-    env = { ...engine.env };
-    run('bash', ['infra/docker/build-images.sh'], { env, timeoutS: 1800 });
     // Nothing before `up`, as on a fresh clone: the secrets job generates what ./secrets lacks.
     heldBefore = heldSecrets();
-    apiPort = await freePort();
-    mqttPort = await freePort();
-    env = { ...env, API_PORT: String(apiPort), MQTT_PORT: String(mqttPort) };
-    // A stack left over from an interrupted run would keep its old volumes.
-    compose(['down', '-v', '--remove-orphans', '--timeout', '30'], 300);
-    services = compose(['config', '--services'], 60)
-      .stdout.split('\n')
-      .filter((s) => s !== '' && s !== 'grafana');
-    progress(`services: ${services.join(' ')} (grafana left out: no image can be had here)`);
-    const up = compose(['up', '--build', '--wait', '--wait-timeout', '900', ...services], 1500, true);
-    if (up.status !== 0) {
-      const ps = compose(['ps', '-a'], 60, true).stdout;
-      const logs = compose(['logs', '--no-color', '--tail', '30'], 120, true).stdout;
-      throw new Error(`docker compose up --build --wait failed (exit ${up.status}):\n${up.stderr.split('\n').slice(-30).join('\n')}\n${ps}\n${logs}`);
-    }
-    progress(`stack up in ${up.seconds.toFixed(0)}s (api 127.0.0.1:${apiPort}, mqtt 127.0.0.1:${mqttPort})`);
+    stack = await startStack(engine);
+    ({ env, apiPort, mqttPort, services } = stack);
   }, 3_600_000);
 
   afterAll(() => {
     try {
-      if (engine && !tornDown) compose(['down', '-v', '--remove-orphans', '--timeout', '30'], 300, true);
+      if (engine && stack && !tornDown) compose(['down', '-v', '--remove-orphans', '--timeout', '30'], 300, true);
       // Each run rebuilds lethe:local from the current sources; the images it replaced go.
       if (engine) run('docker', ['image', 'prune', '--force'], { env, timeoutS: 120, allowFail: true });
     } finally {
@@ -447,13 +386,9 @@ describe.sequential('docker compose up --build --wait, on a Docker Engine of its
   }, 300_000);
 
   it('leaves no container, volume or network behind after docker compose down -v', () => {
-    compose(['down', '-v', '--remove-orphans', '--timeout', '30'], 300);
+    const left = downLeavesNothing(stack!, engine!);
     tornDown = true;
-    const label = `label=com.docker.compose.project=${PROJECT}`;
-    const left = (kind: string[]) => run('docker', [...kind, '--filter', label], { env, timeoutS: 60, quiet: true }).stdout.trim();
-    expect(left(['ps', '-aq'])).toBe('');
-    expect(left(['volume', 'ls', '-q'])).toBe('');
-    expect(left(['network', 'ls', '-q'])).toBe('');
+    expect(left).toEqual({ containers: '', volumes: '', networks: '' });
     expect(readdirSync(join(engine!.dataRoot, 'volumes')).filter((v) => v.startsWith(`${PROJECT}_`))).toEqual([]);
   }, 400_000);
 });

@@ -41,15 +41,6 @@ export function kafkaNodeLogDirs({ localDir, nodes }: KafkaLogDirOptions = {}): 
   return new Map(Array.from({ length: count }, (_, i) => [i + 1, logDirsOf(join(dir, `kafka-cluster/node-${i + 1}/server.properties`))]));
 }
 
-/**
- * The log directories of every broker: LETHE_TEST_KAFKA_LOG_DIRS (comma-separated) when set, else
- * those infra/local/kafka.sh configured (kafkaNodeLogDirs: one broker, or each node of a cluster).
- */
-export function kafkaLogDirs(options: KafkaLogDirOptions = {}): string[] {
-  if (process.env.LETHE_TEST_KAFKA_LOG_DIRS && options.localDir === undefined) return process.env.LETHE_TEST_KAFKA_LOG_DIRS.split(',');
-  return [...kafkaNodeLogDirs(options).values()].flat();
-}
-
 /** The partition directories of a topic (`<topic>-<partition>`) in the given log directories. */
 export function partitionDirs(logDirs: readonly string[], topic: string): string[] {
   const pattern = new RegExp(`^${topic.replaceAll('.', '\\.')}-\\d+$`);
@@ -65,7 +56,11 @@ export function partitionDirs(logDirs: readonly string[], topic: string): string
 export interface SegmentOnDisk {
   /** File name, e.g. `00000000000000000042.log` or `….log.deleted`. */
   file: string;
+  /** The partition, from its directory's name (`<topic>-<partition>`); NaN when read on its own. */
+  partition: number;
   baseOffset: number;
+  /** The offset after its last record (its last batch's base offset + last offset delta + 1), undefined when empty. */
+  nextOffset?: number;
   batches: number;
   records: number;
   /** Oldest and newest record timestamps (ms), undefined when the segment is empty. */
@@ -103,7 +98,8 @@ export function readSegment(path: string): SegmentOnDisk | undefined {
     throw err;
   }
   const file = path.slice(path.lastIndexOf('/') + 1);
-  const segment: SegmentOnDisk = { file, baseOffset: Number(SEGMENT_FILE.exec(file)?.[1] ?? NaN), batches: 0, records: 0 };
+  const partition = Number(/-(\d+)$/.exec(path.slice(0, path.lastIndexOf('/')))?.[1] ?? NaN);
+  const segment: SegmentOnDisk = { file, partition, baseOffset: Number(SEGMENT_FILE.exec(file)?.[1] ?? NaN), batches: 0, records: 0 };
   for (let pos = 0; pos + BATCH_HEADER <= buf.length;) {
     const batchLength = buf.readInt32BE(pos + 8);
     if (batchLength <= 0) break; // preallocated, unwritten tail
@@ -112,6 +108,7 @@ export function readSegment(path: string): SegmentOnDisk | undefined {
     const magic = buf.readInt8(pos + 16);
     if (magic !== 2) throw new Error(`${path}: the batch at byte ${pos} has magic ${magic}; only record format v2 is understood`);
     const attributes = buf.readInt16BE(pos + 21);
+    const lastOffsetDelta = buf.readInt32BE(pos + 23);
     const baseTimestamp = Number(buf.readBigInt64BE(pos + 27));
     const maxTimestamp = Number(buf.readBigInt64BE(pos + 35));
     const recordCount = buf.readInt32BE(pos + 57);
@@ -130,6 +127,7 @@ export function readSegment(path: string): SegmentOnDisk | undefined {
     segment.records += recordCount;
     segment.oldest = Math.min(segment.oldest ?? Infinity, oldest);
     segment.newest = Math.max(segment.newest ?? -Infinity, maxTimestamp);
+    segment.nextOffset = Math.max(segment.nextOffset ?? 0, Number(buf.readBigInt64BE(pos)) + lastOffsetDelta + 1);
     pos = end;
   }
   return segment;

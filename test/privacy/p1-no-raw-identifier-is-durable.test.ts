@@ -4,17 +4,21 @@
 // messages the pipeline must refuse or Mosquitto must deny. Gateway, processor and writer run
 // as real processes at their most verbose log level. Once the aggregates of the last window
 // are in InfluxDB, every place the data went is searched for every canary in every spelling:
-// Kafka's log directories (all topics, __consumer_offsets included), InfluxDB's files and a
-// query of every row, Mosquitto's persistence and config, the servers' own logs, the services'
-// output and /metrics. The figures are printed; the test also proves it is not vacuous (the
-// canaries were delivered and counted all the way) and that the search finds planted canaries.
+// each Kafka broker's log directories (all topics, __consumer_offsets included), InfluxDB's
+// files and a query of every row, Mosquitto's persistence and config, the servers' own logs, the
+// services' output and /metrics. The figures are printed; the test also proves it is not vacuous
+// (the canaries were delivered and counted all the way) and that the search finds planted
+// canaries: in a file, and, written to a Kafka topic, in every broker's log directories.
+// It runs twice: on the shared broker (project `privacy`) and on a three-broker KRaft cluster
+// (project `privacy-cluster`), where the services' topics must have 3 replicas and
+// min.insync.replicas 2, and each broker's copy is searched on its own (a replica is a copy).
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes, randomInt } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InfluxDB } from '@influxdata/influxdb-client';
 import { devicePassword } from '@lethe/config';
-import { createKafka } from '@lethe/kafka';
+import { createKafka, ensureTopics, PRODUCER_OPTIONS } from '@lethe/kafka';
 import { createLogger, PRESENCE_BLOCK } from '@lethe/observability';
 import {
   DEFAULT_FLEET_PATH,
@@ -27,13 +31,17 @@ import {
   type RejectReason,
   type TrafficLightReadingInput,
 } from '@lethe/schemas';
+import { DEFAULT_POLICY_PATH, loadPolicy, topicSpecs } from '@lethe/privacy';
 import { createCity, createFleetPublisher, loadScenario, type SimulatedReading } from '@lethe/simulator';
 import { connectAsync } from 'mqtt';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lamppostReading } from '../bad-input/catalogue.ts';
-import { createCanaries, createCanaryMatcher, filesUnder, searchFiles, searchText, type PlaceReport } from '../support/canaries.ts';
+import { createCanaries, createCanaryMatcher, filesUnder, searchFiles, searchText, type Canaries, type PlaceReport } from '../support/canaries.ts';
+import type { TestInfra } from '../support/global-setup.ts';
 import type { RunningService } from '../support/services.ts';
-import { kafkaLogDirs } from './kafka-log-segments.ts';
+import { waitFor } from '../support/wait.ts';
+import { partitionDirs } from './kafka-log-segments.ts';
+import { everyCopy, kafkaUnderTest, type KafkaUnderTest } from './kafka-under-test.ts';
 import { counter as metric } from '../support/prom-text.ts';
 import { dumpTopic } from '../faults/topic-dump.ts';
 import { policyCopy, shortWindows } from '../support/policy-copy.ts';
@@ -41,7 +49,7 @@ import { startPipeline } from '../support/pipeline.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const LOCAL_DIR = process.env.LETHE_LOCAL_DIR ?? join(ROOT, '.local');
-const infra = inject('infra');
+const silent = createLogger({ service: 'test', level: 'silent' });
 
 const WINDOW_SECONDS = 5;
 /** Pseudonym epoch of the test policy: keys rotate during the run, as in production. */
@@ -112,6 +120,35 @@ async function saveMosquittoPersistence(mosquittoDir: string): Promise<string> {
   throw new Error(`Mosquitto (pid ${pid}) did not rewrite ${db} within 10 s of SIGUSR1`);
 }
 
+/**
+ * Writes a probe's canaries (a MAC, a plate and a text) to a topic of its own, created as the
+ * services create theirs (the cluster's replication, the personal topics' configs), and waits
+ * until every broker's log directories hold them: the search of each broker's directories must
+ * find them there.
+ */
+async function plantInKafka(target: KafkaUnderTest, probe: Canaries, topic: string): Promise<void> {
+  const { macs, plates, texts } = probe.issued();
+  const kafka = createKafka({ brokers: target.infra.kafkaBrokers, clientId: 'p1-plant', logger: silent });
+  const admin = kafka.admin();
+  const producer = kafka.producer(PRODUCER_OPTIONS);
+  await admin.connect();
+  await producer.connect();
+  try {
+    const sightings = topicSpecs(loadPolicy(DEFAULT_POLICY_PATH)).find((s) => s.topic === TOPICS.sightings)!;
+    await ensureTopics(admin, [{ ...sightings, topic, numPartitions: 1 }], silent);
+    await producer.send({ topic, messages: [{ key: 'planted', value: JSON.stringify({ macs, plates, texts }) }] });
+    const matcher = createCanaryMatcher(probe);
+    await waitFor(
+      `the planted canary in ${topic} on every broker's disk`,
+      () => [...target.logDirs.values()].every((dirs) => searchFiles('planted', filesUnder(partitionDirs(dirs, topic)), matcher).hits.length > 0),
+      60_000,
+    );
+  } finally {
+    await producer.disconnect();
+    await admin.disconnect();
+  }
+}
+
 describe('P1: no raw identifier is ever durable', () => {
   const run = Date.now();
   const canaries = createCanaries();
@@ -122,11 +159,17 @@ describe('P1: no raw identifier is ever durable', () => {
   let firstPublish = 0;
   let delivered = false;
   const tmp = mkdtempSync(join(tmpdir(), 'lethe-p1-'));
+  let target: KafkaUnderTest;
+  let infra: TestInfra;
 
   beforeAll(async () => {
+    target = await kafkaUnderTest();
+    infra = target.infra;
     const policyFile = testPolicyFile();
+    // On a fresh cluster the services create their topics themselves and subscribe at once, while
+    // a broker may not know the topics yet (subscribeRetrying, @lethe/kafka, waits for it).
     services.push(...(await startPipeline({ infra, policyFile, groupPrefix: `p1-${run}`, env: { LOG_LEVEL } })).services);
-  });
+  }, 300_000);
 
   afterAll(async () => {
     for (const s of [...services].reverse()) await s.stop();
@@ -136,7 +179,7 @@ describe('P1: no raw identifier is ever durable', () => {
   it('delivers canary MACs and plates through MQTT, Kafka and the processor into InfluxDB aggregates', async () => {
     const gateway = services.find((s) => s.name === 'gateway')!;
     const fleet = loadFleet(DEFAULT_FLEET_PATH);
-    const kafka = createKafka({ brokers: infra.kafkaBrokers, clientId: `p1-${run}`, logger: createLogger({ service: 'test', level: 'silent' }) });
+    const kafka = createKafka({ brokers: infra.kafkaBrokers, clientId: `p1-${run}`, logger: silent });
     const admin = kafka.admin();
     await admin.connect();
     const endOffsets = async (topic: string) => (await admin.fetchTopicOffsets(topic)).reduce((n, p) => n + Number(p.high), 0);
@@ -433,6 +476,13 @@ describe('P1: no raw identifier is ever durable', () => {
     const sightingsAdded = (await dumpTopic(infra.kafkaBrokers, admin, TOPICS.sightings))
       .filter((r) => BigInt(r.offset) >= (sightingsBefore.get(r.partition) ?? 0n))
       .map((r) => parseSightings(r.value)!.length);
+    // The services created their topics with the cluster's defaults; every copy of every
+    // partition is in the log directories searched below.
+    await everyCopy(
+      target,
+      admin,
+      topicSpecs(loadPolicy(DEFAULT_POLICY_PATH)).map((s) => s.topic),
+    );
     await admin.disconnect();
     const grown = Object.fromEntries(topics.map((t, i) => [t, offsetsAfter[i]! - offsetsBefore[i]!]));
     expect(grown, 'records added to each topic').toEqual({
@@ -525,12 +575,11 @@ describe('P1: no raw identifier is ever durable', () => {
     }
   });
 
-  it('finds none of the canaries in Kafka, InfluxDB, Mosquitto, server logs, service logs or metrics', async () => {
+  it('finds none of the canaries on any Kafka broker, in InfluxDB, Mosquitto, server logs, service logs or metrics, and finds canaries planted on every broker', async () => {
     // Searching is only meaningful if the canaries really went through.
     expect(delivered, 'the canaries were delivered (see the first test)').toBe(true);
     const matcher = createCanaryMatcher(canaries);
     const env = (name: string, fallback: string) => process.env[name] ?? fallback;
-    const kafkaDirs = kafkaLogDirs();
     const influxDir = env('LETHE_TEST_INFLUX_DATA_DIR', join(LOCAL_DIR, 'influxdb'));
     const mosquittoDir = env('LETHE_TEST_MOSQUITTO_DIR', join(LOCAL_DIR, 'mosquitto'));
 
@@ -549,10 +598,39 @@ describe('P1: no raw identifier is ever durable', () => {
       |> range(start: ${new Date(firstPublish - 120_000).toISOString()}, stop: ${new Date(Date.now() + 60_000).toISOString()})`);
     expect(rows.length, 'rows of the run in InfluxDB').toBeGreaterThan(0);
 
-    const searched = [kafkaDirs, [influxDir], [mosquittoDir]].flat();
+    // Positive control on Kafka's disks: a probe's canaries, written to a topic replicated as the
+    // services' topics are, must be found in each broker's log directories by the same search.
+    // The probe's identifiers are not the run's (the tags are random; a clash is drawn again).
+    const { macs, plates } = canaries.issued();
+    let probe: Canaries;
+    do {
+      probe = createCanaries();
+      probe.mac();
+      probe.plate();
+      probe.text('K');
+    } while (macs.includes(probe.issued().macs[0]!) || plates.includes(probe.issued().plates[0]!));
+    const plantedTopic = `lethe.p1-planted.${run}`;
+    await plantInKafka(target, probe, plantedTopic);
+
+    const kafkaDirs = [...target.logDirs.values()].flat();
+    const searched = [kafkaDirs, [influxDir], [mosquittoDir], target.cluster ? [target.cluster.localDir] : []].flat();
+    const probeMatcher = createCanaryMatcher(probe);
+    const planted = [...target.logDirs].map(([node, dirs]) => searchFiles(`Kafka ${node}, planted canaries`, filesUnder(dirs), probeMatcher));
     const reports: PlaceReport[] = [
       // Kafka does not compress here (no producer sets compression), so records are plain bytes.
-      searchFiles(`Kafka log dirs (${kafkaDirs.join(',')})`, filesUnder(kafkaDirs), matcher, 'LP-0001'),
+      // Each broker's directories on their own: every one holds a copy of the personal topics.
+      ...[...target.logDirs].map(([node, dirs]) => searchFiles(`Kafka ${node} log dirs (${dirs.join(',')})`, filesUnder(dirs), matcher, 'LP-0001')),
+      // The cluster's own run directory: its nodes' logs and configs.
+      ...(target.cluster
+        ? [
+            searchFiles(
+              `rest of ${target.cluster.localDir} (Kafka nodes' logs, configs)`,
+              filesUnder([target.cluster.localDir], kafkaDirs),
+              matcher,
+              TOPICS.sightings,
+            ),
+          ]
+        : []),
       // InfluxDB compresses WAL entries and TSM blocks (snappy), so its raw bytes show series keys
       // (tag values, in the series file and TSI index) plainly but not string field values: those
       // are covered by the query of every row below.
@@ -577,9 +655,15 @@ describe('P1: no raw identifier is ever durable', () => {
       ),
     ];
 
+    const admin = createKafka({ brokers: infra.kafkaBrokers, clientId: `p1-${run}-cleanup`, logger: silent }).admin();
+    await admin.connect();
+    await admin.deleteTopics({ topics: [plantedTopic] });
+    await admin.disconnect();
+
     const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
     console.log(
-      `P1 search (Mosquitto state saved to ${mosquittoDb}; ${rows.length} InfluxDB rows):\n` +
+      `P1 search on ${target.label} (Mosquitto state saved to ${mosquittoDb}; ${rows.length} InfluxDB rows; ` +
+        `planted canaries found ${planted.map((r) => `${r.hits.length} times in ${r.place.replace(', planted canaries', '')}`).join(', ')}):\n` +
         reports
           .map(
             (r) =>
@@ -591,6 +675,11 @@ describe('P1: no raw identifier is ever durable', () => {
     for (const r of reports) {
       // Positive control: the place was really read and holds the pipeline's data.
       expect(r.known?.count ?? 0, `${r.place}: "${r.known?.needle}" (known to be there) found`).toBeGreaterThan(0);
+    }
+    // Positive control on every broker: the search finds each planted canary in its copy.
+    const probeIssued = probe.issued();
+    for (const r of planted) {
+      expect(new Set(r.hits.map((h) => h.canary)), r.place).toEqual(new Set([...probeIssued.macs, ...probeIssued.plates, ...probeIssued.texts]));
     }
     const leaks = reports.flatMap((r) => r.hits.slice(0, 20).map((h) => `${r.place}: ${h.file} @${h.offset}: ${h.found} (canary ${h.canary})`));
     expect(leaks, 'canaries found').toEqual([]);

@@ -2,11 +2,12 @@
 // free loopback ports, for the tests that need Kafka beyond one broker (never the shared
 // servers), and what they do to its nodes: find a partition's leader or the active controller,
 // read a node's pid, kill it, see when the controller fenced it, wait until every replica is in
-// sync again.
-import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
+// sync again, ask one replica (a follower too) for its own log start offset.
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
-import type { Admin } from '@lethe/kafka';
+import { createKafka, type Admin } from '@lethe/kafka';
+import { createLogger } from '@lethe/observability';
 import { runLocalScript, startNativeServers } from './native-servers.ts';
 import { freePort } from './services.ts';
 import { waitFor } from './wait.ts';
@@ -39,17 +40,39 @@ export interface KafkaCluster {
   stop(): Promise<void>;
 }
 
+/** Where a cluster started with `reuse` keeps its infra/local variables (its ports), for the next caller. */
+const clusterEnvFile = (localDir: string) => join(localDir, 'cluster-env.json');
+
+export interface StartClusterOptions {
+  /**
+   * Share the cluster between callers (the test files of one vitest project, each in a process of
+   * its own): the first picks the ports and writes them into `localDir`, the others start the same
+   * cluster, whose running nodes up.sh leaves as they are (it starts only nodes that are down).
+   */
+  reuse?: boolean;
+}
+
+/** The infra/local variables of a cluster in `localDir` whose node i listens on port + 2(i-1) (its controller on the next). */
+export const clusterEnv = (localDir: string, port: number): Record<string, string> => ({
+  LETHE_LOCAL_DIR: localDir,
+  LETHE_KAFKA_NODES: String(CLUSTER_NODES),
+  LETHE_KAFKA_PORT: String(port),
+  LETHE_KAFKA_CONTROLLER_PORT: String(port + 1),
+  // The caller's opt-in SASL port belongs to its own broker (and cluster mode has no SASL yet).
+  LETHE_KAFKA_SASL_PORT: '',
+});
+
 /** Starts the cluster in `localDir`; explains how to get what it needs when it cannot. */
-export async function startKafkaCluster(localDir: string): Promise<KafkaCluster> {
-  const port = await freePortBlock(2 * CLUSTER_NODES);
-  const env = {
-    LETHE_LOCAL_DIR: localDir,
-    LETHE_KAFKA_NODES: String(CLUSTER_NODES),
-    LETHE_KAFKA_PORT: String(port),
-    LETHE_KAFKA_CONTROLLER_PORT: String(port + 1),
-    // The caller's opt-in SASL port belongs to its own broker (and cluster mode has no SASL yet).
-    LETHE_KAFKA_SASL_PORT: '',
-  };
+export async function startKafkaCluster(localDir: string, { reuse = false }: StartClusterOptions = {}): Promise<KafkaCluster> {
+  let env: Record<string, string>;
+  if (reuse && existsSync(clusterEnvFile(localDir))) env = JSON.parse(readFileSync(clusterEnvFile(localDir), 'utf8')) as Record<string, string>;
+  else {
+    env = clusterEnv(localDir, await freePortBlock(2 * CLUSTER_NODES));
+    if (reuse) {
+      mkdirSync(localDir, { recursive: true });
+      writeFileSync(clusterEnvFile(localDir), JSON.stringify(env));
+    }
+  }
   try {
     const servers = await startNativeServers({ env, services: ['kafka'] });
     return { brokers: servers.endpoints.KAFKA_BROKERS!.split(','), env, stop: () => runLocalScript('down.sh', ['kafka'], env).then(() => undefined) };
@@ -60,6 +83,32 @@ export async function startKafkaCluster(localDir: string): Promise<KafkaCluster>
         'It needs Java 17 and the Kafka jars: `bash infra/local/install-kafka.sh` (Maven Central), then `LETHE_KAFKA_NODES=3 bash infra/local/kafka.sh start` to see the error.',
       { cause: err },
     );
+  }
+}
+
+/** Stops a cluster started with `reuse` in `localDir`, if there is one (its data stays for a look after the run). */
+export async function stopSharedKafkaCluster(localDir: string): Promise<void> {
+  if (!existsSync(clusterEnvFile(localDir))) return;
+  const env = JSON.parse(readFileSync(clusterEnvFile(localDir), 'utf8')) as Record<string, string>;
+  await runLocalScript('down.sh', ['kafka'], env);
+}
+
+/**
+ * Waits until the cluster's metadata lists every node as a broker: each node has logged its
+ * start, but the metadata a broker answers with may not list the others (or a node just
+ * restarted, until the controller unfences it) yet.
+ */
+export async function waitForBrokers(brokers: readonly string[], timeoutMs: number): Promise<number> {
+  const admin = createKafka({ brokers: [...brokers], clientId: 'cluster-wait', logger: createLogger({ service: 'test', level: 'silent' }) }).admin();
+  await admin.connect();
+  try {
+    return await waitFor(
+      `all ${brokers.length} brokers in the cluster metadata`,
+      async () => (await admin.describeCluster()).brokers.length === brokers.length,
+      timeoutMs,
+    );
+  } finally {
+    await admin.disconnect();
   }
 }
 
@@ -166,4 +215,87 @@ export function watchFencing(localDir: string, nodes: number): FenceWatch {
       return first;
     },
   };
+}
+
+/** Kafka's replica id for debugging tools: a ListOffsets request with it is answered by a follower too. */
+const DEBUGGING_REPLICA_ID = -2;
+const EARLIEST_TIMESTAMP = -2n;
+const LATEST_TIMESTAMP = -1n;
+
+export interface ReplicaOffset {
+  /** Kafka's error code for the partition (0: none; 6: the broker has no replica of it (yet), …). */
+  error: number;
+  offset: number;
+}
+
+/**
+ * One replica's own log start offset (`earliest`) or log end offset (`latest`) for each partition,
+ * asked of the broker that holds it: a ListOffsets (v1) request with the debugging replica id,
+ * which Kafka 3.9 answers from a follower's local log as well (KafkaApis: fetchOnlyFromLeader =
+ * replicaId != DEBUGGING_REPLICA_ID; Partition.fetchOffsetForTimestamp), where kafkajs only ever
+ * asks the leader. A follower serves reads (consumers' fetches of version 11 and later, and
+ * fetches after it becomes leader) from its log start offset on (UnifiedLog.read refuses offsets
+ * below it), so this is where a replica's readable records begin. Rejects when the broker does
+ * not answer within `timeoutMs`.
+ */
+export function replicaOffsets(
+  broker: string,
+  topic: string,
+  partitions: readonly number[],
+  which: 'earliest' | 'latest',
+  timeoutMs = 5_000,
+): Promise<Map<number, ReplicaOffset>> {
+  const [host, port] = [broker.slice(0, broker.lastIndexOf(':')), Number(broker.slice(broker.lastIndexOf(':') + 1))];
+  const clientId = Buffer.from('lethe-replica-offsets');
+  const name = Buffer.from(topic);
+  const body = Buffer.alloc(2 + 2 + 4 + 2 + clientId.length + 4 + 4 + 2 + name.length + 4 + partitions.length * 12);
+  let at = 0;
+  at = body.writeInt16BE(2, at); // api key: ListOffsets
+  at = body.writeInt16BE(1, at); // version 1
+  at = body.writeInt32BE(1, at); // correlation id
+  at = body.writeInt16BE(clientId.length, at);
+  at += clientId.copy(body, at);
+  at = body.writeInt32BE(DEBUGGING_REPLICA_ID, at);
+  at = body.writeInt32BE(1, at); // one topic
+  at = body.writeInt16BE(name.length, at);
+  at += name.copy(body, at);
+  at = body.writeInt32BE(partitions.length, at);
+  for (const p of partitions) {
+    at = body.writeInt32BE(p, at);
+    at = body.writeBigInt64BE(which === 'earliest' ? EARLIEST_TIMESTAMP : LATEST_TIMESTAMP, at);
+  }
+  const size = Buffer.alloc(4);
+  size.writeInt32BE(body.length);
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host, port });
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => socket.destroy(new Error(`${broker} did not answer ListOffsets within ${timeoutMs} ms`)), timeoutMs);
+    socket.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    socket.once('connect', () => socket.write(Buffer.concat([size, body])));
+    socket.on('data', (chunk) => {
+      chunks.push(chunk);
+      const buf = Buffer.concat(chunks);
+      if (buf.length < 4 || buf.length < 4 + buf.readInt32BE(0)) return;
+      clearTimeout(timer);
+      socket.end();
+      // Response v1: correlation id, [topic name, [partition, error code, timestamp, offset]].
+      const result = new Map<number, ReplicaOffset>();
+      let r = 8;
+      const topics = buf.readInt32BE(r);
+      r += 4;
+      for (let t = 0; t < topics; t++) {
+        r += 2 + buf.readInt16BE(r);
+        const count = buf.readInt32BE(r);
+        r += 4;
+        for (let i = 0; i < count; i++) {
+          result.set(buf.readInt32BE(r), { error: buf.readInt16BE(r + 4), offset: Number(buf.readBigInt64BE(r + 14)) });
+          r += 22;
+        }
+      }
+      resolve(result);
+    });
+  });
 }

@@ -11,7 +11,7 @@ export { createBatchingProducer } from './batching-producer.ts';
 export type { BatchingProducer, BatchingProducerOptions, OutgoingRecord } from './batching-producer.ts';
 export { createOutbox } from './outbox.ts';
 export type { Outbox } from './outbox.ts';
-export { isRetriable, retryKafka } from './retry.ts';
+export { isRetriable, retryKafka, subscribeRetrying } from './retry.ts';
 export type { RetryOptions } from './retry.ts';
 export { describeTopicConfigs, describeTopicReplication, ensureTopics } from './topics.ts';
 export type { TopicReplication, TopicSpec } from './topics.ts';

@@ -2,6 +2,7 @@
 // produce and fetch requests itself but not every admin call: on a fresh broker, for example,
 // `fetchOffsets` fails with "This is not the correct coordinator for this group" until the
 // group coordinator has loaded, and a service must wait rather than exit.
+import type { Consumer, ConsumerSubscribeTopics } from 'kafkajs';
 import type { Logger } from 'pino';
 
 export interface RetryOptions {
@@ -34,4 +35,19 @@ export async function retryKafka<T>(
       delay = Math.min(delay * 2, 5_000);
     }
   }
+}
+
+/**
+ * `consumer.subscribe`, retried while a broker does not know the topics yet. A broker learns of a
+ * topic created a moment ago (by this service's own ensureTopics, say) from the controller's
+ * metadata log and answers UNKNOWN_TOPIC_OR_PARTITION until then; kafkajs's subscribe gives up on
+ * that at once (BrokerPool.refreshMetadata retries LEADER_NOT_AVAILABLE only), so a service
+ * starting on a fresh cluster exited with "This server does not host this topic-partition".
+ */
+export function subscribeRetrying(
+  consumer: Pick<Consumer, 'subscribe'>,
+  subscription: ConsumerSubscribeTopics,
+  options: Omit<RetryOptions, 'what'> = {},
+): Promise<void> {
+  return retryKafka(() => consumer.subscribe(subscription), { ...options, what: `subscribing to ${subscription.topics.join(', ')}` });
 }

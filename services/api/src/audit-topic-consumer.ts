@@ -6,7 +6,7 @@
 // and skipped. A record that is not a storable event (malformed, or holding what looks like
 // personal data) is counted and skipped by position — its content is never logged.
 import { appendFromTopic, isAuditError, lastSourceOffset, type AuditLog, type AuditRecord } from '@lethe/audit';
-import { CONSUMER_TIMEOUTS, exitOnConsumerCrash, type Admin, type Consumer, type Kafka } from '@lethe/kafka';
+import { CONSUMER_TIMEOUTS, exitOnConsumerCrash, subscribeRetrying, type Admin, type Consumer, type Kafka } from '@lethe/kafka';
 import type { Logger } from '@lethe/observability';
 
 export interface AuditTopicConsumerOptions {
@@ -61,7 +61,7 @@ export async function startAuditTopicConsumer({
   const consumer: Consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, ...CONSUMER_TIMEOUTS });
   exitOnConsumerCrash(consumer, { name: 'audit topic', logger: child });
   await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
+  await subscribeRetrying(consumer, { topics: [topic], fromBeginning: true }, { logger: child });
   await consumer.run({
     autoCommit: false,
     eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale, commitOffsetsIfNecessary }) => {

@@ -30,8 +30,8 @@ function fakeKafka(partitions: Array<{ partition: number; low: string; high: str
     events: { CRASH: 'consumer.crash' },
     on: () => undefined,
     connect: async () => void steps.push('connect'),
-    subscribe: async ({ topic, fromBeginning }: { topic: string; fromBeginning: boolean }) =>
-      void steps.push(`subscribe ${topic} fromBeginning=${fromBeginning}`),
+    subscribe: async ({ topics, fromBeginning }: { topics: string[]; fromBeginning: boolean }) =>
+      void steps.push(`subscribe ${topics.join(',')} fromBeginning=${fromBeginning}`),
     run: async (config: RunConfig) => void ((run = config), steps.push(`run autoCommit=${config.autoCommit}`)),
     seek: ({ partition, offset }: { partition: number; offset: string }) => void steps.push(`seek ${partition}@${offset}`),
     disconnect: async () => void steps.push('disconnect'),

@@ -3,7 +3,8 @@
 // from their start when the group has committed nothing, and neither resolves nor commits an
 // offset on its own: kafkajs would otherwise commit a batch as soon as it was handed over, before
 // the partials or aggregates it became are in Kafka. The runners commit (processor.ts, releaser.ts).
-import type { Consumer, EachBatchPayload } from '@lethe/kafka';
+import { subscribeRetrying, type Consumer, type EachBatchPayload } from '@lethe/kafka';
+import type { Logger } from '@lethe/observability';
 
 export interface BatchRunner {
   eachBatch(payload: EachBatchPayload): Promise<void>;
@@ -15,11 +16,16 @@ export async function startConsuming(
   consumer: Pick<Consumer, 'connect' | 'on' | 'events' | 'subscribe' | 'run'>,
   topics: string[],
   runner: BatchRunner,
-  options: { partitionsConsumedConcurrently?: number } = {},
+  options: { partitionsConsumedConcurrently?: number; logger?: Logger } = {},
 ): Promise<void> {
   await consumer.connect();
   // Before joining: the first assignment must reach the runner too.
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => runner.assigned(payload.memberAssignment));
-  await consumer.subscribe({ topics, fromBeginning: true });
-  await consumer.run({ ...options, autoCommit: false, eachBatchAutoResolve: false, eachBatch: runner.eachBatch });
+  await subscribeRetrying(consumer, { topics, fromBeginning: true }, { logger: options.logger });
+  await consumer.run({
+    partitionsConsumedConcurrently: options.partitionsConsumedConcurrently,
+    autoCommit: false,
+    eachBatchAutoResolve: false,
+    eachBatch: runner.eachBatch,
+  });
 }

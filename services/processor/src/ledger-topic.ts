@@ -9,7 +9,7 @@
 // of a releaser running at the same time under another consumer group.
 import { randomUUID } from 'node:crypto';
 import type { Admin, Consumer, Kafka, Producer } from '@lethe/kafka';
-import { CONSUMER_TIMEOUTS, retryKafka } from '@lethe/kafka';
+import { CONSUMER_TIMEOUTS, retryKafka, subscribeRetrying } from '@lethe/kafka';
 import type { Logger } from '@lethe/observability';
 import { createClaimLog, type ClaimLog, type ClaimVerdict, type ReleaseClaim } from '@lethe/privacy';
 import { ReleaseClaimRecordSchema } from '@lethe/schemas';
@@ -80,7 +80,7 @@ export function createLedgerTopic({ kafka, producer, admin, topic, groupPrefix, 
     consumer,
     async start() {
       await consumer.connect();
-      await consumer.subscribe({ topic, fromBeginning: true });
+      await subscribeRetrying(consumer, { topics: [topic], fromBeginning: true }, { logger });
       await consumer.run({
         autoCommit: false,
         eachMessage: async ({ message }) => {

@@ -100,8 +100,8 @@ runService(
     exitOnConsumerCrash(releaserConsumer, { name: 'releaser', logger });
     exitOnConsumerCrash(ledgerTopic.consumer, { name: 'release ledger', logger });
     await ledgerTopic.start();
-    await startConsuming(stageConsumer, [topics.readings, topics.sightings], stage1, { partitionsConsumedConcurrently: 1 });
-    await startConsuming(releaserConsumer, [topics.partials], releaser);
+    await startConsuming(stageConsumer, [topics.readings, topics.sightings], stage1, { partitionsConsumedConcurrently: 1, logger });
+    await startConsuming(releaserConsumer, [topics.partials], releaser, { logger });
 
     const timer = setInterval(() => {
       stage1.tick().catch((err: unknown) => logger.error({ err }, 'emitting partials failed; will retry'));

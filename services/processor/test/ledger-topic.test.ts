@@ -25,8 +25,8 @@ function setup({ high = 0, timeoutMs = 5000 } = {}) {
   let delivered = 0;
   const consumer = {
     connect: async () => void steps.push('connect'),
-    subscribe: async ({ topic: t, fromBeginning }: { topic: string; fromBeginning: boolean }) =>
-      void steps.push(`subscribe ${t} fromBeginning=${fromBeginning}`),
+    subscribe: async ({ topics, fromBeginning }: { topics: string[]; fromBeginning: boolean }) =>
+      void steps.push(`subscribe ${topics.join(',')} fromBeginning=${fromBeginning}`),
     run: async (config: { autoCommit: boolean; eachMessage: typeof eachMessage }) => {
       steps.push(`run autoCommit=${config.autoCommit}`);
       eachMessage = config.eachMessage;

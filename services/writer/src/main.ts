@@ -1,6 +1,6 @@
 // Writer entry point: Kafka aggregates in, InfluxDB points out, offsets committed after each write.
 import { InfluxDB } from '@influxdata/influxdb-client';
-import { createKafka, CONSUMER_TIMEOUTS, ensureTopics, exitOnConsumerCrash, retryKafka } from '@lethe/kafka';
+import { createKafka, CONSUMER_TIMEOUTS, ensureTopics, exitOnConsumerCrash, retryKafka, subscribeRetrying } from '@lethe/kafka';
 import { runService, startHealthServer } from '@lethe/observability';
 import { DEFAULT_POLICY_PATH, loadPolicy, topicSpecs } from '@lethe/privacy';
 import { topicNames } from '@lethe/schemas';
@@ -32,7 +32,7 @@ runService({ name: 'writer', loadConfig: loadWriterConfig, createMetrics: create
   });
   exitOnConsumerCrash(consumer, { name: 'aggregates', logger });
   await consumer.connect();
-  await consumer.subscribe({ topics: [topicNames(config.KAFKA_TOPIC_PREFIX).aggregates], fromBeginning: true });
+  await subscribeRetrying(consumer, { topics: [topicNames(config.KAFKA_TOPIC_PREFIX).aggregates], fromBeginning: true }, { logger });
   await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: writer.eachBatch });
 
   lifecycle.onShutdown('stop consuming', () => consumer.disconnect());
