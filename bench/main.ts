@@ -6,7 +6,7 @@
 //   4 gateway alone                5 processor replaying stage 4's topics
 //   6 writer alone                 7 full pipeline at 25/50/75/90 % of the slowest stage, then a soak
 //
-// and writes bench/results/<date>.md and .json. Its servers are its own (infra/local/up.sh on
+// and writes bench/results/<date>.md and .json (<date>-2, … for later runs of the day). Its servers are its own (infra/local/up.sh on
 // .local-bench and ports 21883/29092/28086, each overridable like infra/local's): started if
 // down and stopped again at the end, left alone if they were already up. Options: options.ts.
 //

@@ -1,7 +1,7 @@
 // The results file: a Markdown report for people (headline table, the issue's targets met or
 // not with the measured numbers, ratios, RSS over time, then each stage's method and notes)
 // and the same data as JSON beside it.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { round, type Row } from './context.ts';
 import type { MachineInfo } from './infra.ts';
@@ -309,10 +309,21 @@ export function markdown(results: Results): string {
   return L.join('\n');
 }
 
+/**
+ * `<dir>/<name>`, or `<name>-2`, `-3`, … when results of that name are already there: a second run
+ * on the same day must not overwrite the first (results are committed and cited by name).
+ */
+export function resultsBase(dir: string, name: string, exists: (path: string) => boolean = existsSync): string {
+  const taken = (base: string) => exists(`${base}.md`) || exists(`${base}.json`);
+  let base = join(dir, name);
+  for (let n = 2; taken(base); n++) base = join(dir, `${name}-${n}`);
+  return base;
+}
+
 export function writeResults(r: Results): string[] {
   mkdirSync(r.dir, { recursive: true });
   const date = r.startedAt.toISOString().slice(0, 10);
-  const base = join(r.dir, `${date}${r.opts.quick ? '-quick' : ''}`);
+  const base = resultsBase(r.dir, `${date}${r.opts.quick ? '-quick' : ''}`);
   writeFileSync(`${base}.md`, markdown(r));
   const json = {
     date,
