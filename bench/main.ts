@@ -4,13 +4,15 @@
 //
 //   1 raw Mosquitto QoS 1          2 kafka-producer-perf-test      3 kafkajs batching producer
 //   4 gateway alone                5 processor replaying stage 4's topics
-//   6 writer alone                 7 full pipeline at 25/50/75/90 % of the slowest stage, then a soak
+//   6 writer alone                 7 full pipeline: a search for the maximum zero-loss rate, three
+//                                    repeats there, a step at half of it, then a soak at half
 //
-// and writes bench/results/<date>.md and .json (<date>-2, … for later runs of the day). Its servers are its own (infra/local/up.sh on
-// .local-bench and ports 21883/29092/28086, each overridable like infra/local's): started if
-// down and stopped again at the end, left alone if they were already up. Options: options.ts.
+// and writes bench/results/<date>.md and .json (<date>-2, … for later runs of the day). Its
+// servers are its own (infra/local/up.sh on .local-bench and ports 21883/29092/28086, each
+// overridable like infra/local's): started if down and stopped again at the end, left alone if
+// they were already up. Options: options.ts.
 //
-//   pnpm bench                       # about 15 minutes
+//   pnpm bench                       # about 18 minutes
 //   BENCH_QUICK=1 pnpm bench         # about 4 minutes, small sizes (the results say so)
 //   BENCH_SOAK_SECONDS=600 pnpm bench   # the issue's 10-minute RSS check
 import { randomBytes } from 'node:crypto';
