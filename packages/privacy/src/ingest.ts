@@ -230,9 +230,10 @@ export function createIngestStage({
     let sightings = 0;
     let merged = 0;
     const here = new Set<string>();
+    const claims = written.slot(slot + slotMs, source, device.id);
     items.forEach((item, index) => {
       const pseudonym = result.pseudonyms[index]!;
-      if (here.has(pseudonym) || !written.claim(source, device.id, pseudonym, slot + slotMs, `${seq}`)) {
+      if (here.has(pseudonym) || !claims.claim(pseudonym, seq)) {
         merged++;
         return;
       }
@@ -275,16 +276,28 @@ export function createIngestStage({
  * processor counts a pseudonym once per device and slot.
  */
 function createWrittenSlots() {
-  const slots = new Map<number, Map<string, string>>();
+  // slot end → `${source}|${deviceId}` → pseudonym → the seq of the reading that wrote its record.
+  // Nested, so a sighting costs a lookup in its device's few hundred pseudonyms rather than a
+  // string built and hashed into a map of every sighting of the slot (at the bench's maximum
+  // rate, 100,000 and more).
+  const slots = new Map<number, Map<string, Map<string, number>>>();
   return {
-    /** True if this reading may write the record: the first for its pseudonym, device and slot, or a copy from the same reading. */
-    claim(source: SightingSource, deviceId: string, pseudonym: string, slotEnd: number, readingId: string): boolean {
-      let claims = slots.get(slotEnd);
-      if (!claims) slots.set(slotEnd, (claims = new Map()));
-      const id = `${source}|${deviceId}|${pseudonym}`;
-      const by = claims.get(id);
-      if (by === undefined) claims.set(id, readingId);
-      return by === undefined || by === readingId;
+    /** The claims of one device and source in the slot that ends at `slotEnd`. */
+    slot(slotEnd: number, source: SightingSource, deviceId: string) {
+      let devices = slots.get(slotEnd);
+      if (!devices) slots.set(slotEnd, (devices = new Map()));
+      const device = `${source}|${deviceId}`;
+      let claims = devices.get(device);
+      if (!claims) devices.set(device, (claims = new Map()));
+      const held = claims;
+      return {
+        /** True if this reading (`seq`) may write the record: the first for its pseudonym, device and slot, or a copy from the same reading. */
+        claim(pseudonym: string, seq: number): boolean {
+          const by = held.get(pseudonym);
+          if (by === undefined) held.set(pseudonym, seq);
+          return by === undefined || by === seq;
+        },
+      };
     },
     /** Forgets slots that ended before `cutoff`: their sightings would be refused as late. */
     forgetBefore(cutoff: number): void {

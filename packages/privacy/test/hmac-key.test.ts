@@ -15,6 +15,19 @@ describe('createHmacKey', () => {
     }
   });
 
+  it('pads every length right: each message length around the block boundaries, in 1-, 2-, 3- and 4-byte characters', () => {
+    // The inner hash's padding moves to a second (third) block at 56 (120) bytes of message, as
+    // 64 bytes of padded key come first; characters of several bytes cross those edges mid-character.
+    const key = randomBytes(32);
+    const hmac = createHmacKey(key);
+    for (const unit of ['a', 'é', '車', '🚗', '\ud800']) {
+      for (let n = 0; n <= 140; n++) {
+        const m = unit.repeat(n);
+        expect(hmac.digest(m).equals(createHmac('sha256', key).update(m, 'utf8').digest()), `${n} × ${JSON.stringify(unit)}`).toBe(true);
+      }
+    }
+  });
+
   it('leaves the caller’s key as it was, and refuses to work once destroyed', () => {
     const key = randomBytes(32);
     const copy = Buffer.from(key);
