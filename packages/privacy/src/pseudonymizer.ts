@@ -27,7 +27,7 @@ export function createPseudonymizer(provider: PseudonymKeyProvider, epochMs: num
         identifiers.map((id) => `${source}:${normalizeIdentifier(source, id)}`),
       );
       if (!macs) return undefined;
-      return { epoch, pseudonyms: macs.map((m) => m.subarray(0, PSEUDONYM_BYTES).toString('base64url')) };
+      return { epoch, pseudonyms: macs.map((m) => m.toString('base64url', 0, PSEUDONYM_BYTES)) };
     },
   };
 }
