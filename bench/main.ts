@@ -5,7 +5,8 @@
 //   1 raw Mosquitto QoS 1          2 kafka-producer-perf-test      3 kafkajs batching producer
 //   4 gateway alone                5 processor replaying stage 4's topics
 //   6 writer alone                 7 full pipeline: a search for the maximum zero-loss rate, three
-//                                    repeats there, a step at half of it, then a soak at half
+//                                    repeats there (5 % lower, at most twice, after one that falls
+//                                    behind), a step at half of it, then a soak at half
 //
 // and writes bench/results/<date>.md and .json (<date>-2, … for later runs of the day). Its
 // servers are its own (infra/local/up.sh on .local-bench and ports 21883/29092/28086, each

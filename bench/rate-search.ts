@@ -42,3 +42,29 @@ export function nextRate(trials: readonly Trial[], o: SearchOptions): number | u
   if ((hi - lo) / lo <= o.precision) return undefined;
   return Math.round((lo + hi) / 2);
 }
+
+export interface RepeatOptions {
+  /** Sustained repeats wanted at one rate. */
+  repeats: number;
+  /** What a repeat that is not sustained takes off the rate, as a share of the search's maximum. */
+  stepDown: number;
+  /** At most this many steps down; a repeat failing after them ends the repeats. */
+  maxStepDowns: number;
+}
+
+/**
+ * The repeats at the maximum the search found: the rate of the next one after `done`, or undefined
+ * when they are over. The search keeps its best sustained rate even if that was one lucky minute;
+ * the maximum reported is a rate the pipeline carries every time. So a repeat that is not sustained
+ * lowers the rate by `stepDown` of the search's maximum and the repeats start over there, at most
+ * `maxStepDowns` times; they are over once `repeats` in a row were sustained at one rate.
+ */
+export function nextRepeatRate(found: number, done: readonly Trial[], o: RepeatOptions): number | undefined {
+  const last = done.at(-1);
+  if (!last) return found;
+  const failures = done.filter((t) => !t.sustained).length;
+  if (!last.sustained) return failures > o.maxStepDowns ? undefined : Math.round(found * (1 - o.stepDown * failures));
+  let streak = 0;
+  for (let i = done.length - 1; i >= 0 && done[i]!.sustained && done[i]!.rate === last.rate; i--) streak++;
+  return streak >= o.repeats ? undefined : last.rate;
+}

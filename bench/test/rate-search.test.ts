@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bounds, nextRate, type SearchOptions, type Trial } from '../rate-search.ts';
+import { bounds, nextRate, nextRepeatRate, type RepeatOptions, type SearchOptions, type Trial } from '../rate-search.ts';
 
 const options: SearchOptions = { start: 1000, growth: 1.5, precision: 0.1, maxTrials: 10, floor: 100 };
 
@@ -41,5 +41,37 @@ describe('the search for the maximum sustainable rate', () => {
     const trials = search(4200, options, new Set([1]));
     expect(trials[1]).toEqual({ rate: 1500, sustained: false });
     expect(bounds(trials).lo).toBeGreaterThan(1000);
+  });
+});
+
+describe('the repeats at the maximum', () => {
+  const o: RepeatOptions = { repeats: 3, stepDown: 0.05, maxStepDowns: 2 };
+  /** Runs the repeats from `found` against a pipeline whose i-th step is sustained when `holds(rate, i)`. */
+  function repeat(found: number, holds: (rate: number, i: number) => boolean): Trial[] {
+    const done: Trial[] = [];
+    for (let rate = nextRepeatRate(found, done, o); rate !== undefined; rate = nextRepeatRate(found, done, o))
+      done.push({ rate, sustained: holds(rate, done.length) });
+    return done;
+  }
+
+  it('repeat the maximum the search found as often as asked when every one holds', () => {
+    expect(repeat(10_000, () => true)).toEqual([10_000, 10_000, 10_000].map((rate) => ({ rate, sustained: true })));
+  });
+
+  it('start over 5 % lower after a repeat that falls behind, and end with a rate that held every time', () => {
+    // Carries 9,600/s every time: 10,000 falls behind at once, 9,500 holds three times.
+    const done = repeat(10_000, (rate) => rate <= 9600);
+    expect(done).toEqual([{ rate: 10_000, sustained: false }, ...[9500, 9500, 9500].map((rate) => ({ rate, sustained: true }))]);
+  });
+
+  it('count the repeats anew at the lower rate, even when the failure came after sustained ones', () => {
+    // The 2nd repeat at 10,000 falls behind (a noisy minute); the repeats start over at 9,500.
+    const done = repeat(10_000, (_, i) => i !== 1);
+    expect(done.map((t) => t.rate)).toEqual([10_000, 10_000, 9500, 9500, 9500]);
+  });
+
+  it('give up after two steps down (the headline then falls back to the best sustained step)', () => {
+    const done = repeat(10_000, () => false);
+    expect(done).toEqual([10_000, 9500, 9000].map((rate) => ({ rate, sustained: false })));
   });
 });
