@@ -326,11 +326,8 @@ export async function benchPipeline(ctx: BenchContext, baseRate: number, basis: 
         `the search found ${lo} readings/s; ${opts.repeats} measured step(s) there, ${REPEATS.stepDown * 100} % lower after one that is not sustained`,
       );
       const repeats: Trial[] = [];
-      for (
-        let rate = nextRepeatRate(lo, repeats, { ...REPEATS, repeats: opts.repeats });
-        rate !== undefined;
-        rate = nextRepeatRate(lo, repeats, { ...REPEATS, repeats: opts.repeats })
-      ) {
+      const repeatOptions = { ...REPEATS, repeats: opts.repeats };
+      for (let rate = nextRepeatRate(lo, repeats, repeatOptions); rate !== undefined; rate = nextRepeatRate(lo, repeats, repeatOptions)) {
         const below = Math.round((1 - rate / lo) * 100);
         const n = repeats.filter((t) => t.rate === rate).length + 1;
         const step = await runStep(`max ${n}/${opts.repeats}${below > 0 ? ` at −${below} %` : ''}`, 'max', rate, opts.stepSeconds);
