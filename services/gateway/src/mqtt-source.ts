@@ -15,6 +15,7 @@
 // gateway: replicas.ts, and leaveOnStop below; a session left behind: orphan-session.ts).
 import { connect, type IClientOptions, type ISubscriptionMap, type MqttClient } from 'mqtt';
 import type { Logger } from '@lethe/observability';
+import { createTimeSlice } from './time-slice.ts';
 
 export interface MqttSourceOptions {
   url: string;
@@ -48,6 +49,12 @@ const NO_PUBACK_YET = new Error('acknowledged once Kafka has it');
  * (infra/mosquitto) must allow as many.
  */
 export const MAX_IN_FLIGHT = 1000;
+/**
+ * The longest the gateway ingests readings in one turn of its event loop, shared by all its
+ * connections (time-slice.ts): about the producer's linger, 60–150 readings.
+ */
+export const INGEST_SLICE_MS = 5;
+const ingestSlice = createTimeSlice(INGEST_SLICE_MS);
 
 export async function startMqttSource(options: MqttSourceOptions): Promise<MqttSource> {
   const { url, username, password, clientIdPrefix, connections, topicFilter, shareGroup, logger, handle, leaveOnStop = false } = options;
@@ -211,7 +218,7 @@ export function acknowledgeAfterHandling(client: MqttClient, handle: MqttSourceO
       },
     );
     const next = () => callback(NO_PUBACK_YET);
-    if (unacked.length < MAX_IN_FLIGHT) next();
+    if (unacked.length < MAX_IN_FLIGHT) ingestSlice.run(next);
     else paused = next;
   };
   // mqtt.js writes no PUBACK for a message whose callback got an error; if a new version did,
