@@ -36,4 +36,11 @@ export const commonFields = {
   LOG_LEVEL: logLevel(),
   HTTP_HOST: z.string().default('0.0.0.0'),
   HTTP_PORT: port().default(9464),
+  /**
+   * The service's CPU priority, as nice(1) (0–19; higher yields more). Where services share a
+   * host, the stages that work to seconds (processor, writer) yield to the gateway, which holds
+   * every device's PUBACK until Kafka has its reading: docker-compose.yml and
+   * infra/local/pipeline.sh run those two at 10 (services/processor/README.md says why).
+   */
+  NICE: z.coerce.number().int().min(0).max(19).default(0),
 };

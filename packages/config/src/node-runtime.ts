@@ -2,7 +2,8 @@
 // service's own configuration): infra/node-runtime.env, which explains each one. Launchers
 // written in TypeScript (the test suites, the bench) put these into a service's environment;
 // the Dockerfile and infra/local/pipeline.sh source the same file.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { getPriority, setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 
@@ -35,4 +36,30 @@ export function applyV8Flags(env: Record<string, string | undefined> = process.e
   if (bad !== undefined) throw new Error(`LETHE_V8_FLAGS: ${JSON.stringify(bad)} is not a V8 flag (expected --name or --name=value)`);
   for (const flag of flags) setFlagsFromString(flag);
   return flags;
+}
+
+/**
+ * Lowers this process's CPU priority to nice `niceness` (0–19; a process already nicer keeps its
+ * own), for every thread it has and will have. Linux keeps a nice value per thread, V8's worker
+ * threads (parallel garbage collection, compilation) exist before any of our code runs, and a
+ * thread started later takes the value of the thread that starts it. Lowering one's own priority
+ * needs no privilege, so this works in an unprivileged container too. Returns the niceness of
+ * the calling thread afterwards.
+ */
+export function lowerCpuPriority(niceness: number): number {
+  let threads = [0];
+  try {
+    threads = readdirSync('/proc/self/task').map(Number);
+  } catch {
+    // Not Linux: the nice value is the process's.
+  }
+  for (const thread of threads) {
+    try {
+      if (getPriority(thread) < niceness) setPriority(thread, niceness);
+    } catch (err) {
+      // A thread that ended since the listing; anything else is a real failure.
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+    }
+  }
+  return getPriority();
 }

@@ -69,4 +69,39 @@ describe("the services' Node runtime settings", () => {
     expect(applyV8Flags({})).toEqual([]);
     expect(() => applyV8Flags({ LETHE_V8_FLAGS: '--heap-growing-percent=50 rm' })).toThrow(/LETHE_V8_FLAGS: "rm" is not a V8 flag/);
   });
+
+  it('lowers the CPU priority of every thread of the process, those it starts later included, and never raises it', () => {
+    // In a child: the test's own worker keeps its priority.
+    const script = `import { readdirSync } from 'node:fs';
+      import { getPriority } from 'node:os';
+      import { Worker } from 'node:worker_threads';
+      import { lowerCpuPriority } from ${JSON.stringify(new URL('../src/node-runtime.ts', import.meta.url).href)};
+      const threads = () => readdirSync('/proc/self/task').map((t) => getPriority(Number(t)));
+      const before = threads();
+      // Relative to how the test was started (say under nice), so that it means the same there.
+      const target = Math.min(19, getPriority() + 7);
+      const main = lowerCpuPriority(target);
+      const after = threads();
+      const worker = new Worker('setTimeout(() => {}, 200)', { eval: true });
+      await new Promise((resolve) => worker.once('online', resolve));
+      const withWorker = threads();
+      await worker.terminate();
+      console.log(JSON.stringify({ before, main, after, withWorker, again: lowerCpuPriority(target - 4), target }));`;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    const { before, main, after, withWorker, again, target } = JSON.parse(out) as {
+      before: number[];
+      after: number[];
+      withWorker: number[];
+      main: number;
+      again: number;
+      target: number;
+    };
+    expect(before.length, 'V8 runs helper threads before any code of ours').toBeGreaterThan(1);
+    expect(before.every((n) => n < target)).toBe(true);
+    expect(main).toBe(target);
+    expect(after).toEqual(before.map(() => target));
+    expect(withWorker.length).toBeGreaterThan(after.length);
+    expect(withWorker.every((n) => n === target)).toBe(true);
+    expect(again, 'a lower niceness asked later leaves it as it is').toBe(target);
+  });
 });
