@@ -41,6 +41,12 @@ const WINDOW = '5s';
 const EPOCH = '10s';
 const TTL = '20s';
 const WORLD_SHIFT = 120 * S;
+/**
+ * What a world's start is aligned to: the longest period of the schedule (the TTL, which is
+ * also the retention attestations' period), so every period starts with the world. The second
+ * world then starts in the same phase of each, WORLD_SHIFT being a multiple of this.
+ */
+const SCHEDULE_PERIOD = 20 * S;
 /** How long each world is watched: the car's sighting is deleted (TTL + bound) and every figure has caught up. */
 const WORLD_MS = 100 * S;
 /**
@@ -210,7 +216,7 @@ describe('P9: the register and the api do not tell one car from none', () => {
     // Warm up past the raw-data limit (TTL + bound, 73 s here) so what earlier suites left in
     // the personal topics is gone, and every service is in its steady state.
     const warmUntil = Date.now() + 80 * S;
-    const t0 = Math.ceil(warmUntil / WORLD_SHIFT) * WORLD_SHIFT;
+    const t0 = Math.ceil(warmUntil / SCHEDULE_PERIOD) * SCHEDULE_PERIOD;
     // Every output read once before, so the api's counters of its own requests exist in both worlds' first snapshot.
     await snapshot(`http://127.0.0.1:${api.port}`, t0, 0);
     const sightingsBefore = await sightingsEnd();
