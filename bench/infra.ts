@@ -128,12 +128,10 @@ export function serviceEnv(s: Servers, name: ServiceName): Record<string, string
         MQTT_PASSWORD_FILE: secret('mqtt-gateway-password'),
         KAFKA_BROKERS: s.kafkaBrokers.join(','),
       };
-    // NICE as docker-compose.yml and infra/local/pipeline.sh run them: the aggregation stages yield to the gateway.
     case 'processor':
-      return { KAFKA_BROKERS: s.kafkaBrokers.join(','), NOISE_KEY_FILE: secret('processor-noise-key'), NICE: '10' };
+      return { KAFKA_BROKERS: s.kafkaBrokers.join(','), NOISE_KEY_FILE: secret('processor-noise-key') };
     case 'writer':
       return {
-        NICE: '10',
         KAFKA_BROKERS: s.kafkaBrokers.join(','),
         INFLUX_URL: s.influx.url,
         INFLUX_ORG: s.influx.org,

@@ -94,9 +94,8 @@ service_env() {
   case "$1" in
     gateway) printf '%s\n' "MQTT_URL=$MQTT_URL" "MQTT_USERNAME=lethe-gateway" \
       "MQTT_PASSWORD_FILE=$SECRETS/mqtt-gateway-password" "KAFKA_BROKERS=$KAFKA_BROKERS" ;;
-    # NICE: the aggregation stages yield the CPU to the gateway (services/processor/README.md).
-    processor) printf '%s\n' "KAFKA_BROKERS=$KAFKA_BROKERS" "NOISE_KEY_FILE=$SECRETS/processor-noise-key" "NICE=10" ;;
-    writer) printf '%s\n' "KAFKA_BROKERS=$KAFKA_BROKERS" "NICE=10" "INFLUX_URL=$INFLUX_URL" "INFLUX_ORG=$INFLUX_ORG" \
+    processor) printf '%s\n' "KAFKA_BROKERS=$KAFKA_BROKERS" "NOISE_KEY_FILE=$SECRETS/processor-noise-key" ;;
+    writer) printf '%s\n' "KAFKA_BROKERS=$KAFKA_BROKERS" "INFLUX_URL=$INFLUX_URL" "INFLUX_ORG=$INFLUX_ORG" \
       "INFLUX_BUCKET=$INFLUX_BUCKET" "INFLUX_TOKEN_FILE=$SECRETS/influxdb-writer-token" ;;
     api) printf '%s\n' "INFLUX_URL=$INFLUX_URL" "INFLUX_ORG=$INFLUX_ORG" "INFLUX_BUCKET=$INFLUX_BUCKET" \
       "INFLUX_TOKEN_FILE=$SECRETS/influxdb-reader-token" "KAFKA_BROKERS=$KAFKA_BROKERS" \
