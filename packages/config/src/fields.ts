@@ -37,10 +37,10 @@ export const commonFields = {
   HTTP_HOST: z.string().default('0.0.0.0'),
   HTTP_PORT: port().default(9464),
   /**
-   * The service's CPU priority, as nice(1) (0–19; higher yields more). Where services share a
-   * host, the stages that work to seconds (processor, writer) yield to the gateway, which holds
-   * every device's PUBACK until Kafka has its reading: docker-compose.yml and
-   * infra/local/pipeline.sh run those two at 10 (services/processor/README.md says why).
+   * The service's CPU priority, as nice(1) (0–19; higher yields more), for a stage that should
+   * yield to the gateway on a shared host. A trade, measured in services/processor/README.md:
+   * the processor at 10 beside the gateway on two cores brought the gateway's p99 down and the
+   * pipeline's maximum too, so the shipped stacks leave every service at 0.
    */
   NICE: z.coerce.number().int().min(0).max(19).default(0),
 };
