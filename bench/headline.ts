@@ -5,6 +5,7 @@
 import type { Row } from './context.ts';
 import { Histogram } from './histogram.ts';
 import { kept, type PipelineResult, type StepResult } from './stage-pipeline.ts';
+import { WINDOW_TO_INFLUX_P99_MS, windowLatency } from './window-visibility.ts';
 
 /** Lethe's own services: what the CPU target is about. */
 export const SERVICES = ['gateway', 'processor', 'writer'] as const;
@@ -28,16 +29,6 @@ export interface Headline {
   endToEndMissing: number | null;
   /** Peak RSS per service over the whole stage, MiB. */
   peakRssMb: Record<string, number>;
-}
-
-/** Window close → all its devices' reading counts visible in InfluxDB, p99: the latency target every sustained step must meet. */
-export const WINDOW_TO_INFLUX_P99_MS = 2000;
-
-/** A step's window close → visible in InfluxDB, over the windows its own readings closed. */
-export function windowLatency(s: Pick<StepResult, 'windows'>): ReturnType<Histogram['summaryMs']> {
-  const h = new Histogram();
-  for (const w of s.windows) h.record((w.completeAt - w.closesAt) * 1000);
-  return h.summaryMs();
 }
 
 /**

@@ -21,7 +21,7 @@ import { counter, histogram, histogramDelta, histogramQuantile, samples, type Pr
 import { countReadingsInInflux, readingsPerWindow, uncountedIn } from './influx-audit.ts';
 import { auditReadings } from './readings-audit.ts';
 import { bounds, nextRate, nextRepeatRate, type RepeatOptions, type SearchOptions, type Trial } from './rate-search.ts';
-import { startVisibilityPoller, type WindowSeen } from './window-visibility.ts';
+import { startVisibilityPoller, windowsOnTimeSoFar, type WindowSeen } from './window-visibility.ts';
 
 /** The processor's WINDOW_GRACE_SECONDS default: a window closes this long after its end. */
 const GRACE_SECONDS = 5;
@@ -79,6 +79,8 @@ export interface StepResult {
    */
   windowsAfterInput: WindowSeen[];
   windowsNeverSeen: number;
+  /** Its windows were visible in InfluxDB in time, as far as the run could tell at its end (with `kept`, what steers the search and the repeats). */
+  windowsInTime: boolean;
   /** Machine CPU (cores) used by processes this step does not watch: other users of the machine. */
   otherCores: number;
 }
@@ -274,6 +276,7 @@ export async function benchPipeline(ctx: BenchContext, baseRate: number, basis: 
       }
       const endMs = Date.now();
       const after = watch.snapshot();
+      const windowsInTime = await windowsOnTime(startMs, publishEnd);
       const forwarded = counts.forwarded - countsBefore.forwarded;
       const usage = after.map((u) => ({ ...u, cpuSeconds: u.cpuSeconds - (before.find((b) => b.name === u.name)?.cpuSeconds ?? 0) }));
       const achievedRate = published.acked / published.seconds;
@@ -295,17 +298,34 @@ export async function benchPipeline(ctx: BenchContext, baseRate: number, basis: 
         windows: [],
         windowsAfterInput: [],
         windowsNeverSeen: 0,
+        windowsInTime,
         otherCores: watch.otherCores(before, after),
       };
       steps.push(step);
+      const keptUp = kept(step) && windowsInTime;
       ctx.progress(
         '7 pipeline',
-        `  ${label}: ${published.acked} published at ${round(achievedRate)}/s in ${published.seconds.toFixed(1)} s${overloaded ? ' (stopped: overloaded)' : ''}, ${forwarded} forwarded, drained ${step.drainSeconds.toFixed(1)} s after the last publish${kept(step) ? '' : ': not sustained'}`,
+        `  ${label}: ${published.acked} published at ${round(achievedRate)}/s in ${published.seconds.toFixed(1)} s${overloaded ? ' (stopped: overloaded)' : ''}, ${forwarded} forwarded, drained ${step.drainSeconds.toFixed(1)} s after the last publish${windowsInTime ? '' : ', windows late in InfluxDB'}${keptUp ? '' : ': not sustained'}`,
       );
       seqStart = Math.max(seqStart, ...Object.values(published.seqEnd));
       // An overloaded step leaves queues behind the gateway too (Kafka lag, open windows): let them go before the next.
-      if (!kept(step)) await sleep(BACKLOG_SECONDS * 2000);
+      if (!keptUp) await sleep(BACKLOG_SECONDS * 2000);
       return step;
+    };
+    /**
+     * Whether the windows a step's readings closed (as the report counts them) were visible in
+     * InfluxDB in time: the report would call a step with late windows not sustained, so the
+     * search and the repeats must not build on it. They closed by the step's last publish; the
+     * answer waits for the last of them to show and settle (a few seconds), at most a minute.
+     */
+    const windowsOnTime = async (startMs: number, publishEnd: number): Promise<boolean> => {
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        await sleep(500);
+        const ws = poller.watched().filter((w) => w.windowStart >= startMs - BENCH_WINDOW_SECONDS * 1000 && w.closesAt <= publishEnd);
+        const verdict = windowsOnTimeSoFar(ws, Date.now(), Date.now() < deadline ? undefined : 0);
+        if (verdict !== undefined) return verdict;
+      }
     };
 
     let half: number;
@@ -317,7 +337,7 @@ export async function benchPipeline(ctx: BenchContext, baseRate: number, basis: 
       const search: SearchOptions = { start: baseRate / 2, growth: 1.25, precision: 0.1, maxTrials: opts.searchTrials, floor: 100 };
       for (let rate = nextRate(trials, search); rate !== undefined; rate = nextRate(trials, search)) {
         const step = await runStep(`search ${trials.length + 1}`, 'search', rate, opts.stepSeconds);
-        trials.push({ rate: step.targetRate, sustained: kept(step) });
+        trials.push({ rate: step.targetRate, sustained: kept(step) && step.windowsInTime });
       }
       const { lo } = bounds(trials);
       if (lo === 0) throw new Error(`the pipeline sustained none of the rates tried (${trials.map((t) => t.rate).join(', ')} readings/s)`);
@@ -331,7 +351,7 @@ export async function benchPipeline(ctx: BenchContext, baseRate: number, basis: 
         const below = Math.round((1 - rate / lo) * 100);
         const n = repeats.filter((t) => t.rate === rate).length + 1;
         const step = await runStep(`max ${n}/${opts.repeats}${below > 0 ? ` at −${below} %` : ''}`, 'max', rate, opts.stepSeconds);
-        repeats.push({ rate, sustained: kept(step) });
+        repeats.push({ rate, sustained: kept(step) && step.windowsInTime });
       }
       half = repeats.at(-1)!.rate / 2;
       await runStep('half', 'half', half, opts.stepSeconds);

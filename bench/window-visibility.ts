@@ -14,10 +14,12 @@
 // sums, one per device and window), not every value of the window. Counting every value even so
 // costs InfluxDB about 28 µs of CPU per reading at 6,000 readings/s, nearly all of InfluxDB's
 // share in the pipeline steps (0.3 µs without the poller; pnpm bench, stage 7, quick).
+import { Histogram } from './histogram.ts';
 import type { Servers } from './infra.ts';
 import { flux } from './influx.ts';
 
-const SETTLE_MS = 3000;
+/** How long a window's count must stay unchanged to be taken as complete. */
+export const SETTLE_MS = 3000;
 const GIVE_UP_MS = 60_000;
 
 export interface WindowSeen {
@@ -28,9 +30,43 @@ export interface WindowSeen {
   fieldValues: number;
 }
 
+/** Window close → all its devices' reading counts visible in InfluxDB, p99: the latency target every sustained step must meet. */
+export const WINDOW_TO_INFLUX_P99_MS = 2000;
+
+/** Window close → visible in InfluxDB over `windows` (a step's: those its own readings closed). */
+export function windowLatency(s: { windows: readonly Pick<WindowSeen, 'closesAt' | 'completeAt'>[] }): ReturnType<Histogram['summaryMs']> {
+  const h = new Histogram();
+  for (const w of s.windows) h.record((w.completeAt - w.closesAt) * 1000);
+  return h.summaryMs();
+}
+
+/** A closed window as the poller knows it while it runs: `completeAt` is its count's last change so far, if seen. */
+export interface WindowWatched {
+  windowStart: number;
+  closesAt: number;
+  completeAt?: number;
+}
+
+/**
+ * Whether `windows` were visible within WINDOW_TO_INFLUX_P99_MS at p99, as far as can be told
+ * at `now`, so that the search and the repeats steer by what the report will judge: undefined
+ * while a window could still change the answer (not seen yet but not late yet, or seen within
+ * `settleMs` and below the target, so possibly still filling). A window not seen counts as seen now.
+ */
+export function windowsOnTimeSoFar(windows: readonly WindowWatched[], now: number, settleMs = SETTLE_MS): boolean | undefined {
+  const decided = (w: WindowWatched) =>
+    w.completeAt === undefined
+      ? now - w.closesAt >= WINDOW_TO_INFLUX_P99_MS
+      : now - w.completeAt >= settleMs || w.completeAt - w.closesAt >= WINDOW_TO_INFLUX_P99_MS;
+  if (!windows.every(decided)) return undefined;
+  return !(windowLatency({ windows: windows.map((w) => ({ closesAt: w.closesAt, completeAt: w.completeAt ?? now })) }).p99 >= WINDOW_TO_INFLUX_P99_MS);
+}
+
 export interface VisibilityPoller {
   /** Windows ending by `t` that are watched and not yet seen (not given up either). */
   unseenBefore(t: number): number;
+  /** Every window closed so far, seen or not. */
+  watched(): WindowWatched[];
   stop(): Promise<{ seen: WindowSeen[]; neverSeen: number[] }>;
 }
 
@@ -87,6 +123,7 @@ export function startVisibilityPoller(
   })();
   return {
     unseenBefore: (t) => [...windows].filter(([start, w]) => start + windowMs <= t && w.first === undefined && !w.settled).length,
+    watched: () => [...windows].map(([t, w]) => ({ windowStart: t, closesAt: w.closesAt, ...(w.first === undefined ? {} : { completeAt: w.changed! }) })),
     async stop() {
       running = false;
       await loop;

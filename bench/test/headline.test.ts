@@ -24,6 +24,7 @@ function step(label: string, role: StepRole, achievedRate: number, { missing = 0
     windows: [],
     windowsAfterInput: [],
     windowsNeverSeen: 0,
+    windowsInTime: true,
     otherCores: 0,
   };
 }
