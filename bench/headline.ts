@@ -35,7 +35,7 @@ export interface Headline {
  * Sustained, what the maximum is made of: the step kept up (stage-pipeline.ts: kept), and, audited
  * after the run, every acknowledged reading is in Kafka and counted in InfluxDB, and its windows
  * were visible within the latency target. The search and the repeats steer by `kept` and the
- * windows as far as the run could tell them at each step's end (StepResult.windowsInTime).
+ * windows as far as the run could tell them at each step's end (stage-pipeline.ts: keptUp).
  */
 export function sustained(steps: readonly StepResult[]): StepResult[] {
   return steps.filter(

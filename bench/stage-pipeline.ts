@@ -49,6 +49,11 @@ export function kept(s: Pick<StepResult, 'published' | 'drainSeconds'>): boolean
   return !s.published.stoppedEarly && s.published.behindTicks === 0 && s.published.failed.length === 0 && s.drainSeconds <= DRAIN_SECONDS;
 }
 
+/** What steers the search and the repeats: the step kept up, and its windows were visible in time as far as the run could tell. */
+export function keptUp(s: Pick<StepResult, 'published' | 'drainSeconds' | 'windowsInTime'>): boolean {
+  return kept(s) && s.windowsInTime;
+}
+
 /** What a step is for: a trial of the search, a repeat at the maximum it found, half of that, the soak, or one of BENCH_RATES. */
 export type StepRole = 'search' | 'max' | 'half' | 'soak' | 'fixed';
 
@@ -302,14 +307,13 @@ export async function benchPipeline(ctx: BenchContext, baseRate: number, basis: 
         otherCores: watch.otherCores(before, after),
       };
       steps.push(step);
-      const keptUp = kept(step) && windowsInTime;
       ctx.progress(
         '7 pipeline',
-        `  ${label}: ${published.acked} published at ${round(achievedRate)}/s in ${published.seconds.toFixed(1)} s${overloaded ? ' (stopped: overloaded)' : ''}, ${forwarded} forwarded, drained ${step.drainSeconds.toFixed(1)} s after the last publish${windowsInTime ? '' : ', windows late in InfluxDB'}${keptUp ? '' : ': not sustained'}`,
+        `  ${label}: ${published.acked} published at ${round(achievedRate)}/s in ${published.seconds.toFixed(1)} s${overloaded ? ' (stopped: overloaded)' : ''}, ${forwarded} forwarded, drained ${step.drainSeconds.toFixed(1)} s after the last publish${windowsInTime ? '' : ', windows late in InfluxDB'}${keptUp(step) ? '' : ': not sustained'}`,
       );
       seqStart = Math.max(seqStart, ...Object.values(published.seqEnd));
       // An overloaded step leaves queues behind the gateway too (Kafka lag, open windows): let them go before the next.
-      if (!keptUp) await sleep(BACKLOG_SECONDS * 2000);
+      if (!keptUp(step)) await sleep(BACKLOG_SECONDS * 2000);
       return step;
     };
     /**
@@ -337,7 +341,7 @@ export async function benchPipeline(ctx: BenchContext, baseRate: number, basis: 
       const search: SearchOptions = { start: baseRate / 2, growth: 1.25, precision: 0.1, maxTrials: opts.searchTrials, floor: 100 };
       for (let rate = nextRate(trials, search); rate !== undefined; rate = nextRate(trials, search)) {
         const step = await runStep(`search ${trials.length + 1}`, 'search', rate, opts.stepSeconds);
-        trials.push({ rate: step.targetRate, sustained: kept(step) && step.windowsInTime });
+        trials.push({ rate: step.targetRate, sustained: keptUp(step) });
       }
       const { lo } = bounds(trials);
       if (lo === 0) throw new Error(`the pipeline sustained none of the rates tried (${trials.map((t) => t.rate).join(', ')} readings/s)`);
@@ -351,7 +355,7 @@ export async function benchPipeline(ctx: BenchContext, baseRate: number, basis: 
         const below = Math.round((1 - rate / lo) * 100);
         const n = repeats.filter((t) => t.rate === rate).length + 1;
         const step = await runStep(`max ${n}/${opts.repeats}${below > 0 ? ` at −${below} %` : ''}`, 'max', rate, opts.stepSeconds);
-        repeats.push({ rate, sustained: kept(step) && step.windowsInTime });
+        repeats.push({ rate, sustained: keptUp(step) });
       }
       half = repeats.at(-1)!.rate / 2;
       await runStep('half', 'half', half, opts.stepSeconds);
