@@ -13,9 +13,9 @@
 // overridable like infra/local's): started if down and stopped again at the end, left alone if
 // they were already up. Options: options.ts.
 //
-//   pnpm bench                       # about 18 minutes
+//   pnpm bench                       # about 30 minutes (10 of them the soak)
 //   BENCH_QUICK=1 pnpm bench         # about 4 minutes, small sizes (the results say so)
-//   BENCH_SOAK_SECONDS=600 pnpm bench   # the 10-minute RSS check
+//   BENCH_SOAK_SECONDS=120 pnpm bench   # a shorter soak (the RSS target then says "not measured")
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { createKafka } from '@lethe/kafka';

@@ -51,7 +51,7 @@ const BenchSchema = z.object({
   BENCH_SEARCH_TRIALS: optionalInt(),
   /** Measured steps at the maximum the search found, for its median and spread (3; quick 1). */
   BENCH_REPEATS: optionalInt(),
-  /** Seconds of a last step at half the maximum (50 % of the base rate with BENCH_RATES) during which RSS keeps being sampled (120; quick 20). 600 = the 10-minute check. */
+  /** Seconds of a last step at half the maximum (50 % of the base rate with BENCH_RATES) over which RSS must stay flat (600, the 10-minute check; quick 20). */
   BENCH_SOAK_SECONDS: z.coerce.number().int().min(0).optional(),
   /** Readings/s that the search starts from half of (or BENCH_RATES apply to), instead of the slowest stage measured in this run. */
   BENCH_BASE_RATE: optionalInt(),
@@ -88,7 +88,7 @@ export function loadBenchOptions(env: Record<string, string | undefined> = proce
     ratePercents: c.BENCH_RATES,
     searchTrials: c.BENCH_SEARCH_TRIALS ?? (q ? 6 : 8),
     repeats: c.BENCH_REPEATS ?? (q ? 1 : 3),
-    soakSeconds: c.BENCH_SOAK_SECONDS ?? (q ? 20 : 120),
+    soakSeconds: c.BENCH_SOAK_SECONDS ?? (q ? 20 : 600),
     baseRate: c.BENCH_BASE_RATE,
     backlog: c.BENCH_BACKLOG,
     gatewayEnv: {

@@ -12,6 +12,7 @@ import { Histogram } from './histogram.ts';
 import { PUBLISHER } from './publisher.ts';
 import { headline, SERVICES, sustained } from './headline.ts';
 import { kept } from './stage-pipeline.ts';
+import { FLAT_MB_PER_MIN, rssTargetMet, SOAK_TARGET_SECONDS } from './rss-trend.ts';
 
 export interface Results {
   dir: string;
@@ -142,18 +143,20 @@ function targets(r: Results): Target[] {
     met: v.n > 0 ? v.p99 < 2000 && never === 0 : undefined,
   });
   const services = p.rss.trends.filter((t) => (SERVICES as readonly string[]).includes(t.name));
-  const minutes = p.rss.seconds / 60;
-  const flat = services.every((t) => t.peakMb < 300 && Math.abs(t.slopeMbPerMin) <= 1);
+  const span = p.rss.span;
+  const spanMinutes = (span.to - span.from) / 60;
   out.push({
     target: 'Every service RSS < 300 MB and flat over a 10-minute soak',
     measured:
       services
         .map(
           (t) =>
-            `${t.name} ${fmt(t.firstMb)} → ${fmt(t.lastMb)} MB, peak ${fmt(t.peakMb)} MB, ${t.slopeMbPerMin >= 0 ? '+' : ''}${t.slopeMbPerMin} MB/min over the second half`,
+            `${t.name} peak ${fmt(t.peakMb)} MB over the stage; ${fmt(t.spanFirstMb)} → ${fmt(t.spanLastMb)} MB, ${t.slopeMbPerMin >= 0 ? '+' : ''}${t.slopeMbPerMin} MB/min over the ${span.what}`,
         )
-        .join('; ') + `; over ${fmt(minutes, 1)} min${minutes < 10 ? ' — NOT the 10 minutes the target names (BENCH_SOAK_SECONDS=600 for that)' : ''}`,
-    met: minutes < 10 ? undefined : flat,
+        .join('; ') +
+      `; ${span.what === 'soak' ? `the soak: ${fmt(spanMinutes, 1)} min at one rate` : `no soak: ${fmt(spanMinutes, 1)} min of the rate steps`}` +
+      `${spanMinutes * 60 < SOAK_TARGET_SECONDS ? ` — NOT the 10 minutes the target names (BENCH_SOAK_SECONDS=${SOAK_TARGET_SECONDS})` : ''}; flat = within ±${FLAT_MB_PER_MIN} MB/min`,
+    met: rssTargetMet(services, span),
   });
   return out;
 }
@@ -261,13 +264,20 @@ export function markdown(results: Results): string {
     );
     L.push('## RSS over time (stage 8)', '');
     L.push(
-      `Sampled every 2 s over the whole of stage 7 (${fmt(p.rss.seconds / 60, 1)} min: the rate steps, then the soak at 50 %)` +
-        `${p.rss.seconds < 600 ? `. **This is not the 10 minutes the target names**; \`BENCH_SOAK_SECONDS=600 pnpm bench\` runs that.` : '.'}`,
+      `Sampled every 2 s over the whole of stage 7 (${fmt(p.rss.seconds / 60, 1)} min: the rate steps, then the soak at half the maximum); ` +
+        `the slope over ${p.rss.span.what === 'soak' ? `the soak alone (${fmt((p.rss.span.to - p.rss.span.from) / 60, 1)} min at one rate)` : "the stage's second half (there was no soak)"}: ` +
+        'the climb during the high-rate steps before it is memory V8 and the C allocator keep after a backlog, not growth under steady load.' +
+        `${p.rss.span.to - p.rss.span.from < SOAK_TARGET_SECONDS ? ` **This is not the 10 minutes the target names**; \`BENCH_SOAK_SECONDS=${SOAK_TARGET_SECONDS} pnpm bench\` runs that.` : ''}`,
       '',
     );
-    L.push('| process | first MiB | last MiB | peak MiB | slope, second half |', '| --- | ---: | ---: | ---: | ---: |');
+    L.push(
+      `| process | first MiB | last MiB | peak MiB | ${p.rss.span.what}: first → last MiB | slope over the ${p.rss.span.what} |`,
+      '| --- | ---: | ---: | ---: | ---: | ---: |',
+    );
     for (const tr of p.rss.trends)
-      L.push(`| ${tr.name} | ${fmt(tr.firstMb)} | ${fmt(tr.lastMb)} | ${fmt(tr.peakMb)} | ${tr.slopeMbPerMin >= 0 ? '+' : ''}${tr.slopeMbPerMin} MiB/min |`);
+      L.push(
+        `| ${tr.name} | ${fmt(tr.firstMb)} | ${fmt(tr.lastMb)} | ${fmt(tr.peakMb)} | ${fmt(tr.spanFirstMb)} → ${fmt(tr.spanLastMb)} | ${tr.slopeMbPerMin >= 0 ? '+' : ''}${tr.slopeMbPerMin} MiB/min |`,
+      );
     L.push(
       '',
       "Where the services' memory was at the end, from their own metrics (prom-client's Node.js defaults): the JS heap in use (live objects and garbage not yet collected), what V8 reserved for it, and Buffers outside it; the rest of the RSS is the Node binary, code, stacks and the C allocator's own.",

@@ -20,6 +20,7 @@ import { peakBetween, ProcWatch, type ProcUsage, type RssSample } from './proc.t
 import { counter, histogram, histogramDelta, histogramQuantile, samples, type PromHistogram } from '../test/support/prom-text.ts';
 import { countReadingsInInflux, readingsPerWindow, uncountedIn } from './influx-audit.ts';
 import { auditReadings } from './readings-audit.ts';
+import { rssTrends, type RssSpan, type RssTrend } from './rss-trend.ts';
 import { bounds, nextRate, nextRepeatRate, type RepeatOptions, type SearchOptions, type Trial } from './rate-search.ts';
 import { startVisibilityPoller, windowsOnTimeSoFar, type WindowSeen } from './window-visibility.ts';
 
@@ -73,6 +74,9 @@ export interface StepResult {
   gatewayAck: PromHistogram;
   startMs: number;
   endMs: number;
+  /** The measured part (after the warm-up, drain included) on the RSS sampler's clock, seconds. */
+  watchFrom: number;
+  watchTo: number;
   /** missing: acknowledged, not in Kafka; uncountedInInflux: in Kafka, not counted in InfluxDB's device points of the step's windows. */
   loss?: { expected: number; found: number; missing: number; duplicates: number; uncountedInInflux: number };
   publishToKafka?: ReturnType<Histogram['summaryMs']>;
@@ -88,15 +92,6 @@ export interface StepResult {
   windowsInTime: boolean;
   /** Machine CPU (cores) used by processes this step does not watch: other users of the machine. */
   otherCores: number;
-}
-
-export interface RssTrend {
-  name: string;
-  firstMb: number;
-  lastMb: number;
-  peakMb: number;
-  /** Least-squares slope over the second half of the run, MiB per minute. */
-  slopeMbPerMin: number;
 }
 
 /** Every acknowledged reading accounted for, from Mosquitto's PUBACK to InfluxDB's device points (influx-audit.ts). */
@@ -117,7 +112,8 @@ export interface PipelineResult {
   steps: StepResult[];
   baseRate: number;
   basis: string;
-  rss: { seconds: number; trends: RssTrend[]; samples: RssSample[]; heap: ServiceHeap[] };
+  /** Sampled over the whole stage; the slopes over `span` (the soak). */
+  rss: { seconds: number; span: RssSpan; trends: RssTrend[]; samples: RssSample[]; heap: ServiceHeap[] };
 }
 
 /** Where a service's memory is at the end of the run, from its own metrics (prom-client's Node.js defaults). */
@@ -130,16 +126,6 @@ export interface ServiceHeap {
   heapTotalMb: number;
   /** Buffers and other memory outside the JS heap that V8 knows of. */
   externalMb: number;
-}
-
-function slope(points: Array<[number, number]>): number {
-  const n = points.length;
-  if (n < 2) return 0;
-  const mx = points.reduce((a, [x]) => a + x, 0) / n;
-  const my = points.reduce((a, [, y]) => a + y, 0) / n;
-  const num = points.reduce((a, [x, y]) => a + (x - mx) * (y - my), 0);
-  const den = points.reduce((a, [x]) => a + (x - mx) ** 2, 0);
-  return den === 0 ? 0 : num / den;
 }
 
 export async function benchPipeline(ctx: BenchContext, baseRate: number, basis: string): Promise<PipelineResult> {
@@ -300,6 +286,8 @@ export async function benchPipeline(ctx: BenchContext, baseRate: number, basis: 
         gatewayAck: histogramDelta(histogram(await gateway.metrics(), 'lethe_gateway_ack_latency_seconds'), ackBefore),
         startMs,
         endMs,
+        watchFrom: t0,
+        watchTo: watch.elapsed(),
         windows: [],
         windowsAfterInput: [],
         windowsNeverSeen: 0,
@@ -440,17 +428,9 @@ export async function benchPipeline(ctx: BenchContext, baseRate: number, basis: 
       s.windowsNeverSeen = neverSeen.filter((t) => t >= s.startMs && t + BENCH_WINDOW_SECONDS * 1000 <= s.startMs + s.published.seconds * 1000).length;
     }
 
-    const trends: RssTrend[] = [...new Set(rssSamples.flatMap((s) => Object.keys(s.rss)))].map((name) => {
-      const own = rssSamples.filter((s) => s.rss[name] !== undefined).map((s): [number, number] => [s.t, s.rss[name]!]);
-      const half = own.filter(([t]) => t >= rssSeconds / 2);
-      return {
-        name,
-        firstMb: own[0]?.[1] ?? NaN,
-        lastMb: own.at(-1)?.[1] ?? NaN,
-        peakMb: Math.max(...own.map(([, y]) => y)),
-        slopeMbPerMin: round(slope(half) * 60, 2),
-      };
-    });
+    const soak = steps.find((s) => s.role === 'soak');
+    const span: RssSpan = soak ? { what: 'soak', from: soak.watchFrom, to: soak.watchTo } : { what: 'second half', from: rssSeconds / 2, to: rssSeconds };
+    const trends = rssTrends(rssSamples, span);
 
     const rows = steps.map((s): Row => {
       const visible = new Histogram();
@@ -532,7 +512,7 @@ export async function benchPipeline(ctx: BenchContext, baseRate: number, basis: 
       steps: steps.map((s) => ({ ...s, published: { ...s.published, failed: s.published.failed.slice(0, 20) } })),
       baseRate,
       basis,
-      rss: { seconds: rssSeconds, trends, samples: rssSamples, heap },
+      rss: { seconds: rssSeconds, span, trends, samples: rssSamples, heap },
       endToEnd,
     };
   } finally {

@@ -19,6 +19,8 @@ function step(label: string, role: StepRole, achievedRate: number, { missing = 0
     gatewayAck: { buckets: [], count: 0, sum: 0 } as unknown as StepResult['gatewayAck'],
     startMs: 0,
     endMs: 0,
+    watchFrom: 0,
+    watchTo: 60,
     loss: { expected: 1000, found: 1000 - missing, missing, duplicates: 0, uncountedInInflux: 0 },
     publishToKafka: { n: 1000, p50: 5, p99: role === 'half' ? 42 : 300, max: 400, mean: 10 },
     windows: [],
@@ -45,7 +47,14 @@ const row = (s: StepResult, cpu: Record<string, number>): Row => ({
 
 function pipeline(steps: StepResult[]): PipelineResult {
   const endToEnd = { acknowledged: 10, refusedByGateway: 0, droppedByProcessor: {}, countedInInflux: 10, missing: 0, settledAfterSeconds: 1 };
-  return { steps, rows: [], baseRate: 8000, basis: '', rss: { seconds: 0, trends: [], samples: [], heap: [] }, endToEnd };
+  return {
+    steps,
+    rows: [],
+    baseRate: 8000,
+    basis: '',
+    rss: { seconds: 0, span: { what: 'soak', from: 0, to: 0 }, trends: [], samples: [], heap: [] },
+    endToEnd,
+  };
 }
 
 const raw: Row = { ...row(step('x', 'fixed', 0), {}), id: '1', rate: 20_000 };
