@@ -353,6 +353,7 @@ export function writeResults(r: Results): string[] {
       endToEnd: r.pipeline.endToEnd,
       steps: r.pipeline.steps,
       rss: r.pipeline.rss,
+      scrapeCpuUs: r.pipeline.scrapeCpuUs,
     },
   };
   writeFileSync(`${base}.json`, `${JSON.stringify(json, (_k, v: unknown) => (v instanceof Histogram ? v.toJSON() : v), 2)}\n`);

@@ -16,7 +16,8 @@ import { ensureTopic, startGroupAtEnd } from './kafka-topics.ts';
 import { PUBLISHER, startPublisher } from './publisher.ts';
 import type { LoadgenSummary } from './loadgen.ts';
 import { BENCH_WINDOW_SECONDS } from './policy.ts';
-import { peakBetween, ProcWatch, type ProcUsage, type RssSample } from './proc.ts';
+import { cpuSeconds, peakBetween, ProcWatch, type ProcUsage, type RssSample } from './proc.ts';
+import { chargeScrapesToBench, countScrapes, measureScrapeCost } from './scrape-cost.ts';
 import { counter, histogram, histogramDelta, histogramQuantile, samples, type PromHistogram } from '../test/support/prom-text.ts';
 import { countReadingsInInflux, readingsPerWindow, uncountedIn } from './influx-audit.ts';
 import { auditReadings } from './readings-audit.ts';
@@ -74,6 +75,8 @@ export interface StepResult {
   gatewayAck: PromHistogram;
   startMs: number;
   endMs: number;
+  /** The bench's /metrics scrapes of each service during the step, charged to the bench (scrape-cost.ts). */
+  scrapes: Record<string, number>;
   /** The measured part (after the warm-up, drain included) on the RSS sampler's clock, seconds. */
   watchFrom: number;
   watchTo: number;
@@ -114,6 +117,8 @@ export interface PipelineResult {
   basis: string;
   /** Sampled over the whole stage; the slopes over `span` (the soak). */
   rss: { seconds: number; span: RssSpan; trends: RssTrend[]; samples: RssSample[]; heap: ServiceHeap[] };
+  /** CPU µs of one /metrics scrape per service, measured idle before the steps; each step's scrapes × this are the bench's. */
+  scrapeCpuUs: Record<string, number>;
 }
 
 /** Where a service's memory is at the end of the run, from its own metrics (prom-client's Node.js defaults). */
@@ -204,6 +209,16 @@ export async function benchPipeline(ctx: BenchContext, baseRate: number, basis: 
       ],
       2000,
     ).start();
+    const scrapeCount = new Map<string, number>();
+    for (const s of services) countScrapes(s, scrapeCount);
+    ctx.progress('7 pipeline', "measuring the CPU one /metrics scrape costs each service, to charge the bench's scrapes to the bench");
+    const scrapeCost = await measureScrapeCost(services, cpuSeconds);
+    ctx.progress(
+      '7 pipeline',
+      `  one scrape: ${Object.entries(scrapeCost)
+        .map(([name, sec]) => `${name} ${round(sec * 1e6)} µs`)
+        .join(', ')}`,
+    );
     const poller = startVisibilityPoller(servers, { windowSeconds: BENCH_WINDOW_SECONDS, graceSeconds: GRACE_SECONDS, since });
 
     const steps: StepResult[] = [];
@@ -219,6 +234,7 @@ export async function benchPipeline(ctx: BenchContext, baseRate: number, basis: 
         seqStart = Math.max(seqStart, ...Object.values(warm.seqEnd));
       }
       const before = watch.snapshot();
+      const scrapesBefore = new Map(scrapeCount);
       const t0 = watch.elapsed();
       const ackBefore = histogram(await gateway.metrics(), 'lethe_gateway_ack_latency_seconds');
       const countsBefore = await gatewayCounts(gateway);
@@ -267,9 +283,14 @@ export async function benchPipeline(ctx: BenchContext, baseRate: number, basis: 
       }
       const endMs = Date.now();
       const after = watch.snapshot();
+      const scrapes = Object.fromEntries([...scrapeCount].map(([name, n]) => [name, n - (scrapesBefore.get(name) ?? 0)]));
       const windowsInTime = await windowsOnTime(startMs, publishEnd);
       const forwarded = counts.forwarded - countsBefore.forwarded;
-      const usage = after.map((u) => ({ ...u, cpuSeconds: u.cpuSeconds - (before.find((b) => b.name === u.name)?.cpuSeconds ?? 0) }));
+      const usage = chargeScrapesToBench(
+        after.map((u) => ({ ...u, cpuSeconds: u.cpuSeconds - (before.find((b) => b.name === u.name)?.cpuSeconds ?? 0) })),
+        scrapes,
+        scrapeCost,
+      );
       const achievedRate = published.acked / published.seconds;
       const step: StepResult = {
         label,
@@ -282,6 +303,7 @@ export async function benchPipeline(ctx: BenchContext, baseRate: number, basis: 
         drainSeconds: (endMs - publishEnd) / 1000,
         achievedRate,
         usage,
+        scrapes,
         peakRssMb: peakBetween(watch.samples, t0, watch.elapsed()),
         gatewayAck: histogramDelta(histogram(await gateway.metrics(), 'lethe_gateway_ack_latency_seconds'), ackBefore),
         startMs,
@@ -477,7 +499,12 @@ export async function benchPipeline(ctx: BenchContext, baseRate: number, basis: 
         otherCores: round(s.otherCores, 2),
         method:
           `Devices publish QoS 1 at ${s.targetRate} readings/s (${s.percent} % of ${round(baseRate)}) for ${s.seconds} s through Mosquitto, the real gateway (MQTT_CONNECTIONS ${gatewayConnections(ctx)}), processor (5 s windows) and writer into InfluxDB; ` +
-          `rate = readings acknowledged by Mosquitto ÷ publishing time; loss from the readings topic; CPU per reading forwarded, including the drain.`,
+          `rate = readings acknowledged by Mosquitto ÷ publishing time; loss from the readings topic; CPU per reading forwarded, including the drain. ` +
+          `The bench's /metrics scrapes in the step (${Object.entries(s.scrapes)
+            .map(([name, n]) => `${name} ${n}`)
+            .join(', ')}) are charged to the bench at ${Object.entries(scrapeCost)
+            .map(([name, sec]) => `${name} ${round(sec * 1e6)}`)
+            .join(', ')} µs of CPU each (measured idle before the steps).`,
         notes: [
           `Loss: ${s.loss!.missing} of ${s.loss!.expected} acknowledged readings missing from Kafka (${s.loss!.duplicates} duplicates); ${s.published.failed.length} publishes not acknowledged by Mosquitto; gateway drained ${s.drainSeconds.toFixed(1)} s after the last publish.`,
           `${s.windows.length} windows seen in InfluxDB${s.windowsAfterInput.length > 0 ? `, and ${s.windowsAfterInput.length} more that ended within the grace of the step's last publish: no later reading closed them, so the processor closed them once the input had stopped for WINDOW_MAX_WAIT_SECONDS (60 s), or the next step's readings did; visible ${s.windowsAfterInput.map((w) => `${round((w.completeAt - w.closesAt) / 1000, 1)} s`).join(', ')} after end + grace, not counted above` : ''}${s.windowsNeverSeen > 0 ? `; **${s.windowsNeverSeen} windows of the publishing time not seen within 60 s of closing**` : ''}. CPU of processes outside this stage (other users of the machine, the kernel): ${round(s.otherCores, 2)} cores on average.`,
@@ -513,6 +540,7 @@ export async function benchPipeline(ctx: BenchContext, baseRate: number, basis: 
       baseRate,
       basis,
       rss: { seconds: rssSeconds, span, trends, samples: rssSamples, heap },
+      scrapeCpuUs: Object.fromEntries(Object.entries(scrapeCost).map(([name, sec]) => [name, round(sec * 1e6, 1)])),
       endToEnd,
     };
   } finally {

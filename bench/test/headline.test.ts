@@ -15,6 +15,7 @@ function step(label: string, role: StepRole, achievedRate: number, { missing = 0
     drainSeconds: 0.5,
     achievedRate,
     usage: [],
+    scrapes: {},
     peakRssMb: { gateway: 100, processor: 150, writer: 90 },
     gatewayAck: { buckets: [], count: 0, sum: 0 } as unknown as StepResult['gatewayAck'],
     startMs: 0,
@@ -53,6 +54,7 @@ function pipeline(steps: StepResult[]): PipelineResult {
     baseRate: 8000,
     basis: '',
     rss: { seconds: 0, span: { what: 'soak', from: 0, to: 0 }, trends: [], samples: [], heap: [] },
+    scrapeCpuUs: {},
     endToEnd,
   };
 }
