@@ -22,14 +22,12 @@ function cluster(partitionsAfterRefreshes: number) {
     refreshMetadataIfNecessary: async () => undefined,
     refreshMetadata: async () => void refreshes++,
     findTopicPartitionMetadata: () => (refreshes >= partitionsAfterRefreshes ? [{ partitionId: 0 }, { partitionId: 1 }] : []),
-    fetchTopicsOffset: async ([{ topic, fromBeginning, partitions }]: Array<{
-      topic: string;
-      fromBeginning: boolean;
-      partitions: Array<{ partition: number }>;
-    }>) =>
-      partitions.length === 0
-        ? []
-        : [{ topic, partitions: partitions.map(({ partition }) => ({ partition, offset: fromBeginning ? '0' : String(10 + partition) })) }],
+    fetchTopicsOffset: async (request: Array<{ topic: string; fromBeginning: boolean; partitions: Array<{ partition: number }> }>) =>
+      request.flatMap(({ topic, fromBeginning, partitions }) =>
+        partitions.length === 0
+          ? []
+          : [{ topic, partitions: partitions.map(({ partition }) => ({ partition, offset: fromBeginning ? '0' : String(10 + partition) })) }],
+      ),
   };
 }
 
