@@ -13,7 +13,7 @@ export interface BenchContext {
   payloads: PayloadSet;
   /** Unique per run: topic prefixes and consumer groups carry it, so runs never share state. */
   run: string;
-  /** The shipped policy with 5 s windows (window close → InfluxDB is then seen many times per step). */
+  /** The shipped policy with BENCH_WINDOW_SECONDS windows (window close → InfluxDB is then seen many times per step; policy.ts). */
   policyFile: string;
   kafka: Kafka;
   logger: Logger;

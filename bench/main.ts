@@ -61,7 +61,7 @@ async function main(): Promise<void> {
     servers,
     payloads,
     run,
-    policyFile: writeBenchPolicy(servers.localDir),
+    policyFile: writeBenchPolicy(servers.localDir, opts.windowSeconds),
     kafka: createKafka({ brokers: servers.kafkaBrokers, clientId: 'lethe-bench', logger }),
     logger,
     progress,

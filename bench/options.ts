@@ -57,6 +57,8 @@ const BenchSchema = z.object({
   BENCH_BASE_RATE: optionalInt(),
   /** Publishes ahead of the consumer allowed in the max-rate stages (Mosquitto's queue stays bounded). */
   BENCH_BACKLOG: positiveInt().default(5000),
+  /** Window of every kind in the bench's policy, seconds (bench/policy.ts says why 10). */
+  BENCH_WINDOW_SECONDS: positiveInt().default(10),
   /** Gateway MQTT_CONNECTIONS / KAFKA_LINGER_MS for every gateway the bench starts (unset: the gateway's defaults). */
   BENCH_GATEWAY_MQTT_CONNECTIONS: optionalInt(),
   BENCH_GATEWAY_KAFKA_LINGER_MS: z.coerce.number().int().min(0).optional(),
@@ -91,6 +93,7 @@ export function loadBenchOptions(env: Record<string, string | undefined> = proce
     soakSeconds: c.BENCH_SOAK_SECONDS ?? (q ? 20 : 600),
     baseRate: c.BENCH_BASE_RATE,
     backlog: c.BENCH_BACKLOG,
+    windowSeconds: c.BENCH_WINDOW_SECONDS,
     gatewayEnv: {
       ...(c.BENCH_GATEWAY_MQTT_CONNECTIONS === undefined ? {} : { MQTT_CONNECTIONS: String(c.BENCH_GATEWAY_MQTT_CONNECTIONS) }),
       ...(c.BENCH_GATEWAY_KAFKA_LINGER_MS === undefined ? {} : { KAFKA_LINGER_MS: String(c.BENCH_GATEWAY_KAFKA_LINGER_MS) }),

@@ -15,7 +15,6 @@ import { startService, type Service } from './infra.ts';
 import { ensureTopic, startGroupAtEnd } from './kafka-topics.ts';
 import { PUBLISHER, startPublisher } from './publisher.ts';
 import type { LoadgenSummary } from './loadgen.ts';
-import { BENCH_WINDOW_SECONDS } from './policy.ts';
 import { cpuSeconds, peakBetween, ProcWatch, type ProcUsage, type RssSample } from './proc.ts';
 import { chargeScrapesToBench, countScrapes, measureScrapeCost } from './scrape-cost.ts';
 import { counter, histogram, histogramDelta, histogramQuantile, samples, type PromHistogram } from '../test/support/prom-text.ts';
@@ -27,6 +26,8 @@ import { startVisibilityPoller, windowsOnTimeSoFar, type WindowSeen } from './wi
 
 /** The processor's WINDOW_GRACE_SECONDS default: a window closes this long after its end. */
 const GRACE_SECONDS = 5;
+/** The processor's WINDOW_MAX_WAIT_SECONDS default: with the input stopped, a window closes this long after its end. */
+const MAX_WAIT_SECONDS = 60;
 /** A step stops when the gateway is this many seconds of its rate behind. */
 const BACKLOG_SECONDS = 5;
 const { ConfigResourceTypes } = kafkajs;
@@ -87,7 +88,7 @@ export interface StepResult {
   /**
    * The step's last windows, which no later reading closed: a window closes when a reading
    * stamped `grace` after its end arrives (event time), or, when the input has stopped, after
-   * the processor's WINDOW_MAX_WAIT_SECONDS (60 s). Not counted in "window close → visible".
+   * the processor's WINDOW_MAX_WAIT_SECONDS (60 s, MAX_WAIT_SECONDS). Not counted in "window close → visible".
    */
   windowsAfterInput: WindowSeen[];
   windowsNeverSeen: number;
@@ -219,7 +220,7 @@ export async function benchPipeline(ctx: BenchContext, baseRate: number, basis: 
         .map(([name, sec]) => `${name} ${round(sec * 1e6)} µs`)
         .join(', ')}`,
     );
-    const poller = startVisibilityPoller(servers, { windowSeconds: BENCH_WINDOW_SECONDS, graceSeconds: GRACE_SECONDS, since });
+    const poller = startVisibilityPoller(servers, { windowSeconds: opts.windowSeconds, graceSeconds: GRACE_SECONDS, since });
 
     const steps: StepResult[] = [];
     let seqStart = 1;
@@ -336,7 +337,7 @@ export async function benchPipeline(ctx: BenchContext, baseRate: number, basis: 
       const deadline = Date.now() + 60_000;
       for (;;) {
         await sleep(500);
-        const ws = poller.watched().filter((w) => w.windowStart >= startMs - BENCH_WINDOW_SECONDS * 1000 && w.closesAt <= publishEnd);
+        const ws = poller.watched().filter((w) => w.windowStart >= startMs - opts.windowSeconds * 1000 && w.closesAt <= publishEnd);
         const verdict = windowsOnTimeSoFar(ws, Date.now(), Date.now() < deadline ? undefined : 0);
         if (verdict !== undefined) return verdict;
       }
@@ -373,9 +374,21 @@ export async function benchPipeline(ctx: BenchContext, baseRate: number, basis: 
     if (opts.soakSeconds > 0) await runStep('soak', 'soak', half, opts.soakSeconds);
     // The last windows close a window + grace after the last reading; wait (≤ 60 s more) until
     // every window of the publishing time has shown up in InfluxDB.
-    await sleep((BENCH_WINDOW_SECONDS + GRACE_SECONDS + 2) * 1000);
+    await sleep((opts.windowSeconds + GRACE_SECONDS + 2) * 1000);
     const lastPublish = Math.max(...steps.map((s) => s.startMs + s.published.seconds * 1000));
     for (let i = 0; i < 120 && poller.unseenBefore(lastPublish) > 0; i++) await sleep(500);
+    // The window holding the last reading has no later reading to close it: the processor closes
+    // it MAX_WAIT_SECONDS after its end. Counting before then missed it whenever the last full
+    // window had closed by event time (a step ending more than the grace into a window).
+    const windowMs = opts.windowSeconds * 1000;
+    const lastWindowCloses = Math.floor(lastPublish / windowMs) * windowMs + windowMs + MAX_WAIT_SECONDS * 1000;
+    if (Date.now() < lastWindowCloses) {
+      ctx.progress(
+        '7 pipeline',
+        `waiting ${round((lastWindowCloses - Date.now()) / 1000)} s for the processor to close the last window (WINDOW_MAX_WAIT_SECONDS after its end)`,
+      );
+      await sleep(lastWindowCloses - Date.now() + 1000);
+    }
     const { seen: windows, neverSeen } = await poller.stop();
     // End to end: what Mosquitto acknowledged (warm-ups included), less what the services refused, against InfluxDB's counts.
     const refused = (await gatewayCounts(gateway)).rejected;
@@ -386,7 +399,7 @@ export async function benchPipeline(ctx: BenchContext, baseRate: number, basis: 
         .map((x) => [x.labels.outcome!, x.value]),
     );
     ctx.progress('7 pipeline', `auditing InfluxDB: are the ${totalAcked} acknowledged readings counted in the devices' points?`);
-    const influx = await countReadingsInInflux(servers, { fromMs: since - 10_000, toMs: Date.now() + 1000, windowSeconds: BENCH_WINDOW_SECONDS });
+    const influx = await countReadingsInInflux(servers, { fromMs: since - 10_000, toMs: Date.now() + 1000, windowSeconds: opts.windowSeconds });
     const droppedTotal = Object.values(dropped).reduce((n, x) => n + x, 0);
     const endToEnd: EndToEnd = {
       acknowledged: totalAcked,
@@ -419,7 +432,7 @@ export async function benchPipeline(ctx: BenchContext, baseRate: number, basis: 
 
     ctx.progress('7 pipeline', `auditing ${readingsTopic}: every acknowledged (device, seq) and its publish → Kafka time`);
     let lastAuditLog = 0;
-    const inKafka = { windowMs: BENCH_WINDOW_SECONDS * 1000, counts: new Map<number, number>() };
+    const inKafka = { windowMs: opts.windowSeconds * 1000, counts: new Map<number, number>() };
     const audits = await auditReadings(
       ctx.kafka,
       readingsTopic,
@@ -433,7 +446,7 @@ export async function benchPipeline(ctx: BenchContext, baseRate: number, basis: 
       inKafka,
     );
     // Each step answers for the windows from the previous step's last publish to its own (its warm-up included).
-    const inInflux = await readingsPerWindow(servers, { fromMs: since - 10_000, toMs: Date.now() + 1000, windowSeconds: BENCH_WINDOW_SECONDS });
+    const inInflux = await readingsPerWindow(servers, { fromMs: since - 10_000, toMs: Date.now() + 1000, windowSeconds: opts.windowSeconds });
     const publishEndOf = (s: StepResult) => s.startMs + s.published.seconds * 1000;
     for (const [i, s] of steps.entries()) {
       const a = audits[i]!;
@@ -442,12 +455,12 @@ export async function benchPipeline(ctx: BenchContext, baseRate: number, basis: 
       s.loss = { expected: a.expected, found: a.found, missing: a.missing, duplicates: a.duplicates, uncountedInInflux };
       s.publishToKafka = a.latency.summaryMs();
       // Windows that start during the step (the first one after its start).
-      const inStep = windows.filter((w) => w.windowStart >= s.startMs - BENCH_WINDOW_SECONDS * 1000 && w.windowStart < s.endMs);
+      const inStep = windows.filter((w) => w.windowStart >= s.startMs - opts.windowSeconds * 1000 && w.windowStart < s.endMs);
       const closedByData = (w: WindowSeen) => w.closesAt <= s.startMs + s.published.seconds * 1000;
       s.windows = inStep.filter(closedByData);
       s.windowsAfterInput = inStep.filter((w) => !closedByData(w));
       // Windows wholly inside the publishing time must have data; one never seen in InfluxDB is a failure.
-      s.windowsNeverSeen = neverSeen.filter((t) => t >= s.startMs && t + BENCH_WINDOW_SECONDS * 1000 <= s.startMs + s.published.seconds * 1000).length;
+      s.windowsNeverSeen = neverSeen.filter((t) => t >= s.startMs && t + opts.windowSeconds * 1000 <= s.startMs + s.published.seconds * 1000).length;
     }
 
     const soak = steps.find((s) => s.role === 'soak');
@@ -498,7 +511,7 @@ export async function benchPipeline(ctx: BenchContext, baseRate: number, basis: 
         peakRssMb: Object.fromEntries(Object.entries(s.peakRssMb).map(([k, mb]) => [k, round(mb)])),
         otherCores: round(s.otherCores, 2),
         method:
-          `Devices publish QoS 1 at ${s.targetRate} readings/s (${s.percent} % of ${round(baseRate)}) for ${s.seconds} s through Mosquitto, the real gateway (MQTT_CONNECTIONS ${gatewayConnections(ctx)}), processor (5 s windows) and writer into InfluxDB; ` +
+          `Devices publish QoS 1 at ${s.targetRate} readings/s (${s.percent} % of ${round(baseRate)}) for ${s.seconds} s through Mosquitto, the real gateway (MQTT_CONNECTIONS ${gatewayConnections(ctx)}), processor (${opts.windowSeconds} s windows, ${GRACE_SECONDS} s grace) and writer into InfluxDB; ` +
           `rate = readings acknowledged by Mosquitto ÷ publishing time; loss from the readings topic; CPU per reading forwarded, including the drain. ` +
           `The bench's /metrics scrapes in the step (${Object.entries(s.scrapes)
             .map(([name, n]) => `${name} ${n}`)

@@ -77,7 +77,7 @@ export async function benchProcessor(ctx: BenchContext, inputPrefix: string): Pr
       latency: [],
       ...cpuAndRss(usage, readings),
       method:
-        `Real processor process, fresh consumer group, reading stage 4's ${readings} readings records and ${sightings} sightings records (3 partitions each) from the beginning, bench policy (5 s windows); ` +
+        `Real processor process, fresh consumer group, reading stage 4's ${readings} readings records and ${sightings} sightings records (3 partitions each) from the beginning, bench policy (${ctx.opts.windowSeconds} s windows); ` +
         `rate = lethe_processor_records_total of the readings topic between 10 % and 90 % of the readings, sampled every 100 ms, the sightings read alongside; done when every partition's lag is 0. CPU µs per reading (with its sightings).`,
       notes: [
         `${round(readingsPerSecond)} readings/s with their sightings (${round(recordsPerSecond)} Kafka records/s; ${round(sightings / Math.max(1, readings), 2)} sightings records per reading); all records in ${seconds.toFixed(1)} s from /readyz (including the consumer group join).`,

@@ -1,5 +1,5 @@
 // Window close → visible in InfluxDB. While the pipeline runs, a poller asks InfluxDB (with the
-// read-only token) every 500 ms how many devices' reading counts each closed 5 s window has; a
+// read-only token) every 500 ms how many devices' reading counts each closed window has; a
 // window is visible when the count first becomes non-zero and complete when it reaches its final value.
 // Latency is measured from the window's close, i.e. its end plus the processor's grace period
 // (it waits that long for stragglers by design), to the poll that saw it complete, so it is only
