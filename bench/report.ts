@@ -120,7 +120,11 @@ function targets(r: Results): Target[] {
   if (half?.publishToKafka) {
     out.push({
       target: 'Publish → Kafka p99 < 50 ms at half the maximum',
-      measured: `p99 ${fmt(half.publishToKafka.p99, 1)} ms (p50 ${fmt(half.publishToKafka.p50, 1)} ms) at ${fmt(half.targetRate)} readings/s, over ${fmt(half.publishToKafka.n)} readings`,
+      measured:
+        `p99 ${fmt(half.publishToKafka.p99, 1)} ms (p50 ${fmt(half.publishToKafka.p50, 1)} ms) at ${fmt(half.targetRate)} readings/s, over ${fmt(half.publishToKafka.n)} readings` +
+        (half.publishToKafkaHeld
+          ? `; besides, ${fmt(half.publishToKafkaHeld.n)} readings of the first slot of an epoch, held by the write mix (P9) by design: p99 ${fmt(half.publishToKafkaHeld.p99, 1)} ms`
+          : ''),
       met: half.publishToKafka.p99 < 50,
     });
   }
