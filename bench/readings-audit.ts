@@ -5,8 +5,9 @@
 // timestamp is the broker's append time, and the record's `ts` is the device's publish time:
 // their difference is publish → stored in Kafka, for every reading, at 1 ms resolution.
 // Readings taken in the first slot of an epoch are held by the gateway's write mix until the slot
-// ends (P9, by design): `held` tells them apart, and their latency is kept in its own histogram,
-// so whether a step happens to cross an epoch boundary does not decide the pipeline's figure.
+// ends or the mix is full (P9, by design): `held` tells that slot's readings apart (those written
+// as they came after the mix filled up too), and their latency is kept in its own histogram, so
+// whether a step happens to cross an epoch boundary does not decide the pipeline's figure.
 import type { Kafka } from '@lethe/kafka';
 import { Histogram } from './histogram.ts';
 
