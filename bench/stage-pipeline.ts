@@ -26,8 +26,6 @@ import { startVisibilityPoller, windowsOnTimeSoFar, type WindowSeen } from './wi
 
 /** The processor's WINDOW_GRACE_SECONDS default: a window closes this long after its end. */
 const GRACE_SECONDS = 5;
-/** The processor's WINDOW_MAX_WAIT_SECONDS default: with the input stopped, a window closes this long after its end. */
-const MAX_WAIT_SECONDS = 60;
 /** A step stops when the gateway is this many seconds of its rate behind. */
 const BACKLOG_SECONDS = 5;
 const { ConfigResourceTypes } = kafkajs;
@@ -85,13 +83,13 @@ export interface StepResult {
   loss?: { expected: number; found: number; missing: number; duplicates: number; uncountedInInflux: number };
   /** Publish → Kafka of every reading not held by the write mix. */
   publishToKafka?: ReturnType<Histogram['summaryMs']>;
-  /** Publish → Kafka of the readings taken in the first slot of an epoch, held by the write mix until its end (P9, by design). */
+  /** Publish → Kafka of the readings taken in the first slot of an epoch, held by the write mix until its end or until it is full (P9, by design). */
   publishToKafkaHeld?: ReturnType<Histogram['summaryMs']>;
   windows: WindowSeen[];
   /**
    * The step's last windows, which no later reading closed: a window closes when a reading
    * stamped `grace` after its end arrives (event time), or, when the input has stopped, after
-   * the processor's WINDOW_MAX_WAIT_SECONDS (60 s, MAX_WAIT_SECONDS). Not counted in "window close → visible".
+   * the processor's WINDOW_MAX_WAIT_SECONDS (by default the policy's max lateness, 60 s). Not counted in "window close → visible".
    */
   windowsAfterInput: WindowSeen[];
   windowsNeverSeen: number;
@@ -381,10 +379,11 @@ export async function benchPipeline(ctx: BenchContext, baseRate: number, basis: 
     const lastPublish = Math.max(...steps.map((s) => s.startMs + s.published.seconds * 1000));
     for (let i = 0; i < 120 && poller.unseenBefore(lastPublish) > 0; i++) await sleep(500);
     // The window holding the last reading has no later reading to close it: the processor closes
-    // it MAX_WAIT_SECONDS after its end. Counting before then missed it whenever the last full
-    // window had closed by event time (a step ending more than the grace into a window).
+    // it WINDOW_MAX_WAIT_SECONDS after its end (unset in the bench: the policy's max lateness).
+    // Counting before then missed it whenever the last full window had closed by event time (a
+    // step ending more than the grace into a window).
     const windowMs = opts.windowSeconds * 1000;
-    const lastWindowCloses = Math.floor(lastPublish / windowMs) * windowMs + windowMs + MAX_WAIT_SECONDS * 1000;
+    const lastWindowCloses = Math.floor(lastPublish / windowMs) * windowMs + windowMs + policy.rawData.maxLateness;
     if (Date.now() < lastWindowCloses) {
       ctx.progress(
         '7 pipeline',
