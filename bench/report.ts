@@ -252,6 +252,7 @@ export function markdown(results: Results): string {
         stoppedEarly: boolean;
         publishedSeconds: number;
       };
+      // stage-pipeline.ts lists these three first, in this order (the held readings' figure after them).
       const [kafka, ack, vis] = row.latency;
       const c = row.cpuUsPerMsg;
       L.push(
